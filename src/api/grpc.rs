@@ -1,0 +1,162 @@
+//! `rekey.v1.KeyService` over tonic: a thin adapter from protobuf to `KeyManager`.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use crate::api::convert;
+use crate::keystore::KeyManager;
+use crate::proto::{self, key_service_server::KeyService};
+
+#[derive(Debug, Clone)]
+pub struct KeyServiceImpl {
+    manager: Arc<KeyManager>,
+}
+
+impl KeyServiceImpl {
+    pub fn new(manager: Arc<KeyManager>) -> Self {
+        Self { manager }
+    }
+}
+
+type RpcResult<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl KeyService for KeyServiceImpl {
+    #[tracing::instrument(skip_all, fields(key = %request.get_ref().key_name))]
+    async fn encrypt(
+        &self,
+        request: Request<proto::EncryptRequest>,
+    ) -> RpcResult<proto::EncryptResponse> {
+        let req = request.get_ref();
+        let (ciphertext, key_version) = self
+            .manager
+            .encrypt(&req.key_name, &req.plaintext, &req.associated_data)
+            .await?;
+        Ok(Response::new(proto::EncryptResponse {
+            ciphertext,
+            key_version,
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn decrypt(
+        &self,
+        request: Request<proto::DecryptRequest>,
+    ) -> RpcResult<proto::DecryptResponse> {
+        let req = request.get_ref();
+        let decrypted = self
+            .manager
+            .decrypt(&req.ciphertext, &req.associated_data)
+            .await?;
+        Ok(Response::new(proto::DecryptResponse {
+            plaintext: decrypted.plaintext.to_vec(),
+            key_name: decrypted.key_name,
+            key_version: decrypted.key_version,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(key = %request.get_ref().key_name))]
+    async fn generate_data_key(
+        &self,
+        request: Request<proto::GenerateDataKeyRequest>,
+    ) -> RpcResult<proto::GenerateDataKeyResponse> {
+        let req = request.get_ref();
+        let data_key = self
+            .manager
+            .generate_data_key(&req.key_name, &req.associated_data)
+            .await?;
+        Ok(Response::new(proto::GenerateDataKeyResponse {
+            plaintext_key: data_key.plaintext_key.expose().to_vec(),
+            wrapped_key: data_key.wrapped_key,
+            key_version: data_key.key_version,
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn rewrap(
+        &self,
+        request: Request<proto::RewrapRequest>,
+    ) -> RpcResult<proto::RewrapResponse> {
+        let req = request.get_ref();
+        let (ciphertext, key_version) = self
+            .manager
+            .rewrap(&req.ciphertext, &req.associated_data)
+            .await?;
+        Ok(Response::new(proto::RewrapResponse {
+            ciphertext,
+            key_version,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(key = %request.get_ref().key_name))]
+    async fn sign(&self, request: Request<proto::SignRequest>) -> RpcResult<proto::SignResponse> {
+        let req = request.get_ref();
+        let (signature, key_version) = self.manager.sign(&req.key_name, &req.message).await?;
+        Ok(Response::new(proto::SignResponse {
+            signature,
+            key_version,
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn verify(
+        &self,
+        request: Request<proto::VerifyRequest>,
+    ) -> RpcResult<proto::VerifyResponse> {
+        let req = request.get_ref();
+        let verified = self.manager.verify(&req.message, &req.signature).await?;
+        Ok(Response::new(proto::VerifyResponse {
+            valid: verified.valid,
+            key_name: verified.key_name,
+            key_version: verified.key_version,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(key = %request.get_ref().key_name, force = request.get_ref().force))]
+    async fn rotate(
+        &self,
+        request: Request<proto::RotateRequest>,
+    ) -> RpcResult<proto::RotateResponse> {
+        let req = request.get_ref();
+        let rotated = self.manager.rotate(&req.key_name, req.force).await?;
+        Ok(Response::new(proto::RotateResponse {
+            key_name: req.key_name.clone(),
+            new_version: rotated.new_version,
+            previous_version: rotated.previous_version,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(key = %request.get_ref().key_name))]
+    async fn rollback(
+        &self,
+        request: Request<proto::RollbackRequest>,
+    ) -> RpcResult<proto::RollbackResponse> {
+        let req = request.get_ref();
+        let rolled = self.manager.rollback(&req.key_name).await?;
+        Ok(Response::new(proto::RollbackResponse {
+            key_name: req.key_name.clone(),
+            primary_version: rolled.primary_version,
+            rolled_back_version: rolled.rolled_back_version,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(key = %request.get_ref().key_name))]
+    async fn get_status(
+        &self,
+        request: Request<proto::GetStatusRequest>,
+    ) -> RpcResult<proto::GetStatusResponse> {
+        let name = request.get_ref().key_name.as_str();
+        let snapshots = self
+            .manager
+            .snapshots((!name.is_empty()).then_some(name))
+            .await?;
+        let now = self.manager.now();
+        Ok(Response::new(proto::GetStatusResponse {
+            keys: snapshots
+                .iter()
+                .map(|s| convert::key_status(s, now))
+                .collect(),
+        }))
+    }
+}

@@ -1,0 +1,37 @@
+//! The one place where domain errors become gRPC statuses. The match has no catch-all arm, so
+//! a new error variant cannot compile until someone decides its status code.
+
+use tonic::{Code, Status};
+use tracing::{error, warn};
+
+use crate::keystore::KeyError;
+
+impl From<KeyError> for Status {
+    fn from(err: KeyError) -> Self {
+        let code = match &err {
+            KeyError::InvalidKeyName(_)
+            | KeyError::EmptyKeyName
+            | KeyError::Malformed(_)
+            | KeyError::AuthenticationFailed
+            | KeyError::WrongKind { .. } => Code::InvalidArgument,
+            KeyError::KeyNotFound(_) | KeyError::VersionNotFound { .. } => Code::NotFound,
+            KeyError::VersionRetired { .. }
+            | KeyError::WrongPurpose { .. }
+            | KeyError::RotationDisabled
+            | KeyError::RotatedRecently { .. }
+            | KeyError::NoPreviousVersion { .. }
+            | KeyError::PreviousVersionRetired { .. } => Code::FailedPrecondition,
+            KeyError::TooLarge { .. } => Code::ResourceExhausted,
+            KeyError::Unavailable(detail) => {
+                warn!(%detail, "keystore database unavailable");
+                Code::Unavailable
+            }
+            KeyError::Internal(detail) => {
+                error!(%detail, "internal error");
+                Code::Internal
+            }
+        };
+        // The Display of every variant is written for the caller and carries no internal detail.
+        Status::new(code, err.to_string())
+    }
+}

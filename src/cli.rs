@@ -1,0 +1,91 @@
+//! The `rekey` command line.
+
+use std::{collections::HashMap, net::SocketAddr, path::PathBuf, sync::Arc};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use secrecy::SecretString;
+use tracing::info;
+
+use crate::clock::SystemClock;
+use crate::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(name = "rekey", version, about = "Rekey key-management service")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (gRPC on 127.0.0.1:50051, SQLite in ./rekey-data unless configured).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// TOML config file (optional). Environment variables REKEY_* override it.
+    #[arg(long, env = "REKEY_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// gRPC listen address (overrides config and REKEY_LISTEN).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Data folder of the embedded SQLite keystore (overrides config and REKEY_DATA_DIR).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// postgres://… to use PostgreSQL (overrides config and REKEY_DATABASE_URL).
+    #[arg(long, hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let mut config = Config::load(args.config.as_deref(), &env)?;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
+    if let Some(url) = args.database_url {
+        config.database_url = Some(SecretString::from(url));
+    }
+    crate::telemetry::init(config.log_format);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let mut server = crate::server::start(&config, listener, Arc::new(SystemClock)).await?;
+    tokio::select! {
+        result = server.until_stopped() => return result,
+        () = shutdown_signal() => info!("shutdown signal received; draining"),
+    }
+    server.shutdown().await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,55 @@
+//! Time, injectable so tests can move it: every lifecycle decision (ages, due dates, alert
+//! levels, the minimum rotation interval) reads the clock through this trait.
+
+use std::{
+    fmt,
+    sync::atomic::{AtomicI64, Ordering},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use crate::keystore::store::Millis;
+
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// Milliseconds since the Unix epoch, UTC.
+    fn now(&self) -> Millis;
+}
+
+/// The operating system's wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Millis {
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+    }
+}
+
+/// A clock that stands still until moved; for tests.
+#[derive(Debug)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    pub fn new(start: Millis) -> Self {
+        Self(AtomicI64::new(start))
+    }
+
+    pub fn advance_secs(&self, secs: i64) {
+        self.0.fetch_add(secs * 1000, Ordering::SeqCst);
+    }
+
+    pub fn set(&self, now: Millis) {
+        self.0.store(now, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Millis {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+pub const MILLIS_PER_SEC: i64 = 1000;
+pub const SECS_PER_DAY: i64 = 86_400;

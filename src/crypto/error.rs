@@ -1,0 +1,186 @@
+//! Error types for the crypto module.
+//!
+//! These messages end up in gRPC status details read by operators and client
+//! developers, so each one says what was wrong and, where it helps, what a
+//! valid value looks like. None of them ever carries key bytes, plaintext or
+//! raw input bytes: the only data they include are lengths, versions and
+//! single format bytes, which are not secret.
+
+use super::format::Kind;
+
+/// A value could not be parsed as a Rekey ciphertext or signature envelope.
+///
+/// Parsing needs no key, so these errors say nothing about authenticity; they
+/// only describe the structure of the bytes.
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
+pub enum FormatError {
+    /// The value has no bytes at all.
+    #[error("ciphertext is empty")]
+    Empty,
+
+    /// The value ends before a structurally valid envelope could.
+    ///
+    /// `need` is the minimum total length of a valid value of the kind and
+    /// key-name length read so far (the smallest possible envelope when even
+    /// those could not be read).
+    #[error("ciphertext is truncated: {len} bytes, a valid one has at least {need}")]
+    TooShort {
+        /// Length of the value that was given.
+        len: usize,
+        /// Minimum length a valid value would have.
+        need: usize,
+    },
+
+    /// The value does not start with `RK`, so it was not produced by Rekey
+    /// (or was encoded/decoded incorrectly on the way, e.g. still base64).
+    #[error("not a Rekey ciphertext: it does not start with the bytes \"RK\"")]
+    BadMagic,
+
+    /// The format version byte is not one this build understands.
+    #[error("unsupported ciphertext format version {0}; this server reads version 1")]
+    UnsupportedFormatVersion(u8),
+
+    /// The kind byte is neither ciphertext (0x01) nor signature (0x02).
+    #[error(
+        "unknown ciphertext kind 0x{0:02x}; expected 0x01 (AES-256-GCM ciphertext) \
+         or 0x02 (HMAC-SHA256 signature)"
+    )]
+    UnknownKind(u8),
+
+    /// The key name is empty, longer than 64 bytes, or has a byte outside
+    /// `[A-Za-z0-9_.-]`. The offending bytes are deliberately not echoed.
+    #[error(
+        "invalid key name: it must be 1 to 64 characters, each one of A-Z, a-z, 0-9, \
+         '_', '.' or '-'"
+    )]
+    InvalidKeyName,
+
+    /// Key versions are numbered from 1; version 0 never exists.
+    #[error("invalid key version 0: key versions start at 1")]
+    ZeroKeyVersion,
+
+    /// A signature envelope is longer than its exact fixed length.
+    #[error("signature has the wrong length: {len} bytes, expected exactly {expected}")]
+    TrailingBytes {
+        /// Length of the value that was given.
+        len: usize,
+        /// The exact length a signature with this key name has.
+        expected: usize,
+    },
+}
+
+/// An encryption, decryption, signing or key-handling operation failed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
+pub enum CryptoError {
+    /// The envelope, key name or key version is structurally invalid.
+    #[error(transparent)]
+    Format(#[from] FormatError),
+
+    /// The AES-GCM tag did not verify. Deliberately does not distinguish a
+    /// wrong key from modified bytes or different associated data: telling
+    /// them apart would help an attacker and is impossible anyway. Also
+    /// returned for a message past AES-GCM's size limits (64 GiB of
+    /// plaintext), which no request can reach and no genuine ciphertext has.
+    #[error(
+        "ciphertext failed authentication: it was modified, or the associated data \
+         differs from the one used to encrypt"
+    )]
+    AuthenticationFailed,
+
+    /// A signature was given where a ciphertext was expected, or vice versa.
+    #[error("wrong kind of value: expected {expected}, found {found}")]
+    WrongKind {
+        /// The kind the operation works on.
+        expected: Kind,
+        /// The kind the envelope actually has.
+        found: Kind,
+    },
+
+    /// Raw key material must be exactly [`KEY_LEN`](super::KEY_LEN) bytes.
+    #[error("key material must be exactly 32 bytes, got {len}")]
+    InvalidKeyLength {
+        /// Length of the material that was given.
+        len: usize,
+    },
+
+    /// The configured root key could not be loaded. The string is the
+    /// reason only; it never contains the key text.
+    #[error("invalid root key: {0}")]
+    InvalidRootKey(String),
+
+    /// A stored (wrapped) key version could not be unwrapped with the root
+    /// key: either the server runs with a different root key than the one
+    /// that wrapped it, or the stored row was altered or moved to another key
+    /// name or version.
+    #[error("stored key material failed to unwrap: wrong root key or the row was altered")]
+    WrappedKeyInvalid,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_messages_are_actionable() {
+        assert_eq!(FormatError::Empty.to_string(), "ciphertext is empty");
+        assert_eq!(
+            FormatError::TooShort { len: 10, need: 38 }.to_string(),
+            "ciphertext is truncated: 10 bytes, a valid one has at least 38"
+        );
+        assert_eq!(
+            FormatError::BadMagic.to_string(),
+            "not a Rekey ciphertext: it does not start with the bytes \"RK\""
+        );
+        assert_eq!(
+            FormatError::UnsupportedFormatVersion(2).to_string(),
+            "unsupported ciphertext format version 2; this server reads version 1"
+        );
+        assert!(FormatError::UnknownKind(0xab).to_string().contains("0xab"));
+        assert!(FormatError::ZeroKeyVersion
+            .to_string()
+            .contains("start at 1"));
+        assert_eq!(
+            FormatError::TrailingBytes {
+                len: 50,
+                expected: 49
+            }
+            .to_string(),
+            "signature has the wrong length: 50 bytes, expected exactly 49"
+        );
+    }
+
+    #[test]
+    fn crypto_messages_are_actionable() {
+        assert_eq!(
+            CryptoError::AuthenticationFailed.to_string(),
+            "ciphertext failed authentication: it was modified, or the associated data \
+             differs from the one used to encrypt"
+        );
+        assert_eq!(
+            CryptoError::WrappedKeyInvalid.to_string(),
+            "stored key material failed to unwrap: wrong root key or the row was altered"
+        );
+        assert_eq!(
+            CryptoError::WrongKind {
+                expected: Kind::Ciphertext,
+                found: Kind::Signature
+            }
+            .to_string(),
+            "wrong kind of value: expected an AES-256-GCM ciphertext, found an HMAC-SHA256 \
+             signature"
+        );
+        assert_eq!(
+            CryptoError::InvalidKeyLength { len: 31 }.to_string(),
+            "key material must be exactly 32 bytes, got 31"
+        );
+        assert_eq!(
+            CryptoError::from(FormatError::Empty).to_string(),
+            "ciphertext is empty",
+            "format errors are shown without a prefix"
+        );
+        assert_eq!(
+            CryptoError::InvalidRootKey("it is empty".into()).to_string(),
+            "invalid root key: it is empty"
+        );
+    }
+}

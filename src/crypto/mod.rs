@@ -1,0 +1,57 @@
+//! Cryptography for Rekey: key material, the root key that wraps stored
+//! key versions, and the version-1 ciphertext/signature envelope.
+//!
+//! Everything here is synchronous, allocation-light and free of I/O, so the
+//! service layer can call it from any task. Nothing in this module logs or
+//! formats key bytes: secret-holding types have redacting `Debug` impls and
+//! wipe their memory on drop. The wire format is specified in
+//! `docs/ciphertext-format.md` and pinned by `tests/vectors/ciphertext-v1.json`.
+
+mod aead;
+mod error;
+mod format;
+mod kdf;
+mod mac;
+mod material;
+mod rng;
+mod root;
+
+pub use aead::EncryptionKey;
+pub use error::{CryptoError, FormatError};
+pub use format::{
+    peek_key_version, validate_key_name, Envelope, Kind, FORMAT_VERSION, MAC_LEN, MAGIC,
+    MAX_KEY_NAME_LEN, NONCE_LEN, TAG_LEN,
+};
+pub use mac::SigningKey;
+pub use material::{KeyMaterial, KEY_LEN};
+pub use root::RootKey;
+
+#[cfg(test)]
+mod test_support;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    /// The service shares these across tasks and threads.
+    #[test]
+    fn key_types_are_send_and_sync() {
+        assert_send_sync::<KeyMaterial>();
+        assert_send_sync::<RootKey>();
+        assert_send_sync::<EncryptionKey>();
+        assert_send_sync::<SigningKey>();
+        assert_send_sync::<Envelope<'static>>();
+        assert_send_sync::<CryptoError>();
+    }
+
+    #[test]
+    fn constants_match_the_format() {
+        assert_eq!(MAGIC, [0x52, 0x4B]);
+        assert_eq!(FORMAT_VERSION, 1);
+        assert_eq!(KEY_LEN, 32);
+        assert_eq!((NONCE_LEN, TAG_LEN, MAC_LEN), (12, 16, 32));
+        assert_eq!(MAX_KEY_NAME_LEN, 64);
+    }
+}

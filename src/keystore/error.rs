@@ -1,0 +1,130 @@
+//! Errors of key operations, phrased for the person who reads them in a gRPC status. The
+//! mapping to status codes lives in `api::status`, with no catch-all arm.
+
+use crate::crypto::{CryptoError, FormatError, Kind};
+use crate::keystore::store::{Millis, Purpose, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("invalid key name: {0}")]
+    InvalidKeyName(FormatError),
+    #[error("key name is empty: name one of the keys listed by GetStatus")]
+    EmptyKeyName,
+    #[error("key {0:?} does not exist; GetStatus lists the keys this server manages")]
+    KeyNotFound(String),
+    #[error("version {version} of key {key:?} does not exist on this server")]
+    VersionNotFound { key: String, version: u32 },
+    #[error("version {version} of key {key:?} is retired and can no longer be used; re-encrypt the data from a backup or restore the version")]
+    VersionRetired { key: String, version: u32 },
+    #[error("key {key:?} is a {} key and cannot be used to {operation}", purpose_words(*.purpose))]
+    WrongPurpose {
+        key: String,
+        purpose: Purpose,
+        operation: &'static str,
+    },
+    #[error("{0}")]
+    Malformed(FormatError),
+    #[error("ciphertext failed authentication: it was modified, or the associated data differs from the one used to encrypt it")]
+    AuthenticationFailed,
+    #[error("expected a {}, got a {}", kind_words(*.expected), kind_words(*.found))]
+    WrongKind { expected: Kind, found: Kind },
+    #[error("{what} is {len} bytes, larger than this server's limit of {limit} bytes (max_plaintext_bytes)")]
+    TooLarge {
+        what: &'static str,
+        len: usize,
+        limit: usize,
+    },
+    #[error("key rotation is disabled on this server (KEY_ROTATION_ENABLED=false)")]
+    RotationDisabled,
+    #[error("key {key:?} was rotated to version {version} {ago_secs} s ago, less than the minimum rotation interval ({min_secs} s); pass force=true to rotate again now")]
+    RotatedRecently {
+        key: String,
+        version: u32,
+        ago_secs: i64,
+        min_secs: u64,
+    },
+    #[error("key {key:?} has only version {primary}: there is no earlier version to roll back to")]
+    NoPreviousVersion { key: String, primary: u32 },
+    #[error("cannot roll back key {key:?}: the previous version {version} is retired")]
+    PreviousVersionRetired { key: String, version: u32 },
+    /// The keystore database cannot be reached right now; the detail is logged.
+    #[error("the keystore database is unavailable; retry later")]
+    Unavailable(String),
+    /// A bug or damaged keystore; the detail is logged, never returned.
+    #[error("internal error; see the server log")]
+    Internal(String),
+}
+
+pub type KeyResult<T> = Result<T, KeyError>;
+
+fn purpose_words(p: Purpose) -> &'static str {
+    match p {
+        Purpose::EncryptDecrypt => "encryption (ENCRYPT_DECRYPT)",
+        Purpose::SignVerify => "signing (SIGN_VERIFY)",
+    }
+}
+
+fn kind_words(k: Kind) -> &'static str {
+    match k {
+        Kind::Ciphertext => "ciphertext",
+        Kind::Signature => "signature",
+    }
+}
+
+impl KeyError {
+    /// Converts a store error, keeping client-relevant cases and hiding database detail.
+    pub(crate) fn from_store(err: StoreError, now: Millis, min_secs: u64) -> Self {
+        match err {
+            StoreError::KeyNotFound(key) => KeyError::KeyNotFound(key),
+            StoreError::VersionNotFound { key, version } => {
+                KeyError::VersionNotFound { key, version }
+            }
+            StoreError::RotatedRecently {
+                key,
+                version,
+                rotated_at,
+            } => KeyError::RotatedRecently {
+                key,
+                version,
+                ago_secs: (now - rotated_at).max(0) / 1000,
+                min_secs,
+            },
+            StoreError::NoPreviousVersion { key, primary } => {
+                KeyError::NoPreviousVersion { key, primary }
+            }
+            StoreError::PreviousVersionRetired { key, version } => {
+                KeyError::PreviousVersionRetired { key, version }
+            }
+            StoreError::Database(e) if is_unavailable(&e) => KeyError::Unavailable(e.to_string()),
+            other @ (StoreError::Database(_)
+            | StoreError::Corrupt(_)
+            | StoreError::Migration(_)) => KeyError::Internal(other.to_string()),
+        }
+    }
+}
+
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+    )
+}
+
+impl From<StoreError> for KeyError {
+    fn from(err: StoreError) -> Self {
+        KeyError::from_store(err, 0, 0)
+    }
+}
+
+impl From<CryptoError> for KeyError {
+    fn from(err: CryptoError) -> Self {
+        match err {
+            CryptoError::Format(f) => KeyError::Malformed(f),
+            CryptoError::AuthenticationFailed => KeyError::AuthenticationFailed,
+            CryptoError::WrongKind { expected, found } => KeyError::WrongKind { expected, found },
+            other @ (CryptoError::InvalidKeyLength { .. }
+            | CryptoError::InvalidRootKey(_)
+            | CryptoError::WrappedKeyInvalid) => KeyError::Internal(other.to_string()),
+        }
+    }
+}

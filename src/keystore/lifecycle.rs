@@ -1,0 +1,144 @@
+//! The runbook's alert rules, as a pure function of a key's policy, its primary version's age
+//! and the time now:
+//! - CRITICAL: the primary is older than rotation interval + grace period;
+//! - WARNING: rotation is due within 7 days, or overdue but still within the grace period;
+//! - OK otherwise.
+
+use crate::clock::{MILLIS_PER_SEC, SECS_PER_DAY};
+use crate::keystore::store::{KeyPolicy, Millis};
+
+/// How long before the due date a key turns WARNING.
+pub const WARNING_WINDOW_SECS: i64 = 7 * SECS_PER_DAY;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AlertLevel {
+    Ok,
+    Warning,
+    Critical,
+}
+
+impl AlertLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertLevel::Ok => "OK",
+            AlertLevel::Warning => "WARNING",
+            AlertLevel::Critical => "CRITICAL",
+        }
+    }
+}
+
+/// Where a key stands against its rotation policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessment {
+    pub primary_age_ms: Millis,
+    pub next_rotation_due: Millis,
+    pub level: AlertLevel,
+    /// The level explained in words, for operators.
+    pub reason: String,
+}
+
+pub fn assess(policy: KeyPolicy, primary_created_at: Millis, now: Millis) -> Assessment {
+    let interval_ms = policy.rotation_interval_secs * MILLIS_PER_SEC;
+    let grace_ms = policy.grace_period_secs * MILLIS_PER_SEC;
+    let age = (now - primary_created_at).max(0);
+    let due = primary_created_at + interval_ms;
+    let until_due = due - now;
+    let (level, reason) = if age > interval_ms + grace_ms {
+        (
+            AlertLevel::Critical,
+            format!(
+                "primary version is {} old, past its rotation interval ({}) plus grace period ({}): rotate now",
+                days(age),
+                days(interval_ms),
+                days(grace_ms)
+            ),
+        )
+    } else if until_due < 0 {
+        (
+            AlertLevel::Warning,
+            format!(
+                "rotation overdue by {}; the grace period ends in {}",
+                days(-until_due),
+                days(interval_ms + grace_ms - age)
+            ),
+        )
+    } else if until_due <= WARNING_WINDOW_SECS * MILLIS_PER_SEC {
+        (
+            AlertLevel::Warning,
+            format!("rotation due in {}", days(until_due)),
+        )
+    } else {
+        (
+            AlertLevel::Ok,
+            format!("rotation due in {}", days(until_due)),
+        )
+    };
+    Assessment {
+        primary_age_ms: age,
+        next_rotation_due: due,
+        level,
+        reason,
+    }
+}
+
+/// A duration in whole days (hours below one day), for reasons people read.
+fn days(ms: Millis) -> String {
+    let hours = ms / (3600 * MILLIS_PER_SEC);
+    if hours < 24 {
+        format!("{hours} h")
+    } else {
+        format!("{} days", hours / 24)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: Millis = SECS_PER_DAY * MILLIS_PER_SEC;
+    const POLICY: KeyPolicy = KeyPolicy {
+        rotation_interval_secs: 90 * SECS_PER_DAY,
+        grace_period_secs: 30 * SECS_PER_DAY,
+    };
+
+    fn level_at(age_days_ms: Millis) -> AlertLevel {
+        assess(POLICY, 0, age_days_ms).level
+    }
+
+    #[test]
+    fn levels_follow_the_runbook_boundaries() {
+        assert_eq!(level_at(0), AlertLevel::Ok);
+        assert_eq!(level_at(83 * DAY - 1), AlertLevel::Ok);
+        assert_eq!(level_at(83 * DAY), AlertLevel::Warning); // due in exactly 7 days
+        assert_eq!(level_at(90 * DAY), AlertLevel::Warning); // due now
+        assert_eq!(level_at(100 * DAY), AlertLevel::Warning); // overdue, within grace
+        assert_eq!(level_at(120 * DAY), AlertLevel::Warning); // last instant of grace
+        assert_eq!(level_at(120 * DAY + 1), AlertLevel::Critical);
+    }
+
+    #[test]
+    fn due_date_and_reasons() {
+        let a = assess(POLICY, 1_000, 1_000 + 10 * DAY);
+        assert_eq!(a.next_rotation_due, 1_000 + 90 * DAY);
+        assert_eq!(a.primary_age_ms, 10 * DAY);
+        assert_eq!(a.reason, "rotation due in 80 days");
+        let a = assess(POLICY, 0, 95 * DAY);
+        assert_eq!(
+            a.reason,
+            "rotation overdue by 5 days; the grace period ends in 25 days"
+        );
+        let a = assess(POLICY, 0, 200 * DAY);
+        assert!(
+            a.reason.starts_with("primary version is 200 days old"),
+            "{}",
+            a.reason
+        );
+    }
+
+    #[test]
+    fn a_clock_behind_the_creation_time_counts_as_age_zero() {
+        let a = assess(POLICY, 10 * DAY, 0);
+        assert_eq!(a.primary_age_ms, 0);
+        assert_eq!(a.level, AlertLevel::Ok);
+    }
+}

@@ -1,0 +1,402 @@
+//! `KeyManager`: every key operation the API offers, on top of the storage trait, the root key
+//! and the in-memory keyring. It knows nothing of gRPC or SQL.
+
+use std::sync::Arc;
+
+use tracing::{info, warn};
+use zeroize::Zeroizing;
+
+use crate::clock::{Clock, MILLIS_PER_SEC};
+use crate::crypto::{self, Envelope, KeyMaterial, Kind, RootKey};
+use crate::keystore::error::{KeyError, KeyResult};
+use crate::keystore::keyring::{Keyring, LoadedKey, LoadedVersion, VersionCipher};
+use crate::keystore::store::{
+    KeyRecord, KeyStore, NewVersion, Purpose, RolledBack, Rotated, VersionRecord, VersionState,
+};
+
+/// Behaviour switches of the key manager, taken from the server config.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub max_plaintext_bytes: usize,
+    pub min_rotation_interval_secs: u64,
+    pub rotation_enabled: bool,
+}
+
+/// Plaintext recovered by Decrypt; wiped on drop.
+pub struct Decrypted {
+    pub plaintext: Zeroizing<Vec<u8>>,
+    pub key_name: String,
+    pub key_version: u32,
+}
+
+pub struct Verified {
+    pub valid: bool,
+    pub key_name: String,
+    pub key_version: u32,
+}
+
+pub struct DataKey {
+    pub plaintext_key: KeyMaterial,
+    pub wrapped_key: Vec<u8>,
+    pub key_version: u32,
+}
+
+/// A key as stored, for status reports.
+#[derive(Debug, Clone)]
+pub struct KeySnapshot {
+    pub record: KeyRecord,
+    pub versions: Vec<VersionRecord>,
+}
+
+#[derive(Debug)]
+pub struct KeyManager {
+    store: Arc<dyn KeyStore>,
+    root: RootKey,
+    clock: Arc<dyn Clock>,
+    keyring: Keyring,
+    settings: Settings,
+}
+
+impl KeyManager {
+    /// Opens the keystore with `root`, refusing a root key other than the one the keystore was
+    /// created with, and loads every key.
+    pub async fn open(
+        store: Arc<dyn KeyStore>,
+        root: RootKey,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> KeyResult<Self> {
+        let stored = store.root_check_value(root.check_value()).await?;
+        if stored != root.check_value() {
+            return Err(KeyError::Internal(format!(
+                "the configured root key does not open this keystore: the keystore was created \
+                 with a root key whose check value is {stored}, the configured one has {}. \
+                 Configure the original root key (REKEY_MASTER_KEY or master_key_file)",
+                root.check_value()
+            )));
+        }
+        let manager = Self {
+            store,
+            root,
+            clock,
+            keyring: Keyring::default(),
+            settings,
+        };
+        manager.refresh_all().await?;
+        Ok(manager)
+    }
+
+    pub fn store(&self) -> &Arc<dyn KeyStore> {
+        &self.store
+    }
+
+    pub fn root(&self) -> &RootKey {
+        &self.root
+    }
+
+    pub fn now(&self) -> crate::keystore::store::Millis {
+        self.clock.now()
+    }
+
+    /// Creates a key with `material` (or fresh random material) as version 1 unless it exists.
+    /// Returns whether it was created here.
+    pub async fn create_key_if_absent(
+        &self,
+        key: &crate::keystore::store::NewKey,
+        material: Option<KeyMaterial>,
+    ) -> KeyResult<bool> {
+        let material = material.unwrap_or_else(KeyMaterial::generate);
+        let first = self.wrap_version(&key.name, 1, &material);
+        let created = self.store.create_key(key, first, self.clock.now()).await?;
+        self.reload(&key.name).await?;
+        Ok(created)
+    }
+
+    /// Reloads every key from the database (the periodic refresh that bounds how long another
+    /// replica's rotation takes to reach this one).
+    pub async fn refresh_all(&self) -> KeyResult<()> {
+        for record in self.store.list_keys().await? {
+            let rows = self.store.list_versions(&record.name).await?;
+            self.keyring
+                .insert(LoadedKey::unwrap(&self.root, record, rows)?);
+        }
+        Ok(())
+    }
+
+    async fn reload(&self, name: &str) -> KeyResult<Option<Arc<LoadedKey>>> {
+        let Some(record) = self.store.get_key(name).await? else {
+            return Ok(None);
+        };
+        let rows = self.store.list_versions(name).await?;
+        Ok(Some(
+            self.keyring
+                .insert(LoadedKey::unwrap(&self.root, record, rows)?),
+        ))
+    }
+
+    /// The key from the keyring, loading it from the database on a miss (a key created by
+    /// another replica since the last refresh).
+    async fn key(&self, name: &str) -> KeyResult<Arc<LoadedKey>> {
+        if name.is_empty() {
+            return Err(KeyError::EmptyKeyName);
+        }
+        crypto::validate_key_name(name).map_err(KeyError::InvalidKeyName)?;
+        if let Some(key) = self.keyring.get(name) {
+            return Ok(key);
+        }
+        self.reload(name)
+            .await?
+            .ok_or_else(|| KeyError::KeyNotFound(name.to_owned()))
+    }
+
+    /// A version usable for decryption or verification: loaded on a miss (a rotation made by
+    /// another replica), refused when Retired.
+    async fn usable_version(
+        &self,
+        name: &str,
+        version: u32,
+    ) -> KeyResult<(Arc<LoadedKey>, Arc<LoadedVersion>)> {
+        let mut key = self.key(name).await?;
+        if !key.versions.contains_key(&version) {
+            key = self
+                .reload(name)
+                .await?
+                .ok_or_else(|| KeyError::KeyNotFound(name.to_owned()))?;
+        }
+        let loaded =
+            key.versions
+                .get(&version)
+                .cloned()
+                .ok_or_else(|| KeyError::VersionNotFound {
+                    key: name.to_owned(),
+                    version,
+                })?;
+        if loaded.state == VersionState::Retired {
+            return Err(KeyError::VersionRetired {
+                key: name.to_owned(),
+                version,
+            });
+        }
+        Ok((key, loaded))
+    }
+
+    fn check_size(&self, what: &'static str, len: usize) -> KeyResult<()> {
+        if len > self.settings.max_plaintext_bytes {
+            return Err(KeyError::TooLarge {
+                what,
+                len,
+                limit: self.settings.max_plaintext_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    pub async fn encrypt(
+        &self,
+        name: &str,
+        plaintext: &[u8],
+        aad: &[u8],
+    ) -> KeyResult<(Vec<u8>, u32)> {
+        self.check_size("plaintext", plaintext.len())?;
+        let key = self.key(name).await?;
+        let primary = key.primary()?;
+        let cipher = encryption_key(&key, primary, "encrypt")?;
+        let ciphertext = cipher.encrypt(name, primary.version, plaintext, aad)?;
+        Ok((ciphertext, primary.version))
+    }
+
+    pub async fn decrypt(&self, ciphertext: &[u8], aad: &[u8]) -> KeyResult<Decrypted> {
+        let envelope = Envelope::parse(ciphertext).map_err(KeyError::Malformed)?;
+        expect_kind(&envelope, Kind::Ciphertext)?;
+        let (key, version) = self
+            .usable_version(envelope.key_name, envelope.key_version)
+            .await?;
+        let cipher = encryption_key(&key, &version, "decrypt")?;
+        let plaintext = cipher.decrypt(&envelope, aad)?;
+        Ok(Decrypted {
+            plaintext,
+            key_name: envelope.key_name.to_owned(),
+            key_version: envelope.key_version,
+        })
+    }
+
+    pub async fn generate_data_key(&self, name: &str, aad: &[u8]) -> KeyResult<DataKey> {
+        let plaintext_key = KeyMaterial::generate();
+        let (wrapped_key, key_version) = self.encrypt(name, plaintext_key.expose(), aad).await?;
+        Ok(DataKey {
+            plaintext_key,
+            wrapped_key,
+            key_version,
+        })
+    }
+
+    pub async fn rewrap(&self, ciphertext: &[u8], aad: &[u8]) -> KeyResult<(Vec<u8>, u32)> {
+        let decrypted = self.decrypt(ciphertext, aad).await?;
+        self.encrypt(&decrypted.key_name, &decrypted.plaintext, aad)
+            .await
+    }
+
+    pub async fn sign(&self, name: &str, message: &[u8]) -> KeyResult<(Vec<u8>, u32)> {
+        self.check_size("message", message.len())?;
+        let key = self.key(name).await?;
+        let primary = key.primary()?;
+        let signer = signing_key(&key, primary, "sign")?;
+        Ok((
+            signer.sign(name, primary.version, message)?,
+            primary.version,
+        ))
+    }
+
+    pub async fn verify(&self, message: &[u8], signature: &[u8]) -> KeyResult<Verified> {
+        let envelope = Envelope::parse(signature).map_err(KeyError::Malformed)?;
+        expect_kind(&envelope, Kind::Signature)?;
+        let (key, version) = self
+            .usable_version(envelope.key_name, envelope.key_version)
+            .await?;
+        let signer = signing_key(&key, &version, "verify")?;
+        Ok(Verified {
+            valid: signer.verify(&envelope, message)?,
+            key_name: envelope.key_name.to_owned(),
+            key_version: envelope.key_version,
+        })
+    }
+
+    /// Creates a new primary version. Without `force`, refuses when the primary was created by
+    /// a rotation less than the minimum rotation interval ago.
+    pub async fn rotate(&self, name: &str, force: bool) -> KeyResult<Rotated> {
+        if !self.settings.rotation_enabled {
+            return Err(KeyError::RotationDisabled);
+        }
+        self.key(name).await?;
+        let now = self.clock.now();
+        let min_ms = i64::try_from(self.settings.min_rotation_interval_secs)
+            .unwrap_or(i64::MAX / MILLIS_PER_SEC)
+            .saturating_mul(MILLIS_PER_SEC);
+        let refuse_after = (!force).then(|| now.saturating_sub(min_ms));
+        let make = |version: u32| self.wrap_version(name, version, &KeyMaterial::generate());
+        let rotated = self
+            .store
+            .rotate(name, now, refuse_after, &make)
+            .await
+            .map_err(|e| KeyError::from_store(e, now, self.settings.min_rotation_interval_secs))?;
+        self.reload(name).await?;
+        info!(
+            key = name,
+            previous_version = rotated.previous_version,
+            new_version = rotated.new_version,
+            force,
+            "key rotated"
+        );
+        Ok(rotated)
+    }
+
+    /// Makes the previous version primary again; the current primary becomes Deprecated.
+    pub async fn rollback(&self, name: &str) -> KeyResult<RolledBack> {
+        if !self.settings.rotation_enabled {
+            return Err(KeyError::RotationDisabled);
+        }
+        self.key(name).await?;
+        let now = self.clock.now();
+        let rolled = self.store.rollback(name, now).await?;
+        self.reload(name).await?;
+        warn!(
+            key = name,
+            primary_version = rolled.primary_version,
+            rolled_back_version = rolled.rolled_back_version,
+            "key rolled back"
+        );
+        Ok(rolled)
+    }
+
+    /// Retires a Deprecated version: every later use of it is refused. Its wrapped material is
+    /// kept. Returns false (changing nothing) if the version is the primary.
+    pub async fn retire_version(&self, name: &str, version: u32) -> KeyResult<bool> {
+        self.key(name).await?;
+        let retired = self
+            .store
+            .retire_version(name, version, self.clock.now())
+            .await?;
+        self.reload(name).await?;
+        if retired {
+            warn!(key = name, version, "key version retired");
+        }
+        Ok(retired)
+    }
+
+    /// The stored state of one key, or of every key when `name` is None.
+    pub async fn snapshots(&self, name: Option<&str>) -> KeyResult<Vec<KeySnapshot>> {
+        let records = match name {
+            Some(name) => {
+                self.key(name).await?;
+                vec![self
+                    .store
+                    .get_key(name)
+                    .await?
+                    .ok_or_else(|| KeyError::KeyNotFound(name.to_owned()))?]
+            }
+            None => self.store.list_keys().await?,
+        };
+        let mut out = Vec::with_capacity(records.len());
+        for record in records {
+            let versions = self.store.list_versions(&record.name).await?;
+            out.push(KeySnapshot { record, versions });
+        }
+        Ok(out)
+    }
+
+    fn wrap_version(&self, name: &str, version: u32, material: &KeyMaterial) -> NewVersion {
+        NewVersion {
+            wrapped_material: self.root.wrap(name, version, material),
+            check_value: material.check_value(),
+        }
+    }
+}
+
+fn expect_kind(envelope: &Envelope<'_>, expected: Kind) -> KeyResult<()> {
+    if envelope.kind == expected {
+        Ok(())
+    } else {
+        Err(KeyError::WrongKind {
+            expected,
+            found: envelope.kind,
+        })
+    }
+}
+
+fn encryption_key<'a>(
+    key: &LoadedKey,
+    version: &'a LoadedVersion,
+    operation: &'static str,
+) -> KeyResult<&'a crypto::EncryptionKey> {
+    match &version.cipher {
+        VersionCipher::Encrypt(cipher) => Ok(cipher),
+        _ => Err(KeyError::WrongPurpose {
+            key: key.record.name.clone(),
+            purpose: key.record.purpose,
+            operation,
+        }),
+    }
+}
+
+fn signing_key<'a>(
+    key: &LoadedKey,
+    version: &'a LoadedVersion,
+    operation: &'static str,
+) -> KeyResult<&'a crypto::SigningKey> {
+    match &version.cipher {
+        VersionCipher::Sign(signer) => Ok(signer),
+        _ => Err(KeyError::WrongPurpose {
+            key: key.record.name.clone(),
+            purpose: key.record.purpose,
+            operation,
+        }),
+    }
+}
+
+/// The algorithm name shown in status for a purpose.
+pub fn algorithm(purpose: Purpose) -> &'static str {
+    match purpose {
+        Purpose::EncryptDecrypt => "AES-256-GCM",
+        Purpose::SignVerify => "HMAC-SHA256",
+    }
+}

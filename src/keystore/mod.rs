@@ -1,0 +1,17 @@
+//! Keys, their versions and lifecycle: the storage trait and its backends, the in-memory
+//! keyring, and the key manager that performs every key operation.
+
+pub mod error;
+pub mod keyring;
+pub mod lifecycle;
+pub mod manager;
+pub mod postgres;
+pub mod root_source;
+pub mod seed;
+mod sql_rows;
+pub mod sql_store;
+pub mod sqlite;
+pub mod store;
+
+pub use error::{KeyError, KeyResult};
+pub use manager::{KeyManager, Settings};

@@ -1,0 +1,42 @@
+//! PostgreSQL backend, for several server processes sharing one database.
+
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::postgres::{PgPoolOptions, PgQueryResult};
+use sqlx::{Pool, Postgres};
+
+use super::sql_store::{Backend, SqlStore};
+use super::store::StoreResult;
+
+/// The keystore in a PostgreSQL database.
+pub type PostgresStore = SqlStore<Postgres>;
+
+static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
+
+impl Backend for Postgres {
+    const BACKEND: &'static str = "postgres";
+    const BEGIN_WRITE: Option<&'static str> = None;
+    // Writers of one key queue on its row; READ COMMITTED then shows each the rows the
+    // previous one committed.
+    const LOCK_KEY: &'static str = "SELECT primary_version FROM keys WHERE name = $1 FOR UPDATE";
+
+    fn rows_affected(result: &PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    async fn migrate(pool: &Pool<Postgres>) -> Result<(), MigrateError> {
+        // The migrator holds a PostgreSQL advisory lock (per database) while it checks and
+        // applies migrations, so processes starting at once apply each migration once.
+        MIGRATOR.run(pool).await
+    }
+}
+
+impl SqlStore<Postgres> {
+    /// Connects a pool of at most `max_connections` to `url` and applies the migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .connect(url)
+            .await?;
+        Self::from_pool(pool).await
+    }
+}

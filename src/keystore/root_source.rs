@@ -1,0 +1,137 @@
+//! Where the root key comes from: `REKEY_MASTER_KEY`, a key file, or — only on the embedded
+//! SQLite default with a brand-new keystore — a development key generated into the data folder.
+
+use std::{fs, io::Write, path::Path};
+
+use anyhow::{bail, Context};
+use secrecy::ExposeSecret;
+use tracing::warn;
+
+use crate::config::{Backend, Config};
+use crate::crypto::{KeyMaterial, RootKey};
+
+/// File name of the generated development root key inside the data folder.
+pub const DEV_ROOT_KEY_FILE: &str = "master.key";
+
+/// Loads the configured root key. `keystore_exists` tells whether the SQLite database file was
+/// there before this start: a development key is generated only for a new keystore, so that a
+/// lost key file is reported instead of silently replaced.
+pub fn load_root_key(
+    config: &Config,
+    backend: &Backend,
+    keystore_exists: bool,
+) -> anyhow::Result<RootKey> {
+    if let Some(text) = &config.master_key {
+        return RootKey::from_base64(text.expose_secret()).context("REKEY_MASTER_KEY");
+    }
+    if let Some(path) = &config.master_key_file {
+        return read_key_file(path);
+    }
+    match backend {
+        Backend::Postgres => bail!(
+            "a PostgreSQL keystore needs a root key shared by every replica: set REKEY_MASTER_KEY \
+             (base64 of 32 random bytes, e.g. from `openssl rand -base64 32`) or master_key_file"
+        ),
+        Backend::Sqlite(_) => {
+            let path = config.data_dir.join(DEV_ROOT_KEY_FILE);
+            if path.exists() {
+                return read_key_file(&path);
+            }
+            if keystore_exists {
+                bail!(
+                    "the keystore in {} exists but its root key file {} is missing: restore it \
+                     from backup or set REKEY_MASTER_KEY",
+                    config.data_dir.display(),
+                    path.display()
+                );
+            }
+            generate_dev_key(&path)
+        }
+    }
+}
+
+fn read_key_file(path: &Path) -> anyhow::Result<RootKey> {
+    let text = fs::read_to_string(path)
+        .with_context(|| format!("cannot read root key file {}", path.display()))?;
+    RootKey::from_base64(&text).with_context(|| format!("root key file {}", path.display()))
+}
+
+fn generate_dev_key(path: &Path) -> anyhow::Result<RootKey> {
+    use base64::Engine as _;
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create data folder {}", dir.display()))?;
+    }
+    let material = KeyMaterial::generate();
+    let encoded = zeroize::Zeroizing::new(
+        base64::engine::general_purpose::STANDARD.encode(material.expose()),
+    );
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create root key file {}", path.display()))?;
+    file.write_all(encoded.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()?;
+    warn!(
+        path = %path.display(),
+        "GENERATED A DEVELOPMENT ROOT KEY. It sits next to the keystore it protects, which is only \
+         fit for development. In production set REKEY_MASTER_KEY or master_key_file from a secret \
+         store, and back the key up: without it no stored key can be unwrapped."
+    );
+    Ok(RootKey::new(material))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite_config(dir: &Path) -> (Config, Backend) {
+        let config = Config {
+            data_dir: dir.to_owned(),
+            ..Config::default()
+        };
+        let backend = config.backend().unwrap();
+        (config, backend)
+    }
+
+    #[test]
+    fn a_new_embedded_keystore_gets_a_private_generated_key_reused_next_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, backend) = sqlite_config(dir.path());
+        let first = load_root_key(&config, &backend, false).unwrap();
+        let path = dir.path().join(DEV_ROOT_KEY_FILE);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        let again = load_root_key(&config, &backend, true).unwrap();
+        assert_eq!(first.check_value(), again.check_value());
+    }
+
+    #[test]
+    fn a_missing_key_file_for_an_existing_keystore_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, backend) = sqlite_config(dir.path());
+        let err = load_root_key(&config, &backend, true).unwrap_err();
+        assert!(format!("{err:#}").contains("missing"), "{err:#}");
+        assert!(!dir.path().join(DEV_ROOT_KEY_FILE).exists());
+    }
+
+    #[test]
+    fn postgres_requires_an_explicit_key() {
+        let config = Config::default();
+        let err = load_root_key(&config, &Backend::Postgres, false).unwrap_err();
+        assert!(err.to_string().contains("REKEY_MASTER_KEY"), "{err}");
+    }
+}

@@ -1,0 +1,242 @@
+//! The storage boundary of the keystore: the records it keeps and the trait each backend
+//! (SQLite, PostgreSQL) implements. Everything here is plain data: key material only ever
+//! crosses this boundary wrapped under the root key.
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+/// Milliseconds since the Unix epoch, UTC. Stored as a 64-bit integer on every backend.
+pub type Millis = i64;
+
+/// What a key is for. A key never changes purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Purpose {
+    /// AES-256-GCM encryption and decryption.
+    EncryptDecrypt,
+    /// HMAC-SHA256 signing and verification.
+    SignVerify,
+}
+
+impl Purpose {
+    /// The spelling stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::EncryptDecrypt => "encrypt_decrypt",
+            Purpose::SignVerify => "sign_verify",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "encrypt_decrypt" => Some(Purpose::EncryptDecrypt),
+            "sign_verify" => Some(Purpose::SignVerify),
+            _ => None,
+        }
+    }
+}
+
+/// Lifecycle state of one key version. Exactly one version of a key is `Active`: its primary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VersionState {
+    /// The primary: used for new encryptions and signatures, and for decryption.
+    Active,
+    /// No longer used for new operations; still decrypts and verifies.
+    Deprecated,
+    /// Refused for every operation. Its wrapped material is kept (never destroyed).
+    Retired,
+}
+
+impl VersionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionState::Active => "active",
+            VersionState::Deprecated => "deprecated",
+            VersionState::Retired => "retired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(VersionState::Active),
+            "deprecated" => Some(VersionState::Deprecated),
+            "retired" => Some(VersionState::Retired),
+            _ => None,
+        }
+    }
+}
+
+/// Rotation policy of a key, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyPolicy {
+    pub rotation_interval_secs: i64,
+    pub grace_period_secs: i64,
+}
+
+/// One named key as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub name: String,
+    pub purpose: Purpose,
+    pub policy: KeyPolicy,
+    pub primary_version: u32,
+    pub created_at: Millis,
+}
+
+/// One version of a key as stored. `wrapped_material` is the key material encrypted under the
+/// root key's wrapping key (never the raw bytes).
+#[derive(Clone, PartialEq, Eq)]
+pub struct VersionRecord {
+    pub key_name: String,
+    pub version: u32,
+    pub state: VersionState,
+    pub wrapped_material: Vec<u8>,
+    /// Key check value: identifies the material without revealing it.
+    pub check_value: String,
+    pub created_at: Millis,
+    pub deprecated_at: Option<Millis>,
+    pub retired_at: Option<Millis>,
+}
+
+// Wrapped material is not secret, but it is noise in logs: show only its length.
+impl fmt::Debug for VersionRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VersionRecord")
+            .field("key_name", &self.key_name)
+            .field("version", &self.version)
+            .field("state", &self.state)
+            .field("wrapped_material_len", &self.wrapped_material.len())
+            .field("check_value", &self.check_value)
+            .field("created_at", &self.created_at)
+            .field("deprecated_at", &self.deprecated_at)
+            .field("retired_at", &self.retired_at)
+            .finish()
+    }
+}
+
+/// The wrapped material of a version about to be created.
+#[derive(Clone)]
+pub struct NewVersion {
+    pub wrapped_material: Vec<u8>,
+    pub check_value: String,
+}
+
+impl fmt::Debug for NewVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewVersion")
+            .field("wrapped_material_len", &self.wrapped_material.len())
+            .field("check_value", &self.check_value)
+            .finish()
+    }
+}
+
+/// A key to create, with its first version.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub name: String,
+    pub purpose: Purpose,
+    pub policy: KeyPolicy,
+}
+
+/// Result of a successful rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotated {
+    pub previous_version: u32,
+    pub new_version: u32,
+}
+
+/// Result of a successful rollback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RolledBack {
+    /// The version that is primary again.
+    pub primary_version: u32,
+    /// The version that was primary and is now Deprecated.
+    pub rolled_back_version: u32,
+}
+
+/// Builds the wrapped material for a new version once the store knows its number (the number
+/// is bound into the wrapping, so it must be known first).
+pub type MakeVersion<'a> = &'a (dyn Fn(u32) -> NewVersion + Send + Sync);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("key {0:?} does not exist")]
+    KeyNotFound(String),
+    /// A rotation without `force` found that the primary was itself created by a rotation
+    /// less than the minimum interval ago (protects against retried or duplicated requests).
+    #[error("key {key:?} was rotated to version {version} at {rotated_at} (ms since epoch), less than the minimum rotation interval ago")]
+    RotatedRecently {
+        key: String,
+        version: u32,
+        rotated_at: Millis,
+    },
+    #[error("key {key:?} has no version before primary version {primary} to roll back to")]
+    NoPreviousVersion { key: String, primary: u32 },
+    #[error("key {key:?}: version {version} is retired and cannot become primary again")]
+    PreviousVersionRetired { key: String, version: u32 },
+    #[error("version {version} of key {key:?} does not exist")]
+    VersionNotFound { key: String, version: u32 },
+    /// A row the store cannot interpret (unknown purpose/state string, negative version…).
+    #[error("corrupt keystore row: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Persistent storage of keys and versions. Implementations must make every mutating method
+/// atomic and safe when several server processes share the same database.
+#[async_trait]
+pub trait KeyStore: Send + Sync + fmt::Debug {
+    /// Short name of the backend for logs: "sqlite" or "postgres".
+    fn backend(&self) -> &'static str;
+
+    /// Stores `value` as the root-key check value if none is stored yet, and returns the
+    /// value that is stored afterwards (the given one, or the one found).
+    async fn root_check_value(&self, value: &str) -> StoreResult<String>;
+
+    /// Creates the key with `first` as its version 1 (Active, primary) in one transaction.
+    /// Returns false, changing nothing, if a key with that name exists already (also when
+    /// another process created it concurrently).
+    async fn create_key(&self, key: &NewKey, first: NewVersion, now: Millis) -> StoreResult<bool>;
+
+    /// Replaces the rotation policy of an existing key (config is the source of truth).
+    async fn update_policy(&self, name: &str, policy: KeyPolicy) -> StoreResult<()>;
+
+    /// All keys, ordered by name.
+    async fn list_keys(&self) -> StoreResult<Vec<KeyRecord>>;
+
+    async fn get_key(&self, name: &str) -> StoreResult<Option<KeyRecord>>;
+
+    /// All versions of a key, ordered by version ascending. Empty if the key does not exist.
+    async fn list_versions(&self, name: &str) -> StoreResult<Vec<VersionRecord>>;
+
+    async fn get_version(&self, name: &str, version: u32) -> StoreResult<Option<VersionRecord>>;
+
+    /// Atomically creates version `max(version) + 1` as the Active primary (built by `make`)
+    /// and makes the previous primary Deprecated (`deprecated_at = now`).
+    ///
+    /// If `refuse_if_rotated_after` is `Some(t)` and the current primary has version > 1 and
+    /// was created after `t`, nothing changes and `RotatedRecently` is returned.
+    /// Concurrent calls on one key serialize: they yield distinct consecutive versions (or one
+    /// rotation and one `RotatedRecently`), never duplicate versions or two primaries.
+    async fn rotate(
+        &self,
+        name: &str,
+        now: Millis,
+        refuse_if_rotated_after: Option<Millis>,
+        make: MakeVersion<'_>,
+    ) -> StoreResult<Rotated>;
+
+    /// Atomically makes the highest version below the primary Active and primary again
+    /// (`deprecated_at = NULL`), and the current primary Deprecated (`deprecated_at = now`).
+    /// Fails with `NoPreviousVersion` or `PreviousVersionRetired`; never deletes anything.
+    async fn rollback(&self, name: &str, now: Millis) -> StoreResult<RolledBack>;
+
+    /// Marks a Deprecated version Retired (`retired_at = now`). Refuses (returns `Ok(false)`)
+    /// if the version is the primary; `VersionNotFound` if it does not exist.
+    async fn retire_version(&self, name: &str, version: u32, now: Millis) -> StoreResult<bool>;
+}

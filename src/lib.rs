@@ -1,0 +1,17 @@
+//! Rekey: a key-management service. Applications encrypt, decrypt and sign over gRPC; Rekey
+//! keeps every key versioned, rotates keys and migrates stored ciphertexts.
+//!
+//! Layout: `crypto` (ciphertext format, AEAD, HMAC, key wrapping) and `keystore` (versions,
+//! lifecycle, storage backends) know nothing of transport; `api` adapts them to gRPC;
+//! `server` assembles everything; `cli` is the `rekey` command line.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod keystore;
+pub mod proto;
+pub mod server;
+pub mod telemetry;

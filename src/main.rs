@@ -1,0 +1,15 @@
+//! The `rekey` binary: parse the command line and hand over to the library.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = rekey::cli::Cli::parse();
+    match rekey::cli::run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("rekey: error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! Assembles and runs the server: storage backend, root key, key manager, background refresh,
+//! and the gRPC services (KeyService, health, reflection) on a listener the caller provides —
+//! `rekey serve` binds the configured address, tests bind `127.0.0.1:0`.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tokio_stream::wrappers::TcpListenerStream;
+use tracing::{info, warn, Instrument};
+
+use crate::api::grpc::KeyServiceImpl;
+use crate::clock::Clock;
+use crate::config::{Backend, Config};
+use crate::keystore::{
+    postgres::PostgresStore, root_source::load_root_key, seed::ensure_keys, sqlite::SqliteStore,
+    store::KeyStore, KeyManager, Settings,
+};
+use crate::proto::key_service_server::KeyServiceServer;
+
+/// Room for protobuf framing and associated data on top of the largest plaintext.
+const MESSAGE_OVERHEAD_BYTES: usize = 64 * 1024;
+/// How long in-flight requests get to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// A server started by [`start`].
+#[derive(Debug)]
+pub struct RunningServer {
+    grpc_addr: SocketAddr,
+    manager: Arc<KeyManager>,
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningServer {
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    pub fn manager(&self) -> &Arc<KeyManager> {
+        &self.manager
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish (bounded), and returns how
+    /// the server ended.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(());
+        self.task.await.context("server task panicked")?
+    }
+
+    /// Waits until the server stops by itself (an error) — used by `rekey serve` beside the
+    /// signal handler.
+    pub async fn until_stopped(&mut self) -> anyhow::Result<()> {
+        (&mut self.task).await.context("server task panicked")?
+    }
+}
+
+/// Opens the keystore described by `config` and starts serving gRPC on `listener`.
+pub async fn start(
+    config: &Config,
+    listener: TcpListener,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<RunningServer> {
+    let backend = config.backend()?;
+    let (store, keystore_existed) = open_store(config, &backend).await?;
+    let root = load_root_key(config, &backend, keystore_existed)?;
+    let settings = Settings {
+        max_plaintext_bytes: config.max_plaintext_bytes,
+        min_rotation_interval_secs: config.min_rotation_interval_secs,
+        rotation_enabled: config.rotation_enabled,
+    };
+    let manager = Arc::new(
+        KeyManager::open(store, root, clock, settings)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the keystore: {}", internal_detail(e)))?,
+    );
+    ensure_keys(&manager, &config.managed_keys(), &config.legacy_keys).await?;
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<KeyServiceServer<KeyServiceImpl>>()
+        .await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    let key_service = KeyServiceServer::new(KeyServiceImpl::new(Arc::clone(&manager)))
+        .max_decoding_message_size(config.max_plaintext_bytes + MESSAGE_OVERHEAD_BYTES)
+        .max_encoding_message_size(config.max_plaintext_bytes + MESSAGE_OVERHEAD_BYTES);
+
+    let grpc_addr = listener.local_addr()?;
+    let refresh = spawn_refresh(
+        Arc::clone(&manager),
+        Duration::from_secs(config.key_refresh_interval_secs),
+    );
+    let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+    let router = tonic::transport::Server::builder()
+        .layer(tower::util::MapResponseLayer::new(
+            oversized_is_resource_exhausted,
+        ))
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(key_service);
+    let task = tokio::spawn(
+        async move {
+            let (drain_tx, drain_rx) = oneshot::channel::<()>();
+            let signal = async move {
+                let _ = shutdown_rx.await;
+                health_reporter
+                    .set_not_serving::<KeyServiceServer<KeyServiceImpl>>()
+                    .await;
+                let _ = drain_tx.send(());
+            };
+            let serve =
+                router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+            tokio::pin!(serve);
+            let result = tokio::select! {
+                result = &mut serve => result,
+                _ = async {
+                    let _ = drain_rx.await;
+                    tokio::time::sleep(SHUTDOWN_GRACE).await;
+                } => {
+                    warn!("in-flight requests did not finish within the shutdown grace period");
+                    Ok(())
+                }
+            };
+            refresh.abort();
+            info!("gRPC server stopped");
+            result.map_err(anyhow::Error::from)
+        }
+        .instrument(tracing::info_span!("grpc_server", addr = %grpc_addr)),
+    );
+    info!(addr = %grpc_addr, backend = ?backend_name(&backend), "serving gRPC");
+    Ok(RunningServer {
+        grpc_addr,
+        manager,
+        shutdown: shutdown_tx,
+        task,
+    })
+}
+
+async fn open_store(
+    config: &Config,
+    backend: &Backend,
+) -> anyhow::Result<(Arc<dyn KeyStore>, bool)> {
+    match backend {
+        Backend::Sqlite(path) => {
+            let existed = path.exists();
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create data folder {}", dir.display()))?;
+            }
+            let store = SqliteStore::open(path)
+                .await
+                .with_context(|| format!("cannot open SQLite keystore {}", path.display()))?;
+            Ok((Arc::new(store), existed))
+        }
+        Backend::Postgres => {
+            let url = config
+                .database_url
+                .as_ref()
+                .context("database_url is required for PostgreSQL")?;
+            let store =
+                PostgresStore::connect(url.expose_secret(), config.database_max_connections)
+                    .await
+                    .context("cannot open the PostgreSQL keystore")?;
+            Ok((Arc::new(store), true))
+        }
+    }
+}
+
+fn backend_name(backend: &Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite(_) => "sqlite",
+        Backend::Postgres => "postgres",
+    }
+}
+
+/// Startup errors are shown to the operator in full (they never contain key material).
+fn internal_detail(err: crate::keystore::KeyError) -> String {
+    match err {
+        crate::keystore::KeyError::Internal(detail)
+        | crate::keystore::KeyError::Unavailable(detail) => detail,
+        other => other.to_string(),
+    }
+}
+
+/// tonic refuses a request larger than the decoding limit with OUT_OF_RANGE and a message
+/// about "decoded message length"; the contract (and every other KMS) says RESOURCE_EXHAUSTED
+/// with a message that tells the caller what to change.
+fn oversized_is_resource_exhausted(
+    mut response: http::Response<tonic::body::Body>,
+) -> http::Response<tonic::body::Body> {
+    let headers = response.headers_mut();
+    let is_oversized = headers.get("grpc-status").is_some_and(|v| v == "11")
+        && headers
+            .get("grpc-message")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|m| m.contains("decoded%20message%20length%20too%20large"));
+    if is_oversized {
+        headers.insert("grpc-status", http::HeaderValue::from_static("8"));
+        headers.insert(
+            "grpc-message",
+            http::HeaderValue::from_static(
+                "request%20message%20is%20larger%20than%20this%20server%20accepts%20(max_plaintext_bytes%20plus%2064%20KiB%20of%20framing)%3B%20split%20the%20data%20or%20use%20GenerateDataKey%20for%20large%20payloads",
+            ),
+        );
+    }
+    response
+}
+
+/// Reloads keys on an interval so this replica picks up rotations made by others.
+fn spawn_refresh(manager: Arc<KeyManager>, every: Duration) -> JoinHandle<()> {
+    tokio::spawn(
+        async move {
+            let mut ticker = tokio::time::interval(every);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticker.tick().await;
+            loop {
+                ticker.tick().await;
+                if let Err(e) = manager.refresh_all().await {
+                    warn!(error = %internal_detail(e), "key refresh failed; serving from the last loaded keys");
+                }
+            }
+        }
+        .instrument(tracing::info_span!("key_refresh")),
+    )
+}

@@ -1,0 +1,308 @@
+//! Every client mistake gets the right status and a message a person can act on, nothing
+//! panics, and the server keeps serving afterwards.
+
+use rekey::proto::{DecryptRequest, EncryptRequest, SignRequest, VerifyRequest};
+use tonic::Code;
+
+use crate::keys::{dec_req, enc_req};
+use crate::support::{Backend, TestEnv};
+
+fn expect(
+    result: Result<impl std::fmt::Debug, tonic::Status>,
+    code: Code,
+    words: &str,
+    case: &str,
+) {
+    let status = result.expect_err(case);
+    assert_eq!(status.code(), code, "{case}: {status:?}");
+    assert!(
+        status.message().contains(words),
+        "{case}: message {:?} should contain {words:?}",
+        status.message()
+    );
+}
+
+async fn malformed_ciphertexts_are_invalid_arguments(backend: Backend) {
+    let env = TestEnv::new(backend).await;
+    let mut s = env.start().await;
+    let good = s
+        .client
+        .encrypt(EncryptRequest {
+            key_name: "TOKEN_ENCRYPTION".into(),
+            plaintext: b"card 4111 1111 1111 1111".to_vec(),
+            associated_data: b"customer 7".to_vec(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .ciphertext;
+    let with_ad = |ct: &[u8]| DecryptRequest {
+        ciphertext: ct.to_vec(),
+        associated_data: b"customer 7".to_vec(),
+    };
+
+    expect(
+        s.client.decrypt(with_ad(&[])).await,
+        Code::InvalidArgument,
+        "empty",
+        "empty",
+    );
+    expect(
+        s.client.decrypt(with_ad(&good[..10])).await,
+        Code::InvalidArgument,
+        "truncated",
+        "truncated header",
+    );
+    expect(
+        s.client.decrypt(with_ad(&good[..good.len() - 1])).await,
+        Code::InvalidArgument,
+        "authentication",
+        "truncated tag",
+    );
+    let random: Vec<u8> = (0..80u8)
+        .map(|i| i.wrapping_mul(37).wrapping_add(11))
+        .collect();
+    expect(
+        s.client.decrypt(with_ad(&random)).await,
+        Code::InvalidArgument,
+        "not a Rekey ciphertext",
+        "random bytes",
+    );
+    let mut wrong_version = good.clone();
+    wrong_version[2] = 9;
+    expect(
+        s.client.decrypt(with_ad(&wrong_version)).await,
+        Code::InvalidArgument,
+        "format version 9",
+        "format version",
+    );
+    let mut flipped = good.clone();
+    let last = flipped.len() - 20;
+    flipped[last] ^= 0x01;
+    expect(
+        s.client.decrypt(with_ad(&flipped)).await,
+        Code::InvalidArgument,
+        "authentication",
+        "bit flip in body",
+    );
+    let mut nonce_flipped = good.clone();
+    nonce_flipped[5 + "TOKEN_ENCRYPTION".len() + 4] ^= 0x80;
+    expect(
+        s.client.decrypt(with_ad(&nonce_flipped)).await,
+        Code::InvalidArgument,
+        "authentication",
+        "bit flip in nonce",
+    );
+    expect(
+        s.client.decrypt(dec_req(&good)).await,
+        Code::InvalidArgument,
+        "associated data",
+        "missing associated data",
+    );
+    let mut version_flipped = good.clone();
+    version_flipped[5 + "TOKEN_ENCRYPTION".len() + 3] = 7;
+    expect(
+        s.client.decrypt(with_ad(&version_flipped)).await,
+        Code::NotFound,
+        "version 7",
+        "unknown version",
+    );
+
+    // The untouched ciphertext still decrypts: nothing above changed any state.
+    let ok = s.client.decrypt(with_ad(&good)).await.unwrap().into_inner();
+    assert_eq!(ok.plaintext, b"card 4111 1111 1111 1111");
+    s.stop().await;
+    env.finish().await;
+}
+
+async fn unknown_empty_and_malformed_key_names(backend: Backend) {
+    let env = TestEnv::new(backend).await;
+    let mut s = env.start().await;
+    expect(
+        s.client.encrypt(enc_req("NO_SUCH_KEY", b"x")).await,
+        Code::NotFound,
+        "NO_SUCH_KEY",
+        "unknown key",
+    );
+    expect(
+        s.client.encrypt(enc_req("", b"x")).await,
+        Code::InvalidArgument,
+        "empty",
+        "empty key name",
+    );
+    expect(
+        s.client.encrypt(enc_req("bad name!", b"x")).await,
+        Code::InvalidArgument,
+        "key name",
+        "bad characters",
+    );
+    expect(
+        s.client.encrypt(enc_req(&"K".repeat(65), b"x")).await,
+        Code::InvalidArgument,
+        "key name",
+        "65-byte name",
+    );
+    expect(
+        s.client
+            .get_status(rekey::proto::GetStatusRequest {
+                key_name: "NO_SUCH_KEY".into(),
+            })
+            .await,
+        Code::NotFound,
+        "NO_SUCH_KEY",
+        "status of unknown key",
+    );
+    expect(
+        s.client
+            .rotate(rekey::proto::RotateRequest {
+                key_name: "NO_SUCH_KEY".into(),
+                force: true,
+            })
+            .await,
+        Code::NotFound,
+        "NO_SUCH_KEY",
+        "rotate unknown key",
+    );
+    s.stop().await;
+    env.finish().await;
+}
+
+async fn wrong_purpose_is_a_failed_precondition(backend: Backend) {
+    let env = TestEnv::new(backend).await;
+    let mut s = env.start().await;
+    expect(
+        s.client
+            .sign(SignRequest {
+                key_name: "TOKEN_ENCRYPTION".into(),
+                message: b"m".to_vec(),
+            })
+            .await,
+        Code::FailedPrecondition,
+        "cannot be used to sign",
+        "sign with an encryption key",
+    );
+    expect(
+        s.client.encrypt(enc_req("API_SIGNATURE", b"x")).await,
+        Code::FailedPrecondition,
+        "cannot be used to encrypt",
+        "encrypt with a signing key",
+    );
+    let signature = s
+        .client
+        .sign(SignRequest {
+            key_name: "API_SIGNATURE".into(),
+            message: b"m".to_vec(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .signature;
+    expect(
+        s.client.decrypt(dec_req(&signature)).await,
+        Code::InvalidArgument,
+        "expected a ciphertext, got a signature",
+        "signature given to Decrypt",
+    );
+    let ciphertext = s
+        .client
+        .encrypt(enc_req("TOKEN_ENCRYPTION", b"x"))
+        .await
+        .unwrap()
+        .into_inner()
+        .ciphertext;
+    expect(
+        s.client
+            .verify(VerifyRequest {
+                message: b"x".to_vec(),
+                signature: ciphertext,
+            })
+            .await,
+        Code::InvalidArgument,
+        "expected a signature, got a ciphertext",
+        "ciphertext given to Verify",
+    );
+    s.stop().await;
+    env.finish().await;
+}
+
+async fn retired_versions_are_refused_by_name(backend: Backend) {
+    let env = TestEnv::new(backend).await;
+    let mut s = env.start().await;
+    let old = s
+        .client
+        .encrypt(enc_req("SESSION_ENCRYPTION", b"session"))
+        .await
+        .unwrap()
+        .into_inner();
+    crate::rotation::rotate(&mut s, "SESSION_ENCRYPTION", false).await;
+    assert!(s
+        .server
+        .manager()
+        .retire_version("SESSION_ENCRYPTION", 1)
+        .await
+        .unwrap());
+    expect(
+        s.client.decrypt(dec_req(&old.ciphertext)).await,
+        Code::FailedPrecondition,
+        "version 1 of key \"SESSION_ENCRYPTION\" is retired",
+        "decrypt with a retired version",
+    );
+    // The primary can never be retired.
+    assert!(!s
+        .server
+        .manager()
+        .retire_version("SESSION_ENCRYPTION", 2)
+        .await
+        .unwrap());
+    s.client
+        .encrypt(enc_req("SESSION_ENCRYPTION", b"new"))
+        .await
+        .unwrap();
+    s.stop().await;
+    env.finish().await;
+}
+
+async fn oversized_messages_are_resource_exhausted(backend: Backend) {
+    let env = TestEnv::with(backend, |c| c.max_plaintext_bytes = 1024).await;
+    let mut s = env.start().await;
+    expect(
+        s.client
+            .encrypt(enc_req("TOKEN_ENCRYPTION", &[0u8; 1025]))
+            .await,
+        Code::ResourceExhausted,
+        "limit of 1024 bytes",
+        "plaintext over the limit",
+    );
+    expect(
+        s.client
+            .sign(SignRequest {
+                key_name: "API_SIGNATURE".into(),
+                message: vec![0u8; 2048],
+            })
+            .await,
+        Code::ResourceExhausted,
+        "limit of 1024 bytes",
+        "message over the limit",
+    );
+    // Far beyond the limit, the transport refuses the message before it is decoded.
+    let huge = s
+        .client
+        .encrypt(enc_req("TOKEN_ENCRYPTION", &vec![0u8; 200 * 1024]))
+        .await;
+    let status = huge.expect_err("transport limit");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    s.client
+        .encrypt(enc_req("TOKEN_ENCRYPTION", &[0u8; 1024]))
+        .await
+        .unwrap();
+    s.stop().await;
+    env.finish().await;
+}
+
+crate::on_every_backend!(
+    malformed_ciphertexts_are_invalid_arguments,
+    unknown_empty_and_malformed_key_names,
+    wrong_purpose_is_a_failed_precondition,
+    retired_versions_are_refused_by_name,
+    oversized_messages_are_resource_exhausted,
+);

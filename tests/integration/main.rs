@@ -1,0 +1,10 @@
+//! Behaviour suite: real servers on loopback, the generated client, SQLite always and
+//! PostgreSQL when REKEY_TEST_DATABASE_URL is set. One binary so it links once.
+
+mod support;
+
+mod bad_input;
+mod keys;
+mod replicas;
+mod rotation;
+mod startup;

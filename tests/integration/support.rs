@@ -1,0 +1,130 @@
+//! Test harness: real servers on `127.0.0.1:0` over a fresh keystore (a temporary SQLite
+//! folder, or a fresh PostgreSQL database when REKEY_TEST_DATABASE_URL is set), driven with
+//! the generated gRPC client.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use rekey::clock::{Clock, SystemClock};
+use rekey::config::Config;
+use rekey::proto::key_service_client::KeyServiceClient;
+use rekey::server::RunningServer;
+use secrecy::SecretString;
+use tonic::transport::Channel;
+
+#[path = "../support/pg.rs"]
+mod pg;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// One keystore that servers can be started on, stopped and started again.
+pub struct TestEnv {
+    pub config: Config,
+    _dir: tempfile::TempDir,
+    database: Option<pg::TestDatabase>,
+}
+
+impl TestEnv {
+    /// A fresh keystore.
+    pub async fn new(backend: Backend) -> Self {
+        Self::with(backend, |_| {}).await
+    }
+
+    /// As `new`, with config changes applied before any server starts.
+    pub async fn with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().join("data"),
+            ..Config::default()
+        };
+        let database = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let admin_url = pg::test_database_url().expect(
+                    "the PostgreSQL suite needs REKEY_TEST_DATABASE_URL, e.g. \
+                     postgres://root@127.0.0.1:5432/test",
+                );
+                let database = pg::fresh_database(&admin_url).await;
+                config.database_url = Some(SecretString::from(database.url.clone()));
+                config.master_key = Some(SecretString::from(random_root_key()));
+                Some(database)
+            }
+        };
+        adjust(&mut config);
+        Self {
+            config,
+            _dir: dir,
+            database,
+        }
+    }
+
+    pub async fn start(&self) -> TestServer {
+        self.start_with(&self.config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn start_with(&self, config: &Config, clock: Arc<dyn Clock>) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = rekey::server::start(config, listener, clock)
+            .await
+            .expect("server starts");
+        let client = KeyServiceClient::connect(format!("http://{}", server.grpc_addr()))
+            .await
+            .expect("client connects");
+        TestServer { server, client }
+    }
+
+    /// Drops the PostgreSQL database; call at the end of a test (SQLite cleans itself up).
+    pub async fn finish(self) {
+        if let Some(db) = self.database {
+            db.drop().await;
+        }
+    }
+}
+
+pub struct TestServer {
+    pub server: RunningServer,
+    pub client: KeyServiceClient<Channel>,
+}
+
+impl TestServer {
+    pub async fn stop(self) {
+        drop(self.client);
+        self.server.shutdown().await.expect("clean shutdown");
+    }
+}
+
+pub fn random_root_key() -> String {
+    base64::engine::general_purpose::STANDARD
+        .encode(rekey::crypto::KeyMaterial::generate().expose())
+}
+
+/// Runs each named `async fn(Backend)` case as two tests: `sqlite::name`, and `postgres::name`
+/// which is ignored by a plain `cargo test` (it says why) and run by the PostgreSQL suite:
+/// `REKEY_TEST_DATABASE_URL=postgres://… cargo test -- --ignored`.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($crate::support::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "PostgreSQL suite: REKEY_TEST_DATABASE_URL=postgres://... cargo test -- --ignored"]
+                async fn $case() {
+                    super::$case($crate::support::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,80 @@
+//! Fresh PostgreSQL databases for integration tests. Include it with
+//! `#[path = "support/pg.rs"] mod pg;`.
+//!
+//! Tests that need PostgreSQL run when `REKEY_TEST_DATABASE_URL` names a server and a
+//! database that the user may connect to and create databases from, e.g.
+//! `postgres://root@127.0.0.1:5432/test`.
+
+#![allow(dead_code)] // each test crate uses its own part of this file
+
+use sqlx::{Connection, Executor, PgConnection};
+
+/// The environment variable naming the PostgreSQL server the tests may use.
+pub const DATABASE_URL_VAR: &str = "REKEY_TEST_DATABASE_URL";
+
+/// The admin URL from `REKEY_TEST_DATABASE_URL`, if set and not empty.
+pub fn test_database_url() -> Option<String> {
+    std::env::var(DATABASE_URL_VAR)
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+}
+
+/// A database created for one test; remove it with [`TestDatabase::drop`].
+#[derive(Debug)]
+pub struct TestDatabase {
+    /// URL of the new database (the admin URL with its database name replaced).
+    pub url: String,
+    pub name: String,
+    admin_url: String,
+}
+
+/// Creates an empty database `rekey_t_<random hex>` on the server of `admin_url`.
+pub async fn fresh_database(admin_url: &str) -> TestDatabase {
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).expect("random database name");
+    let name: String = std::iter::once("rekey_t_".to_owned())
+        .chain(random.iter().map(|b| format!("{b:02x}")))
+        .collect();
+    let mut admin = PgConnection::connect(admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {DATABASE_URL_VAR}: {e}"));
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap_or_else(|e| panic!("create database {name}: {e}"));
+    let _ = admin.close().await;
+    TestDatabase {
+        url: with_database(admin_url, &name),
+        name,
+        admin_url: admin_url.to_owned(),
+    }
+}
+
+impl TestDatabase {
+    /// Drops the database, ending any connection still open to it. Failures are reported
+    /// on stderr, not raised, so that they never hide the test's own outcome.
+    pub async fn drop(self) {
+        let dropped = async {
+            let mut admin = PgConnection::connect(&self.admin_url).await?;
+            let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+            admin.execute(sql.as_str()).await?;
+            admin.close().await
+        };
+        if let Err(e) = dropped.await {
+            eprintln!("could not drop test database {}: {e}", self.name);
+        }
+    }
+}
+
+/// `url` with its database name (the path after the host) replaced by `database`.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    format!("{}/{database}{query}", &base[..host_end])
+}
