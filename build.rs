@@ -13,6 +13,8 @@ const SECRET_MESSAGES: [&str; 4] = [
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
+    // sqlx::migrate! embeds migrations/ but does not notice new files in it.
+    println!("cargo:rerun-if-changed=migrations");
     let files = ["proto/rekey/v1/key_service.proto"];
     let descriptors = protox::compile(files, ["proto"])?;
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);

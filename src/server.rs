@@ -153,8 +153,7 @@ async fn open_store(
         Backend::Sqlite(path) => {
             let existed = path.exists();
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("cannot create data folder {}", dir.display()))?;
+                create_private_dir(dir)?;
             }
             let store = SqliteStore::open(path)
                 .await
@@ -173,6 +172,20 @@ async fn open_store(
             Ok((Arc::new(store), true))
         }
     }
+}
+
+/// The data folder holds the keystore (and, in development, the root key): owner-only.
+fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create data folder {}", dir.display()))
 }
 
 fn backend_name(backend: &Backend) -> &'static str {

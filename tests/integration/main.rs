@@ -4,7 +4,9 @@
 mod support;
 
 mod bad_input;
+mod crypto_vectors;
 mod keys;
 mod replicas;
 mod rotation;
 mod startup;
+mod store_suite;

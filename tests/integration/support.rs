@@ -13,7 +13,8 @@ use secrecy::SecretString;
 use tonic::transport::Channel;
 
 #[path = "../support/pg.rs"]
-mod pg;
+#[allow(dead_code)]
+pub mod pg;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -1,11 +1,10 @@
 //! Fresh PostgreSQL databases for integration tests. Include it with
-//! `#[path = "support/pg.rs"] mod pg;`.
+//! `#[path = "support/pg.rs"] mod pg;` (add `#[allow(dead_code)]` to that line in a test crate
+//! that does not use all of it).
 //!
 //! Tests that need PostgreSQL run when `REKEY_TEST_DATABASE_URL` names a server and a
 //! database that the user may connect to and create databases from, e.g.
 //! `postgres://root@127.0.0.1:5432/test`.
-
-#![allow(dead_code)] // each test crate uses its own part of this file
 
 use sqlx::{Connection, Executor, PgConnection};
 
