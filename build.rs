@@ -15,7 +15,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
     // sqlx::migrate! embeds migrations/ but does not notice new files in it.
     println!("cargo:rerun-if-changed=migrations");
-    let files = ["proto/rekey/v1/key_service.proto"];
+    let files = [
+        "proto/rekey/v1/key_service.proto",
+        "proto/rekey/v1/rotation_service.proto",
+    ];
     let descriptors = protox::compile(files, ["proto"])?;
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     std::fs::write(

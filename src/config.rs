@@ -9,6 +9,12 @@ use serde::Deserialize;
 
 use crate::clock::SECS_PER_DAY;
 use crate::keystore::store::{KeyPolicy, Purpose};
+use crate::rotation::target::TargetConfig;
+
+/// Daily at 02:00 UTC, as the runbook says.
+pub const DEFAULT_SCHEDULE_CRON: &str = "0 0 2 * * *";
+/// Largest batch a migration may use.
+pub const MAX_BATCH_SIZE: u32 = 100_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -132,6 +138,21 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Keys beyond (or replacing the policy of) the built-in five.
     pub keys: Vec<KeyConfig>,
+    /// `KEY_ROTATION_SCHEDULE_ENABLED`: when false the scheduler never runs (manual rotations
+    /// still work).
+    pub schedule_enabled: bool,
+    /// When the scheduler runs, as a cron expression in UTC with seconds:
+    /// `sec min hour day-of-month month day-of-week`. Default: daily at 02:00.
+    pub schedule_cron: String,
+    /// Rows per migration batch unless a target or ExecuteEvent says otherwise.
+    pub migration_batch_size: u32,
+    /// How long a replica's claim on a migration event lasts without renewal; after that,
+    /// another replica takes the event over from its last checkpoint.
+    pub migration_lease_secs: u64,
+    /// How often an idle migration worker looks for events to work.
+    pub worker_poll_interval_ms: u64,
+    /// Application tables whose ciphertexts are migrated after a rotation of their key.
+    pub targets: Vec<TargetConfig>,
     #[serde(skip)]
     pub legacy_keys: LegacyKeys,
 }
@@ -151,6 +172,12 @@ impl Default for Config {
             rotation_enabled: true,
             log_format: LogFormat::Text,
             keys: Vec::new(),
+            schedule_enabled: true,
+            schedule_cron: DEFAULT_SCHEDULE_CRON.to_owned(),
+            migration_batch_size: 1000,
+            migration_lease_secs: 30,
+            worker_poll_interval_ms: 1000,
+            targets: Vec::new(),
             legacy_keys: LegacyKeys::default(),
         }
     }
@@ -233,6 +260,12 @@ impl Config {
         if let Some(v) = get("KEY_ROTATION_ENABLED") {
             self.rotation_enabled = parse_bool("KEY_ROTATION_ENABLED", v)?;
         }
+        if let Some(v) = get("KEY_ROTATION_SCHEDULE_ENABLED") {
+            self.schedule_enabled = parse_bool("KEY_ROTATION_SCHEDULE_ENABLED", v)?;
+        }
+        if let Some(v) = get("REKEY_SCHEDULE_CRON") {
+            self.schedule_cron = v.to_owned();
+        }
         for name in ["TOKEN_ENCRYPTION", "DATABASE_ENCRYPTION"] {
             let var = format!("{name}_KEY");
             // Deliberately not trimmed: a raw 32-character key may contain spaces.
@@ -272,8 +305,62 @@ impl Config {
                 )));
             }
         }
+        self.schedule()?;
+        if self.migration_batch_size == 0 || self.migration_batch_size > MAX_BATCH_SIZE {
+            return Err(ConfigError::Invalid(format!(
+                "migration_batch_size must be between 1 and {MAX_BATCH_SIZE}"
+            )));
+        }
+        if self.migration_lease_secs == 0 || self.worker_poll_interval_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "migration_lease_secs and worker_poll_interval_ms must be at least 1".into(),
+            ));
+        }
+        let managed = self.managed_keys();
+        for (i, target) in self.targets.iter().enumerate() {
+            if self.targets[..i].iter().any(|t| t.name == target.name) {
+                return Err(ConfigError::Invalid(format!(
+                    "two [[targets]] are named {:?}; target names must be unique",
+                    target.name
+                )));
+            }
+            match managed.iter().find(|k| k.name == target.key) {
+                None => {
+                    return Err(ConfigError::Invalid(format!(
+                        "target {:?} belongs to key {:?}, which is not a managed key",
+                        target.name, target.key
+                    )))
+                }
+                Some(k) if k.purpose() != Purpose::EncryptDecrypt => {
+                    return Err(ConfigError::Invalid(format!(
+                        "target {:?} belongs to signing key {:?}; only encryption keys have ciphertexts to migrate",
+                        target.name, target.key
+                    )))
+                }
+                Some(_) => {}
+            }
+            if target
+                .batch_size
+                .is_some_and(|b| b == 0 || b > MAX_BATCH_SIZE)
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "target {:?}: batch_size must be between 1 and {MAX_BATCH_SIZE}",
+                    target.name
+                )));
+            }
+        }
         self.backend()?;
         Ok(())
+    }
+
+    /// The parsed scheduler cron expression.
+    pub fn schedule(&self) -> Result<cron::Schedule, ConfigError> {
+        self.schedule_cron.parse().map_err(|e| {
+            ConfigError::Invalid(format!(
+                "schedule_cron {:?} is not a cron expression (sec min hour day month weekday): {e}",
+                self.schedule_cron
+            ))
+        })
     }
 
     /// The keys this server manages: the built-in five, with config entries replacing a

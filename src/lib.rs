@@ -13,5 +13,6 @@ pub mod config;
 pub mod crypto;
 pub mod keystore;
 pub mod proto;
+pub mod rotation;
 pub mod server;
 pub mod telemetry;

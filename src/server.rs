@@ -11,16 +11,26 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tracing::{info, warn, Instrument};
 
 use crate::api::grpc::KeyServiceImpl;
+use crate::api::rotation_grpc::RotationServiceImpl;
 use crate::clock::Clock;
 use crate::config::{Backend, Config};
+use crate::keystore::events::EventStore;
 use crate::keystore::{
     postgres::PostgresStore, root_source::load_root_key, seed::ensure_keys, sqlite::SqliteStore,
     store::KeyStore, KeyManager, Settings,
 };
 use crate::proto::key_service_server::KeyServiceServer;
+use crate::proto::rotation_service_server::RotationServiceServer;
+use crate::rotation::engine::EngineSettings;
+use crate::rotation::scheduler::Scheduler;
+use crate::rotation::target::Target;
+use crate::rotation::worker::Worker;
+use crate::rotation::RotationEngine;
 
 /// Room for protobuf framing and associated data on top of the largest plaintext.
 const MESSAGE_OVERHEAD_BYTES: usize = 64 * 1024;
+/// Passes over the targets per migration event at most (see the worker).
+const MAX_MIGRATION_PASSES: u32 = 3;
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -29,6 +39,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub struct RunningServer {
     grpc_addr: SocketAddr,
     manager: Arc<KeyManager>,
+    engine: Arc<RotationEngine>,
+    scheduler: Arc<Scheduler>,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -40,6 +52,15 @@ impl RunningServer {
 
     pub fn manager(&self) -> &Arc<KeyManager> {
         &self.manager
+    }
+
+    pub fn engine(&self) -> &Arc<RotationEngine> {
+        &self.engine
+    }
+
+    /// The scheduler, for running it on demand (tests, operators' one-off runs).
+    pub fn scheduler(&self) -> &Arc<Scheduler> {
+        &self.scheduler
     }
 
     /// Stops accepting connections, lets in-flight requests finish (bounded), and returns how
@@ -63,7 +84,7 @@ pub async fn start(
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<RunningServer> {
     let backend = config.backend()?;
-    let (store, keystore_existed) = open_store(config, &backend).await?;
+    let (store, events, keystore_existed) = open_store(config, &backend).await?;
     let root = load_root_key(config, &backend, keystore_existed)?;
     let settings = Settings {
         max_plaintext_bytes: config.max_plaintext_bytes,
@@ -76,6 +97,13 @@ pub async fn start(
             .map_err(|e| anyhow::anyhow!("cannot open the keystore: {}", internal_detail(e)))?,
     );
     ensure_keys(&manager, &config.managed_keys(), &config.legacy_keys).await?;
+    let engine = Arc::new(RotationEngine::new(
+        Arc::clone(&manager),
+        events,
+        connect_targets(config).await?,
+        engine_settings(config)?,
+    ));
+    let scheduler = Arc::new(Scheduler::new(Arc::clone(&engine)));
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
@@ -89,14 +117,34 @@ pub async fn start(
         .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
-    let key_service = KeyServiceServer::new(KeyServiceImpl::new(Arc::clone(&manager)))
+    let key_service = KeyServiceServer::new(KeyServiceImpl::new(Arc::clone(&engine)))
         .max_decoding_message_size(config.max_plaintext_bytes + MESSAGE_OVERHEAD_BYTES)
         .max_encoding_message_size(config.max_plaintext_bytes + MESSAGE_OVERHEAD_BYTES);
+    let rotation_service = RotationServiceServer::new(RotationServiceImpl::new(
+        Arc::clone(&engine),
+        Arc::clone(&scheduler),
+    ));
 
     let grpc_addr = listener.local_addr()?;
     let refresh = spawn_refresh(
         Arc::clone(&manager),
         Duration::from_secs(config.key_refresh_interval_secs),
+    );
+    let replica = replica_id();
+    let worker = Worker::new(
+        Arc::clone(&engine),
+        replica.clone(),
+        Duration::from_millis(config.worker_poll_interval_ms),
+    );
+    let worker_task = tokio::spawn(
+        worker
+            .run()
+            .instrument(tracing::info_span!("migration_worker", %replica)),
+    );
+    let scheduler_task = tokio::spawn(
+        Scheduler::new(Arc::clone(&engine))
+            .run()
+            .instrument(tracing::info_span!("rotation_scheduler")),
     );
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let router = tonic::transport::Server::builder()
@@ -106,7 +154,8 @@ pub async fn start(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(key_service);
+        .add_service(key_service)
+        .add_service(rotation_service);
     let task = tokio::spawn(
         async move {
             let (drain_tx, drain_rx) = oneshot::channel::<()>();
@@ -131,6 +180,8 @@ pub async fn start(
                 }
             };
             refresh.abort();
+            worker_task.abort();
+            scheduler_task.abort();
             info!("gRPC server stopped");
             result.map_err(anyhow::Error::from)
         }
@@ -140,6 +191,8 @@ pub async fn start(
     Ok(RunningServer {
         grpc_addr,
         manager,
+        engine,
+        scheduler,
         shutdown: shutdown_tx,
         task,
     })
@@ -148,7 +201,7 @@ pub async fn start(
 async fn open_store(
     config: &Config,
     backend: &Backend,
-) -> anyhow::Result<(Arc<dyn KeyStore>, bool)> {
+) -> anyhow::Result<(Arc<dyn KeyStore>, Arc<dyn EventStore>, bool)> {
     match backend {
         Backend::Sqlite(path) => {
             let existed = path.exists();
@@ -158,7 +211,8 @@ async fn open_store(
             let store = SqliteStore::open(path)
                 .await
                 .with_context(|| format!("cannot open SQLite keystore {}", path.display()))?;
-            Ok((Arc::new(store), existed))
+            let store = Arc::new(store);
+            Ok((store.clone(), store, existed))
         }
         Backend::Postgres => {
             let url = config
@@ -169,7 +223,8 @@ async fn open_store(
                 PostgresStore::connect(url.expose_secret(), config.database_max_connections)
                     .await
                     .context("cannot open the PostgreSQL keystore")?;
-            Ok((Arc::new(store), true))
+            let store = Arc::new(store);
+            Ok((store.clone(), store, true))
         }
     }
 }
@@ -186,6 +241,40 @@ fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     builder
         .create(dir)
         .with_context(|| format!("cannot create data folder {}", dir.display()))
+}
+
+/// Connects every configured migration target and validates its table and columns: a
+/// misconfigured target stops startup with a message naming it.
+async fn connect_targets(config: &Config) -> anyhow::Result<Vec<Arc<Target>>> {
+    let mut targets = Vec::with_capacity(config.targets.len());
+    for target in &config.targets {
+        let connected = Target::connect(target.clone())
+            .await
+            .with_context(|| format!("migration target {:?}", target.name))?;
+        info!(target = %target.name, key = %target.key, "migration target ready");
+        targets.push(Arc::new(connected));
+    }
+    Ok(targets)
+}
+
+fn engine_settings(config: &Config) -> anyhow::Result<EngineSettings> {
+    Ok(EngineSettings {
+        default_batch_size: config.migration_batch_size,
+        lease_ms: i64::try_from(config.migration_lease_secs.saturating_mul(1000))
+            .unwrap_or(i64::MAX),
+        max_passes: MAX_MIGRATION_PASSES,
+        schedule: config.schedule()?,
+        schedule_enabled: config.schedule_enabled,
+        schedule_cron: config.schedule_cron.clone(),
+    })
+}
+
+/// Names this process in migration leases: host, process id and a random suffix.
+fn replica_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "rekey".to_owned());
+    let mut suffix = [0u8; 4];
+    let _ = getrandom::fill(&mut suffix);
+    format!("{host}-{}-{}", std::process::id(), hex::encode(suffix))
 }
 
 fn backend_name(backend: &Backend) -> &'static str {

@@ -1,10 +1,12 @@
 //! Domain values to protobuf messages.
 
 use crate::clock::MILLIS_PER_SEC;
+use crate::keystore::events::{Counts, RotationEvent};
 use crate::keystore::lifecycle::{self, AlertLevel};
 use crate::keystore::manager::{algorithm, KeySnapshot};
 use crate::keystore::store::{Millis, Purpose, VersionState};
 use crate::proto;
+use crate::rotation::engine::Impact;
 
 pub fn timestamp(ms: Millis) -> prost_types::Timestamp {
     prost_types::Timestamp {
@@ -45,12 +47,12 @@ fn alert(level: AlertLevel) -> proto::AlertLevel {
 
 pub fn key_status(snapshot: &KeySnapshot, now: Millis) -> proto::KeyStatus {
     let record = &snapshot.record;
-    let primary_created = snapshot
-        .versions
-        .iter()
-        .find(|v| v.version == record.primary_version)
-        .map_or(record.created_at, |v| v.created_at);
-    let assessment = lifecycle::assess(record.policy, primary_created, now);
+    let assessment = lifecycle::assess_key(
+        record.policy,
+        primary_created_at(snapshot),
+        &snapshot.versions,
+        now,
+    );
     proto::KeyStatus {
         key_name: record.name.clone(),
         purpose: purpose(record.purpose).into(),
@@ -82,4 +84,102 @@ pub fn key_status(snapshot: &KeySnapshot, now: Millis) -> proto::KeyStatus {
         alert_level: alert(assessment.level).into(),
         alert_reason: assessment.reason,
     }
+}
+
+pub fn counts(c: &Counts) -> proto::MigrationCounts {
+    proto::MigrationCounts {
+        total: c.total,
+        migrated: c.migrated,
+        already_current: c.already_current,
+        skipped: c.skipped,
+        failed: c.failed,
+    }
+}
+
+pub fn event(e: &RotationEvent) -> proto::RotationEvent {
+    proto::RotationEvent {
+        event_id: e.id.clone(),
+        key_name: e.key_name.clone(),
+        from_version: e.from_version,
+        to_version: e.to_version,
+        trigger: e.trigger.clone(),
+        actor: e.actor.clone(),
+        status: e.status.as_str().to_owned(),
+        rolling_back: e.rolling_back,
+        created_at: Some(timestamp(e.created_at)),
+        started_at: e.started_at.map(timestamp),
+        finished_at: e.finished_at.map(timestamp),
+        batch_size: e.batch_size,
+        rate_limit: e.rate_limit,
+        records_per_second: e.records_per_second(),
+        last_error: e.last_error.clone().unwrap_or_default(),
+        targets: e
+            .targets
+            .iter()
+            .map(|t| proto::TargetProgress {
+                target: t.target.clone(),
+                counts: Some(counts(&t.counts)),
+                checkpoint: t.checkpoint.clone().unwrap_or_default(),
+                done: t.done,
+                failed_ids: t.failed_ids.clone(),
+            })
+            .collect(),
+        totals: Some(counts(&e.totals())),
+    }
+}
+
+fn version_impacts(by_version: &std::collections::BTreeMap<u32, u64>) -> Vec<proto::VersionImpact> {
+    by_version
+        .iter()
+        .map(|(version, records)| proto::VersionImpact {
+            version: *version,
+            records: *records,
+        })
+        .collect()
+}
+
+pub fn impact(key: &str, impact: &Impact) -> proto::GetImpactResponse {
+    proto::GetImpactResponse {
+        key_name: key.to_owned(),
+        primary_version: impact.primary_version,
+        versions: version_impacts(&impact.by_version()),
+        targets: impact
+            .by_target
+            .iter()
+            .map(|(name, counts)| proto::TargetImpact {
+                target: name.clone(),
+                versions: version_impacts(&counts.by_version),
+                unreadable: counts.unreadable,
+            })
+            .collect(),
+        records_to_migrate: impact.records_to_migrate(),
+    }
+}
+
+pub fn key_schedule(snapshot: &KeySnapshot, now: Millis) -> proto::KeySchedule {
+    let record = &snapshot.record;
+    let primary_created = primary_created_at(snapshot);
+    let due_at = primary_created + record.policy.rotation_interval_secs * MILLIS_PER_SEC;
+    proto::KeySchedule {
+        key_name: record.name.clone(),
+        primary_version: record.primary_version,
+        last_rotation: Some(timestamp(primary_created)),
+        next_rotation_due: Some(timestamp(due_at)),
+        rotation_interval: Some(duration_ms(
+            record.policy.rotation_interval_secs * MILLIS_PER_SEC,
+        )),
+        grace_period: Some(duration_ms(
+            record.policy.grace_period_secs * MILLIS_PER_SEC,
+        )),
+        due: due_at <= now,
+    }
+}
+
+/// When the primary version was created (by the last rotation, or with the key).
+pub fn primary_created_at(snapshot: &KeySnapshot) -> Millis {
+    snapshot
+        .versions
+        .iter()
+        .find(|v| v.version == snapshot.record.primary_version)
+        .map_or(snapshot.record.created_at, |v| v.created_at)
 }

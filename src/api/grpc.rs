@@ -7,15 +7,29 @@ use tonic::{Request, Response, Status};
 use crate::api::convert;
 use crate::keystore::KeyManager;
 use crate::proto::{self, key_service_server::KeyService};
+use crate::rotation::engine::Trigger;
+use crate::rotation::RotationEngine;
 
 #[derive(Debug, Clone)]
 pub struct KeyServiceImpl {
     manager: Arc<KeyManager>,
+    engine: Arc<RotationEngine>,
 }
 
 impl KeyServiceImpl {
-    pub fn new(manager: Arc<KeyManager>) -> Self {
-        Self { manager }
+    pub fn new(engine: Arc<RotationEngine>) -> Self {
+        Self {
+            manager: Arc::clone(engine.manager()),
+            engine,
+        }
+    }
+}
+
+/// Who made a request, for rotation events and (later) the audit trail.
+pub fn actor<T>(request: &Request<T>) -> String {
+    match request.remote_addr() {
+        Some(addr) => format!("grpc:{addr}"),
+        None => "grpc".to_owned(),
     }
 }
 
@@ -119,11 +133,21 @@ impl KeyService for KeyServiceImpl {
         request: Request<proto::RotateRequest>,
     ) -> RpcResult<proto::RotateResponse> {
         let req = request.get_ref();
-        let rotated = self.manager.rotate(&req.key_name, req.force).await?;
+        let guard = self.manager.manual_guard(req.force);
+        let trigger = if req.force {
+            Trigger::Emergency
+        } else {
+            Trigger::Manual
+        };
+        let (rotated, event) = self
+            .engine
+            .rotate(&req.key_name, guard, trigger, &actor(&request))
+            .await?;
         Ok(Response::new(proto::RotateResponse {
             key_name: req.key_name.clone(),
             new_version: rotated.new_version,
             previous_version: rotated.previous_version,
+            event_id: event.id,
         }))
     }
 
@@ -133,11 +157,15 @@ impl KeyService for KeyServiceImpl {
         request: Request<proto::RollbackRequest>,
     ) -> RpcResult<proto::RollbackResponse> {
         let req = request.get_ref();
-        let rolled = self.manager.rollback(&req.key_name).await?;
+        let (rolled, event) = self
+            .engine
+            .rollback_key(&req.key_name, &actor(&request))
+            .await?;
         Ok(Response::new(proto::RollbackResponse {
             key_name: req.key_name.clone(),
             primary_version: rolled.primary_version,
             rolled_back_version: rolled.rolled_back_version,
+            event_id: event.id,
         }))
     }
 

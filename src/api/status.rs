@@ -5,6 +5,7 @@ use tonic::{Code, Status};
 use tracing::{error, warn};
 
 use crate::keystore::KeyError;
+use crate::rotation::RotationError;
 
 impl From<KeyError> for Status {
     fn from(err: KeyError) -> Self {
@@ -19,6 +20,8 @@ impl From<KeyError> for Status {
             | KeyError::WrongPurpose { .. }
             | KeyError::RotationDisabled
             | KeyError::RotatedRecently { .. }
+            | KeyError::NotDue { .. }
+            | KeyError::MigrationInProgress { .. }
             | KeyError::NoPreviousVersion { .. }
             | KeyError::PreviousVersionRetired { .. } => Code::FailedPrecondition,
             KeyError::TooLarge { .. } => Code::ResourceExhausted,
@@ -32,6 +35,26 @@ impl From<KeyError> for Status {
             }
         };
         // The Display of every variant is written for the caller and carries no internal detail.
+        Status::new(code, err.to_string())
+    }
+}
+
+impl From<RotationError> for Status {
+    fn from(err: RotationError) -> Self {
+        let code = match err {
+            RotationError::Key(inner) => return Status::from(inner),
+            RotationError::EmptyEventId | RotationError::InvalidArgument(_) => {
+                Code::InvalidArgument
+            }
+            RotationError::EventNotFound(_) => Code::NotFound,
+            RotationError::WrongStatus { .. }
+            | RotationError::OtherEventOpen { .. }
+            | RotationError::RollbackRefused { .. } => Code::FailedPrecondition,
+            RotationError::Target(ref detail) => {
+                warn!(%detail, "migration target unavailable");
+                Code::Unavailable
+            }
+        };
         Status::new(code, err.to_string())
     }
 }

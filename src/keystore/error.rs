@@ -43,6 +43,10 @@ pub enum KeyError {
         ago_secs: i64,
         min_secs: u64,
     },
+    #[error("key {key:?} is not due for rotation: its primary version {version} is younger than the rotation interval; pass force=true to rotate anyway")]
+    NotDue { key: String, version: u32 },
+    #[error("key {key:?} has a migration in progress (event {event_id}); wait for it, retry or roll it back, or pass force=true to supersede it")]
+    MigrationInProgress { key: String, event_id: String },
     #[error("key {key:?} has only version {primary}: there is no earlier version to roll back to")]
     NoPreviousVersion { key: String, primary: u32 },
     #[error("cannot roll back key {key:?}: the previous version {version} is retired")]
@@ -89,6 +93,10 @@ impl KeyError {
                 ago_secs: (now - rotated_at).max(0) / 1000,
                 min_secs,
             },
+            StoreError::NotDue { key, version, .. } => KeyError::NotDue { key, version },
+            StoreError::MigrationInProgress { key, event_id } => {
+                KeyError::MigrationInProgress { key, event_id }
+            }
             StoreError::NoPreviousVersion { key, primary } => {
                 KeyError::NoPreviousVersion { key, primary }
             }

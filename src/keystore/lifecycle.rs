@@ -5,7 +5,7 @@
 //! - OK otherwise.
 
 use crate::clock::{MILLIS_PER_SEC, SECS_PER_DAY};
-use crate::keystore::store::{KeyPolicy, Millis};
+use crate::keystore::store::{KeyPolicy, Millis, VersionRecord, VersionState};
 
 /// How long before the due date a key turns WARNING.
 pub const WARNING_WINDOW_SECS: i64 = 7 * SECS_PER_DAY;
@@ -81,6 +81,40 @@ pub fn assess(policy: KeyPolicy, primary_created_at: Millis, now: Millis) -> Ass
     }
 }
 
+/// `assess`, plus the retirement rule: a Deprecated version still not retired after its grace
+/// period means records still use it (the scheduler retires it only once none does) or the
+/// scheduler is not running. That is CRITICAL too.
+pub fn assess_key(
+    policy: KeyPolicy,
+    primary_created_at: Millis,
+    versions: &[VersionRecord],
+    now: Millis,
+) -> Assessment {
+    let mut assessment = assess(policy, primary_created_at, now);
+    let grace_ms = policy.grace_period_secs * MILLIS_PER_SEC;
+    let overdue: Vec<String> = versions
+        .iter()
+        .filter(|v| v.state == VersionState::Deprecated)
+        .filter(|v| v.deprecated_at.is_some_and(|at| at + grace_ms < now))
+        .map(|v| v.version.to_string())
+        .collect();
+    if !overdue.is_empty() {
+        let reason = format!(
+            "version {} is past its grace period ({}) but not retired: stored records still use it \
+             or the scheduler has not run; check GetImpact and migrate them",
+            overdue.join(", "),
+            days(grace_ms)
+        );
+        if assessment.level == AlertLevel::Critical {
+            assessment.reason = format!("{}; {reason}", assessment.reason);
+        } else {
+            assessment.level = AlertLevel::Critical;
+            assessment.reason = reason;
+        }
+    }
+    assessment
+}
+
 /// A duration in whole days (hours below one day), for reasons people read.
 fn days(ms: Millis) -> String {
     let hours = ms / (3600 * MILLIS_PER_SEC);
@@ -132,6 +166,34 @@ mod tests {
             a.reason.starts_with("primary version is 200 days old"),
             "{}",
             a.reason
+        );
+    }
+
+    fn deprecated(version: u32, deprecated_at: Millis) -> VersionRecord {
+        VersionRecord {
+            key_name: "K".into(),
+            version,
+            state: VersionState::Deprecated,
+            wrapped_material: Vec::new(),
+            check_value: String::new(),
+            created_at: 0,
+            deprecated_at: Some(deprecated_at),
+            retired_at: None,
+        }
+    }
+
+    #[test]
+    fn a_deprecated_version_kept_past_its_grace_period_is_critical() {
+        let versions = [deprecated(1, 10 * DAY)];
+        let within = assess_key(POLICY, 10 * DAY, &versions, 40 * DAY);
+        assert_eq!(within.level, AlertLevel::Ok);
+        let past = assess_key(POLICY, 10 * DAY, &versions, 40 * DAY + 1);
+        assert_eq!(past.level, AlertLevel::Critical);
+        assert!(
+            past.reason
+                .starts_with("version 1 is past its grace period (30 days)"),
+            "{}",
+            past.reason
         );
     }
 

@@ -11,7 +11,8 @@ use crate::crypto::{self, Envelope, KeyMaterial, Kind, RootKey};
 use crate::keystore::error::{KeyError, KeyResult};
 use crate::keystore::keyring::{Keyring, LoadedKey, LoadedVersion, VersionCipher};
 use crate::keystore::store::{
-    KeyRecord, KeyStore, NewVersion, Purpose, RolledBack, Rotated, VersionRecord, VersionState,
+    EventDraft, KeyRecord, KeyStore, NewVersion, Purpose, RolledBack, RotateGuard, Rotated,
+    VersionRecord, VersionState,
 };
 
 /// Behaviour switches of the key manager, taken from the server config.
@@ -261,22 +262,35 @@ impl KeyManager {
         })
     }
 
-    /// Creates a new primary version. Without `force`, refuses when the primary was created by
-    /// a rotation less than the minimum rotation interval ago.
-    pub async fn rotate(&self, name: &str, force: bool) -> KeyResult<Rotated> {
+    /// The guard of a rotation requested by a person: with `force` always, otherwise refused
+    /// when the key was rotated less than the minimum rotation interval ago.
+    pub fn manual_guard(&self, force: bool) -> RotateGuard {
+        if force {
+            return RotateGuard::Always;
+        }
+        let min_ms = i64::try_from(self.settings.min_rotation_interval_secs)
+            .unwrap_or(i64::MAX / MILLIS_PER_SEC)
+            .saturating_mul(MILLIS_PER_SEC);
+        RotateGuard::NotRotatedSince(self.clock.now().saturating_sub(min_ms))
+    }
+
+    /// Creates a new primary version if `guard` allows, recording `event` in the same
+    /// transaction.
+    pub async fn rotate(
+        &self,
+        name: &str,
+        guard: RotateGuard,
+        event: Option<&EventDraft>,
+    ) -> KeyResult<Rotated> {
         if !self.settings.rotation_enabled {
             return Err(KeyError::RotationDisabled);
         }
         self.key(name).await?;
         let now = self.clock.now();
-        let min_ms = i64::try_from(self.settings.min_rotation_interval_secs)
-            .unwrap_or(i64::MAX / MILLIS_PER_SEC)
-            .saturating_mul(MILLIS_PER_SEC);
-        let refuse_after = (!force).then(|| now.saturating_sub(min_ms));
         let make = |version: u32| self.wrap_version(name, version, &KeyMaterial::generate());
         let rotated = self
             .store
-            .rotate(name, now, refuse_after, &make)
+            .rotate(name, now, guard, &make, event)
             .await
             .map_err(|e| KeyError::from_store(e, now, self.settings.min_rotation_interval_secs))?;
         self.reload(name).await?;
@@ -284,20 +298,20 @@ impl KeyManager {
             key = name,
             previous_version = rotated.previous_version,
             new_version = rotated.new_version,
-            force,
+            ?guard,
             "key rotated"
         );
         Ok(rotated)
     }
 
     /// Makes the previous version primary again; the current primary becomes Deprecated.
-    pub async fn rollback(&self, name: &str) -> KeyResult<RolledBack> {
+    pub async fn rollback(&self, name: &str, event: Option<&EventDraft>) -> KeyResult<RolledBack> {
         if !self.settings.rotation_enabled {
             return Err(KeyError::RotationDisabled);
         }
         self.key(name).await?;
         let now = self.clock.now();
-        let rolled = self.store.rollback(name, now).await?;
+        let rolled = self.store.rollback(name, now, event).await?;
         self.reload(name).await?;
         warn!(
             key = name,
@@ -306,6 +320,31 @@ impl KeyManager {
             "key rolled back"
         );
         Ok(rolled)
+    }
+
+    /// Reloads one key from the database into the keyring (after a change made outside this
+    /// manager, such as an event rollback).
+    pub async fn refresh_key(&self, name: &str) -> KeyResult<()> {
+        self.reload(name).await?;
+        Ok(())
+    }
+
+    /// Decrypts `ciphertext` (any usable version of its key) and encrypts the plaintext again
+    /// under `version` of the same key, keeping `aad`. The plaintext never leaves this call.
+    pub async fn reencrypt_to(
+        &self,
+        ciphertext: &[u8],
+        aad: &[u8],
+        version: u32,
+    ) -> KeyResult<Vec<u8>> {
+        let decrypted = self.decrypt(ciphertext, aad).await?;
+        let (key, target) = self.usable_version(&decrypted.key_name, version).await?;
+        let cipher = encryption_key(&key, &target, "encrypt")?;
+        Ok(cipher.encrypt(&decrypted.key_name, version, &decrypted.plaintext, aad)?)
+    }
+
+    pub fn rotation_enabled(&self) -> bool {
+        self.settings.rotation_enabled
     }
 
     /// Retires a Deprecated version: every later use of it is refused. Its wrapped material is

@@ -2,12 +2,14 @@
 //! keyring, and the key manager that performs every key operation.
 
 pub mod error;
+pub mod events;
 pub mod keyring;
 pub mod lifecycle;
 pub mod manager;
 pub mod postgres;
 pub mod root_source;
 pub mod seed;
+mod sql_events;
 mod sql_rows;
 pub mod sql_store;
 pub mod sqlite;

@@ -15,8 +15,8 @@ use super::sql_rows::{
     version_state, KeyRow, VersionRow,
 };
 use super::store::{
-    KeyPolicy, KeyRecord, KeyStore, MakeVersion, Millis, NewKey, NewVersion, RolledBack, Rotated,
-    StoreError, StoreResult, VersionRecord, VersionState,
+    EventDraft, KeyPolicy, KeyRecord, KeyStore, MakeVersion, Millis, NewKey, NewVersion,
+    RolledBack, RotateGuard, Rotated, StoreError, StoreResult, VersionRecord, VersionState,
 };
 
 /// What a database needs to back a [`SqlStore`].
@@ -72,7 +72,9 @@ impl<DB: Backend> fmt::Debug for SqlStore<DB> {
 
 const ROOT_CHECK_VALUE: &str = "root_check_value";
 
-async fn begin_write<DB: Backend>(pool: &Pool<DB>) -> sqlx::Result<Transaction<'static, DB>> {
+pub(super) async fn begin_write<DB: Backend>(
+    pool: &Pool<DB>,
+) -> sqlx::Result<Transaction<'static, DB>> {
     match DB::BEGIN_WRITE {
         Some(statement) => pool.begin_with(statement).await,
         None => pool.begin().await,
@@ -150,7 +152,8 @@ where
         if DB::rows_affected(&inserted) == 0 {
             return Ok(false); // dropping the transaction rolls it back
         }
-        install_primary(tx, &key.name, None, 1, Some(&first), now).await?;
+        install_primary(&mut tx, &key.name, None, 1, Some(&first), now).await?;
+        tx.commit().await?;
         tracing::info!(backend = DB::BACKEND, key = %key.name, "created key with version 1");
         Ok(true)
     }
@@ -208,13 +211,14 @@ where
         &self,
         name: &str,
         now: Millis,
-        refuse_if_rotated_after: Option<Millis>,
+        guard: RotateGuard,
         make: MakeVersion<'_>,
+        event: Option<&EventDraft>,
     ) -> StoreResult<Rotated> {
         let (mut tx, primary) = begin_locked(&self.pool, name).await?;
         let previous_version = version_number(name, primary)?;
-        if let Some(after) = refuse_if_rotated_after.filter(|_| previous_version > 1) {
-            let rotated_at: i64 = sqlx::query_scalar(
+        if guard != RotateGuard::Always {
+            let created_at: i64 = sqlx::query_scalar(
                 "SELECT created_at FROM key_versions WHERE key_name = $1 AND version = $2",
             )
             .bind(name)
@@ -222,13 +226,28 @@ where
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| corrupt(name, format!("primary version {primary} has no row")))?;
-            if rotated_at > after {
-                return Err(StoreError::RotatedRecently {
-                    key: name.to_owned(),
-                    version: previous_version,
-                    rotated_at,
-                });
+            match guard {
+                RotateGuard::NotRotatedSince(after)
+                    if previous_version > 1 && created_at > after =>
+                {
+                    return Err(StoreError::RotatedRecently {
+                        key: name.to_owned(),
+                        version: previous_version,
+                        rotated_at: created_at,
+                    });
+                }
+                RotateGuard::DueBy(by) if created_at > by => {
+                    return Err(StoreError::NotDue {
+                        key: name.to_owned(),
+                        version: previous_version,
+                        created_at,
+                    });
+                }
+                _ => {}
             }
+        }
+        if event.is_some() {
+            settle_open_events(&mut tx, name, guard == RotateGuard::Always, now).await?;
         }
         let latest: i64 = sqlx::query_scalar(
             "SELECT COALESCE(MAX(version), 0) FROM key_versions WHERE key_name = $1",
@@ -239,7 +258,19 @@ where
         let new_version = version_number(name, latest.saturating_add(1))?;
         let material = make(new_version);
 
-        install_primary(tx, name, Some(primary), new_version, Some(&material), now).await?;
+        install_primary(
+            &mut tx,
+            name,
+            Some(primary),
+            new_version,
+            Some(&material),
+            now,
+        )
+        .await?;
+        if let Some(event) = event {
+            insert_event(&mut tx, name, event, previous_version, new_version, now).await?;
+        }
+        tx.commit().await?;
         tracing::info!(
             backend = DB::BACKEND,
             key = name,
@@ -253,7 +284,12 @@ where
         })
     }
 
-    async fn rollback(&self, name: &str, now: Millis) -> StoreResult<RolledBack> {
+    async fn rollback(
+        &self,
+        name: &str,
+        now: Millis,
+        event: Option<&EventDraft>,
+    ) -> StoreResult<RolledBack> {
         let (mut tx, primary) = begin_locked(&self.pool, name).await?;
         let rolled_back_version = version_number(name, primary)?;
         let previous: Option<VersionRow> = sqlx::query_as(select_versions!(
@@ -277,7 +313,20 @@ where
         }
         let primary_version = previous.version;
 
-        install_primary(tx, name, Some(primary), primary_version, None, now).await?;
+        install_primary(&mut tx, name, Some(primary), primary_version, None, now).await?;
+        if let Some(event) = event {
+            settle_open_events(&mut tx, name, true, now).await?;
+            insert_event(
+                &mut tx,
+                name,
+                event,
+                rolled_back_version,
+                primary_version,
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
         tracing::info!(
             backend = DB::BACKEND,
             key = name,
@@ -339,11 +388,11 @@ where
     }
 }
 
-/// Makes version `new` of key `name` its Active primary and commits. The previous primary
+/// Makes version `new` of key `name` its Active primary (the caller commits). The previous primary
 /// `old`, if any, becomes Deprecated. With `material`, version `new` is inserted; without, the
 /// existing version `new` is made Active again.
-async fn install_primary<DB>(
-    mut tx: Transaction<'static, DB>,
+pub(super) async fn install_primary<DB>(
+    tx: &mut Transaction<'static, DB>,
     name: &str,
     old: Option<i64>,
     new: u32,
@@ -367,7 +416,7 @@ where
         .bind(name)
         .bind(old)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         if DB::rows_affected(&deprecated) == 0 {
             let problem = format!("primary version {old} is not an active row");
@@ -387,7 +436,7 @@ where
             .bind(material.wrapped_material.as_slice())
             .bind(material.check_value.as_str())
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         None => {
@@ -397,15 +446,98 @@ where
             )
             .bind(name)
             .bind(new)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
     }
     sqlx::query("UPDATE keys SET primary_version = $2 WHERE name = $1")
         .bind(name)
         .bind(new)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    tx.commit().await?;
+    Ok(())
+}
+
+/// Before a new event of key `name`: an unfinished one is superseded (marked failed, its lease
+/// released) when `supersede`, and refused otherwise.
+async fn settle_open_events<DB>(
+    tx: &mut Transaction<'static, DB>,
+    name: &str,
+    supersede: bool,
+    now: Millis,
+) -> StoreResult<()>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'r> (String,): FromRow<'r, DB::Row>,
+{
+    let open: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM rotation_events WHERE key_name = $1 AND status IN ('pending', 'in_progress')",
+    )
+    .bind(name)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(event_id) = open else {
+        return Ok(());
+    };
+    if !supersede {
+        return Err(StoreError::MigrationInProgress {
+            key: name.to_owned(),
+            event_id,
+        });
+    }
+    sqlx::query(
+        "UPDATE rotation_events SET status = 'failed', finished_at = $2, lease_owner = NULL, \
+         lease_expires_at = NULL, last_error = 'superseded by a newer rotation or rollback of the key' \
+         WHERE id = $1",
+    )
+    .bind(event_id.as_str())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Inserts a pending rotation event and one progress row per migration target.
+async fn insert_event<DB>(
+    tx: &mut Transaction<'static, DB>,
+    name: &str,
+    event: &EventDraft,
+    from_version: u32,
+    to_version: u32,
+    now: Millis,
+) -> StoreResult<()>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+{
+    sqlx::query(
+        "INSERT INTO rotation_events (id, key_name, from_version, to_version, trigger_kind, actor, \
+         status, created_at, batch_size, rate_limit) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9)",
+    )
+    .bind(event.id.as_str())
+    .bind(name)
+    .bind(i64::from(from_version))
+    .bind(i64::from(to_version))
+    .bind(event.trigger)
+    .bind(event.actor.as_str())
+    .bind(now)
+    .bind(i64::from(event.batch_size))
+    .bind(i64::from(event.rate_limit))
+    .execute(&mut **tx)
+    .await?;
+    for target in &event.targets {
+        sqlx::query("INSERT INTO rotation_event_targets (event_id, target) VALUES ($1, $2)")
+            .bind(event.id.as_str())
+            .bind(target.as_str())
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
 }

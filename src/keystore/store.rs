@@ -154,6 +154,34 @@ pub struct RolledBack {
     pub rolled_back_version: u32,
 }
 
+/// When a rotation may go ahead. Checked inside the rotation's transaction, so that several
+/// replicas deciding at once still rotate a key once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotateGuard {
+    /// Rotate unconditionally (forced / emergency rotation).
+    Always,
+    /// Refuse (`RotatedRecently`) if the primary has version > 1 and was created after this
+    /// time: a retried or duplicated manual request must not rotate twice.
+    NotRotatedSince(Millis),
+    /// Refuse (`NotDue`) unless the primary was created at or before this time: the scheduler
+    /// passes `now - rotation interval`.
+    DueBy(Millis),
+}
+
+/// The rotation event recorded in the same transaction as a rotation or rollback. The store
+/// fills in the key and the from/to versions.
+#[derive(Debug, Clone)]
+pub struct EventDraft {
+    pub id: String,
+    /// scheduled, manual, emergency or rollback.
+    pub trigger: &'static str,
+    pub actor: String,
+    pub batch_size: u32,
+    pub rate_limit: u32,
+    /// Names of the migration targets of the key.
+    pub targets: Vec<String>,
+}
+
 /// Builds the wrapped material for a new version once the store knows its number (the number
 /// is bound into the wrapping, so it must be known first).
 pub type MakeVersion<'a> = &'a (dyn Fn(u32) -> NewVersion + Send + Sync);
@@ -170,6 +198,15 @@ pub enum StoreError {
         version: u32,
         rotated_at: Millis,
     },
+    #[error("key {key:?} is not due for rotation: its primary version {version} was created at {created_at} (ms since epoch)")]
+    NotDue {
+        key: String,
+        version: u32,
+        created_at: Millis,
+    },
+    /// An unfinished migration event exists and the rotation was not forced.
+    #[error("key {key:?} has a migration in progress (event {event_id})")]
+    MigrationInProgress { key: String, event_id: String },
     #[error("key {key:?} has no version before primary version {primary} to roll back to")]
     NoPreviousVersion { key: String, primary: u32 },
     #[error("key {key:?}: version {version} is retired and cannot become primary again")]
@@ -217,24 +254,34 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     async fn get_version(&self, name: &str, version: u32) -> StoreResult<Option<VersionRecord>>;
 
     /// Atomically creates version `max(version) + 1` as the Active primary (built by `make`)
-    /// and makes the previous primary Deprecated (`deprecated_at = now`).
+    /// and makes the previous primary Deprecated (`deprecated_at = now`), if `guard` allows.
     ///
-    /// If `refuse_if_rotated_after` is `Some(t)` and the current primary has version > 1 and
-    /// was created after `t`, nothing changes and `RotatedRecently` is returned.
+    /// With `event`, the rotation event (status pending, from = previous primary, to = new
+    /// version) is inserted in the same transaction. If the key has an unfinished event, a
+    /// rotation guarded by `Always` marks it failed ("superseded"); any other guard refuses
+    /// with `MigrationInProgress`.
     /// Concurrent calls on one key serialize: they yield distinct consecutive versions (or one
-    /// rotation and one `RotatedRecently`), never duplicate versions or two primaries.
+    /// rotation and refusals), never duplicate versions or two primaries.
     async fn rotate(
         &self,
         name: &str,
         now: Millis,
-        refuse_if_rotated_after: Option<Millis>,
+        guard: RotateGuard,
         make: MakeVersion<'_>,
+        event: Option<&EventDraft>,
     ) -> StoreResult<Rotated>;
 
     /// Atomically makes the highest version below the primary Active and primary again
     /// (`deprecated_at = NULL`), and the current primary Deprecated (`deprecated_at = now`).
+    /// With `event`, records it as in `rotate` (from = the rolled-back version, to = the
+    /// restored one); an unfinished event of the key is marked failed ("superseded").
     /// Fails with `NoPreviousVersion` or `PreviousVersionRetired`; never deletes anything.
-    async fn rollback(&self, name: &str, now: Millis) -> StoreResult<RolledBack>;
+    async fn rollback(
+        &self,
+        name: &str,
+        now: Millis,
+        event: Option<&EventDraft>,
+    ) -> StoreResult<RolledBack>;
 
     /// Marks a Deprecated version Retired (`retired_at = now`). Refuses (returns `Ok(false)`)
     /// if the version is the primary; `VersionNotFound` if it does not exist.

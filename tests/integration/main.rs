@@ -3,9 +3,11 @@
 
 mod support;
 
+mod app_db;
 mod bad_input;
 mod crypto_vectors;
 mod keys;
+mod migration;
 mod replicas;
 mod rotation;
 mod startup;

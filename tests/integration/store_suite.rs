@@ -10,7 +10,8 @@ use std::sync::Arc;
 use rekey::keystore::postgres::PostgresStore;
 use rekey::keystore::sqlite::SqliteStore;
 use rekey::keystore::store::{
-    KeyPolicy, KeyStore, NewKey, NewVersion, Purpose, StoreError, VersionRecord, VersionState,
+    KeyPolicy, KeyStore, NewKey, NewVersion, Purpose, RotateGuard, StoreError, VersionRecord,
+    VersionState,
 };
 use sqlx::Executor;
 
@@ -324,7 +325,10 @@ async fn concurrent_startup_migrates_once(ctx: Ctx) {
 
 async fn rotate_deprecates_previous(ctx: Ctx) {
     let store = with_key(&ctx, "k").await;
-    let rotated = store.rotate("k", 2_000, None, &make).await.unwrap();
+    let rotated = store
+        .rotate("k", 2_000, RotateGuard::Always, &make, None)
+        .await
+        .unwrap();
     assert_eq!((rotated.previous_version, rotated.new_version), (1, 2));
     assert_eq!(primary(store.as_ref(), "k").await, 2);
     let v1 = version(store.as_ref(), 1).await;
@@ -344,7 +348,11 @@ async fn concurrent_rotations_serialize(ctx: Ctx) {
     let tasks: Vec<_> = (0..20)
         .map(|i| {
             let store = if i % 2 == 0 { &first } else { &second }.clone();
-            tokio::spawn(async move { store.rotate("k", 2_000 + i, None, &make).await })
+            tokio::spawn(async move {
+                store
+                    .rotate("k", 2_000 + i, RotateGuard::Always, &make, None)
+                    .await
+            })
         })
         .collect();
     let mut new_versions = Vec::new();
@@ -367,12 +375,15 @@ async fn concurrent_rotations_serialize(ctx: Ctx) {
 async fn refuse_if_rotated_after(ctx: Ctx) {
     let store = with_key(&ctx, "k").await; // version 1 created at 1_000
                                            // Version 1 was created by create_key, not by a rotation: never refused.
-    let rotated = store.rotate("k", 2_000, Some(1_500), &make).await.unwrap();
+    let rotated = store
+        .rotate("k", 2_000, RotateGuard::NotRotatedSince(1_500), &make, None)
+        .await
+        .unwrap();
     assert_eq!(rotated.new_version, 2);
 
     // Version 2 was created at 2_000, after 1_500: a retried request is refused.
     let err = store
-        .rotate("k", 2_100, Some(1_500), &make)
+        .rotate("k", 2_100, RotateGuard::NotRotatedSince(1_500), &make, None)
         .await
         .unwrap_err();
     assert!(
@@ -388,16 +399,25 @@ async fn refuse_if_rotated_after(ctx: Ctx) {
     );
 
     // Not created after the limit (equal): allowed; without a limit (forced): allowed.
-    let rotated = store.rotate("k", 3_000, Some(2_000), &make).await.unwrap();
+    let rotated = store
+        .rotate("k", 3_000, RotateGuard::NotRotatedSince(2_000), &make, None)
+        .await
+        .unwrap();
     assert_eq!(rotated.new_version, 3);
-    let rotated = store.rotate("k", 3_001, None, &make).await.unwrap();
+    let rotated = store
+        .rotate("k", 3_001, RotateGuard::Always, &make, None)
+        .await
+        .unwrap();
     assert_eq!(rotated.new_version, 4);
 }
 
 async fn rollback_restores_previous(ctx: Ctx) {
     let store = with_key(&ctx, "k").await;
-    store.rotate("k", 2_000, None, &make).await.unwrap();
-    let rolled = store.rollback("k", 3_000).await.unwrap();
+    store
+        .rotate("k", 2_000, RotateGuard::Always, &make, None)
+        .await
+        .unwrap();
+    let rolled = store.rollback("k", 3_000, None).await.unwrap();
     assert_eq!((rolled.primary_version, rolled.rolled_back_version), (1, 2));
     assert_eq!(primary(store.as_ref(), "k").await, 1);
     let v1 = version(store.as_ref(), 1).await;
@@ -406,7 +426,10 @@ async fn rollback_restores_previous(ctx: Ctx) {
     assert_eq!((v2.state, v2.deprecated_at), (Deprecated, Some(3_000)));
 
     // The next rotation still takes a new number, after the highest.
-    let rotated = store.rotate("k", 4_000, None, &make).await.unwrap();
+    let rotated = store
+        .rotate("k", 4_000, RotateGuard::Always, &make, None)
+        .await
+        .unwrap();
     assert_eq!((rotated.previous_version, rotated.new_version), (1, 3));
     let expected = [(1, Deprecated), (2, Deprecated), (3, Active)];
     assert_eq!(states(store.as_ref(), "k").await, expected);
@@ -414,7 +437,7 @@ async fn rollback_restores_previous(ctx: Ctx) {
 
 async fn rollback_without_previous(ctx: Ctx) {
     let store = with_key(&ctx, "k").await;
-    let err = store.rollback("k", 2_000).await.unwrap_err();
+    let err = store.rollback("k", 2_000, None).await.unwrap_err();
     assert!(
         matches!(err, StoreError::NoPreviousVersion { ref key, primary: 1 } if key == "k"),
         "{err:?}"
@@ -424,10 +447,16 @@ async fn rollback_without_previous(ctx: Ctx) {
 
 async fn rollback_onto_retired_is_refused(ctx: Ctx) {
     let store = with_key(&ctx, "k").await;
-    store.rotate("k", 2_000, None, &make).await.unwrap();
-    store.rotate("k", 3_000, None, &make).await.unwrap();
+    store
+        .rotate("k", 2_000, RotateGuard::Always, &make, None)
+        .await
+        .unwrap();
+    store
+        .rotate("k", 3_000, RotateGuard::Always, &make, None)
+        .await
+        .unwrap();
     assert!(store.retire_version("k", 2, 4_000).await.unwrap());
-    let err = store.rollback("k", 5_000).await.unwrap_err();
+    let err = store.rollback("k", 5_000, None).await.unwrap_err();
     assert!(
         matches!(err, StoreError::PreviousVersionRetired { ref key, version: 2 } if key == "k"),
         "{err:?}"
@@ -439,7 +468,10 @@ async fn rollback_onto_retired_is_refused(ctx: Ctx) {
 
 async fn retire_version(ctx: Ctx) {
     let store = with_key(&ctx, "k").await;
-    store.rotate("k", 2_000, None, &make).await.unwrap();
+    store
+        .rotate("k", 2_000, RotateGuard::Always, &make, None)
+        .await
+        .unwrap();
 
     assert!(store.retire_version("k", 1, 3_000).await.unwrap());
     let v1 = version(store.as_ref(), 1).await;
@@ -538,9 +570,14 @@ async fn missing_key(ctx: Ctx) {
     let store = ctx.open().await;
     let not_found = |err: StoreError| matches!(err, StoreError::KeyNotFound(ref k) if k == "nope");
     assert!(not_found(
-        store.rotate("nope", 1, None, &make).await.unwrap_err()
+        store
+            .rotate("nope", 1, RotateGuard::Always, &make, None)
+            .await
+            .unwrap_err()
     ));
-    assert!(not_found(store.rollback("nope", 1).await.unwrap_err()));
+    assert!(not_found(
+        store.rollback("nope", 1, None).await.unwrap_err()
+    ));
     assert!(not_found(
         store.update_policy("nope", POLICY).await.unwrap_err()
     ));

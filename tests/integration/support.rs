@@ -8,6 +8,7 @@ use base64::Engine as _;
 use rekey::clock::{Clock, SystemClock};
 use rekey::config::Config;
 use rekey::proto::key_service_client::KeyServiceClient;
+use rekey::proto::rotation_service_client::RotationServiceClient;
 use rekey::server::RunningServer;
 use secrecy::SecretString;
 use tonic::transport::Channel;
@@ -25,7 +26,7 @@ pub enum Backend {
 /// One keystore that servers can be started on, stopped and started again.
 pub struct TestEnv {
     pub config: Config,
-    _dir: tempfile::TempDir,
+    temp: tempfile::TempDir,
     database: Option<pg::TestDatabase>,
 }
 
@@ -59,7 +60,7 @@ impl TestEnv {
         adjust(&mut config);
         Self {
             config,
-            _dir: dir,
+            temp: dir,
             database,
         }
     }
@@ -73,10 +74,26 @@ impl TestEnv {
         let server = rekey::server::start(config, listener, clock)
             .await
             .expect("server starts");
-        let client = KeyServiceClient::connect(format!("http://{}", server.grpc_addr()))
+        let channel = Channel::from_shared(format!("http://{}", server.grpc_addr()))
+            .unwrap()
+            .connect()
             .await
             .expect("client connects");
-        TestServer { server, client }
+        TestServer {
+            server,
+            client: KeyServiceClient::new(channel.clone()),
+            rotation: RotationServiceClient::new(channel),
+        }
+    }
+
+    /// A temporary folder for this test's files.
+    pub fn dir(&self) -> &std::path::Path {
+        self.temp.path()
+    }
+
+    /// The PostgreSQL test database (also usable as an application database).
+    pub fn database_url(&self) -> Option<String> {
+        self.database.as_ref().map(|d| d.url.clone())
     }
 
     /// Drops the PostgreSQL database; call at the end of a test (SQLite cleans itself up).
@@ -90,11 +107,13 @@ impl TestEnv {
 pub struct TestServer {
     pub server: RunningServer,
     pub client: KeyServiceClient<Channel>,
+    pub rotation: RotationServiceClient<Channel>,
 }
 
 impl TestServer {
     pub async fn stop(self) {
         drop(self.client);
+        drop(self.rotation);
         self.server.shutdown().await.expect("clean shutdown");
     }
 }

@@ -1,0 +1,155 @@
+//! `rekey.v1.RotationService` over tonic: a thin adapter from protobuf to `RotationEngine`.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use crate::api::convert;
+use crate::api::grpc::actor;
+use crate::keystore::events::EventStatus;
+use crate::proto::{self, rotation_service_server::RotationService};
+use crate::rotation::engine::ScheduleOutcome;
+use crate::rotation::scheduler::Scheduler;
+use crate::rotation::{RotationEngine, RotationError};
+
+/// Events listed when the request names no limit, and the most it may name.
+const DEFAULT_LIST_LIMIT: u32 = 50;
+const MAX_LIST_LIMIT: u32 = 1000;
+
+#[derive(Debug, Clone)]
+pub struct RotationServiceImpl {
+    engine: Arc<RotationEngine>,
+    scheduler: Arc<Scheduler>,
+}
+
+impl RotationServiceImpl {
+    pub fn new(engine: Arc<RotationEngine>, scheduler: Arc<Scheduler>) -> Self {
+        Self { engine, scheduler }
+    }
+}
+
+type RpcResult<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl RotationService for RotationServiceImpl {
+    #[tracing::instrument(skip_all, fields(key = %request.get_ref().key_name))]
+    async fn get_impact(
+        &self,
+        request: Request<proto::GetImpactRequest>,
+    ) -> RpcResult<proto::GetImpactResponse> {
+        let key = &request.get_ref().key_name;
+        let impact = self.engine.impact(key).await?;
+        Ok(Response::new(convert::impact(key, &impact)))
+    }
+
+    #[tracing::instrument(skip_all, fields(key = %request.get_ref().key_name, force = request.get_ref().force))]
+    async fn schedule_rotation(
+        &self,
+        request: Request<proto::ScheduleRotationRequest>,
+    ) -> RpcResult<proto::ScheduleRotationResponse> {
+        let req = request.get_ref();
+        let outcome = self
+            .engine
+            .schedule_rotation(&req.key_name, req.force, &actor(&request))
+            .await?;
+        Ok(Response::new(match outcome {
+            ScheduleOutcome::Rotated(_, event) => proto::ScheduleRotationResponse {
+                rotated: true,
+                event: Some(convert::event(&event)),
+                reason: String::new(),
+            },
+            ScheduleOutcome::NotDue(reason) => proto::ScheduleRotationResponse {
+                rotated: false,
+                event: None,
+                reason,
+            },
+        }))
+    }
+
+    async fn get_schedule(
+        &self,
+        _request: Request<proto::GetScheduleRequest>,
+    ) -> RpcResult<proto::GetScheduleResponse> {
+        let manager = self.engine.manager();
+        let snapshots = manager.snapshots(None).await.map_err(RotationError::from)?;
+        let now = manager.now();
+        let next_run = self.scheduler.next_run(now);
+        Ok(Response::new(proto::GetScheduleResponse {
+            keys: snapshots
+                .iter()
+                .map(|s| convert::key_schedule(s, now))
+                .collect(),
+            scheduler_enabled: next_run.is_some(),
+            cron: self.engine.settings().schedule_cron.clone(),
+            next_run: next_run.map(convert::timestamp),
+        }))
+    }
+
+    async fn get_event(
+        &self,
+        request: Request<proto::GetEventRequest>,
+    ) -> RpcResult<proto::RotationEvent> {
+        let event = self.engine.get_event(&request.get_ref().event_id).await?;
+        Ok(Response::new(convert::event(&event)))
+    }
+
+    async fn list_events(
+        &self,
+        request: Request<proto::ListEventsRequest>,
+    ) -> RpcResult<proto::ListEventsResponse> {
+        let req = request.get_ref();
+        let status = match req.status.as_str() {
+            "" => None,
+            s => Some(EventStatus::parse(s).ok_or_else(|| {
+                RotationError::InvalidArgument(format!(
+                    "unknown status {s:?}; use one of pending, in_progress, completed, failed, rolled_back"
+                ))
+            })?),
+        };
+        let key = (!req.key_name.is_empty()).then_some(req.key_name.as_str());
+        if let Some(key) = key {
+            crate::crypto::validate_key_name(key)
+                .map_err(|e| RotationError::from(crate::keystore::KeyError::InvalidKeyName(e)))?;
+        }
+        let limit = match req.limit {
+            0 => DEFAULT_LIST_LIMIT,
+            n => n.min(MAX_LIST_LIMIT),
+        };
+        let events = self.engine.list_events(key, status, limit).await?;
+        Ok(Response::new(proto::ListEventsResponse {
+            events: events.iter().map(convert::event).collect(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(event_id = %request.get_ref().event_id))]
+    async fn execute_event(
+        &self,
+        request: Request<proto::ExecuteEventRequest>,
+    ) -> RpcResult<proto::RotationEvent> {
+        let req = request.get_ref();
+        let batch_size = (req.batch_size > 0).then_some(req.batch_size);
+        let event = self.engine.execute(&req.event_id, batch_size).await?;
+        Ok(Response::new(convert::event(&event)))
+    }
+
+    #[tracing::instrument(skip_all, fields(event_id = %request.get_ref().event_id))]
+    async fn retry_event(
+        &self,
+        request: Request<proto::RetryEventRequest>,
+    ) -> RpcResult<proto::RotationEvent> {
+        let event = self.engine.retry(&request.get_ref().event_id).await?;
+        Ok(Response::new(convert::event(&event)))
+    }
+
+    #[tracing::instrument(skip_all, fields(event_id = %request.get_ref().event_id))]
+    async fn rollback_event(
+        &self,
+        request: Request<proto::RollbackEventRequest>,
+    ) -> RpcResult<proto::RotationEvent> {
+        let event = self
+            .engine
+            .rollback_event(&request.get_ref().event_id)
+            .await?;
+        Ok(Response::new(convert::event(&event)))
+    }
+}

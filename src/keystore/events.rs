@@ -1,0 +1,239 @@
+//! Rotation events as stored: every rotation and rollback, with the progress, checkpoint and
+//! lease of the migration it starts. The SQL lives in `sql_events.rs`.
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+use crate::keystore::store::{Millis, StoreResult};
+
+/// Lifecycle of a rotation event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventStatus {
+    /// Waiting for a worker.
+    Pending,
+    /// A worker holds its lease and is migrating.
+    InProgress,
+    Completed,
+    /// Stopped on an error (or superseded); `RetryEvent` resumes it from its checkpoint.
+    Failed,
+    /// Rolled back: the from-version is primary again and records were migrated back.
+    RolledBack,
+}
+
+impl EventStatus {
+    pub const ALL: [EventStatus; 5] = [
+        EventStatus::Pending,
+        EventStatus::InProgress,
+        EventStatus::Completed,
+        EventStatus::Failed,
+        EventStatus::RolledBack,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventStatus::Pending => "pending",
+            EventStatus::InProgress => "in_progress",
+            EventStatus::Completed => "completed",
+            EventStatus::Failed => "failed",
+            EventStatus::RolledBack => "rolled_back",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+
+    /// Still to be worked by the migration worker.
+    pub fn is_open(self) -> bool {
+        matches!(self, EventStatus::Pending | EventStatus::InProgress)
+    }
+}
+
+impl fmt::Display for EventStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Row counts of a migration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub total: u64,
+    pub migrated: u64,
+    pub already_current: u64,
+    pub skipped: u64,
+    pub failed: u64,
+}
+
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, other: Counts) {
+        self.total += other.total;
+        self.migrated += other.migrated;
+        self.already_current += other.already_current;
+        self.skipped += other.skipped;
+        self.failed += other.failed;
+    }
+}
+
+/// Progress of one migration target within an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetProgress {
+    pub target: String,
+    pub counts: Counts,
+    pub checkpoint: Option<String>,
+    pub done: bool,
+    pub failed_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RotationEvent {
+    pub id: String,
+    pub key_name: String,
+    pub from_version: u32,
+    pub to_version: u32,
+    pub trigger: String,
+    pub actor: String,
+    pub status: EventStatus,
+    pub rolling_back: bool,
+    pub created_at: Millis,
+    pub started_at: Option<Millis>,
+    pub finished_at: Option<Millis>,
+    pub batch_size: u32,
+    pub rate_limit: u32,
+    pub active_millis: i64,
+    pub pass: u32,
+    pub last_error: Option<String>,
+    pub lease_owner: Option<String>,
+    pub targets: Vec<TargetProgress>,
+}
+
+impl RotationEvent {
+    /// The version records are being moved to: the to-version, or the from-version while
+    /// rolling back.
+    pub fn target_version(&self) -> u32 {
+        if self.rolling_back {
+            self.from_version
+        } else {
+            self.to_version
+        }
+    }
+
+    pub fn totals(&self) -> Counts {
+        let mut sum = Counts::default();
+        for target in &self.targets {
+            sum += target.counts;
+        }
+        sum
+    }
+
+    /// Records re-encrypted per second of migration work.
+    pub fn records_per_second(&self) -> f64 {
+        if self.active_millis <= 0 {
+            return 0.0;
+        }
+        self.totals().migrated as f64 * 1000.0 / self.active_millis as f64
+    }
+}
+
+/// What one batch of a migration did, recorded with its checkpoint.
+#[derive(Debug, Clone, Default)]
+pub struct BatchRecord {
+    pub counts: Counts,
+    /// Primary key of the last row of the batch; None when the target is finished.
+    pub checkpoint: Option<String>,
+    pub done: bool,
+    pub failed_ids: Vec<String>,
+    pub elapsed_ms: i64,
+}
+
+/// Outcome of a request to resume or re-tune an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResumeError {
+    NotFound,
+    /// The event is in a status that cannot be resumed; the status is given.
+    WrongStatus(EventStatus),
+    /// Another event of the key is open.
+    OtherEventOpen(String),
+}
+
+/// Why an event cannot be rolled back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollbackRefusal {
+    NotFound,
+    AlreadyRolledBack,
+    AlreadyRollingBack,
+    /// The key's primary is no longer the event's to-version.
+    KeyMovedOn {
+        primary: u32,
+    },
+    FromVersionRetired,
+}
+
+/// Storage of rotation events. Every method is safe with several replicas on one database.
+#[async_trait]
+pub trait EventStore: Send + Sync + fmt::Debug {
+    async fn get_event(&self, id: &str) -> StoreResult<Option<RotationEvent>>;
+
+    /// Newest first.
+    async fn list_events(
+        &self,
+        key: Option<&str>,
+        status: Option<EventStatus>,
+        limit: u32,
+    ) -> StoreResult<Vec<RotationEvent>>;
+
+    /// Claims the oldest open event whose lease is free or expired (a dead holder's lease is
+    /// taken over): status becomes in_progress, the lease is `owner`'s until `now + lease_ms`.
+    async fn claim_event(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_ms: i64,
+    ) -> StoreResult<Option<RotationEvent>>;
+
+    /// Records a batch of target `target` and renews the lease. Returns the event's current
+    /// batch size, or None if `owner` no longer holds the event (lease lost, event failed,
+    /// superseded or rolled back): the caller must stop.
+    async fn record_batch(
+        &self,
+        event_id: &str,
+        owner: &str,
+        target: &str,
+        batch: &BatchRecord,
+        now: Millis,
+        lease_ms: i64,
+    ) -> StoreResult<Option<u32>>;
+
+    /// Starts another pass over every target (checkpoints cleared). False if not the holder.
+    async fn start_pass(&self, event_id: &str, owner: &str) -> StoreResult<bool>;
+
+    /// Ends the event with `status` and releases the lease. False if not the holder.
+    async fn finish_event(
+        &self,
+        event_id: &str,
+        owner: &str,
+        status: EventStatus,
+        error: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<bool>;
+
+    /// Makes a failed event pending again (keeping its checkpoints), or, with
+    /// `allow_open`, also accepts a pending or in-progress one; sets the batch size if given.
+    async fn resume_event(
+        &self,
+        event_id: &str,
+        batch_size: Option<u32>,
+        allow_open: bool,
+    ) -> StoreResult<Result<RotationEvent, ResumeError>>;
+
+    /// Rolls the event back in one transaction: its from-version becomes the key's primary
+    /// again, its to-version Deprecated; the event becomes pending with `rolling_back` set and
+    /// fresh progress, so the worker migrates records back. Another open event of the key is
+    /// superseded.
+    async fn rollback_event(
+        &self,
+        event_id: &str,
+        now: Millis,
+    ) -> StoreResult<Result<RotationEvent, RollbackRefusal>>;
+}

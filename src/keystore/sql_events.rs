@@ -1,0 +1,480 @@
+//! [`EventStore`] for the SQL backends, in the SQL dialect SQLite and PostgreSQL share.
+//! Every change to an event that a worker may hold is guarded by `lease_owner`, so a replica
+//! that lost its lease (it stalled, or the event was superseded or rolled back) stops at its
+//! next checkpoint instead of overwriting someone else's progress.
+
+use async_trait::async_trait;
+use sqlx::{Encode, Executor, FromRow, IntoArguments, Transaction, Type};
+
+use super::events::{
+    BatchRecord, Counts, EventStatus, EventStore, ResumeError, RollbackRefusal, RotationEvent,
+    TargetProgress,
+};
+use super::sql_store::{begin_write, install_primary, Backend, SqlStore};
+use super::store::{Millis, StoreError, StoreResult};
+
+/// At most this many failed primary keys are kept per target.
+pub const MAX_FAILED_IDS: usize = 100;
+
+#[derive(Debug, FromRow)]
+pub struct EventRow {
+    id: String,
+    key_name: String,
+    from_version: i64,
+    to_version: i64,
+    trigger_kind: String,
+    actor: String,
+    status: String,
+    rolling_back: i64,
+    created_at: i64,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+    batch_size: i64,
+    rate_limit: i64,
+    active_millis: i64,
+    pass: i64,
+    last_error: Option<String>,
+    lease_owner: Option<String>,
+}
+
+#[derive(Debug, FromRow)]
+pub struct TargetRow {
+    target: String,
+    total: i64,
+    migrated: i64,
+    already_current: i64,
+    skipped: i64,
+    failed: i64,
+    checkpoint: Option<String>,
+    done: i64,
+    failed_ids: String,
+}
+
+const EVENT_COLUMNS: &str = "id, key_name, from_version, to_version, trigger_kind, actor, status, \
+    rolling_back, created_at, started_at, finished_at, batch_size, rate_limit, active_millis, \
+    pass, last_error, lease_owner";
+
+const OPEN: &str = "('pending', 'in_progress')";
+
+fn number<T: TryFrom<i64>>(id: &str, what: &str, value: i64) -> StoreResult<T> {
+    T::try_from(value)
+        .map_err(|_| StoreError::Corrupt(format!("event {id}: {what} {value} is out of range")))
+}
+
+fn event_record(row: EventRow, targets: Vec<TargetRow>) -> StoreResult<RotationEvent> {
+    let id = row.id;
+    let status = EventStatus::parse(&row.status).ok_or_else(|| {
+        StoreError::Corrupt(format!("event {id}: unknown status {:?}", row.status))
+    })?;
+    let targets = targets
+        .into_iter()
+        .map(|t| {
+            Ok(TargetProgress {
+                counts: Counts {
+                    total: number(&id, "total", t.total)?,
+                    migrated: number(&id, "migrated", t.migrated)?,
+                    already_current: number(&id, "already_current", t.already_current)?,
+                    skipped: number(&id, "skipped", t.skipped)?,
+                    failed: number(&id, "failed", t.failed)?,
+                },
+                target: t.target,
+                checkpoint: t.checkpoint,
+                done: t.done != 0,
+                failed_ids: t
+                    .failed_ids
+                    .lines()
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(RotationEvent {
+        from_version: number(&id, "from_version", row.from_version)?,
+        to_version: number(&id, "to_version", row.to_version)?,
+        batch_size: number(&id, "batch_size", row.batch_size)?,
+        rate_limit: number(&id, "rate_limit", row.rate_limit)?,
+        pass: number(&id, "pass", row.pass)?,
+        id,
+        key_name: row.key_name,
+        trigger: row.trigger_kind,
+        actor: row.actor,
+        status,
+        rolling_back: row.rolling_back != 0,
+        created_at: row.created_at,
+        started_at: row.started_at,
+        finished_at: row.finished_at,
+        active_millis: row.active_millis,
+        last_error: row.last_error,
+        lease_owner: row.lease_owner,
+        targets,
+    })
+}
+
+/// Failed ids are stored one per line; a line break inside a key is escaped.
+fn append_failed_ids(stored: &str, new: &[String]) -> String {
+    let mut ids: Vec<String> = stored
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    for id in new {
+        if ids.len() >= MAX_FAILED_IDS {
+            break;
+        }
+        ids.push(id.replace('\n', "\\n"));
+    }
+    ids.join("\n")
+}
+
+#[async_trait]
+impl<DB> EventStore for SqlStore<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    for<'r> (i64,): FromRow<'r, DB::Row>,
+    for<'r> (String,): FromRow<'r, DB::Row>,
+    for<'r> (String, String): FromRow<'r, DB::Row>,
+    for<'r> EventRow: FromRow<'r, DB::Row>,
+    for<'r> TargetRow: FromRow<'r, DB::Row>,
+{
+    async fn get_event(&self, id: &str) -> StoreResult<Option<RotationEvent>> {
+        let mut conn = self.pool().acquire().await?;
+        let row: Option<EventRow> = sqlx::query_as(&format!(
+            "SELECT {EVENT_COLUMNS} FROM rotation_events WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let targets: Vec<TargetRow> = sqlx::query_as(
+            "SELECT target, total, migrated, already_current, skipped, failed, checkpoint, done, \
+             failed_ids FROM rotation_event_targets WHERE event_id = $1 ORDER BY target",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        event_record(row, targets).map(Some)
+    }
+
+    async fn list_events(
+        &self,
+        key: Option<&str>,
+        status: Option<EventStatus>,
+        limit: u32,
+    ) -> StoreResult<Vec<RotationEvent>> {
+        let ids: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM rotation_events WHERE ($1 IS NULL OR key_name = $1) \
+             AND ($2 IS NULL OR status = $2) ORDER BY created_at DESC, id DESC LIMIT $3",
+        )
+        .bind(key)
+        .bind(status.map(EventStatus::as_str))
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        let mut events = Vec::with_capacity(ids.len());
+        for (id,) in ids {
+            if let Some(event) = self.get_event(&id).await? {
+                events.push(event);
+            }
+        }
+        Ok(events)
+    }
+
+    async fn claim_event(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_ms: i64,
+    ) -> StoreResult<Option<RotationEvent>> {
+        // The conditions are repeated outside the subquery: on PostgreSQL a replica that
+        // waited for another's claim on the same row re-checks them against the claimed row.
+        let claimable =
+            format!("status IN {OPEN} AND (lease_owner IS NULL OR lease_expires_at < $3)");
+        let claimed: Option<(String,)> = sqlx::query_as(&format!(
+            "UPDATE rotation_events SET status = 'in_progress', lease_owner = $1, \
+             lease_expires_at = $2, started_at = COALESCE(started_at, $3) \
+             WHERE id = (SELECT id FROM rotation_events WHERE {claimable} \
+                         ORDER BY created_at LIMIT 1) \
+             AND {claimable} RETURNING id"
+        ))
+        .bind(owner)
+        .bind(now + lease_ms)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        match claimed {
+            Some((id,)) => self.get_event(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn record_batch(
+        &self,
+        event_id: &str,
+        owner: &str,
+        target: &str,
+        batch: &BatchRecord,
+        now: Millis,
+        lease_ms: i64,
+    ) -> StoreResult<Option<u32>> {
+        let mut tx = begin_write(self.pool()).await?;
+        let held: Option<(i64,)> = sqlx::query_as(
+            "UPDATE rotation_events SET lease_expires_at = $3, active_millis = active_millis + $4 \
+             WHERE id = $1 AND lease_owner = $2 AND status = 'in_progress' RETURNING batch_size",
+        )
+        .bind(event_id)
+        .bind(owner)
+        .bind(now + lease_ms)
+        .bind(batch.elapsed_ms.max(0))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((batch_size,)) = held else {
+            return Ok(None);
+        };
+        let failed_ids = if batch.failed_ids.is_empty() {
+            None
+        } else {
+            let (stored,): (String,) = sqlx::query_as(
+                "SELECT failed_ids FROM rotation_event_targets WHERE event_id = $1 AND target = $2",
+            )
+            .bind(event_id)
+            .bind(target)
+            .fetch_one(&mut *tx)
+            .await?;
+            Some(append_failed_ids(&stored, &batch.failed_ids))
+        };
+        let c = batch.counts;
+        sqlx::query(
+            "UPDATE rotation_event_targets SET total = total + $3, migrated = migrated + $4, \
+             already_current = already_current + $5, skipped = skipped + $6, failed = failed + $7, \
+             checkpoint = $8, done = $9, failed_ids = COALESCE($10, failed_ids) \
+             WHERE event_id = $1 AND target = $2",
+        )
+        .bind(event_id)
+        .bind(target)
+        .bind(c.total as i64)
+        .bind(c.migrated as i64)
+        .bind(c.already_current as i64)
+        .bind(c.skipped as i64)
+        .bind(c.failed as i64)
+        .bind(batch.checkpoint.as_deref())
+        .bind(i64::from(batch.done))
+        .bind(failed_ids.as_deref())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(u32::try_from(batch_size).unwrap_or(u32::MAX)))
+    }
+
+    async fn start_pass(&self, event_id: &str, owner: &str) -> StoreResult<bool> {
+        let mut tx = begin_write(self.pool()).await?;
+        let held = sqlx::query(
+            "UPDATE rotation_events SET pass = pass + 1 \
+             WHERE id = $1 AND lease_owner = $2 AND status = 'in_progress'",
+        )
+        .bind(event_id)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?;
+        if DB::rows_affected(&held) == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE rotation_event_targets SET checkpoint = NULL, done = 0 WHERE event_id = $1",
+        )
+        .bind(event_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn finish_event(
+        &self,
+        event_id: &str,
+        owner: &str,
+        status: EventStatus,
+        error: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE rotation_events SET status = $3, last_error = $4, finished_at = $5, \
+             lease_owner = NULL, lease_expires_at = NULL, \
+             rolling_back = CASE WHEN $3 = 'rolled_back' THEN 0 ELSE rolling_back END \
+             WHERE id = $1 AND lease_owner = $2 AND status = 'in_progress'",
+        )
+        .bind(event_id)
+        .bind(owner)
+        .bind(status.as_str())
+        .bind(error)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    async fn resume_event(
+        &self,
+        event_id: &str,
+        batch_size: Option<u32>,
+        allow_open: bool,
+    ) -> StoreResult<Result<RotationEvent, ResumeError>> {
+        let mut tx = begin_write(self.pool()).await?;
+        let found: Option<(String, String)> =
+            sqlx::query_as("SELECT status, key_name FROM rotation_events WHERE id = $1")
+                .bind(event_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((status, key)) = found else {
+            return Ok(Err(ResumeError::NotFound));
+        };
+        let status = EventStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("event {event_id}: status {status:?}")))?;
+        let batch_size = batch_size.map(i64::from);
+        match status {
+            EventStatus::Failed => {
+                if let Some(other) = other_open_event(&mut tx, &key, event_id).await? {
+                    return Ok(Err(ResumeError::OtherEventOpen(other)));
+                }
+                sqlx::query(
+                    "UPDATE rotation_events SET status = 'pending', lease_owner = NULL, \
+                     lease_expires_at = NULL, last_error = NULL, finished_at = NULL, \
+                     batch_size = COALESCE($2, batch_size) WHERE id = $1",
+                )
+                .bind(event_id)
+                .bind(batch_size)
+                .execute(&mut *tx)
+                .await?;
+            }
+            EventStatus::Pending | EventStatus::InProgress if allow_open => {
+                sqlx::query(
+                    "UPDATE rotation_events SET batch_size = COALESCE($2, batch_size) WHERE id = $1",
+                )
+                .bind(event_id)
+                .bind(batch_size)
+                .execute(&mut *tx)
+                .await?;
+            }
+            other => return Ok(Err(ResumeError::WrongStatus(other))),
+        }
+        tx.commit().await?;
+        let event = self
+            .get_event(event_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("event {event_id} vanished")))?;
+        Ok(Ok(event))
+    }
+
+    async fn rollback_event(
+        &self,
+        event_id: &str,
+        now: Millis,
+    ) -> StoreResult<Result<RotationEvent, RollbackRefusal>> {
+        let mut tx = begin_write(self.pool()).await?;
+        let row: Option<EventRow> = sqlx::query_as(&format!(
+            "SELECT {EVENT_COLUMNS} FROM rotation_events WHERE id = $1"
+        ))
+        .bind(event_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(Err(RollbackRefusal::NotFound));
+        };
+        let event = event_record(row, Vec::new())?;
+        if event.status == EventStatus::RolledBack {
+            return Ok(Err(RollbackRefusal::AlreadyRolledBack));
+        }
+        if event.rolling_back {
+            return Ok(Err(RollbackRefusal::AlreadyRollingBack));
+        }
+        let primary: i64 = sqlx::query_scalar(DB::LOCK_KEY)
+            .bind(event.key_name.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::KeyNotFound(event.key_name.clone()))?;
+        if primary != i64::from(event.to_version) {
+            return Ok(Err(RollbackRefusal::KeyMovedOn {
+                primary: number(&event.id, "primary_version", primary)?,
+            }));
+        }
+        let from_state: Option<(String,)> =
+            sqlx::query_as("SELECT state FROM key_versions WHERE key_name = $1 AND version = $2")
+                .bind(event.key_name.as_str())
+                .bind(i64::from(event.from_version))
+                .fetch_optional(&mut *tx)
+                .await?;
+        if !matches!(from_state, Some((ref s,)) if s == "deprecated") {
+            return Ok(Err(RollbackRefusal::FromVersionRetired));
+        }
+        install_primary(
+            &mut tx,
+            &event.key_name,
+            Some(primary),
+            event.from_version,
+            None,
+            now,
+        )
+        .await?;
+        sqlx::query(&format!(
+            "UPDATE rotation_events SET status = 'failed', finished_at = $3, lease_owner = NULL, \
+             lease_expires_at = NULL, last_error = 'superseded by the rollback of event ' || $2 \
+             WHERE key_name = $1 AND id <> $2 AND status IN {OPEN}"
+        ))
+        .bind(event.key_name.as_str())
+        .bind(event_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE rotation_events SET status = 'pending', rolling_back = 1, lease_owner = NULL, \
+             lease_expires_at = NULL, finished_at = NULL, last_error = NULL, pass = 1, \
+             active_millis = 0 WHERE id = $1",
+        )
+        .bind(event_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE rotation_event_targets SET total = 0, migrated = 0, already_current = 0, \
+             skipped = 0, failed = 0, checkpoint = NULL, done = 0, failed_ids = '' \
+             WHERE event_id = $1",
+        )
+        .bind(event_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let event = self
+            .get_event(event_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("event {event_id} vanished")))?;
+        Ok(Ok(event))
+    }
+}
+
+async fn other_open_event<DB>(
+    tx: &mut Transaction<'static, DB>,
+    key: &str,
+    event_id: &str,
+) -> StoreResult<Option<String>>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'r> (String,): FromRow<'r, DB::Row>,
+{
+    let other: Option<(String,)> = sqlx::query_as(&format!(
+        "SELECT id FROM rotation_events WHERE key_name = $1 AND id <> $2 AND status IN {OPEN}"
+    ))
+    .bind(key)
+    .bind(event_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(other.map(|(id,)| id))
+}

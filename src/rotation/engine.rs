@@ -1,0 +1,374 @@
+//! `RotationEngine`: rotations that start migrations, the events that record them, and the
+//! operations on events (impact, execute, retry, rollback). The worker and the scheduler act
+//! through it; the gRPC RotationService is a thin adapter over it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+use tracing::info;
+
+use crate::clock::MILLIS_PER_SEC;
+use crate::config::MAX_BATCH_SIZE;
+use crate::keystore::events::{
+    EventStatus, EventStore, ResumeError, RollbackRefusal, RotationEvent,
+};
+use crate::keystore::store::{EventDraft, Millis, RolledBack, RotateGuard, Rotated};
+use crate::keystore::{KeyError, KeyManager};
+use crate::rotation::error::{RotationError, RotationResult};
+use crate::rotation::target::{Target, VersionCounts};
+
+/// How a rotation came about, as recorded on its event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Scheduled,
+    Manual,
+    Emergency,
+    Rollback,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Scheduled => "scheduled",
+            Trigger::Manual => "manual",
+            Trigger::Emergency => "emergency",
+            Trigger::Rollback => "rollback",
+        }
+    }
+}
+
+/// Engine settings taken from the server config.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    pub default_batch_size: u32,
+    pub lease_ms: i64,
+    /// Passes over the targets at most per event (a pass that skipped rows changed
+    /// underneath is followed by another).
+    pub max_passes: u32,
+    pub schedule: cron::Schedule,
+    pub schedule_enabled: bool,
+    pub schedule_cron: String,
+}
+
+/// Stored records per version of a key, over its targets.
+#[derive(Debug, Clone, Default)]
+pub struct Impact {
+    pub primary_version: u32,
+    pub by_target: Vec<(String, VersionCounts)>,
+}
+
+impl Impact {
+    pub fn by_version(&self) -> BTreeMap<u32, u64> {
+        let mut sum = BTreeMap::new();
+        for (_, counts) in &self.by_target {
+            for (version, n) in &counts.by_version {
+                *sum.entry(*version).or_insert(0) += n;
+            }
+        }
+        sum
+    }
+
+    pub fn records_on(&self, version: u32) -> u64 {
+        self.by_version().get(&version).copied().unwrap_or(0)
+    }
+
+    pub fn records_to_migrate(&self) -> u64 {
+        self.by_version()
+            .iter()
+            .filter(|(v, _)| **v != self.primary_version)
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+/// Result of a ScheduleRotation request.
+#[derive(Debug)]
+pub enum ScheduleOutcome {
+    Rotated(Rotated, Box<RotationEvent>),
+    NotDue(String),
+}
+
+#[derive(Debug)]
+pub struct RotationEngine {
+    manager: Arc<KeyManager>,
+    events: Arc<dyn EventStore>,
+    targets: Vec<Arc<Target>>,
+    settings: EngineSettings,
+    wake_worker: Notify,
+}
+
+impl RotationEngine {
+    pub fn new(
+        manager: Arc<KeyManager>,
+        events: Arc<dyn EventStore>,
+        targets: Vec<Arc<Target>>,
+        settings: EngineSettings,
+    ) -> Self {
+        Self {
+            manager,
+            events,
+            targets,
+            settings,
+            wake_worker: Notify::new(),
+        }
+    }
+
+    pub fn manager(&self) -> &Arc<KeyManager> {
+        &self.manager
+    }
+
+    pub fn events(&self) -> &Arc<dyn EventStore> {
+        &self.events
+    }
+
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
+    }
+
+    /// Resolves when the worker should look for work (an event was created or resumed).
+    pub async fn worker_wakeup(&self) {
+        self.wake_worker.notified().await;
+    }
+
+    pub fn target(&self, name: &str) -> Option<&Arc<Target>> {
+        self.targets.iter().find(|t| t.config().name == name)
+    }
+
+    pub fn targets_of<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a Arc<Target>> + 'a {
+        self.targets.iter().filter(move |t| t.config().key == key)
+    }
+
+    fn draft(&self, key: &str, trigger: Trigger, actor: &str) -> EventDraft {
+        let targets: Vec<&Arc<Target>> = self.targets_of(key).collect();
+        // A target's own batch size and rate limit apply to the whole event; with several
+        // targets the most conservative wins.
+        let batch_size = targets
+            .iter()
+            .filter_map(|t| t.config().batch_size)
+            .min()
+            .unwrap_or(self.settings.default_batch_size);
+        let rate_limit = targets
+            .iter()
+            .filter_map(|t| t.config().rate_limit)
+            .min()
+            .unwrap_or(0);
+        EventDraft {
+            id: new_event_id(),
+            trigger: trigger.as_str(),
+            actor: actor.to_owned(),
+            batch_size,
+            rate_limit,
+            targets: targets.iter().map(|t| t.config().name.clone()).collect(),
+        }
+    }
+
+    async fn event(&self, id: &str) -> RotationResult<RotationEvent> {
+        if id.is_empty() {
+            return Err(RotationError::EmptyEventId);
+        }
+        self.events
+            .get_event(id)
+            .await?
+            .ok_or_else(|| RotationError::EventNotFound(id.to_owned()))
+    }
+
+    /// Rotates `key` if `guard` allows and records the event that migrates its targets.
+    pub async fn rotate(
+        &self,
+        key: &str,
+        guard: RotateGuard,
+        trigger: Trigger,
+        actor: &str,
+    ) -> RotationResult<(Rotated, RotationEvent)> {
+        let draft = self.draft(key, trigger, actor);
+        let rotated = self.manager.rotate(key, guard, Some(&draft)).await?;
+        let event = self.event(&draft.id).await?;
+        info!(key, event_id = %event.id, trigger = trigger.as_str(), actor, "rotation event created");
+        self.wake_worker.notify_one();
+        Ok((rotated, event))
+    }
+
+    /// Rolls `key` back to its previous version and records the event that migrates its
+    /// targets back.
+    pub async fn rollback_key(
+        &self,
+        key: &str,
+        actor: &str,
+    ) -> RotationResult<(RolledBack, RotationEvent)> {
+        let draft = self.draft(key, Trigger::Rollback, actor);
+        let rolled = self.manager.rollback(key, Some(&draft)).await?;
+        let event = self.event(&draft.id).await?;
+        self.wake_worker.notify_one();
+        Ok((rolled, event))
+    }
+
+    /// The runbook's "schedule rotation": rotate now if due, or at once with `force`.
+    pub async fn schedule_rotation(
+        &self,
+        key: &str,
+        force: bool,
+        actor: &str,
+    ) -> RotationResult<ScheduleOutcome> {
+        let (guard, trigger) = if force {
+            (RotateGuard::Always, Trigger::Emergency)
+        } else {
+            let policy = self.key_policy(key).await?;
+            let due_by = self.manager.now() - policy.rotation_interval_secs * MILLIS_PER_SEC;
+            (RotateGuard::DueBy(due_by), Trigger::Manual)
+        };
+        match self.rotate(key, guard, trigger, actor).await {
+            Ok((rotated, event)) => Ok(ScheduleOutcome::Rotated(rotated, Box::new(event))),
+            Err(RotationError::Key(e @ KeyError::NotDue { .. })) => {
+                Ok(ScheduleOutcome::NotDue(e.to_string()))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn key_policy(&self, key: &str) -> RotationResult<crate::keystore::store::KeyPolicy> {
+        let snapshot = self.manager.snapshots(Some(key)).await?;
+        snapshot
+            .first()
+            .map(|s| s.record.policy)
+            .ok_or_else(|| RotationError::Key(KeyError::KeyNotFound(key.to_owned())))
+    }
+
+    /// Stored records per version of `key` in its targets, from the ciphertext headers only.
+    pub async fn impact(&self, key: &str) -> RotationResult<Impact> {
+        let snapshot = self.manager.snapshots(Some(key)).await?;
+        let primary_version = snapshot.first().map_or(0, |s| s.record.primary_version);
+        let mut by_target = Vec::new();
+        for target in self.targets_of(key) {
+            by_target.push((
+                target.config().name.clone(),
+                target.version_counts(key).await?,
+            ));
+        }
+        Ok(Impact {
+            primary_version,
+            by_target,
+        })
+    }
+
+    pub async fn get_event(&self, id: &str) -> RotationResult<RotationEvent> {
+        self.event(id).await
+    }
+
+    pub async fn list_events(
+        &self,
+        key: Option<&str>,
+        status: Option<EventStatus>,
+        limit: u32,
+    ) -> RotationResult<Vec<RotationEvent>> {
+        Ok(self.events.list_events(key, status, limit).await?)
+    }
+
+    /// Runs or continues an event now, optionally with a new batch size.
+    pub async fn execute(
+        &self,
+        id: &str,
+        batch_size: Option<u32>,
+    ) -> RotationResult<RotationEvent> {
+        if let Some(size) = batch_size {
+            if size > MAX_BATCH_SIZE {
+                return Err(RotationError::InvalidArgument(format!(
+                    "batch_size {size} is larger than the maximum {MAX_BATCH_SIZE}"
+                )));
+            }
+        }
+        self.resume(
+            id,
+            batch_size,
+            true,
+            "only pending, in-progress or failed events can be executed",
+        )
+        .await
+    }
+
+    /// Resumes a failed event from its checkpoint.
+    pub async fn retry(&self, id: &str) -> RotationResult<RotationEvent> {
+        self.resume(id, None, false, "only failed events can be retried")
+            .await
+    }
+
+    async fn resume(
+        &self,
+        id: &str,
+        batch_size: Option<u32>,
+        allow_open: bool,
+        what: &'static str,
+    ) -> RotationResult<RotationEvent> {
+        if id.is_empty() {
+            return Err(RotationError::EmptyEventId);
+        }
+        match self.events.resume_event(id, batch_size, allow_open).await? {
+            Ok(event) => {
+                self.wake_worker.notify_one();
+                Ok(event)
+            }
+            Err(ResumeError::NotFound) => Err(RotationError::EventNotFound(id.to_owned())),
+            Err(ResumeError::WrongStatus(status)) => Err(RotationError::WrongStatus {
+                id: id.to_owned(),
+                status,
+                what,
+            }),
+            Err(ResumeError::OtherEventOpen(other)) => Err(RotationError::OtherEventOpen {
+                id: id.to_owned(),
+                other,
+            }),
+        }
+    }
+
+    /// Rolls an event back: its from-version is primary again and the worker migrates the
+    /// records back; the event ends `rolled_back`.
+    pub async fn rollback_event(&self, id: &str) -> RotationResult<RotationEvent> {
+        if !self.manager.rotation_enabled() {
+            return Err(KeyError::RotationDisabled.into());
+        }
+        let event = self.event(id).await?;
+        let refused = |reason: String| RotationError::RollbackRefused {
+            id: id.to_owned(),
+            reason,
+        };
+        let event = match self.events.rollback_event(id, self.manager.now()).await? {
+            Ok(event) => event,
+            Err(RollbackRefusal::NotFound) => return Err(RotationError::EventNotFound(id.to_owned())),
+            Err(RollbackRefusal::AlreadyRolledBack) => {
+                return Err(refused("it is already rolled back".into()))
+            }
+            Err(RollbackRefusal::AlreadyRollingBack) => {
+                return Err(refused("it is already being rolled back; follow it with GetEvent".into()))
+            }
+            Err(RollbackRefusal::KeyMovedOn { primary }) => {
+                return Err(refused(format!(
+                    "key {} has moved on to primary version {primary} since; rolling this event back would skip it",
+                    event.key_name
+                )))
+            }
+            Err(RollbackRefusal::FromVersionRetired) => {
+                return Err(refused(format!(
+                    "version {} of key {} is retired",
+                    event.from_version, event.key_name
+                )))
+            }
+        };
+        self.manager.refresh_key(&event.key_name).await?;
+        info!(event_id = id, key = %event.key_name, "rotation event rolled back; migrating records back");
+        self.wake_worker.notify_one();
+        Ok(event)
+    }
+
+    /// Whether the primary of a key created at `primary_created_at` is due at `now`.
+    pub fn is_due(rotation_interval_secs: i64, primary_created_at: Millis, now: Millis) -> bool {
+        primary_created_at + rotation_interval_secs * MILLIS_PER_SEC <= now
+    }
+}
+
+/// A new event id: "evt-" and 24 hex digits of OS randomness.
+fn new_event_id() -> String {
+    let mut bytes = [0u8; 12];
+    // An OS without a working random source cannot run a KMS at all.
+    getrandom::fill(&mut bytes).expect("the OS random number generator failed");
+    format!("evt-{}", hex::encode(bytes))
+}

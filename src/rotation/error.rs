@@ -1,0 +1,39 @@
+//! Errors of rotation operations; mapped to gRPC statuses in `api::status`.
+
+use crate::keystore::events::EventStatus;
+use crate::keystore::store::StoreError;
+use crate::keystore::KeyError;
+use crate::rotation::target::TargetError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RotationError {
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("event id is empty")]
+    EmptyEventId,
+    #[error("rotation event {0:?} does not exist; ListEvents shows the events")]
+    EventNotFound(String),
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("event {id} is {status}; {what}")]
+    WrongStatus {
+        id: String,
+        status: EventStatus,
+        what: &'static str,
+    },
+    #[error("event {id} cannot be resumed while event {other} of the same key is unfinished")]
+    OtherEventOpen { id: String, other: String },
+    #[error("cannot roll back event {id}: {reason}")]
+    RollbackRefused { id: String, reason: String },
+    /// A migration target database cannot be reached or answered with an error.
+    #[error("{0}")]
+    Target(#[from] TargetError),
+}
+
+pub type RotationResult<T> = Result<T, RotationError>;
+
+impl From<StoreError> for RotationError {
+    fn from(err: StoreError) -> Self {
+        RotationError::Key(KeyError::from(err))
+    }
+}

@@ -1,0 +1,11 @@
+//! Rotation engine: rotation events, the migration worker that re-encrypts the ciphertexts
+//! stored in application tables ("targets"), and the scheduler.
+
+pub mod engine;
+pub mod error;
+pub mod scheduler;
+pub mod target;
+pub mod worker;
+
+pub use engine::RotationEngine;
+pub use error::{RotationError, RotationResult};

@@ -1,0 +1,223 @@
+//! Migration targets: the database adapter the migration worker uses to read and re-encrypt
+//! the Rekey ciphertexts an application stores in one column of one of its tables, in
+//! PostgreSQL or SQLite.
+//!
+//! A [`Target`] pages through the table by primary key ([`Target::fetch_batch`]), writes
+//! re-encrypted values back only where the application has not changed them meanwhile
+//! ([`Target::compare_and_swap`]), and reports which key versions the stored values use
+//! from their first bytes alone ([`Target::version_counts`]).
+//!
+//! Layout: `types` (configuration, values, errors), `ident` (identifier checks), `schema`
+//! (column checks), `counts` (version tally), `sql` (statements and queries shared by the
+//! backends) and one file per backend.
+
+mod counts;
+mod ident;
+mod postgres;
+mod schema;
+mod sql;
+mod sqlite;
+mod types;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use secrecy::ExposeSecret as _;
+use sqlx::{Postgres, Sqlite};
+
+pub use types::{Encoding, PkValue, Row, TargetConfig, TargetError, Update, VersionCounts};
+
+use ident::Names;
+use sql::SqlTarget;
+use types::PkKind;
+
+/// Connections per target pool: the worker uses one at a time, the rest absorb overlap.
+const MAX_CONNECTIONS: u32 = 4;
+
+/// A connected, validated migration target.
+pub struct Target {
+    config: TargetConfig,
+    db: Db,
+}
+
+enum Db {
+    Postgres(SqlTarget<Postgres>),
+    Sqlite(SqlTarget<Sqlite>),
+}
+
+/// Runs the same expression on whichever backend `$db` holds.
+macro_rules! on_backend {
+    ($db:expr, $target:ident => $body:expr) => {
+        match $db {
+            Db::Postgres($target) => $body,
+            Db::Sqlite($target) => $body,
+        }
+    };
+}
+
+impl Target {
+    /// Checks the identifiers, connects (a pool of at most 4 connections) and checks that the
+    /// table has the configured columns with suitable types.
+    ///
+    /// # Errors
+    /// [`TargetError::Config`] for a bad identifier, key name or URL, [`TargetError::Schema`]
+    /// when the table does not match, [`TargetError::Database`] when connecting fails.
+    pub async fn connect(config: TargetConfig) -> Result<Target, TargetError> {
+        let config_error = |reason: String| TargetError::Config {
+            target: config.name.clone(),
+            reason,
+        };
+        let names = Names::from_config(&config)?;
+        crate::crypto::validate_key_name(&config.key)
+            .map_err(|error| config_error(format!("key: {error}")))?;
+        let url = config.database_url.expose_secret();
+        let scheme = url
+            .split_once(':')
+            .map(|(scheme, _)| scheme.to_ascii_lowercase());
+        let db = match scheme.as_deref() {
+            Some("postgres" | "postgresql") => {
+                Db::Postgres(SqlTarget::open(&config, &names, url).await?)
+            }
+            Some("sqlite") => Db::Sqlite(SqlTarget::open(&config, &names, url).await?),
+            _ => {
+                return Err(config_error(
+                    "database_url must start with postgres:// or sqlite://".into(),
+                ))
+            }
+        };
+        let target = Target { config, db };
+        tracing::info!(
+            migration_target = %target.config.name,
+            backend = target.backend(),
+            table = %target.config.table,
+            column = %target.config.column,
+            "connected migration target"
+        );
+        Ok(target)
+    }
+
+    pub fn config(&self) -> &TargetConfig {
+        &self.config
+    }
+
+    fn backend(&self) -> &'static str {
+        on_backend!(&self.db, t => t.backend())
+    }
+
+    fn pk_kind(&self) -> PkKind {
+        on_backend!(&self.db, t => t.kind())
+    }
+
+    /// Up to `limit` rows with a non-NULL value and a primary key after `after` (from the
+    /// start when `None`), in primary-key order.
+    ///
+    /// # Errors
+    /// [`TargetError::BadCheckpoint`] if `after` is not of the primary key's type;
+    /// [`TargetError::Database`].
+    pub async fn fetch_batch(
+        &self,
+        after: Option<&PkValue>,
+        limit: u32,
+    ) -> Result<Vec<Row>, TargetError> {
+        if let Some(after) = after.filter(|after| !self.is_pk(after)) {
+            return Err(TargetError::BadCheckpoint {
+                target: self.config.name.clone(),
+                checkpoint: after.to_checkpoint(),
+            });
+        }
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        on_backend!(&self.db, t => t.fetch_batch(after, limit).await)
+    }
+
+    /// Sets the column to `new_stored` in each row whose primary key matches and whose value
+    /// still equals `old_stored`, all in one transaction. Returns the primary keys of the rows
+    /// changed; rows the application changed meanwhile are left alone and not returned (as
+    /// are updates that cannot match a row: a primary key of the wrong type, or non-UTF-8
+    /// values for a base64 column).
+    ///
+    /// # Errors
+    /// [`TargetError::Database`]; then no row was changed.
+    pub async fn compare_and_swap(&self, updates: &[Update]) -> Result<Vec<PkValue>, TargetError> {
+        let usable: Vec<&Update> = updates.iter().filter(|u| self.can_match(u)).collect();
+        if usable.is_empty() {
+            return Ok(Vec::new());
+        }
+        on_backend!(&self.db, t => t.compare_and_swap(&usable).await)
+    }
+
+    /// How many stored values use each version of `key_name`, read from the first bytes of
+    /// each value (grouped in the database): nothing is decrypted or transferred whole.
+    ///
+    /// # Errors
+    /// [`TargetError::Config`] for an invalid key name; [`TargetError::Database`].
+    pub async fn version_counts(&self, key_name: &str) -> Result<VersionCounts, TargetError> {
+        crate::crypto::validate_key_name(key_name).map_err(|error| TargetError::Config {
+            target: self.config.name.clone(),
+            reason: format!("key name for version counts: {error}"),
+        })?;
+        on_backend!(&self.db, t => t.version_counts(key_name).await)
+    }
+
+    /// The ciphertext in a stored value: itself (binary) or its base64 decoding; `None` if
+    /// it is not valid base64.
+    pub fn decode(&self, stored: &[u8]) -> Option<Vec<u8>> {
+        match self.config.encoding {
+            Encoding::Binary => Some(stored.to_vec()),
+            Encoding::Base64 => STANDARD.decode(stored).ok(),
+        }
+    }
+
+    /// The value to store for `ciphertext` (the reverse of [`Target::decode`]).
+    pub fn encode(&self, ciphertext: &[u8]) -> Vec<u8> {
+        match self.config.encoding {
+            Encoding::Binary => ciphertext.to_vec(),
+            Encoding::Base64 => STANDARD.encode(ciphertext).into_bytes(),
+        }
+    }
+
+    /// Restores a primary key from [`PkValue::to_checkpoint`].
+    ///
+    /// # Errors
+    /// [`TargetError::BadCheckpoint`] if it is not a checkpoint of this primary key's type.
+    pub fn parse_checkpoint(&self, checkpoint: &str) -> Result<PkValue, TargetError> {
+        PkValue::from_checkpoint(self.pk_kind(), checkpoint).ok_or_else(|| {
+            TargetError::BadCheckpoint {
+                target: self.config.name.clone(),
+                checkpoint: checkpoint.to_owned(),
+            }
+        })
+    }
+
+    fn is_pk(&self, pk: &PkValue) -> bool {
+        matches!(
+            (self.pk_kind(), pk),
+            (PkKind::Int, PkValue::Int(_)) | (PkKind::Text, PkValue::Text(_))
+        )
+    }
+
+    fn can_match(&self, update: &Update) -> bool {
+        let is_text = |value: &[u8]| std::str::from_utf8(value).is_ok();
+        self.is_pk(&update.pk)
+            && (self.config.encoding == Encoding::Binary
+                || (is_text(&update.old_stored) && is_text(&update.new_stored)))
+    }
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Target")
+            .field("name", &self.config.name)
+            .field("backend", &self.backend())
+            .field("table", &self.config.table)
+            .field("column", &self.config.column)
+            .field("encoding", &self.config.encoding)
+            .field("key", &self.config.key)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,339 @@
+//! The migration worker. Each replica runs one; it claims open events through a lease in the
+//! keystore database (a dead holder's lease expires and is taken over), and works a claimed
+//! event target by target, batch by batch:
+//!
+//! 1. read the next batch by keyset pagination after the checkpoint;
+//! 2. per row, read the header: rows already on the target version are left alone; rows that
+//!    are not a ciphertext of the key, or fail authentication, are counted failed and never
+//!    written; the rest are decrypted and encrypted again under the target version in process;
+//! 3. write them back with one compare-and-swap statement, so a row the application changed
+//!    in between keeps the application's value (counted skipped, picked up by another pass);
+//! 4. record counts and the checkpoint, renewing the lease.
+//!
+//! A crash anywhere repeats at most one batch on resume: rows it already moved are then seen
+//! as current, and a value is never encrypted twice because only decrypted plaintext is
+//! encrypted.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tracing::{info, warn, Instrument};
+
+use crate::crypto::{Envelope, Kind};
+use crate::keystore::events::{BatchRecord, Counts, EventStatus, RotationEvent};
+use crate::keystore::KeyError;
+use crate::rotation::engine::RotationEngine;
+use crate::rotation::target::{PkValue, Row, Target, Update};
+
+/// How one claimed event ended for this worker.
+enum Outcome {
+    Finished,
+    /// Another replica or an operator took the event over (lease expired, superseded,
+    /// rolled back): stop without touching it.
+    LostLease,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum MigrateError {
+    #[error("{0}")]
+    Target(#[from] crate::rotation::target::TargetError),
+    #[error("keystore: {0}")]
+    Key(#[from] KeyError),
+    #[error("keystore: {0}")]
+    Store(#[from] crate::keystore::store::StoreError),
+    #[error("migration target {0:?} of this event is no longer configured on this server")]
+    UnknownTarget(String),
+}
+
+#[derive(Debug)]
+pub struct Worker {
+    engine: Arc<RotationEngine>,
+    /// Identifies this replica in leases.
+    owner: String,
+    poll_interval: Duration,
+}
+
+impl Worker {
+    pub fn new(engine: Arc<RotationEngine>, owner: String, poll_interval: Duration) -> Self {
+        Self {
+            engine,
+            owner,
+            poll_interval,
+        }
+    }
+
+    /// Works events until the task is aborted.
+    pub async fn run(self) {
+        loop {
+            match self.work_available().await {
+                Ok(()) => {}
+                Err(e) => warn!(error = %e, "migration worker could not claim events; retrying"),
+            }
+            tokio::select! {
+                () = self.engine.worker_wakeup() => {}
+                () = tokio::time::sleep(self.poll_interval) => {}
+            }
+        }
+    }
+
+    /// Claims and works events until none is claimable.
+    pub async fn work_available(&self) -> Result<(), crate::keystore::store::StoreError> {
+        let events = self.engine.events();
+        loop {
+            let now = self.engine.manager().now();
+            let Some(event) = events
+                .claim_event(&self.owner, now, self.engine.settings().lease_ms)
+                .await?
+            else {
+                return Ok(());
+            };
+            let span =
+                tracing::info_span!("migration", event_id = %event.id, key = %event.key_name);
+            self.work(event).instrument(span).await;
+        }
+    }
+
+    async fn work(&self, event: RotationEvent) {
+        info!(
+            to_version = event.target_version(),
+            rolling_back = event.rolling_back,
+            pass = event.pass,
+            "migration started"
+        );
+        let result = self.migrate(&event).await;
+        let now = self.engine.manager().now();
+        let events = self.engine.events();
+        let finish = match result {
+            Ok(Outcome::LostLease) => {
+                info!("migration taken over or stopped elsewhere; leaving it");
+                return;
+            }
+            Ok(Outcome::Finished) => {
+                let status = if event.rolling_back {
+                    EventStatus::RolledBack
+                } else {
+                    EventStatus::Completed
+                };
+                events
+                    .finish_event(&event.id, &self.owner, status, None, now)
+                    .await
+            }
+            Err(e) => {
+                warn!(error = %e, "migration failed; RetryEvent resumes it from its checkpoint");
+                events
+                    .finish_event(
+                        &event.id,
+                        &self.owner,
+                        EventStatus::Failed,
+                        Some(&e.to_string()),
+                        now,
+                    )
+                    .await
+            }
+        };
+        match finish {
+            Ok(true) => info!("migration ended"),
+            Ok(false) => info!("migration was taken over before it could be closed"),
+            Err(e) => {
+                warn!(error = %e, "could not record the end of the migration; another replica will resume it")
+            }
+        }
+    }
+
+    async fn migrate(&self, claimed: &RotationEvent) -> Result<Outcome, MigrateError> {
+        let events = self.engine.events();
+        let mut event = claimed.clone();
+        let mut batch_size = event.batch_size.max(1);
+        loop {
+            let mut skipped = 0;
+            for progress in event.targets.iter().filter(|t| !t.done) {
+                let target = self
+                    .engine
+                    .target(&progress.target)
+                    .ok_or_else(|| MigrateError::UnknownTarget(progress.target.clone()))?;
+                let mut cursor = progress
+                    .checkpoint
+                    .as_deref()
+                    .map(|c| target.parse_checkpoint(c))
+                    .transpose()?;
+                loop {
+                    let started = Instant::now();
+                    let rows = target.fetch_batch(cursor.as_ref(), batch_size).await?;
+                    let Some(last) = rows.last().map(|r| r.pk.clone()) else {
+                        let record = BatchRecord {
+                            checkpoint: cursor.as_ref().map(PkValue::to_checkpoint),
+                            done: true,
+                            ..BatchRecord::default()
+                        };
+                        if self
+                            .record(&event, &progress.target, &record)
+                            .await?
+                            .is_none()
+                        {
+                            return Ok(Outcome::LostLease);
+                        }
+                        break;
+                    };
+                    let mut record = self.migrate_batch(&event, target, rows).await?;
+                    skipped += record.counts.skipped;
+                    record.checkpoint = Some(last.to_checkpoint());
+                    record.elapsed_ms = elapsed_ms(started);
+                    let processed = record.counts.total.max(record.counts.migrated);
+                    match self.record(&event, &progress.target, &record).await? {
+                        Some(size) => batch_size = size.max(1),
+                        None => return Ok(Outcome::LostLease),
+                    }
+                    cursor = Some(last);
+                    throttle(event.rate_limit, processed, started).await;
+                }
+            }
+            if skipped == 0 || event.pass >= self.engine.settings().max_passes {
+                return Ok(Outcome::Finished);
+            }
+            info!(
+                skipped,
+                pass = event.pass + 1,
+                "rows changed underneath; starting another pass"
+            );
+            if !events.start_pass(&event.id, &self.owner).await? {
+                return Ok(Outcome::LostLease);
+            }
+            event = match events.get_event(&event.id).await? {
+                Some(e) => e,
+                None => return Ok(Outcome::LostLease),
+            };
+        }
+    }
+
+    async fn record(
+        &self,
+        event: &RotationEvent,
+        target: &str,
+        record: &BatchRecord,
+    ) -> Result<Option<u32>, MigrateError> {
+        let now = self.engine.manager().now();
+        Ok(self
+            .engine
+            .events()
+            .record_batch(
+                &event.id,
+                &self.owner,
+                target,
+                record,
+                now,
+                self.engine.settings().lease_ms,
+            )
+            .await?)
+    }
+
+    /// Re-encrypts the rows of one batch that need it and writes them back.
+    async fn migrate_batch(
+        &self,
+        event: &RotationEvent,
+        target: &Target,
+        rows: Vec<Row>,
+    ) -> Result<BatchRecord, MigrateError> {
+        let to_version = event.target_version();
+        // Totals, rows already current and failures are counted on the first pass only: later
+        // passes only revisit rows the application changed underneath.
+        let first_pass = event.pass <= 1;
+        let mut counts = Counts::default();
+        let mut failed_ids = Vec::new();
+        let mut updates = Vec::new();
+        for row in rows {
+            if first_pass {
+                counts.total += 1;
+            }
+            let Some(ciphertext) = target.decode(&row.stored) else {
+                if first_pass {
+                    counts.failed += 1;
+                    failed_ids.push(row.pk.to_string());
+                }
+                continue;
+            };
+            match classify(&ciphertext, &event.key_name, to_version) {
+                RowState::Current => {
+                    if first_pass {
+                        counts.already_current += 1;
+                    }
+                    continue;
+                }
+                RowState::Foreign => {
+                    if first_pass {
+                        counts.failed += 1;
+                        failed_ids.push(row.pk.to_string());
+                    }
+                    continue;
+                }
+                RowState::NeedsMigration => {}
+            }
+            match self
+                .engine
+                .manager()
+                .reencrypt_to(&ciphertext, &row.associated_data, to_version)
+                .await
+            {
+                Ok(new) => updates.push(Update {
+                    pk: row.pk,
+                    old_stored: row.stored,
+                    new_stored: target.encode(&new),
+                }),
+                // The database or the keystore itself failing stops the event; anything
+                // else is a problem of this row alone.
+                Err(e @ (KeyError::Unavailable(_) | KeyError::Internal(_))) => return Err(e.into()),
+                Err(_) => {
+                    if first_pass {
+                        counts.failed += 1;
+                        failed_ids.push(row.pk.to_string());
+                    }
+                }
+            }
+        }
+        if !updates.is_empty() {
+            let written = target.compare_and_swap(&updates).await?;
+            counts.migrated += written.len() as u64;
+            counts.skipped += (updates.len() - written.len()) as u64;
+        }
+        Ok(BatchRecord {
+            counts,
+            failed_ids,
+            ..BatchRecord::default()
+        })
+    }
+}
+
+enum RowState {
+    Current,
+    NeedsMigration,
+    /// Not a ciphertext of this key: corrupt, another key's, a signature, or plain text.
+    Foreign,
+}
+
+/// Reads only the header.
+fn classify(ciphertext: &[u8], key: &str, to_version: u32) -> RowState {
+    match Envelope::parse(ciphertext) {
+        Ok(env) if env.kind == Kind::Ciphertext && env.key_name == key => {
+            if env.key_version == to_version {
+                RowState::Current
+            } else {
+                RowState::NeedsMigration
+            }
+        }
+        _ => RowState::Foreign,
+    }
+}
+
+fn elapsed_ms(since: Instant) -> i64 {
+    i64::try_from(since.elapsed().as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Sleeps so that `processed` rows since `started` stay within `rate_limit` rows/second.
+async fn throttle(rate_limit: u32, processed: u64, started: Instant) {
+    if rate_limit == 0 || processed == 0 {
+        return;
+    }
+    let budget = Duration::from_secs_f64(processed as f64 / f64::from(rate_limit));
+    if let Some(rest) = budget.checked_sub(started.elapsed()) {
+        tokio::time::sleep(rest).await;
+    }
+}

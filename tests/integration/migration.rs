@@ -1,0 +1,413 @@
+//! The migration worker against real application tables: every row moves to the new version
+//! and still decrypts, concurrent application writes are never lost, garbage is reported and
+//! left alone, failed events resume, and rollback moves rows back.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rekey::proto::{
+    ExecuteEventRequest, GetEventRequest, GetImpactRequest, ListEventsRequest, RetryEventRequest,
+    RollbackEventRequest, RotationEvent, ScheduleRotationRequest,
+};
+use secrecy::SecretString;
+use tonic::Code;
+
+use crate::app_db::{legacy_v1, owner, plaintext, version_of, AppDb, KEY, LEGACY_V1};
+use crate::support::{Backend, TestEnv, TestServer};
+
+/// An environment whose TOKEN_ENCRYPTION v1 is the known legacy key.
+pub async fn env_with_legacy_key(backend: Backend) -> TestEnv {
+    TestEnv::with(backend, |c| {
+        c.legacy_keys
+            .0
+            .insert(KEY.into(), SecretString::from(hex::encode(LEGACY_V1)));
+        c.worker_poll_interval_ms = 100;
+    })
+    .await
+}
+
+pub async fn force_rotation(s: &mut TestServer) -> RotationEvent {
+    let reply = s
+        .rotation
+        .schedule_rotation(ScheduleRotationRequest {
+            key_name: KEY.into(),
+            force: true,
+        })
+        .await
+        .expect("rotation")
+        .into_inner();
+    assert!(reply.rotated);
+    reply.event.expect("event")
+}
+
+/// Polls the event until it reaches `status` (bounded; generous for a shared machine).
+pub async fn wait_for(s: &mut TestServer, event_id: &str, status: &str) -> RotationEvent {
+    for _ in 0..6000 {
+        let event = s
+            .rotation
+            .get_event(GetEventRequest {
+                event_id: event_id.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if event.status == status {
+            return event;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("event {event_id} never reached {status}");
+}
+
+/// Every row decrypts (in process, through the server's key manager) to `expected(id)` and
+/// carries `version`.
+async fn check_rows(s: &TestServer, db: &AppDb, version: u32, expected: impl Fn(i64) -> Vec<u8>) {
+    let manager = s.server.manager();
+    let rows = db.all().await;
+    for (id, token) in &rows {
+        assert_eq!(version_of(token), version, "row {id}");
+        let decrypted = manager
+            .decrypt(token, owner(*id).as_bytes())
+            .await
+            .expect("row decrypts");
+        assert_eq!(*decrypted.plaintext, expected(*id), "row {id}");
+    }
+}
+
+async fn a_rotation_migrates_every_row(backend: Backend) {
+    // The PostgreSQL table has 100,000 rows; the SQLite one is smaller to keep `cargo test` quick.
+    let rows = match backend {
+        Backend::Postgres => 100_000,
+        Backend::Sqlite => 20_000,
+    };
+    let mut env = env_with_legacy_key(backend).await;
+    let db = AppDb::create(&env, backend, rows).await;
+    env.config.targets.push(db.target("secrets.token"));
+    let mut s = env.start().await;
+
+    let impact = s
+        .rotation
+        .get_impact(GetImpactRequest {
+            key_name: KEY.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(impact.versions.len(), 1);
+    assert_eq!(
+        (impact.versions[0].version, impact.versions[0].records),
+        (1, rows as u64)
+    );
+
+    let event = force_rotation(&mut s).await;
+    assert_eq!(
+        (event.from_version, event.to_version, event.trigger.as_str()),
+        (1, 2, "emergency")
+    );
+    let done = wait_for(&mut s, &event.event_id, "completed").await;
+    let totals = done.totals.unwrap();
+    assert_eq!(totals.total, rows as u64);
+    assert_eq!(totals.migrated, rows as u64);
+    assert_eq!(
+        (totals.already_current, totals.skipped, totals.failed),
+        (0, 0, 0)
+    );
+    assert!(done.records_per_second > 0.0);
+    assert!(done.started_at.is_some() && done.finished_at.is_some());
+    assert!(done.targets[0].done);
+
+    let impact = s
+        .rotation
+        .get_impact(GetImpactRequest {
+            key_name: KEY.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(impact.records_to_migrate, 0);
+    assert_eq!(
+        (impact.versions[0].version, impact.versions[0].records),
+        (2, rows as u64)
+    );
+    check_rows(&s, &db, 2, plaintext).await;
+    s.stop().await;
+    env.finish().await;
+}
+
+async fn application_writes_during_a_migration_are_never_lost(backend: Backend) {
+    let rows = 3_000;
+    let mut env = env_with_legacy_key(backend).await;
+    let db = Arc::new(AppDb::create(&env, backend, rows).await);
+    let mut target = db.target("secrets.token");
+    target.batch_size = Some(50);
+    env.config.targets.push(target);
+    let mut s = env.start().await;
+
+    // The writer updates random rows as an application would: encrypt with Rekey, write.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (db, stop, manager) = (
+            Arc::clone(&db),
+            Arc::clone(&stop),
+            Arc::clone(s.server.manager()),
+        );
+        tokio::spawn(async move {
+            let mut latest: HashMap<i64, Vec<u8>> = HashMap::new();
+            let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+            let mut n = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let id = 1 + (seed >> 33) as i64 % rows;
+                n += 1;
+                let value = format!("written-by-app-{n}").into_bytes();
+                let (ct, _) = manager
+                    .encrypt(KEY, &value, owner(id).as_bytes())
+                    .await
+                    .unwrap();
+                db.set(id, &ct).await;
+                latest.insert(id, value);
+            }
+            latest
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let event = force_rotation(&mut s).await;
+    let done = wait_for(&mut s, &event.event_id, "completed").await;
+    stop.store(true, Ordering::SeqCst);
+    let latest = writer.await.unwrap();
+    assert!(latest.len() > 10, "the writer wrote during the migration");
+
+    let totals = done.totals.unwrap();
+    assert_eq!(totals.total, rows as u64);
+    assert_eq!(totals.failed, 0);
+    assert_eq!(
+        totals.migrated + totals.already_current + totals.skipped,
+        rows as u64
+    );
+    // Every row holds the application's latest value, or its original one, on version 2.
+    check_rows(&s, &db, 2, |id| {
+        latest.get(&id).cloned().unwrap_or_else(|| plaintext(id))
+    })
+    .await;
+    s.stop().await;
+    env.finish().await;
+}
+
+async fn garbage_rows_are_reported_and_left_untouched(backend: Backend) {
+    let mut env = env_with_legacy_key(backend).await;
+    let db = AppDb::create(&env, backend, 100).await;
+    let other_key = rekey::crypto::EncryptionKey::new(&rekey::crypto::KeyMaterial::generate())
+        .encrypt("DATABASE_ENCRYPTION", 1, b"x", b"")
+        .unwrap();
+    let wrong_ad = legacy_v1()
+        .encrypt(KEY, 1, b"secret", b"someone-else")
+        .unwrap();
+    let garbage: Vec<(i64, Vec<u8>)> = vec![
+        (1001, b"plain text, never encrypted".to_vec()),
+        (1002, (0..50u8).map(|i| i.wrapping_mul(97)).collect()),
+        (1003, other_key),
+        (1004, wrong_ad),
+    ];
+    let mut tx = db.pool.begin().await.unwrap();
+    for (id, value) in &garbage {
+        db.insert_raw(&mut tx, *id, value).await;
+    }
+    tx.commit().await.unwrap();
+    env.config.targets.push(db.target("secrets.token"));
+    let mut s = env.start().await;
+
+    let event = force_rotation(&mut s).await;
+    let done = wait_for(&mut s, &event.event_id, "completed").await;
+    let totals = done.totals.unwrap();
+    assert_eq!(
+        (totals.total, totals.migrated, totals.failed),
+        (104, 100, 4)
+    );
+    assert_eq!(done.targets[0].failed_ids, ["1001", "1002", "1003", "1004"]);
+    let stored: HashMap<i64, Vec<u8>> = db.all().await.into_iter().collect();
+    for (id, value) in &garbage {
+        assert_eq!(&stored[id], value, "row {id} must be left as it was");
+    }
+    let impact = s
+        .rotation
+        .get_impact(GetImpactRequest {
+            key_name: KEY.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        impact.targets[0].unreadable, 3,
+        "other key, random bytes, plain text"
+    );
+    s.stop().await;
+    env.finish().await;
+}
+
+async fn rolling_back_an_event_moves_rows_back(backend: Backend) {
+    let rows = 2_000;
+    let mut env = env_with_legacy_key(backend).await;
+    let db = AppDb::create(&env, backend, rows).await;
+    env.config.targets.push(db.target("secrets.token"));
+    let mut s = env.start().await;
+    let event = force_rotation(&mut s).await;
+    wait_for(&mut s, &event.event_id, "completed").await;
+
+    let rolling = s
+        .rotation
+        .rollback_event(RollbackEventRequest {
+            event_id: event.event_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(rolling.rolling_back);
+    let done = wait_for(&mut s, &event.event_id, "rolled_back").await;
+    assert_eq!(done.totals.unwrap().migrated, rows as u64);
+    assert!(!done.rolling_back);
+    // Back on version 1: the legacy key alone decrypts every row again.
+    for (id, token) in db.all().await {
+        assert_eq!(version_of(&token), 1);
+        let envelope = rekey::crypto::Envelope::parse(&token).unwrap();
+        let pt = legacy_v1()
+            .decrypt(&envelope, owner(id).as_bytes())
+            .unwrap();
+        assert_eq!(*pt, plaintext(id));
+    }
+    let status = s
+        .client
+        .get_status(rekey::proto::GetStatusRequest {
+            key_name: KEY.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status.keys[0].primary_version, 1);
+    // A second rollback of the same event is refused and changes nothing.
+    let err = s
+        .rotation
+        .rollback_event(RollbackEventRequest {
+            event_id: event.event_id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(
+        err.message().contains("already rolled back"),
+        "{}",
+        err.message()
+    );
+    s.stop().await;
+    env.finish().await;
+}
+
+async fn a_failed_event_resumes_with_retry(backend: Backend) {
+    let rows = 500;
+    let mut env = env_with_legacy_key(backend).await;
+    let db = AppDb::create(&env, backend, rows).await;
+    env.config.targets.push(db.target("secrets.token"));
+    let mut s = env.start().await;
+    // The table disappears (a botched deploy): the migration fails with a clear error.
+    sqlx::query("ALTER TABLE secrets RENAME TO secrets_moved")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let event = force_rotation(&mut s).await;
+    let failed = wait_for(&mut s, &event.event_id, "failed").await;
+    assert!(
+        failed.last_error.contains("secrets.token"),
+        "{}",
+        failed.last_error
+    );
+
+    let err = s
+        .rotation
+        .execute_event(ExecuteEventRequest {
+            event_id: "evt-nope".into(),
+            batch_size: 10,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let err = s
+        .rotation
+        .execute_event(ExecuteEventRequest {
+            event_id: event.event_id.clone(),
+            batch_size: 1_000_000,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+
+    sqlx::query("ALTER TABLE secrets_moved RENAME TO secrets")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let resumed = s
+        .rotation
+        .retry_event(RetryEventRequest {
+            event_id: event.event_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(resumed.last_error, "");
+    let done = wait_for(&mut s, &event.event_id, "completed").await;
+    assert_eq!(done.totals.unwrap().migrated, rows as u64);
+    check_rows(&s, &db, 2, plaintext).await;
+
+    // Completed events can be neither retried nor executed again.
+    for err in [
+        s.rotation
+            .retry_event(RetryEventRequest {
+                event_id: event.event_id.clone(),
+            })
+            .await
+            .unwrap_err(),
+        s.rotation
+            .execute_event(ExecuteEventRequest {
+                event_id: event.event_id.clone(),
+                batch_size: 0,
+            })
+            .await
+            .unwrap_err(),
+    ] {
+        assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+        assert!(err.message().contains("is completed"), "{}", err.message());
+    }
+    let listed = s
+        .rotation
+        .list_events(ListEventsRequest {
+            key_name: KEY.into(),
+            status: "completed".into(),
+            limit: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.events.len(), 1);
+    let err = s
+        .rotation
+        .list_events(ListEventsRequest {
+            key_name: String::new(),
+            status: "bogus".into(),
+            limit: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    s.stop().await;
+    env.finish().await;
+}
+
+crate::on_every_backend!(
+    a_rotation_migrates_every_row,
+    application_writes_during_a_migration_are_never_lost,
+    garbage_rows_are_reported_and_left_untouched,
+    rolling_back_an_event_moves_rows_back,
+    a_failed_event_resumes_with_retry,
+);
