@@ -8,6 +8,7 @@ mod bad_input;
 mod crypto_vectors;
 mod keys;
 mod migration;
+mod processes;
 mod replicas;
 mod rotation;
 mod startup;

@@ -404,10 +404,92 @@ async fn a_failed_event_resumes_with_retry(backend: Backend) {
     env.finish().await;
 }
 
+async fn retirement_waits_until_no_record_uses_the_version(backend: Backend) {
+    use rekey::clock::{Clock, ManualClock, SystemClock};
+    let mut env = env_with_legacy_key(backend).await;
+    let db = AppDb::create(&env, backend, 10).await;
+    env.config.targets.push(db.target("secrets.token"));
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let mut s = env.start_with(&env.config, clock.clone()).await;
+    let event = force_rotation(&mut s).await;
+    wait_for(&mut s, &event.event_id, "completed").await;
+    crate::rotation::rotate(&mut s, "SESSION_ENCRYPTION", true).await;
+    // An application instance that still encrypts with version 1 adds two rows.
+    db.insert_v1(11, 2).await;
+
+    // Past TOKEN_ENCRYPTION's 30-day and SESSION_ENCRYPTION's 7-day grace periods.
+    clock.advance_secs(31 * 86_400);
+    let report = s.server.scheduler().run_once().await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.held, [(KEY.to_owned(), 1, 2)]);
+    assert!(
+        report
+            .retired
+            .contains(&("SESSION_ENCRYPTION".to_owned(), 1)),
+        "{report:?}"
+    );
+    assert!(!report.retired.iter().any(|(k, _)| k == KEY), "{report:?}");
+    let status = s
+        .client
+        .get_status(rekey::proto::GetStatusRequest {
+            key_name: KEY.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let key = &status.keys[0];
+    assert_eq!(
+        key.versions[0].state(),
+        rekey::proto::KeyVersionState::Deprecated
+    );
+    assert_eq!(key.alert_level(), rekey::proto::AlertLevel::Critical);
+    assert!(
+        key.alert_reason
+            .contains("version 1 is past its grace period"),
+        "{}",
+        key.alert_reason
+    );
+
+    // The application's rows are rewrapped; with no record left on version 1 it retires.
+    for id in 11..13 {
+        let token = db
+            .all()
+            .await
+            .into_iter()
+            .find(|(i, _)| *i == id)
+            .unwrap()
+            .1;
+        let rewrapped = s
+            .client
+            .rewrap(rekey::proto::RewrapRequest {
+                ciphertext: token,
+                associated_data: owner(id).into_bytes(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        db.set(id, &rewrapped.ciphertext).await;
+    }
+    let report = s.server.scheduler().run_once().await;
+    assert_eq!(report.retired, [(KEY.to_owned(), 1)]);
+    assert!(report.held.is_empty());
+    let old = legacy_v1().encrypt(KEY, 1, b"old", b"").unwrap();
+    let err = s
+        .client
+        .decrypt(crate::keys::dec_req(&old))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains("retired"), "{}", err.message());
+    s.stop().await;
+    env.finish().await;
+}
+
 crate::on_every_backend!(
     a_rotation_migrates_every_row,
     application_writes_during_a_migration_are_never_lost,
     garbage_rows_are_reported_and_left_untouched,
     rolling_back_an_event_moves_rows_back,
     a_failed_event_resumes_with_retry,
+    retirement_waits_until_no_record_uses_the_version,
 );
