@@ -70,7 +70,7 @@ impl Replica {
         if let Some(key) = &env.config.master_key {
             command.env("REKEY_MASTER_KEY", key.expose_secret());
         }
-        let child = command.spawn().expect("rekey binary starts");
+        let mut child = command.spawn().expect("rekey binary starts");
         let endpoint = Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap();
         for _ in 0..600 {
             if let Ok(channel) = endpoint.connect().await {
@@ -78,6 +78,8 @@ impl Replica {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let _ = child.kill();
+        let _ = child.wait();
         let log = std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default();
         panic!("replica {name} did not start serving:\n{log}");
     }
