@@ -154,7 +154,7 @@ where
         }
         install_primary(&mut tx, &key.name, None, 1, Some(&first), now).await?;
         tx.commit().await?;
-        tracing::info!(backend = DB::BACKEND, key = %key.name, "created key with version 1");
+        tracing::debug!(backend = DB::BACKEND, key = %key.name, "created key with version 1");
         Ok(true)
     }
 
@@ -271,7 +271,7 @@ where
             insert_event(&mut tx, name, event, previous_version, new_version, now).await?;
         }
         tx.commit().await?;
-        tracing::info!(
+        tracing::debug!(
             backend = DB::BACKEND,
             key = name,
             previous_version,
@@ -327,7 +327,7 @@ where
             .await?;
         }
         tx.commit().await?;
-        tracing::info!(
+        tracing::debug!(
             backend = DB::BACKEND,
             key = name,
             primary_version,
@@ -378,7 +378,7 @@ where
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        tracing::info!(
+        tracing::debug!(
             backend = DB::BACKEND,
             key = name,
             version,

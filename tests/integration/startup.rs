@@ -226,6 +226,23 @@ async fn shutdown_is_graceful_and_the_port_is_released(backend: Backend) {
     env.finish().await;
 }
 
+async fn a_misconfigured_migration_target_stops_startup(backend: Backend) {
+    let env = TestEnv::new(backend).await;
+    let db = crate::app_db::AppDb::create(&env, backend, 1).await;
+    let mut config = env.config.clone();
+    let mut target = db.target("users.token");
+    target.column = "no_such_column".into();
+    config.targets.push(target);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let err = rekey::server::start(&config, listener, Arc::new(SystemClock))
+        .await
+        .expect_err("a target whose column does not exist must stop startup");
+    let message = format!("{err:#}");
+    assert!(message.contains("users.token"), "{message}");
+    assert!(message.contains("no_such_column"), "{message}");
+    env.finish().await;
+}
+
 crate::on_every_backend!(
     ciphertexts_survive_a_restart,
     a_wrong_root_key_refuses_to_start,
@@ -233,4 +250,5 @@ crate::on_every_backend!(
     declared_keys_are_created_with_their_policy,
     health_and_reflection_answer,
     shutdown_is_graceful_and_the_port_is_released,
+    a_misconfigured_migration_target_stops_startup,
 );
