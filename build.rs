@@ -4,11 +4,12 @@
 use std::{env, path::PathBuf};
 
 /// Messages holding plaintext or key bytes. Keep in sync with the impls in `src/proto.rs`.
-const SECRET_MESSAGES: [&str; 4] = [
+const SECRET_MESSAGES: [&str; 5] = [
     ".rekey.v1.EncryptRequest",
     ".rekey.v1.DecryptResponse",
     ".rekey.v1.GenerateDataKeyResponse",
     ".rekey.v1.SignRequest",
+    ".rekey.v1.CreateTokenResponse",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -18,6 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "proto/rekey/v1/key_service.proto",
         "proto/rekey/v1/rotation_service.proto",
+        "proto/rekey/v1/admin_service.proto",
     ];
     let descriptors = protox::compile(files, ["proto"])?;
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);

@@ -124,6 +124,9 @@ pub struct Config {
     pub database_max_connections: u32,
     /// Root key as base64 of 32 bytes. Prefer the environment (`REKEY_MASTER_KEY`) or a file.
     pub master_key: Option<SecretString>,
+    /// `REKEY_ADMIN_TOKEN`: an admin bearer token accepted in addition to stored tokens (at
+    /// least 32 characters). When unset, the first start creates one into the data folder.
+    pub admin_token: Option<SecretString>,
     /// File holding the root key as base64 of 32 bytes.
     pub master_key_file: Option<PathBuf>,
     /// Largest plaintext or message accepted by Encrypt and Sign.
@@ -165,6 +168,7 @@ impl Default for Config {
             database_url: None,
             database_max_connections: 16,
             master_key: None,
+            admin_token: None,
             master_key_file: None,
             max_plaintext_bytes: 1024 * 1024,
             key_refresh_interval_secs: 5,
@@ -232,6 +236,9 @@ impl Config {
         }
         if let Some(v) = get("REKEY_MASTER_KEY") {
             self.master_key = Some(SecretString::from(v));
+        }
+        if let Some(v) = get("REKEY_ADMIN_TOKEN") {
+            self.admin_token = Some(SecretString::from(v));
         }
         if let Some(v) = get("REKEY_MASTER_KEY_FILE") {
             self.master_key_file = Some(PathBuf::from(v));
@@ -304,6 +311,16 @@ impl Config {
                     key.name
                 )));
             }
+        }
+        if self
+            .admin_token
+            .as_ref()
+            .is_some_and(|t| t.expose_secret().chars().count() < 32)
+        {
+            return Err(ConfigError::Invalid(
+                "REKEY_ADMIN_TOKEN must be at least 32 characters (e.g. `openssl rand -base64 32`)"
+                    .into(),
+            ));
         }
         self.schedule()?;
         if self.migration_batch_size == 0 || self.migration_batch_size > MAX_BATCH_SIZE {

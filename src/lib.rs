@@ -7,6 +7,8 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;

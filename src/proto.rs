@@ -65,6 +65,21 @@ impl fmt::Debug for SignRequest {
     }
 }
 
+impl fmt::Debug for CreateTokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreateTokenResponse")
+            .field("token", &Redacted(self.token.len()))
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
+impl Drop for CreateTokenResponse {
+    fn drop(&mut self) {
+        self.token.zeroize();
+    }
+}
+
 impl Drop for EncryptRequest {
     fn drop(&mut self) {
         self.plaintext.zeroize();

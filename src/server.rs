@@ -10,15 +10,19 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tokio_stream::wrappers::TcpListenerStream;
 use tracing::{info, warn, Instrument};
 
+use crate::api::admin_grpc::AdminServiceImpl;
 use crate::api::grpc::KeyServiceImpl;
 use crate::api::rotation_grpc::RotationServiceImpl;
+use crate::auth::Authenticator;
 use crate::clock::Clock;
 use crate::config::{Backend, Config};
 use crate::keystore::events::EventStore;
+use crate::keystore::tokens::TokenStore;
 use crate::keystore::{
     postgres::PostgresStore, root_source::load_root_key, seed::ensure_keys, sqlite::SqliteStore,
     store::KeyStore, KeyManager, Settings,
 };
+use crate::proto::admin_service_server::AdminServiceServer;
 use crate::proto::key_service_server::KeyServiceServer;
 use crate::proto::rotation_service_server::RotationServiceServer;
 use crate::rotation::engine::EngineSettings;
@@ -84,7 +88,7 @@ pub async fn start(
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<RunningServer> {
     let backend = config.backend()?;
-    let (store, events, keystore_existed) = open_store(config, &backend).await?;
+    let (stores, keystore_existed) = open_store(config, &backend).await?;
     let root = load_root_key(config, &backend, keystore_existed)?;
     let settings = Settings {
         max_plaintext_bytes: config.max_plaintext_bytes,
@@ -92,18 +96,32 @@ pub async fn start(
         rotation_enabled: config.rotation_enabled,
     };
     let manager = Arc::new(
-        KeyManager::open(store, root, clock, settings)
+        KeyManager::open(stores.keys, root, Arc::clone(&clock), settings)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the keystore: {}", internal_detail(e)))?,
     );
     ensure_keys(&manager, &config.managed_keys(), &config.legacy_keys).await?;
     let engine = Arc::new(RotationEngine::new(
         Arc::clone(&manager),
-        events,
+        stores.events,
         connect_targets(config).await?,
         engine_settings(config)?,
     ));
     let scheduler = Arc::new(Scheduler::new(Arc::clone(&engine)));
+    let auth = Arc::new(
+        Authenticator::new(stores.tokens, clock, config.admin_token.as_ref())
+            .await
+            .context("cannot load API tokens")?,
+    );
+    if let Some(path) = auth.bootstrap(&config.data_dir).await? {
+        let token = std::fs::read_to_string(&path)?;
+        // The one time a secret is printed: the operator needs it to administer the server.
+        println!(
+            "\nFirst start: created an admin token (also in {}, mode 0600). It is shown once:\n\n    {}\n",
+            path.display(),
+            token.trim()
+        );
+    }
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
@@ -117,17 +135,21 @@ pub async fn start(
         .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
-    let key_service = KeyServiceServer::new(KeyServiceImpl::new(Arc::clone(&engine)))
-        .max_decoding_message_size(config.max_plaintext_bytes + MESSAGE_OVERHEAD_BYTES)
-        .max_encoding_message_size(config.max_plaintext_bytes + MESSAGE_OVERHEAD_BYTES);
+    let key_service =
+        KeyServiceServer::new(KeyServiceImpl::new(Arc::clone(&engine), Arc::clone(&auth)))
+            .max_decoding_message_size(config.max_plaintext_bytes + MESSAGE_OVERHEAD_BYTES)
+            .max_encoding_message_size(config.max_plaintext_bytes + MESSAGE_OVERHEAD_BYTES);
     let rotation_service = RotationServiceServer::new(RotationServiceImpl::new(
         Arc::clone(&engine),
         Arc::clone(&scheduler),
+        Arc::clone(&auth),
     ));
+    let admin_service = AdminServiceServer::new(AdminServiceImpl::new(Arc::clone(&auth)));
 
     let grpc_addr = listener.local_addr()?;
     let refresh = spawn_refresh(
         Arc::clone(&manager),
+        Arc::clone(&auth),
         Duration::from_secs(config.key_refresh_interval_secs),
     );
     let replica = replica_id();
@@ -155,7 +177,8 @@ pub async fn start(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(key_service)
-        .add_service(rotation_service);
+        .add_service(rotation_service)
+        .add_service(admin_service);
     let task = tokio::spawn(
         async move {
             let (drain_tx, drain_rx) = oneshot::channel::<()>();
@@ -198,21 +221,34 @@ pub async fn start(
     })
 }
 
-async fn open_store(
-    config: &Config,
-    backend: &Backend,
-) -> anyhow::Result<(Arc<dyn KeyStore>, Arc<dyn EventStore>, bool)> {
+/// The keystore database seen through each of its storage traits.
+struct Stores {
+    keys: Arc<dyn KeyStore>,
+    events: Arc<dyn EventStore>,
+    tokens: Arc<dyn TokenStore>,
+}
+
+impl Stores {
+    fn over<S: KeyStore + EventStore + TokenStore + 'static>(store: Arc<S>) -> Self {
+        Self {
+            keys: store.clone(),
+            events: store.clone(),
+            tokens: store,
+        }
+    }
+}
+
+async fn open_store(config: &Config, backend: &Backend) -> anyhow::Result<(Stores, bool)> {
     match backend {
         Backend::Sqlite(path) => {
             let existed = path.exists();
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                create_private_dir(dir)?;
+                crate::keystore::root_source::create_private_dir(dir)?;
             }
             let store = SqliteStore::open(path)
                 .await
                 .with_context(|| format!("cannot open SQLite keystore {}", path.display()))?;
-            let store = Arc::new(store);
-            Ok((store.clone(), store, existed))
+            Ok((Stores::over(Arc::new(store)), existed))
         }
         Backend::Postgres => {
             let url = config
@@ -223,24 +259,9 @@ async fn open_store(
                 PostgresStore::connect(url.expose_secret(), config.database_max_connections)
                     .await
                     .context("cannot open the PostgreSQL keystore")?;
-            let store = Arc::new(store);
-            Ok((store.clone(), store, true))
+            Ok((Stores::over(Arc::new(store)), true))
         }
     }
-}
-
-/// The data folder holds the keystore (and, in development, the root key): owner-only.
-fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder
-        .create(dir)
-        .with_context(|| format!("cannot create data folder {}", dir.display()))
 }
 
 /// Connects every configured migration target and validates its table and columns: a
@@ -318,7 +339,11 @@ fn oversized_is_resource_exhausted(
 }
 
 /// Reloads keys on an interval so this replica picks up rotations made by others.
-fn spawn_refresh(manager: Arc<KeyManager>, every: Duration) -> JoinHandle<()> {
+fn spawn_refresh(
+    manager: Arc<KeyManager>,
+    auth: Arc<Authenticator>,
+    every: Duration,
+) -> JoinHandle<()> {
     tokio::spawn(
         async move {
             let mut ticker = tokio::time::interval(every);
@@ -326,6 +351,9 @@ fn spawn_refresh(manager: Arc<KeyManager>, every: Duration) -> JoinHandle<()> {
             ticker.tick().await;
             loop {
                 ticker.tick().await;
+                if let Err(e) = auth.refresh().await {
+                    warn!(error = %e, "token refresh failed; using the last loaded tokens");
+                }
                 if let Err(e) = manager.refresh_all().await {
                     warn!(error = %internal_detail(e), "key refresh failed; serving from the last loaded keys");
                 }

@@ -1,10 +1,13 @@
-//! `rekey.v1.KeyService` over tonic: a thin adapter from protobuf to `KeyManager`.
+//! `rekey.v1.KeyService` over tonic: a thin adapter from protobuf to `KeyManager`. Every rpc
+//! authenticates first; data-plane rpcs check the token's key and operation scope, key
+//! lifecycle rpcs need an admin token.
 
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use crate::api::convert;
+use crate::api::{convert, guard};
+use crate::auth::{Authenticator, Operation, Principal};
 use crate::keystore::KeyManager;
 use crate::proto::{self, key_service_server::KeyService};
 use crate::rotation::engine::Trigger;
@@ -14,22 +17,32 @@ use crate::rotation::RotationEngine;
 pub struct KeyServiceImpl {
     manager: Arc<KeyManager>,
     engine: Arc<RotationEngine>,
+    auth: Arc<Authenticator>,
 }
 
 impl KeyServiceImpl {
-    pub fn new(engine: Arc<RotationEngine>) -> Self {
+    pub fn new(engine: Arc<RotationEngine>, auth: Arc<Authenticator>) -> Self {
         Self {
             manager: Arc::clone(engine.manager()),
             engine,
+            auth,
         }
     }
-}
 
-/// Who made a request, for rotation events and (later) the audit trail.
-pub fn actor<T>(request: &Request<T>) -> String {
-    match request.remote_addr() {
-        Some(addr) => format!("grpc:{addr}"),
-        None => "grpc".to_owned(),
+    /// Authenticates the caller and checks its scope for `operation` on `key`. `key` is None
+    /// when the request carries a value that is not a Rekey envelope: the rpc then answers
+    /// INVALID_ARGUMENT itself, revealing nothing about any key.
+    async fn allow<T>(
+        &self,
+        request: &Request<T>,
+        operation: Operation,
+        key: Option<&str>,
+    ) -> Result<Principal, Status> {
+        let principal = guard::authenticate(&self.auth, request).await?;
+        if let Some(key) = key {
+            guard::scope(&principal, operation, key)?;
+        }
+        Ok(principal)
     }
 }
 
@@ -43,6 +56,8 @@ impl KeyService for KeyServiceImpl {
         request: Request<proto::EncryptRequest>,
     ) -> RpcResult<proto::EncryptResponse> {
         let req = request.get_ref();
+        self.allow(&request, Operation::Encrypt, Some(&req.key_name))
+            .await?;
         let (ciphertext, key_version) = self
             .manager
             .encrypt(&req.key_name, &req.plaintext, &req.associated_data)
@@ -59,6 +74,8 @@ impl KeyService for KeyServiceImpl {
         request: Request<proto::DecryptRequest>,
     ) -> RpcResult<proto::DecryptResponse> {
         let req = request.get_ref();
+        self.allow(&request, Operation::Decrypt, guard::key_of(&req.ciphertext))
+            .await?;
         let decrypted = self
             .manager
             .decrypt(&req.ciphertext, &req.associated_data)
@@ -76,6 +93,8 @@ impl KeyService for KeyServiceImpl {
         request: Request<proto::GenerateDataKeyRequest>,
     ) -> RpcResult<proto::GenerateDataKeyResponse> {
         let req = request.get_ref();
+        self.allow(&request, Operation::GenerateDataKey, Some(&req.key_name))
+            .await?;
         let data_key = self
             .manager
             .generate_data_key(&req.key_name, &req.associated_data)
@@ -93,6 +112,8 @@ impl KeyService for KeyServiceImpl {
         request: Request<proto::RewrapRequest>,
     ) -> RpcResult<proto::RewrapResponse> {
         let req = request.get_ref();
+        self.allow(&request, Operation::Rewrap, guard::key_of(&req.ciphertext))
+            .await?;
         let (ciphertext, key_version) = self
             .manager
             .rewrap(&req.ciphertext, &req.associated_data)
@@ -106,6 +127,8 @@ impl KeyService for KeyServiceImpl {
     #[tracing::instrument(skip_all, fields(key = %request.get_ref().key_name))]
     async fn sign(&self, request: Request<proto::SignRequest>) -> RpcResult<proto::SignResponse> {
         let req = request.get_ref();
+        self.allow(&request, Operation::Sign, Some(&req.key_name))
+            .await?;
         let (signature, key_version) = self.manager.sign(&req.key_name, &req.message).await?;
         Ok(Response::new(proto::SignResponse {
             signature,
@@ -119,6 +142,8 @@ impl KeyService for KeyServiceImpl {
         request: Request<proto::VerifyRequest>,
     ) -> RpcResult<proto::VerifyResponse> {
         let req = request.get_ref();
+        self.allow(&request, Operation::Verify, guard::key_of(&req.signature))
+            .await?;
         let verified = self.manager.verify(&req.message, &req.signature).await?;
         Ok(Response::new(proto::VerifyResponse {
             valid: verified.valid,
@@ -132,6 +157,7 @@ impl KeyService for KeyServiceImpl {
         &self,
         request: Request<proto::RotateRequest>,
     ) -> RpcResult<proto::RotateResponse> {
+        let principal = guard::admin(&self.auth, &request).await?;
         let req = request.get_ref();
         let guard = self.manager.manual_guard(req.force);
         let trigger = if req.force {
@@ -141,7 +167,7 @@ impl KeyService for KeyServiceImpl {
         };
         let (rotated, event) = self
             .engine
-            .rotate(&req.key_name, guard, trigger, &actor(&request))
+            .rotate(&req.key_name, guard, trigger, &principal.id)
             .await?;
         Ok(Response::new(proto::RotateResponse {
             key_name: req.key_name.clone(),
@@ -156,10 +182,11 @@ impl KeyService for KeyServiceImpl {
         &self,
         request: Request<proto::RollbackRequest>,
     ) -> RpcResult<proto::RollbackResponse> {
+        let principal = guard::admin(&self.auth, &request).await?;
         let req = request.get_ref();
         let (rolled, event) = self
             .engine
-            .rollback_key(&req.key_name, &actor(&request))
+            .rollback_key(&req.key_name, &principal.id)
             .await?;
         Ok(Response::new(proto::RollbackResponse {
             key_name: req.key_name.clone(),
@@ -174,6 +201,7 @@ impl KeyService for KeyServiceImpl {
         &self,
         request: Request<proto::GetStatusRequest>,
     ) -> RpcResult<proto::GetStatusResponse> {
+        guard::admin(&self.auth, &request).await?;
         let name = request.get_ref().key_name.as_str();
         let snapshots = self
             .manager

@@ -1,6 +1,8 @@
 //! Transport adapters: gRPC services (and, later, HTTP admin routes) over the key manager.
 
+pub mod admin_grpc;
 pub mod convert;
 pub mod grpc;
+mod guard;
 pub mod rotation_grpc;
 mod status;

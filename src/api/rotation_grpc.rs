@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use crate::api::convert;
-use crate::api::grpc::actor;
+use crate::api::{convert, guard};
+use crate::auth::Authenticator;
 use crate::keystore::events::EventStatus;
 use crate::proto::{self, rotation_service_server::RotationService};
 use crate::rotation::engine::ScheduleOutcome;
@@ -20,11 +20,20 @@ const MAX_LIST_LIMIT: u32 = 1000;
 pub struct RotationServiceImpl {
     engine: Arc<RotationEngine>,
     scheduler: Arc<Scheduler>,
+    auth: Arc<Authenticator>,
 }
 
 impl RotationServiceImpl {
-    pub fn new(engine: Arc<RotationEngine>, scheduler: Arc<Scheduler>) -> Self {
-        Self { engine, scheduler }
+    pub fn new(
+        engine: Arc<RotationEngine>,
+        scheduler: Arc<Scheduler>,
+        auth: Arc<Authenticator>,
+    ) -> Self {
+        Self {
+            engine,
+            scheduler,
+            auth,
+        }
     }
 }
 
@@ -37,6 +46,7 @@ impl RotationService for RotationServiceImpl {
         &self,
         request: Request<proto::GetImpactRequest>,
     ) -> RpcResult<proto::GetImpactResponse> {
+        guard::admin(&self.auth, &request).await?;
         let key = &request.get_ref().key_name;
         let impact = self.engine.impact(key).await?;
         Ok(Response::new(convert::impact(key, &impact)))
@@ -47,10 +57,11 @@ impl RotationService for RotationServiceImpl {
         &self,
         request: Request<proto::ScheduleRotationRequest>,
     ) -> RpcResult<proto::ScheduleRotationResponse> {
+        let principal = guard::admin(&self.auth, &request).await?;
         let req = request.get_ref();
         let outcome = self
             .engine
-            .schedule_rotation(&req.key_name, req.force, &actor(&request))
+            .schedule_rotation(&req.key_name, req.force, &principal.id)
             .await?;
         Ok(Response::new(match outcome {
             ScheduleOutcome::Rotated(_, event) => proto::ScheduleRotationResponse {
@@ -68,8 +79,9 @@ impl RotationService for RotationServiceImpl {
 
     async fn get_schedule(
         &self,
-        _request: Request<proto::GetScheduleRequest>,
+        request: Request<proto::GetScheduleRequest>,
     ) -> RpcResult<proto::GetScheduleResponse> {
+        guard::admin(&self.auth, &request).await?;
         let manager = self.engine.manager();
         let snapshots = manager.snapshots(None).await.map_err(RotationError::from)?;
         let now = manager.now();
@@ -89,6 +101,7 @@ impl RotationService for RotationServiceImpl {
         &self,
         request: Request<proto::GetEventRequest>,
     ) -> RpcResult<proto::RotationEvent> {
+        guard::admin(&self.auth, &request).await?;
         let event = self.engine.get_event(&request.get_ref().event_id).await?;
         Ok(Response::new(convert::event(&event)))
     }
@@ -97,6 +110,7 @@ impl RotationService for RotationServiceImpl {
         &self,
         request: Request<proto::ListEventsRequest>,
     ) -> RpcResult<proto::ListEventsResponse> {
+        guard::admin(&self.auth, &request).await?;
         let req = request.get_ref();
         let status = match req.status.as_str() {
             "" => None,
@@ -126,6 +140,7 @@ impl RotationService for RotationServiceImpl {
         &self,
         request: Request<proto::ExecuteEventRequest>,
     ) -> RpcResult<proto::RotationEvent> {
+        guard::admin(&self.auth, &request).await?;
         let req = request.get_ref();
         let batch_size = (req.batch_size > 0).then_some(req.batch_size);
         let event = self.engine.execute(&req.event_id, batch_size).await?;
@@ -137,6 +152,7 @@ impl RotationService for RotationServiceImpl {
         &self,
         request: Request<proto::RetryEventRequest>,
     ) -> RpcResult<proto::RotationEvent> {
+        guard::admin(&self.auth, &request).await?;
         let event = self.engine.retry(&request.get_ref().event_id).await?;
         Ok(Response::new(convert::event(&event)))
     }
@@ -146,6 +162,7 @@ impl RotationService for RotationServiceImpl {
         &self,
         request: Request<proto::RollbackEventRequest>,
     ) -> RpcResult<proto::RotationEvent> {
+        guard::admin(&self.auth, &request).await?;
         let event = self
             .engine
             .rollback_event(&request.get_ref().event_id)

@@ -4,6 +4,7 @@
 use tonic::{Code, Status};
 use tracing::{error, warn};
 
+use crate::auth::AuthError;
 use crate::keystore::KeyError;
 use crate::rotation::RotationError;
 
@@ -49,11 +50,29 @@ impl From<RotationError> for Status {
             RotationError::EventNotFound(_) => Code::NotFound,
             RotationError::WrongStatus { .. }
             | RotationError::OtherEventOpen { .. }
+            | RotationError::Superseded { .. }
             | RotationError::RollbackRefused { .. } => Code::FailedPrecondition,
             RotationError::Target(ref detail) => {
                 warn!(%detail, "migration target unavailable");
                 Code::Unavailable
             }
+        };
+        Status::new(code, err.to_string())
+    }
+}
+
+impl From<AuthError> for Status {
+    fn from(err: AuthError) -> Self {
+        let code = match err {
+            AuthError::Store(store) => return Status::from(KeyError::from(store)),
+            AuthError::Missing
+            | AuthError::Invalid
+            | AuthError::Expired { .. }
+            | AuthError::Revoked { .. } => Code::Unauthenticated,
+            AuthError::RateLimited { .. } => Code::ResourceExhausted,
+            AuthError::AdminOnly { .. } | AuthError::OutOfScope { .. } => Code::PermissionDenied,
+            AuthError::InvalidRequest(_) => Code::InvalidArgument,
+            AuthError::NotFound(_) => Code::NotFound,
         };
         Status::new(code, err.to_string())
     }

@@ -155,6 +155,11 @@ pub enum ResumeError {
     WrongStatus(EventStatus),
     /// Another event of the key is open.
     OtherEventOpen(String),
+    /// The key's primary is no longer the version this event migrates to.
+    Superseded {
+        target: u32,
+        primary: u32,
+    },
 }
 
 /// Why an event cannot be rolled back.

@@ -9,11 +9,14 @@ pub mod manager;
 pub mod postgres;
 pub mod root_source;
 pub mod seed;
+mod sql_audit;
 mod sql_events;
 mod sql_rows;
 pub mod sql_store;
+mod sql_tokens;
 pub mod sqlite;
 pub mod store;
+pub mod tokens;
 
 pub use error::{KeyError, KeyResult};
 pub use manager::{KeyManager, Settings};

@@ -66,6 +66,33 @@ fn generate_dev_key(path: &Path) -> anyhow::Result<RootKey> {
     let encoded = zeroize::Zeroizing::new(
         base64::engine::general_purpose::STANDARD.encode(material.expose()),
     );
+    write_private_file(path, encoded.as_bytes())?;
+    warn!(
+        path = %path.display(),
+        "GENERATED A DEVELOPMENT ROOT KEY. It sits next to the keystore it protects, which is only \
+         fit for development. In production set REKEY_MASTER_KEY or master_key_file from a secret \
+         store, and back the key up: without it no stored key can be unwrapped."
+    );
+    Ok(RootKey::new(material))
+}
+
+/// The data folder holds the keystore (and, in development, the root key): owner-only.
+pub fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create data folder {}", dir.display()))
+}
+
+/// Creates `path` (which must not exist) readable by the owner only, and writes `secret` and a
+/// newline to it, durably.
+pub fn write_private_file(path: &Path, secret: &[u8]) -> anyhow::Result<()> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -75,17 +102,11 @@ fn generate_dev_key(path: &Path) -> anyhow::Result<RootKey> {
     }
     let mut file = options
         .open(path)
-        .with_context(|| format!("cannot create root key file {}", path.display()))?;
-    file.write_all(encoded.as_bytes())?;
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(secret)?;
     file.write_all(b"\n")?;
     file.sync_all()?;
-    warn!(
-        path = %path.display(),
-        "GENERATED A DEVELOPMENT ROOT KEY. It sits next to the keystore it protects, which is only \
-         fit for development. In production set REKEY_MASTER_KEY or master_key_file from a secret \
-         store, and back the key up: without it no stored key can be unwrapped."
-    );
-    Ok(RootKey::new(material))
+    Ok(())
 }
 
 #[cfg(test)]

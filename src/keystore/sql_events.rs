@@ -141,6 +141,7 @@ where
     for<'r> (i64,): FromRow<'r, DB::Row>,
     for<'r> (String,): FromRow<'r, DB::Row>,
     for<'r> (String, String): FromRow<'r, DB::Row>,
+    for<'r> (i64, i64): FromRow<'r, DB::Row>,
     for<'r> EventRow: FromRow<'r, DB::Row>,
     for<'r> TargetRow: FromRow<'r, DB::Row>,
 {
@@ -338,6 +339,27 @@ where
         let status = EventStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("event {event_id}: status {status:?}")))?;
         let batch_size = batch_size.map(i64::from);
+        // An event may only move records to the key's current primary: resuming one that a
+        // newer rotation or rollback superseded would move them back to an older version.
+        if matches!(
+            status,
+            EventStatus::Failed | EventStatus::Pending | EventStatus::InProgress
+        ) {
+            let (target, primary): (i64, i64) = sqlx::query_as(
+                "SELECT CASE WHEN e.rolling_back = 1 THEN e.from_version ELSE e.to_version END, \
+                 k.primary_version FROM rotation_events e JOIN keys k ON k.name = e.key_name \
+                 WHERE e.id = $1",
+            )
+            .bind(event_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if target != primary {
+                return Ok(Err(ResumeError::Superseded {
+                    target: number(event_id, "target version", target)?,
+                    primary: number(event_id, "primary_version", primary)?,
+                }));
+            }
+        }
         match status {
             EventStatus::Failed => {
                 if let Some(other) = other_open_event(&mut tx, &key, event_id).await? {

@@ -317,6 +317,11 @@ impl RotationEngine {
                 id: id.to_owned(),
                 other,
             }),
+            Err(ResumeError::Superseded { target, primary }) => Err(RotationError::Superseded {
+                id: id.to_owned(),
+                target,
+                primary,
+            }),
         }
     }
 

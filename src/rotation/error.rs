@@ -23,6 +23,12 @@ pub enum RotationError {
     },
     #[error("event {id} cannot be resumed while event {other} of the same key is unfinished")]
     OtherEventOpen { id: String, other: String },
+    #[error("event {id} moves records to version {target}, but the key's primary is now version {primary}: a newer rotation or rollback superseded it; follow that event instead")]
+    Superseded {
+        id: String,
+        target: u32,
+        primary: u32,
+    },
     #[error("cannot roll back event {id}: {reason}")]
     RollbackRefused { id: String, reason: String },
     /// A migration target database cannot be reached or answered with an error.

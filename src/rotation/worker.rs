@@ -41,6 +41,8 @@ enum MigrateError {
     Key(#[from] KeyError),
     #[error("keystore: {0}")]
     Store(#[from] crate::keystore::store::StoreError),
+    #[error("this event migrates to version {target} but the key's primary is version {primary}: a newer rotation or rollback superseded it")]
+    Superseded { target: u32, primary: u32 },
     #[error("migration target {0:?} of this event is no longer configured on this server")]
     UnknownTarget(String),
 }
@@ -143,6 +145,19 @@ impl Worker {
     async fn migrate(&self, claimed: &RotationEvent) -> Result<Outcome, MigrateError> {
         let events = self.engine.events();
         let mut event = claimed.clone();
+        let primary = self
+            .engine
+            .manager()
+            .snapshots(Some(&event.key_name))
+            .await?
+            .first()
+            .map(|s| s.record.primary_version);
+        if primary != Some(event.target_version()) {
+            return Err(MigrateError::Superseded {
+                target: event.target_version(),
+                primary: primary.unwrap_or(0),
+            });
+        }
         let mut batch_size = event.batch_size.max(1);
         loop {
             let mut skipped = 0;

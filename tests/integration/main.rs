@@ -4,6 +4,8 @@
 mod support;
 
 mod app_db;
+mod audit_suite;
+mod auth;
 mod bad_input;
 mod crypto_vectors;
 mod keys;

@@ -343,6 +343,20 @@ async fn a_failed_event_resumes_with_retry(backend: Backend) {
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
 
+    // A newer rotation supersedes the failed event: retrying the old one would move rows back
+    // to version 2, so it is refused; the new event is the one to retry.
+    let newer = force_rotation(&mut s).await;
+    wait_for(&mut s, &newer.event_id, "failed").await;
+    let err = s
+        .rotation
+        .retry_event(RetryEventRequest {
+            event_id: event.event_id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains("superseded"), "{}", err.message());
+
     sqlx::query("ALTER TABLE secrets_moved RENAME TO secrets")
         .execute(&db.pool)
         .await
@@ -350,15 +364,16 @@ async fn a_failed_event_resumes_with_retry(backend: Backend) {
     let resumed = s
         .rotation
         .retry_event(RetryEventRequest {
-            event_id: event.event_id.clone(),
+            event_id: newer.event_id.clone(),
         })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(resumed.last_error, "");
-    let done = wait_for(&mut s, &event.event_id, "completed").await;
+    let done = wait_for(&mut s, &newer.event_id, "completed").await;
     assert_eq!(done.totals.unwrap().migrated, rows as u64);
-    check_rows(&s, &db, 2, plaintext).await;
+    check_rows(&s, &db, 3, plaintext).await;
+    let event = newer;
 
     // Completed events can be neither retried nor executed again.
     for err in [

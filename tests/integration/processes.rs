@@ -14,12 +14,13 @@ use secrecy::ExposeSecret;
 use tonic::transport::Channel;
 
 use crate::app_db::{plaintext, AppDb, KEY, LEGACY_V1};
-use crate::support::{Backend, TestEnv};
+use crate::support::{Authed, Backend, Bearer, TestEnv};
 
 /// A `rekey serve` child process, killed when dropped.
 struct Replica {
     child: Child,
     channel: Channel,
+    bearer: Bearer,
 }
 
 impl Replica {
@@ -70,11 +71,17 @@ impl Replica {
         if let Some(key) = &env.config.master_key {
             command.env("REKEY_MASTER_KEY", key.expose_secret());
         }
+        let admin_token = env.config.admin_token.as_ref().expect("admin token");
+        command.env("REKEY_ADMIN_TOKEN", admin_token.expose_secret());
         let mut child = command.spawn().expect("rekey binary starts");
         let endpoint = Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap();
         for _ in 0..600 {
             if let Ok(channel) = endpoint.connect().await {
-                return Replica { child, channel };
+                return Replica {
+                    child,
+                    channel,
+                    bearer: Bearer::new(admin_token.expose_secret()),
+                };
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -84,12 +91,12 @@ impl Replica {
         panic!("replica {name} did not start serving:\n{log}");
     }
 
-    fn keys(&self) -> KeyServiceClient<Channel> {
-        KeyServiceClient::new(self.channel.clone())
+    fn keys(&self) -> KeyServiceClient<Authed> {
+        KeyServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
     }
 
-    fn rotation(&self) -> RotationServiceClient<Channel> {
-        RotationServiceClient::new(self.channel.clone())
+    fn rotation(&self) -> RotationServiceClient<Authed> {
+        RotationServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
     }
 
     /// SIGKILL: no shutdown, no cleanup, exactly like a crash.

@@ -7,10 +7,13 @@ use std::sync::Arc;
 use base64::Engine as _;
 use rekey::clock::{Clock, SystemClock};
 use rekey::config::Config;
+use rekey::proto::admin_service_client::AdminServiceClient;
 use rekey::proto::key_service_client::KeyServiceClient;
 use rekey::proto::rotation_service_client::RotationServiceClient;
 use rekey::server::RunningServer;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 #[path = "../support/pg.rs"]
@@ -57,6 +60,7 @@ impl TestEnv {
                 Some(database)
             }
         };
+        config.admin_token = Some(SecretString::from(random_root_key()));
         adjust(&mut config);
         Self {
             config,
@@ -79,10 +83,19 @@ impl TestEnv {
             .connect()
             .await
             .expect("client connects");
+        let admin = Bearer::new(
+            config
+                .admin_token
+                .as_ref()
+                .expect("admin token")
+                .expose_secret(),
+        );
         TestServer {
             server,
-            client: KeyServiceClient::new(channel.clone()),
-            rotation: RotationServiceClient::new(channel),
+            client: KeyServiceClient::with_interceptor(channel.clone(), admin.clone()),
+            rotation: RotationServiceClient::with_interceptor(channel.clone(), admin.clone()),
+            admin: AdminServiceClient::with_interceptor(channel.clone(), admin),
+            channel,
         }
     }
 
@@ -106,14 +119,44 @@ impl TestEnv {
 
 pub struct TestServer {
     pub server: RunningServer,
-    pub client: KeyServiceClient<Channel>,
-    pub rotation: RotationServiceClient<Channel>,
+    /// Clients authenticated with the admin token.
+    pub client: KeyServiceClient<Authed>,
+    pub rotation: RotationServiceClient<Authed>,
+    pub admin: AdminServiceClient<Authed>,
+    /// For clients with other credentials, or none.
+    pub channel: Channel,
 }
+
+/// Adds `authorization: Bearer <token>` to every request.
+#[derive(Clone)]
+pub struct Bearer(MetadataValue<Ascii>);
+
+impl Bearer {
+    pub fn new(token: &str) -> Self {
+        Self(format!("Bearer {token}").parse().expect("ASCII token"))
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+pub type Authed = InterceptedService<Channel, Bearer>;
 
 impl TestServer {
     pub async fn stop(self) {
         drop(self.client);
         drop(self.rotation);
+        drop(self.admin);
+        drop(self.channel);
         self.server.shutdown().await.expect("clean shutdown");
     }
 }

@@ -1,0 +1,336 @@
+//! `Authenticator`: turns an `authorization` header into a [`Principal`], or a refusal with a
+//! message that says what to do. Tokens are cached in memory (refreshed with the keys, and
+//! loaded on a miss) so the data plane never waits on the database for a known token.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use secrecy::{ExposeSecret, SecretString};
+use tracing::warn;
+use zeroize::Zeroizing;
+
+use crate::auth::limiter::FailureLimiter;
+use crate::auth::principal::{Operation, Principal, Role};
+use crate::auth::token;
+use crate::clock::Clock;
+use crate::keystore::store::{Millis, StoreError};
+use crate::keystore::tokens::{TokenRecord, TokenStore};
+
+/// The principal id of the admin token given in REKEY_ADMIN_TOKEN.
+pub const ENV_ADMIN_ID: &str = "admin-from-env";
+/// File in the data folder that receives the bootstrap admin token.
+pub const BOOTSTRAP_TOKEN_FILE: &str = "admin.token";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("missing credentials: send the header `authorization: Bearer <token>`")]
+    Missing,
+    #[error("the bearer token is not valid for this server")]
+    Invalid,
+    #[error("token {id} expired; ask an admin for a new one")]
+    Expired { id: String },
+    #[error("token {id} has been revoked; ask an admin for a new one")]
+    Revoked { id: String },
+    #[error("too many failed authentication attempts from {peer}; retry in {retry_after_secs} s")]
+    RateLimited { peer: IpAddr, retry_after_secs: u64 },
+    #[error("token {id} is a client token; this operation needs an admin token")]
+    AdminOnly { id: String },
+    #[error("token {id} may not {operation} with key {key:?}; its scope is keys [{keys}], operations [{operations}]")]
+    OutOfScope {
+        id: String,
+        operation: Operation,
+        key: String,
+        keys: String,
+        operations: String,
+    },
+    #[error("invalid token request: {0}")]
+    InvalidRequest(String),
+    #[error("token {0:?} does not exist")]
+    NotFound(String),
+    #[error("token store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// A token just created: the secret is shown once and never stored.
+#[derive(Debug)]
+pub struct CreatedToken {
+    pub secret: Zeroizing<String>,
+    pub record: TokenRecord,
+}
+
+#[derive(Debug)]
+pub struct Authenticator {
+    store: Arc<dyn TokenStore>,
+    clock: Arc<dyn Clock>,
+    tokens: ArcSwap<HashMap<String, Arc<TokenRecord>>>,
+    env_admin_hash: Option<String>,
+    limiter: FailureLimiter,
+}
+
+impl Authenticator {
+    pub async fn new(
+        store: Arc<dyn TokenStore>,
+        clock: Arc<dyn Clock>,
+        env_admin: Option<&SecretString>,
+    ) -> Result<Self, AuthError> {
+        let auth = Self {
+            store,
+            clock,
+            tokens: ArcSwap::default(),
+            env_admin_hash: env_admin.map(|t| token::hash(t.expose_secret())),
+            limiter: FailureLimiter::default(),
+        };
+        auth.refresh().await?;
+        Ok(auth)
+    }
+
+    /// Reloads every token (revocations made on other replicas take effect here).
+    pub async fn refresh(&self) -> Result<(), AuthError> {
+        let all = self.store.list_tokens().await?;
+        self.tokens.store(Arc::new(
+            all.into_iter()
+                .map(|t| (t.id.clone(), Arc::new(t)))
+                .collect(),
+        ));
+        Ok(())
+    }
+
+    fn cache(&self, record: TokenRecord) {
+        let record = Arc::new(record);
+        self.tokens.rcu(|current| {
+            let mut next = HashMap::clone(current);
+            next.insert(record.id.clone(), Arc::clone(&record));
+            next
+        });
+    }
+
+    /// Authenticates the value of an `authorization` header from `peer`.
+    ///
+    /// An address that failed too often recently is answered from memory only: a valid token
+    /// this replica knows still works (valid clients behind the same address keep working),
+    /// anything else is refused without touching the database.
+    pub async fn authenticate(
+        &self,
+        header: Option<&str>,
+        peer: Option<IpAddr>,
+    ) -> Result<Principal, AuthError> {
+        if let Some(peer) = peer {
+            if let Some(retry_after_secs) = self.limiter.blocked(peer) {
+                return self
+                    .check(header, false)
+                    .await
+                    .map_err(|_| AuthError::RateLimited {
+                        peer,
+                        retry_after_secs,
+                    });
+            }
+        }
+        let result = self.check(header, true).await;
+        if let (
+            Err(
+                AuthError::Missing
+                | AuthError::Invalid
+                | AuthError::Expired { .. }
+                | AuthError::Revoked { .. },
+            ),
+            Some(peer),
+        ) = (&result, peer)
+        {
+            self.limiter.record_failure(peer);
+        }
+        result
+    }
+
+    /// Validates the header; `may_load` allows a database lookup for a token not in memory.
+    async fn check(&self, header: Option<&str>, may_load: bool) -> Result<Principal, AuthError> {
+        let presented = header
+            .and_then(|h| {
+                let (scheme, rest) = h.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+            })
+            .filter(|t| !t.is_empty())
+            .ok_or(AuthError::Missing)?;
+        let presented_hash = token::hash(presented);
+        if let Some(env_hash) = &self.env_admin_hash {
+            if token::hashes_match(env_hash, &presented_hash) {
+                return Ok(Principal {
+                    id: ENV_ADMIN_ID.to_owned(),
+                    role: Role::Admin,
+                    key_names: Vec::new(),
+                    operations: Vec::new(),
+                });
+            }
+        }
+        let id = token::id_of(presented).ok_or(AuthError::Invalid)?;
+        let record = match self.tokens.load().get(&id).cloned() {
+            Some(record) => record,
+            None if !may_load => return Err(AuthError::Invalid),
+            None => {
+                let record = self.store.get_token(&id).await?.ok_or(AuthError::Invalid)?;
+                self.cache(record.clone());
+                Arc::new(record)
+            }
+        };
+        if !token::hashes_match(&record.secret_hash, &presented_hash) {
+            return Err(AuthError::Invalid);
+        }
+        if record.revoked_at.is_some() {
+            return Err(AuthError::Revoked { id });
+        }
+        if record.expires_at.is_some_and(|at| at <= self.clock.now()) {
+            return Err(AuthError::Expired { id });
+        }
+        principal_of(&record)
+    }
+
+    pub fn require_admin(principal: &Principal) -> Result<(), AuthError> {
+        if principal.is_admin() {
+            Ok(())
+        } else {
+            Err(AuthError::AdminOnly {
+                id: principal.id.clone(),
+            })
+        }
+    }
+
+    pub fn require(
+        principal: &Principal,
+        operation: Operation,
+        key: &str,
+    ) -> Result<(), AuthError> {
+        if principal.may(operation, key) {
+            return Ok(());
+        }
+        let list = |items: Vec<String>| {
+            if items.is_empty() {
+                "all".to_owned()
+            } else {
+                items.join(", ")
+            }
+        };
+        Err(AuthError::OutOfScope {
+            id: principal.id.clone(),
+            operation,
+            key: key.to_owned(),
+            keys: list(principal.key_names.clone()),
+            operations: list(principal.operations.iter().map(|o| o.to_string()).collect()),
+        })
+    }
+
+    /// Creates a token. `key_names` and `operations` scope client tokens (empty: all).
+    pub async fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+        key_names: Vec<String>,
+        operations: Vec<String>,
+        expires_at: Option<Millis>,
+        created_by: &str,
+    ) -> Result<CreatedToken, AuthError> {
+        if name.trim().is_empty() || name.len() > 200 {
+            return Err(AuthError::InvalidRequest(
+                "name must be 1-200 characters".into(),
+            ));
+        }
+        for key in &key_names {
+            crate::crypto::validate_key_name(key)
+                .map_err(|e| AuthError::InvalidRequest(format!("key {key:?}: {e}")))?;
+        }
+        for op in &operations {
+            if Operation::parse(op).is_none() {
+                return Err(AuthError::InvalidRequest(format!(
+                    "unknown operation {op:?}; use encrypt, decrypt, generate_data_key, rewrap, sign or verify"
+                )));
+            }
+        }
+        if role == Role::Admin && !(key_names.is_empty() && operations.is_empty()) {
+            return Err(AuthError::InvalidRequest(
+                "admin tokens cannot be scoped; create a client token instead".into(),
+            ));
+        }
+        let now = self.clock.now();
+        if expires_at.is_some_and(|at| at <= now) {
+            return Err(AuthError::InvalidRequest(
+                "expires_at is in the past".into(),
+            ));
+        }
+        let new = token::generate();
+        let record = TokenRecord {
+            id: new.id.clone(),
+            name: name.trim().to_owned(),
+            role: role.as_str().to_owned(),
+            key_names,
+            operations,
+            secret_hash: token::hash(&new.secret),
+            created_at: now,
+            created_by: created_by.to_owned(),
+            expires_at,
+            revoked_at: None,
+        };
+        self.store.insert_token(&record).await?;
+        self.cache(record.clone());
+        Ok(CreatedToken {
+            secret: new.secret,
+            record,
+        })
+    }
+
+    pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>, AuthError> {
+        Ok(self.store.list_tokens().await?)
+    }
+
+    /// Revokes a token; effective at once on this replica and within the refresh interval on
+    /// the others.
+    pub async fn revoke_token(&self, id: &str) -> Result<TokenRecord, AuthError> {
+        self.store.revoke_token(id, self.clock.now()).await?;
+        let record = self
+            .store
+            .get_token(id)
+            .await?
+            .ok_or_else(|| AuthError::NotFound(id.to_owned()))?;
+        self.cache(record.clone());
+        Ok(record)
+    }
+
+    /// On the first start of a keystore (and only then, across all replicas), creates an admin
+    /// token, writes it to `<data_dir>/admin.token` (mode 0600) and returns its path.
+    pub async fn bootstrap(&self, data_dir: &Path) -> anyhow::Result<Option<PathBuf>> {
+        if self.env_admin_hash.is_some() || !self.store.claim_admin_bootstrap().await? {
+            return Ok(None);
+        }
+        let created = self
+            .create_token(
+                "bootstrap admin",
+                Role::Admin,
+                Vec::new(),
+                Vec::new(),
+                None,
+                "bootstrap",
+            )
+            .await?;
+        crate::keystore::root_source::create_private_dir(data_dir)?;
+        let path = data_dir.join(BOOTSTRAP_TOKEN_FILE);
+        crate::keystore::root_source::write_private_file(&path, created.secret.as_bytes())?;
+        warn!(path = %path.display(), token_id = %created.record.id, "created the first admin token; it is printed once on standard output and kept in the file named here");
+        Ok(Some(path))
+    }
+}
+
+fn principal_of(record: &TokenRecord) -> Result<Principal, AuthError> {
+    let role = Role::parse(&record.role).ok_or_else(|| {
+        StoreError::Corrupt(format!("token {}: role {:?}", record.id, record.role))
+    })?;
+    Ok(Principal {
+        id: record.id.clone(),
+        role,
+        key_names: record.key_names.clone(),
+        operations: record
+            .operations
+            .iter()
+            .filter_map(|o| Operation::parse(o))
+            .collect(),
+    })
+}

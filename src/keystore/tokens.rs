@@ -1,0 +1,43 @@
+//! API tokens as stored: id, role, scope and the SHA-256 hash of the secret (never the
+//! secret). The SQL lives in `sql_tokens.rs`.
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+use crate::keystore::store::{Millis, StoreResult};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: String,
+    pub name: String,
+    /// "admin" or "client".
+    pub role: String,
+    /// Key names a client token may use; empty means every key.
+    pub key_names: Vec<String>,
+    /// Data-plane operations a client token may perform; empty means all.
+    pub operations: Vec<String>,
+    /// Lowercase hex SHA-256 of the whole token string.
+    pub secret_hash: String,
+    pub created_at: Millis,
+    pub created_by: String,
+    pub expires_at: Option<Millis>,
+    pub revoked_at: Option<Millis>,
+}
+
+#[async_trait]
+pub trait TokenStore: Send + Sync + fmt::Debug {
+    async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
+
+    /// Every token, revoked ones included, oldest first.
+    async fn list_tokens(&self) -> StoreResult<Vec<TokenRecord>>;
+
+    async fn get_token(&self, id: &str) -> StoreResult<Option<TokenRecord>>;
+
+    /// Marks the token revoked; false if it does not exist or was revoked already.
+    async fn revoke_token(&self, id: &str, now: Millis) -> StoreResult<bool>;
+
+    /// Claims the one-time bootstrap of the first admin token: true for exactly one caller
+    /// over the life of the keystore, even with several replicas starting at once.
+    async fn claim_admin_bootstrap(&self) -> StoreResult<bool>;
+}

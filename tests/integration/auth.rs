@@ -1,0 +1,408 @@
+//! Authentication and authorization over gRPC: missing, unknown, revoked and expired tokens,
+//! client scopes, admin-only rpcs, the failed-attempt limit, and the first admin token.
+
+use std::sync::Arc;
+
+use rekey::clock::{Clock, ManualClock, SystemClock};
+use rekey::proto::admin_service_client::AdminServiceClient;
+use rekey::proto::key_service_client::KeyServiceClient;
+use rekey::proto::rotation_service_client::RotationServiceClient;
+use rekey::proto::{
+    CreateTokenRequest, GetScheduleRequest, GetStatusRequest, ListTokensRequest,
+    RevokeTokenRequest, RotateRequest, SignRequest,
+};
+use tonic::Code;
+
+use crate::keys::{dec_req, enc_req};
+use crate::support::{Authed, Backend, Bearer, TestEnv, TestServer};
+
+fn as_token(
+    s: &TestServer,
+    token: &str,
+) -> (
+    KeyServiceClient<Authed>,
+    RotationServiceClient<Authed>,
+    AdminServiceClient<Authed>,
+) {
+    let bearer = Bearer::new(token);
+    (
+        KeyServiceClient::with_interceptor(s.channel.clone(), bearer.clone()),
+        RotationServiceClient::with_interceptor(s.channel.clone(), bearer.clone()),
+        AdminServiceClient::with_interceptor(s.channel.clone(), bearer),
+    )
+}
+
+async fn create(s: &mut TestServer, role: &str, keys: &[&str], ops: &[&str]) -> String {
+    s.admin
+        .create_token(CreateTokenRequest {
+            name: format!("{role} for tests"),
+            role: role.into(),
+            key_names: keys.iter().map(|k| k.to_string()).collect(),
+            operations: ops.iter().map(|o| o.to_string()).collect(),
+            expires_at: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .token
+        .clone()
+}
+
+fn expect(result: Result<impl std::fmt::Debug, tonic::Status>, code: Code, words: &str) {
+    let status = result.expect_err("must be refused");
+    assert_eq!(status.code(), code, "{status:?}");
+    assert!(
+        status.message().contains(words),
+        "{:?} should contain {words:?}",
+        status.message()
+    );
+}
+
+async fn requests_without_a_valid_token_are_unauthenticated(backend: Backend) {
+    let env = TestEnv::new(backend).await;
+    let s = env.start().await;
+    let mut bare_keys = KeyServiceClient::new(s.channel.clone());
+    let mut bare_rotation = RotationServiceClient::new(s.channel.clone());
+    let mut bare_admin = AdminServiceClient::new(s.channel.clone());
+    expect(
+        bare_keys.encrypt(enc_req("TOKEN_ENCRYPTION", b"x")).await,
+        Code::Unauthenticated,
+        "authorization: Bearer",
+    );
+    expect(
+        bare_rotation.get_schedule(GetScheduleRequest {}).await,
+        Code::Unauthenticated,
+        "authorization: Bearer",
+    );
+    expect(
+        bare_admin.list_tokens(ListTokensRequest {}).await,
+        Code::Unauthenticated,
+        "authorization: Bearer",
+    );
+    for bad in ["rekey_0123456789ab_not-the-secret", "garbage", "Bearer"] {
+        let (mut keys, _, _) = as_token(&s, bad);
+        expect(
+            keys.encrypt(enc_req("TOKEN_ENCRYPTION", b"x")).await,
+            Code::Unauthenticated,
+            "not valid",
+        );
+    }
+    s.stop().await;
+    env.finish().await;
+}
+
+async fn client_tokens_are_limited_to_their_scope(backend: Backend) {
+    let env = TestEnv::new(backend).await;
+    let mut s = env.start().await;
+    let token = create(
+        &mut s,
+        "client",
+        &["TOKEN_ENCRYPTION"],
+        &["encrypt", "decrypt"],
+    )
+    .await;
+    let (mut keys, mut rotation, mut admin) = as_token(&s, &token);
+
+    let ct = keys
+        .encrypt(enc_req("TOKEN_ENCRYPTION", b"ok"))
+        .await
+        .unwrap()
+        .into_inner()
+        .ciphertext;
+    assert_eq!(
+        keys.decrypt(dec_req(&ct))
+            .await
+            .unwrap()
+            .into_inner()
+            .plaintext,
+        b"ok"
+    );
+    expect(
+        keys.encrypt(enc_req("FILE_ENCRYPTION", b"x")).await,
+        Code::PermissionDenied,
+        "may not encrypt with key \"FILE_ENCRYPTION\"",
+    );
+    expect(
+        keys.sign(SignRequest {
+            key_name: "TOKEN_ENCRYPTION".into(),
+            message: b"m".to_vec(),
+        })
+        .await,
+        Code::PermissionDenied,
+        "may not sign",
+    );
+    // The key of a ciphertext is read from its header for the scope check.
+    let other = s
+        .client
+        .encrypt(enc_req("FILE_ENCRYPTION", b"y"))
+        .await
+        .unwrap()
+        .into_inner()
+        .ciphertext;
+    expect(
+        keys.decrypt(dec_req(&other)).await,
+        Code::PermissionDenied,
+        "FILE_ENCRYPTION",
+    );
+    // Admin rpcs need an admin token.
+    expect(
+        keys.rotate(RotateRequest {
+            key_name: "TOKEN_ENCRYPTION".into(),
+            force: true,
+        })
+        .await,
+        Code::PermissionDenied,
+        "needs an admin token",
+    );
+    expect(
+        keys.get_status(GetStatusRequest::default()).await,
+        Code::PermissionDenied,
+        "needs an admin token",
+    );
+    expect(
+        rotation.get_schedule(GetScheduleRequest {}).await,
+        Code::PermissionDenied,
+        "needs an admin token",
+    );
+    expect(
+        admin.list_tokens(ListTokensRequest {}).await,
+        Code::PermissionDenied,
+        "needs an admin token",
+    );
+    // Refusals changed nothing.
+    let status = s
+        .client
+        .get_status(GetStatusRequest {
+            key_name: "TOKEN_ENCRYPTION".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status.keys[0].primary_version, 1);
+
+    // Another admin token can do everything.
+    let admin_token = create(&mut s, "admin", &[], &[]).await;
+    let (mut keys, _, _) = as_token(&s, &admin_token);
+    keys.rotate(RotateRequest {
+        key_name: "TOKEN_ENCRYPTION".into(),
+        force: true,
+    })
+    .await
+    .unwrap();
+    s.stop().await;
+    env.finish().await;
+}
+
+async fn revoked_and_expired_tokens_stop_working(backend: Backend) {
+    let env = TestEnv::new(backend).await;
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let mut s = env.start_with(&env.config, clock.clone()).await;
+    let token = create(&mut s, "client", &[], &[]).await;
+    let (mut keys, _, _) = as_token(&s, &token);
+    keys.encrypt(enc_req("TOKEN_ENCRYPTION", b"x"))
+        .await
+        .unwrap();
+    let listed = s
+        .admin
+        .list_tokens(ListTokensRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .tokens;
+    assert_eq!(listed.len(), 1);
+    let id = listed[0].token_id.clone();
+    assert!(
+        token.contains(&id["tok_".len()..]),
+        "the token names its id"
+    );
+    assert!(
+        !format!("{listed:?}").contains(&token),
+        "ListTokens never shows a secret"
+    );
+    let revoked = s
+        .admin
+        .revoke_token(RevokeTokenRequest {
+            token_id: id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(revoked.revoked_at.is_some());
+    expect(
+        keys.encrypt(enc_req("TOKEN_ENCRYPTION", b"x")).await,
+        Code::Unauthenticated,
+        "revoked",
+    );
+    expect(
+        s.admin
+            .revoke_token(RevokeTokenRequest {
+                token_id: "tok_000000000000".into(),
+            })
+            .await,
+        Code::NotFound,
+        "does not exist",
+    );
+
+    let expiring = s
+        .admin
+        .create_token(CreateTokenRequest {
+            name: "short-lived".into(),
+            role: "client".into(),
+            key_names: vec![],
+            operations: vec![],
+            expires_at: Some(prost_types::Timestamp {
+                seconds: clock.now() / 1000 + 3600,
+                nanos: 0,
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .token
+        .clone();
+    let (mut keys, _, _) = as_token(&s, &expiring);
+    keys.encrypt(enc_req("TOKEN_ENCRYPTION", b"x"))
+        .await
+        .unwrap();
+    clock.advance_secs(3601);
+    expect(
+        keys.encrypt(enc_req("TOKEN_ENCRYPTION", b"x")).await,
+        Code::Unauthenticated,
+        "expired",
+    );
+
+    // Bad requests for tokens are explained.
+    for (role, ops, words) in [
+        ("root", vec![], "role"),
+        ("client", vec!["delete".to_string()], "unknown operation"),
+        ("admin", vec!["encrypt".to_string()], "cannot be scoped"),
+    ] {
+        expect(
+            s.admin
+                .create_token(CreateTokenRequest {
+                    name: "x".into(),
+                    role: role.into(),
+                    key_names: vec![],
+                    operations: ops,
+                    expires_at: None,
+                })
+                .await,
+            Code::InvalidArgument,
+            words,
+        );
+    }
+    s.stop().await;
+    env.finish().await;
+}
+
+async fn a_flood_of_bad_tokens_is_rate_limited_while_valid_clients_keep_working(backend: Backend) {
+    let env = TestEnv::new(backend).await;
+    let mut s = env.start().await;
+    let token = create(&mut s, "client", &["TOKEN_ENCRYPTION"], &["encrypt"]).await;
+    let (mut bad, _, _) = as_token(&s, "rekey_0123456789ab_flooding-with-a-wrong-secret");
+    let flood = tokio::spawn(async move {
+        let mut codes = Vec::new();
+        for _ in 0..100 {
+            codes.push(
+                bad.encrypt(enc_req("TOKEN_ENCRYPTION", b"x"))
+                    .await
+                    .unwrap_err()
+                    .code(),
+            );
+        }
+        codes
+    });
+    let (mut good, _, _) = as_token(&s, &token);
+    for _ in 0..50 {
+        good.encrypt(enc_req("TOKEN_ENCRYPTION", b"x"))
+            .await
+            .expect("valid clients keep working");
+    }
+    let codes = flood.await.unwrap();
+    assert!(
+        codes
+            .iter()
+            .all(|c| matches!(c, Code::Unauthenticated | Code::ResourceExhausted)),
+        "{codes:?}"
+    );
+    assert_eq!(
+        codes.last(),
+        Some(&Code::ResourceExhausted),
+        "the flood ends up rate limited"
+    );
+    let err = {
+        let (mut bad, _, _) = as_token(&s, "rekey_0123456789ab_again");
+        bad.encrypt(enc_req("TOKEN_ENCRYPTION", b"x"))
+            .await
+            .unwrap_err()
+    };
+    assert!(
+        err.message()
+            .contains("too many failed authentication attempts"),
+        "{}",
+        err.message()
+    );
+    // Still fine for the valid client, from the same address.
+    good.encrypt(enc_req("TOKEN_ENCRYPTION", b"x"))
+        .await
+        .unwrap();
+    s.stop().await;
+    env.finish().await;
+}
+
+async fn the_first_start_creates_one_admin_token(backend: Backend) {
+    let env = TestEnv::with(backend, |c| c.admin_token = None).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = rekey::server::start(&env.config, listener, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let path = env.config.data_dir.join("admin.token");
+    let token = std::fs::read_to_string(&path)
+        .expect("admin.token written")
+        .trim()
+        .to_owned();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.grpc_addr()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut admin = AdminServiceClient::with_interceptor(channel, Bearer::new(&token));
+    let tokens = admin
+        .list_tokens(ListTokensRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .tokens;
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(
+        (tokens[0].role.as_str(), tokens[0].created_by.as_str()),
+        ("admin", "bootstrap")
+    );
+    server.shutdown().await.unwrap();
+
+    // A restart creates no second token and leaves the file alone.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = rekey::server::start(&env.config, listener, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), token);
+    assert_eq!(server.manager().store().list_keys().await.unwrap().len(), 5);
+    server.shutdown().await.unwrap();
+    env.finish().await;
+}
+
+crate::on_every_backend!(
+    requests_without_a_valid_token_are_unauthenticated,
+    client_tokens_are_limited_to_their_scope,
+    revoked_and_expired_tokens_stop_working,
+    a_flood_of_bad_tokens_is_rate_limited_while_valid_clients_keep_working,
+    the_first_start_creates_one_admin_token,
+);
