@@ -7,6 +7,7 @@ use std::{collections::HashMap, fmt, net::SocketAddr, path::PathBuf};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::audit::DataPlaneAudit;
 use crate::clock::SECS_PER_DAY;
 use crate::keystore::store::{KeyPolicy, Purpose};
 use crate::rotation::target::TargetConfig;
@@ -116,6 +117,8 @@ impl fmt::Debug for LegacyKeys {
 pub struct Config {
     /// gRPC listen address.
     pub listen: SocketAddr,
+    /// HTTP admin API (the runbook's `/api/v1/key-rotation/...` routes); None disables it.
+    pub http_listen: Option<SocketAddr>,
     /// Data folder of the embedded default: SQLite database and development root key.
     pub data_dir: PathBuf,
     /// `postgres://…` selects PostgreSQL; unset means SQLite in `data_dir`.
@@ -141,6 +144,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Keys beyond (or replacing the policy of) the built-in five.
     pub keys: Vec<KeyConfig>,
+    /// How successful data-plane calls are audited: `off`, `counts` (per principal, key and
+    /// operation, appended every key refresh interval) or `every_call`.
+    pub data_plane_audit: DataPlaneAudit,
     /// `KEY_ROTATION_SCHEDULE_ENABLED`: when false the scheduler never runs (manual rotations
     /// still work).
     pub schedule_enabled: bool,
@@ -164,6 +170,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
             data_dir: PathBuf::from("./rekey-data"),
             database_url: None,
             database_max_connections: 16,
@@ -176,6 +183,7 @@ impl Default for Config {
             rotation_enabled: true,
             log_format: LogFormat::Text,
             keys: Vec::new(),
+            data_plane_audit: DataPlaneAudit::Counts,
             schedule_enabled: true,
             schedule_cron: DEFAULT_SCHEDULE_CRON.to_owned(),
             migration_batch_size: 1000,
@@ -225,6 +233,12 @@ impl Config {
         if let Some(v) = get("REKEY_LISTEN") {
             self.listen = parse_env("REKEY_LISTEN", v)?;
         }
+        if let Some(v) = get("REKEY_HTTP_LISTEN") {
+            self.http_listen = match v {
+                "off" | "none" => None,
+                addr => Some(parse_env("REKEY_HTTP_LISTEN", addr)?),
+            };
+        }
         if let Some(v) = get("REKEY_DATA_DIR") {
             self.data_dir = PathBuf::from(v);
         }
@@ -266,6 +280,12 @@ impl Config {
         }
         if let Some(v) = get("KEY_ROTATION_ENABLED") {
             self.rotation_enabled = parse_bool("KEY_ROTATION_ENABLED", v)?;
+        }
+        if let Some(v) = get("REKEY_DATA_PLANE_AUDIT") {
+            self.data_plane_audit = DataPlaneAudit::parse(v).ok_or(ConfigError::Env {
+                name: "REKEY_DATA_PLANE_AUDIT",
+                reason: "expected off, counts or every_call".into(),
+            })?;
         }
         if let Some(v) = get("KEY_ROTATION_SCHEDULE_ENABLED") {
             self.schedule_enabled = parse_bool("KEY_ROTATION_SCHEDULE_ENABLED", v)?;

@@ -15,6 +15,7 @@ pub mod config;
 pub mod crypto;
 pub mod keystore;
 pub mod proto;
+pub mod reports;
 pub mod rotation;
 pub mod server;
 pub mod telemetry;

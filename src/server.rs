@@ -12,7 +12,9 @@ use tracing::{info, warn, Instrument};
 
 use crate::api::admin_grpc::AdminServiceImpl;
 use crate::api::grpc::KeyServiceImpl;
+use crate::api::http::HttpState;
 use crate::api::rotation_grpc::RotationServiceImpl;
+use crate::audit::{AuditStore, Auditor};
 use crate::auth::Authenticator;
 use crate::clock::Clock;
 use crate::config::{Backend, Config};
@@ -30,6 +32,7 @@ use crate::rotation::scheduler::Scheduler;
 use crate::rotation::target::Target;
 use crate::rotation::worker::Worker;
 use crate::rotation::RotationEngine;
+use tokio_util::sync::CancellationToken;
 
 /// Room for protobuf framing and associated data on top of the largest plaintext.
 const MESSAGE_OVERHEAD_BYTES: usize = 64 * 1024;
@@ -42,6 +45,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub struct RunningServer {
     grpc_addr: SocketAddr,
+    http_addr: Option<SocketAddr>,
     manager: Arc<KeyManager>,
     engine: Arc<RotationEngine>,
     scheduler: Arc<Scheduler>,
@@ -52,6 +56,11 @@ pub struct RunningServer {
 impl RunningServer {
     pub fn grpc_addr(&self) -> SocketAddr {
         self.grpc_addr
+    }
+
+    /// Where the HTTP admin API listens, unless it is disabled.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
     }
 
     pub fn manager(&self) -> &Arc<KeyManager> {
@@ -101,17 +110,28 @@ pub async fn start(
             .map_err(|e| anyhow::anyhow!("cannot open the keystore: {}", internal_detail(e)))?,
     );
     ensure_keys(&manager, &config.managed_keys(), &config.legacy_keys).await?;
+    let auditor = Arc::new(Auditor::new(
+        stores.audit,
+        Arc::clone(&clock),
+        config.data_plane_audit,
+    ));
     let engine = Arc::new(RotationEngine::new(
         Arc::clone(&manager),
+        Arc::clone(&auditor),
         stores.events,
         connect_targets(config).await?,
         engine_settings(config)?,
     ));
     let scheduler = Arc::new(Scheduler::new(Arc::clone(&engine)));
     let auth = Arc::new(
-        Authenticator::new(stores.tokens, clock, config.admin_token.as_ref())
-            .await
-            .context("cannot load API tokens")?,
+        Authenticator::new(
+            stores.tokens,
+            Arc::clone(&auditor),
+            clock,
+            config.admin_token.as_ref(),
+        )
+        .await
+        .context("cannot load API tokens")?,
     );
     if let Some(path) = auth.bootstrap(&config.data_dir).await? {
         let token = std::fs::read_to_string(&path)?;
@@ -144,12 +164,16 @@ pub async fn start(
         Arc::clone(&scheduler),
         Arc::clone(&auth),
     ));
-    let admin_service = AdminServiceServer::new(AdminServiceImpl::new(Arc::clone(&auth)));
+    let admin_service = AdminServiceServer::new(AdminServiceImpl::new(
+        Arc::clone(&auth),
+        Arc::clone(&auditor),
+    ));
 
     let grpc_addr = listener.local_addr()?;
     let refresh = spawn_refresh(
         Arc::clone(&manager),
         Arc::clone(&auth),
+        Arc::clone(&auditor),
         Duration::from_secs(config.key_refresh_interval_secs),
     );
     let replica = replica_id();
@@ -168,6 +192,18 @@ pub async fn start(
             .run()
             .instrument(tracing::info_span!("rotation_scheduler")),
     );
+    let (http_addr, http_task) = match config.http_listen {
+        Some(addr) => {
+            let state = HttpState {
+                engine: Arc::clone(&engine),
+                scheduler: Arc::clone(&scheduler),
+                auth: Arc::clone(&auth),
+            };
+            let (addr, task) = spawn_http(addr, state).await?;
+            (Some(addr), Some(task))
+        }
+        None => (None, None),
+    };
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let router = tonic::transport::Server::builder()
         .layer(tower::util::MapResponseLayer::new(
@@ -205,6 +241,10 @@ pub async fn start(
             refresh.abort();
             worker_task.abort();
             scheduler_task.abort();
+            if let Some((stop, task)) = http_task {
+                stop.cancel();
+                let _ = task.await;
+            }
             info!("gRPC server stopped");
             result.map_err(anyhow::Error::from)
         }
@@ -213,6 +253,7 @@ pub async fn start(
     info!(addr = %grpc_addr, backend = ?backend_name(&backend), "serving gRPC");
     Ok(RunningServer {
         grpc_addr,
+        http_addr,
         manager,
         engine,
         scheduler,
@@ -221,19 +262,48 @@ pub async fn start(
     })
 }
 
+/// Serves the HTTP admin API on `addr` until the returned token is cancelled.
+async fn spawn_http(
+    addr: SocketAddr,
+    state: HttpState,
+) -> anyhow::Result<(SocketAddr, (CancellationToken, JoinHandle<()>))> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {addr}"))?;
+    let bound = listener.local_addr()?;
+    let stop = CancellationToken::new();
+    let signal = stop.clone();
+    let app = crate::api::http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(
+        async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { signal.cancelled().await })
+                .await;
+            if let Err(e) = served {
+                warn!(error = %e, "HTTP server stopped with an error");
+            }
+        }
+        .instrument(tracing::info_span!("http_server", addr = %bound)),
+    );
+    info!(addr = %bound, "serving the HTTP admin API");
+    Ok((bound, (stop, task)))
+}
+
 /// The keystore database seen through each of its storage traits.
 struct Stores {
     keys: Arc<dyn KeyStore>,
     events: Arc<dyn EventStore>,
     tokens: Arc<dyn TokenStore>,
+    audit: Arc<dyn AuditStore>,
 }
 
 impl Stores {
-    fn over<S: KeyStore + EventStore + TokenStore + 'static>(store: Arc<S>) -> Self {
+    fn over<S: KeyStore + EventStore + TokenStore + AuditStore + 'static>(store: Arc<S>) -> Self {
         Self {
             keys: store.clone(),
             events: store.clone(),
-            tokens: store,
+            tokens: store.clone(),
+            audit: store,
         }
     }
 }
@@ -342,6 +412,7 @@ fn oversized_is_resource_exhausted(
 fn spawn_refresh(
     manager: Arc<KeyManager>,
     auth: Arc<Authenticator>,
+    auditor: Arc<Auditor>,
     every: Duration,
 ) -> JoinHandle<()> {
     tokio::spawn(
@@ -351,6 +422,7 @@ fn spawn_refresh(
             ticker.tick().await;
             loop {
                 ticker.tick().await;
+                auditor.flush().await;
                 if let Err(e) = auth.refresh().await {
                     warn!(error = %e, "token refresh failed; using the last loaded tokens");
                 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use crate::api::{convert, guard};
+use crate::audit::{AuditEntry, AuditFilter, AuditRecord, Auditor, Outcome};
 use crate::auth::{Authenticator, Role};
 use crate::keystore::tokens::TokenRecord;
 use crate::proto::{self, admin_service_server::AdminService};
@@ -12,11 +13,12 @@ use crate::proto::{self, admin_service_server::AdminService};
 #[derive(Debug, Clone)]
 pub struct AdminServiceImpl {
     auth: Arc<Authenticator>,
+    audit: Arc<Auditor>,
 }
 
 impl AdminServiceImpl {
-    pub fn new(auth: Arc<Authenticator>) -> Self {
-        Self { auth }
+    pub fn new(auth: Arc<Authenticator>, audit: Arc<Auditor>) -> Self {
+        Self { auth, audit }
     }
 }
 
@@ -42,7 +44,7 @@ impl AdminService for AdminServiceImpl {
         &self,
         request: Request<proto::CreateTokenRequest>,
     ) -> RpcResult<proto::CreateTokenResponse> {
-        let principal = guard::admin(&self.auth, &request).await?;
+        let principal = guard::admin(&self.auth, &request, "CreateToken").await?;
         let req = request.get_ref();
         let role = Role::parse(&req.role).ok_or_else(|| {
             Status::invalid_argument(format!(
@@ -64,7 +66,14 @@ impl AdminService for AdminServiceImpl {
                 expires_at,
                 &principal.id,
             )
-            .await?;
+            .await;
+        let detail = created
+            .as_ref()
+            .map(|c| format!("created {} token {}", c.record.role, c.record.id));
+        self.audit
+            .outcome(&principal.id, "CreateToken", None, &detail)
+            .await;
+        let created = created?;
         tracing::info!(token_id = %created.record.id, role = %created.record.role, by = %principal.id, "token created");
         Ok(Response::new(proto::CreateTokenResponse {
             token: created.secret.to_string(),
@@ -76,7 +85,7 @@ impl AdminService for AdminServiceImpl {
         &self,
         request: Request<proto::ListTokensRequest>,
     ) -> RpcResult<proto::ListTokensResponse> {
-        guard::admin(&self.auth, &request).await?;
+        guard::admin(&self.auth, &request, "ListTokens").await?;
         let tokens = self.auth.list_tokens().await?;
         Ok(Response::new(proto::ListTokensResponse {
             tokens: tokens.iter().map(token_info).collect(),
@@ -87,10 +96,126 @@ impl AdminService for AdminServiceImpl {
         &self,
         request: Request<proto::RevokeTokenRequest>,
     ) -> RpcResult<proto::TokenInfo> {
-        let principal = guard::admin(&self.auth, &request).await?;
+        let principal = guard::admin(&self.auth, &request, "RevokeToken").await?;
         let id = &request.get_ref().token_id;
-        let record = self.auth.revoke_token(id).await?;
+        let record = self.auth.revoke_token(id).await;
+        let detail = record.as_ref().map(|_| format!("revoked token {id}"));
+        match &detail {
+            Ok(d) => {
+                self.audit
+                    .record(
+                        AuditEntry::new(&principal.id, "RevokeToken", Outcome::Success)
+                            .detail(d.clone()),
+                    )
+                    .await
+            }
+            Err(e) => {
+                self.audit
+                    .outcome(
+                        &principal.id,
+                        "RevokeToken",
+                        None,
+                        &Err::<(), _>(e.to_string()),
+                    )
+                    .await
+            }
+        }
+        let record = record?;
         tracing::info!(token_id = %id, by = %principal.id, "token revoked");
         Ok(Response::new(token_info(&record)))
+    }
+
+    async fn list_audit(
+        &self,
+        request: Request<proto::ListAuditRequest>,
+    ) -> RpcResult<proto::ListAuditResponse> {
+        guard::admin(&self.auth, &request, "ListAudit").await?;
+        let records = self.list_audit_records(request.get_ref()).await?;
+        Ok(Response::new(proto::ListAuditResponse {
+            records: records.iter().map(audit_record).collect(),
+        }))
+    }
+
+    async fn verify_audit(
+        &self,
+        request: Request<proto::VerifyAuditRequest>,
+    ) -> RpcResult<proto::VerifyAuditResponse> {
+        let principal = guard::admin(&self.auth, &request, "VerifyAudit").await?;
+        let report = self
+            .audit
+            .store()
+            .verify()
+            .await
+            .map_err(|e| Status::from(crate::keystore::KeyError::from(e)))?;
+        let outcome = if report.first_fault.is_some() {
+            Outcome::Failed
+        } else {
+            Outcome::Success
+        };
+        let detail = match &report.first_fault {
+            Some(fault) => fault.to_string(),
+            None => format!("{} rows intact", report.rows),
+        };
+        self.audit
+            .record(AuditEntry::new(&principal.id, "VerifyAudit", outcome).detail(detail))
+            .await;
+        Ok(Response::new(proto::VerifyAuditResponse {
+            rows: report.rows,
+            intact: report.first_fault.is_none(),
+            first_fault: report
+                .first_fault
+                .map(|f| f.to_string())
+                .unwrap_or_default(),
+            fault_seq: report.first_fault.map_or(0, |f| f.seq()),
+            head_hash: report.head_hash,
+        }))
+    }
+}
+
+fn millis(t: &Option<prost_types::Timestamp>) -> Option<i64> {
+    t.as_ref()
+        .map(|t| t.seconds.saturating_mul(1000) + i64::from(t.nanos / 1_000_000))
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+pub fn audit_record(r: &AuditRecord) -> proto::AuditRecord {
+    proto::AuditRecord {
+        seq: r.seq,
+        at: Some(convert::timestamp(r.at)),
+        principal: r.entry.principal.clone(),
+        operation: r.entry.operation.clone(),
+        key_name: r.entry.key_name.clone().unwrap_or_default(),
+        key_version: r.entry.key_version.unwrap_or(0),
+        outcome: r.entry.outcome.as_str().to_owned(),
+        records: r.entry.records,
+        detail: r.entry.detail.clone(),
+        request_id: r.entry.request_id.clone().unwrap_or_default(),
+        prev_hash: r.prev_hash.clone(),
+        hash: r.hash.clone(),
+    }
+}
+
+impl AdminServiceImpl {
+    pub async fn list_audit_records(
+        &self,
+        req: &proto::ListAuditRequest,
+    ) -> Result<Vec<AuditRecord>, Status> {
+        let filter = AuditFilter {
+            from: millis(&req.from),
+            to: millis(&req.to),
+            key_name: non_empty(&req.key_name),
+            principal: non_empty(&req.principal),
+            operation: non_empty(&req.operation),
+            limit: req.limit,
+            after_seq: (req.after_seq > 0).then_some(req.after_seq),
+        };
+        self.audit
+            .store()
+            .list(&filter)
+            .await
+            .map_err(|e| Status::from(crate::keystore::KeyError::from(e)))
     }
 }

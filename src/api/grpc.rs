@@ -38,11 +38,19 @@ impl KeyServiceImpl {
         operation: Operation,
         key: Option<&str>,
     ) -> Result<Principal, Status> {
-        let principal = guard::authenticate(&self.auth, request).await?;
+        let principal = guard::authenticate(&self.auth, request, operation.as_str()).await?;
         if let Some(key) = key {
-            guard::scope(&principal, operation, key)?;
+            guard::scope(&self.auth, &principal, operation, key).await?;
         }
         Ok(principal)
+    }
+
+    /// Counts a successful data-plane call for the audit trail.
+    async fn served(&self, principal: &Principal, key: &str, operation: Operation) {
+        self.engine
+            .audit()
+            .data_plane(&principal.id, key, operation.as_str())
+            .await;
     }
 }
 
@@ -56,12 +64,15 @@ impl KeyService for KeyServiceImpl {
         request: Request<proto::EncryptRequest>,
     ) -> RpcResult<proto::EncryptResponse> {
         let req = request.get_ref();
-        self.allow(&request, Operation::Encrypt, Some(&req.key_name))
+        let principal = self
+            .allow(&request, Operation::Encrypt, Some(&req.key_name))
             .await?;
         let (ciphertext, key_version) = self
             .manager
             .encrypt(&req.key_name, &req.plaintext, &req.associated_data)
             .await?;
+        self.served(&principal, &req.key_name, Operation::Encrypt)
+            .await;
         Ok(Response::new(proto::EncryptResponse {
             ciphertext,
             key_version,
@@ -74,12 +85,15 @@ impl KeyService for KeyServiceImpl {
         request: Request<proto::DecryptRequest>,
     ) -> RpcResult<proto::DecryptResponse> {
         let req = request.get_ref();
-        self.allow(&request, Operation::Decrypt, guard::key_of(&req.ciphertext))
+        let principal = self
+            .allow(&request, Operation::Decrypt, guard::key_of(&req.ciphertext))
             .await?;
         let decrypted = self
             .manager
             .decrypt(&req.ciphertext, &req.associated_data)
             .await?;
+        self.served(&principal, &decrypted.key_name, Operation::Decrypt)
+            .await;
         Ok(Response::new(proto::DecryptResponse {
             plaintext: decrypted.plaintext.to_vec(),
             key_name: decrypted.key_name,
@@ -93,12 +107,15 @@ impl KeyService for KeyServiceImpl {
         request: Request<proto::GenerateDataKeyRequest>,
     ) -> RpcResult<proto::GenerateDataKeyResponse> {
         let req = request.get_ref();
-        self.allow(&request, Operation::GenerateDataKey, Some(&req.key_name))
+        let principal = self
+            .allow(&request, Operation::GenerateDataKey, Some(&req.key_name))
             .await?;
         let data_key = self
             .manager
             .generate_data_key(&req.key_name, &req.associated_data)
             .await?;
+        self.served(&principal, &req.key_name, Operation::GenerateDataKey)
+            .await;
         Ok(Response::new(proto::GenerateDataKeyResponse {
             plaintext_key: data_key.plaintext_key.expose().to_vec(),
             wrapped_key: data_key.wrapped_key,
@@ -112,12 +129,19 @@ impl KeyService for KeyServiceImpl {
         request: Request<proto::RewrapRequest>,
     ) -> RpcResult<proto::RewrapResponse> {
         let req = request.get_ref();
-        self.allow(&request, Operation::Rewrap, guard::key_of(&req.ciphertext))
+        let principal = self
+            .allow(&request, Operation::Rewrap, guard::key_of(&req.ciphertext))
             .await?;
         let (ciphertext, key_version) = self
             .manager
             .rewrap(&req.ciphertext, &req.associated_data)
             .await?;
+        self.served(
+            &principal,
+            guard::key_of(&req.ciphertext).unwrap_or_default(),
+            Operation::Rewrap,
+        )
+        .await;
         Ok(Response::new(proto::RewrapResponse {
             ciphertext,
             key_version,
@@ -127,9 +151,12 @@ impl KeyService for KeyServiceImpl {
     #[tracing::instrument(skip_all, fields(key = %request.get_ref().key_name))]
     async fn sign(&self, request: Request<proto::SignRequest>) -> RpcResult<proto::SignResponse> {
         let req = request.get_ref();
-        self.allow(&request, Operation::Sign, Some(&req.key_name))
+        let principal = self
+            .allow(&request, Operation::Sign, Some(&req.key_name))
             .await?;
         let (signature, key_version) = self.manager.sign(&req.key_name, &req.message).await?;
+        self.served(&principal, &req.key_name, Operation::Sign)
+            .await;
         Ok(Response::new(proto::SignResponse {
             signature,
             key_version,
@@ -142,9 +169,12 @@ impl KeyService for KeyServiceImpl {
         request: Request<proto::VerifyRequest>,
     ) -> RpcResult<proto::VerifyResponse> {
         let req = request.get_ref();
-        self.allow(&request, Operation::Verify, guard::key_of(&req.signature))
+        let principal = self
+            .allow(&request, Operation::Verify, guard::key_of(&req.signature))
             .await?;
         let verified = self.manager.verify(&req.message, &req.signature).await?;
+        self.served(&principal, &verified.key_name, Operation::Verify)
+            .await;
         Ok(Response::new(proto::VerifyResponse {
             valid: verified.valid,
             key_name: verified.key_name,
@@ -157,7 +187,7 @@ impl KeyService for KeyServiceImpl {
         &self,
         request: Request<proto::RotateRequest>,
     ) -> RpcResult<proto::RotateResponse> {
-        let principal = guard::admin(&self.auth, &request).await?;
+        let principal = guard::admin(&self.auth, &request, "Rotate").await?;
         let req = request.get_ref();
         let guard = self.manager.manual_guard(req.force);
         let trigger = if req.force {
@@ -182,7 +212,7 @@ impl KeyService for KeyServiceImpl {
         &self,
         request: Request<proto::RollbackRequest>,
     ) -> RpcResult<proto::RollbackResponse> {
-        let principal = guard::admin(&self.auth, &request).await?;
+        let principal = guard::admin(&self.auth, &request, "Rollback").await?;
         let req = request.get_ref();
         let (rolled, event) = self
             .engine
@@ -201,7 +231,7 @@ impl KeyService for KeyServiceImpl {
         &self,
         request: Request<proto::GetStatusRequest>,
     ) -> RpcResult<proto::GetStatusResponse> {
-        guard::admin(&self.auth, &request).await?;
+        guard::admin(&self.auth, &request, "GetStatus").await?;
         let name = request.get_ref().key_name.as_str();
         let snapshots = self
             .manager

@@ -5,29 +5,40 @@ use tonic::{Request, Status};
 
 use crate::auth::{Authenticator, Operation, Principal};
 
-/// The caller of `request`, or the status to answer with.
+/// The caller of `request`, or the status to answer with. `rpc` names the call in the audit
+/// record of a refusal.
 pub async fn authenticate<T>(
     auth: &Authenticator,
     request: &Request<T>,
+    rpc: &str,
 ) -> Result<Principal, Status> {
     let header = request
         .metadata()
         .get("authorization")
         .and_then(|v| v.to_str().ok());
     let peer = request.remote_addr().map(|a| a.ip());
-    Ok(auth.authenticate(header, peer).await?)
+    Ok(auth.authenticate(header, peer, rpc).await?)
 }
 
 /// The caller, who must hold an admin token.
-pub async fn admin<T>(auth: &Authenticator, request: &Request<T>) -> Result<Principal, Status> {
-    let principal = authenticate(auth, request).await?;
-    Authenticator::require_admin(&principal)?;
+pub async fn admin<T>(
+    auth: &Authenticator,
+    request: &Request<T>,
+    rpc: &str,
+) -> Result<Principal, Status> {
+    let principal = authenticate(auth, request, rpc).await?;
+    auth.admin_only(&principal, rpc).await?;
     Ok(principal)
 }
 
 /// Checks that `principal` may perform `operation` with `key`.
-pub fn scope(principal: &Principal, operation: Operation, key: &str) -> Result<(), Status> {
-    Ok(Authenticator::require(principal, operation, key)?)
+pub async fn scope(
+    auth: &Authenticator,
+    principal: &Principal,
+    operation: Operation,
+    key: &str,
+) -> Result<(), Status> {
+    Ok(auth.within_scope(principal, operation, key).await?)
 }
 
 /// The key a ciphertext or signature names, for the scope check. A value that is not a Rekey

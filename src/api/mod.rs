@@ -4,5 +4,6 @@ pub mod admin_grpc;
 pub mod convert;
 pub mod grpc;
 mod guard;
+pub mod http;
 pub mod rotation_grpc;
 mod status;

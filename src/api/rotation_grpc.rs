@@ -46,7 +46,7 @@ impl RotationService for RotationServiceImpl {
         &self,
         request: Request<proto::GetImpactRequest>,
     ) -> RpcResult<proto::GetImpactResponse> {
-        guard::admin(&self.auth, &request).await?;
+        guard::admin(&self.auth, &request, "GetImpact").await?;
         let key = &request.get_ref().key_name;
         let impact = self.engine.impact(key).await?;
         Ok(Response::new(convert::impact(key, &impact)))
@@ -57,7 +57,7 @@ impl RotationService for RotationServiceImpl {
         &self,
         request: Request<proto::ScheduleRotationRequest>,
     ) -> RpcResult<proto::ScheduleRotationResponse> {
-        let principal = guard::admin(&self.auth, &request).await?;
+        let principal = guard::admin(&self.auth, &request, "ScheduleRotation").await?;
         let req = request.get_ref();
         let outcome = self
             .engine
@@ -81,7 +81,7 @@ impl RotationService for RotationServiceImpl {
         &self,
         request: Request<proto::GetScheduleRequest>,
     ) -> RpcResult<proto::GetScheduleResponse> {
-        guard::admin(&self.auth, &request).await?;
+        guard::admin(&self.auth, &request, "GetSchedule").await?;
         let manager = self.engine.manager();
         let snapshots = manager.snapshots(None).await.map_err(RotationError::from)?;
         let now = manager.now();
@@ -101,7 +101,7 @@ impl RotationService for RotationServiceImpl {
         &self,
         request: Request<proto::GetEventRequest>,
     ) -> RpcResult<proto::RotationEvent> {
-        guard::admin(&self.auth, &request).await?;
+        guard::admin(&self.auth, &request, "GetEvent").await?;
         let event = self.engine.get_event(&request.get_ref().event_id).await?;
         Ok(Response::new(convert::event(&event)))
     }
@@ -110,7 +110,7 @@ impl RotationService for RotationServiceImpl {
         &self,
         request: Request<proto::ListEventsRequest>,
     ) -> RpcResult<proto::ListEventsResponse> {
-        guard::admin(&self.auth, &request).await?;
+        guard::admin(&self.auth, &request, "ListEvents").await?;
         let req = request.get_ref();
         let status = match req.status.as_str() {
             "" => None,
@@ -140,10 +140,13 @@ impl RotationService for RotationServiceImpl {
         &self,
         request: Request<proto::ExecuteEventRequest>,
     ) -> RpcResult<proto::RotationEvent> {
-        guard::admin(&self.auth, &request).await?;
+        let principal = guard::admin(&self.auth, &request, "ExecuteEvent").await?;
         let req = request.get_ref();
         let batch_size = (req.batch_size > 0).then_some(req.batch_size);
-        let event = self.engine.execute(&req.event_id, batch_size).await?;
+        let event = self
+            .engine
+            .execute(&req.event_id, batch_size, &principal.id)
+            .await?;
         Ok(Response::new(convert::event(&event)))
     }
 
@@ -152,8 +155,11 @@ impl RotationService for RotationServiceImpl {
         &self,
         request: Request<proto::RetryEventRequest>,
     ) -> RpcResult<proto::RotationEvent> {
-        guard::admin(&self.auth, &request).await?;
-        let event = self.engine.retry(&request.get_ref().event_id).await?;
+        let principal = guard::admin(&self.auth, &request, "RetryEvent").await?;
+        let event = self
+            .engine
+            .retry(&request.get_ref().event_id, &principal.id)
+            .await?;
         Ok(Response::new(convert::event(&event)))
     }
 
@@ -162,10 +168,10 @@ impl RotationService for RotationServiceImpl {
         &self,
         request: Request<proto::RollbackEventRequest>,
     ) -> RpcResult<proto::RotationEvent> {
-        guard::admin(&self.auth, &request).await?;
+        let principal = guard::admin(&self.auth, &request, "RollbackEvent").await?;
         let event = self
             .engine
-            .rollback_event(&request.get_ref().event_id)
+            .rollback_event(&request.get_ref().event_id, &principal.id)
             .await?;
         Ok(Response::new(convert::event(&event)))
     }

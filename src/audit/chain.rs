@@ -689,6 +689,42 @@ mod tests {
     }
 
     #[test]
+    fn unreadable_rows() {
+        let push_all = |rows: Vec<AuditRecord>, unreadable: i64| {
+            let mut verifier = ChainVerifier::new();
+            for row in rows {
+                if row.seq == unreadable {
+                    verifier.push_unreadable(row.seq, row.hash);
+                } else {
+                    verifier.push(row);
+                }
+            }
+            verifier.finish()
+        };
+        let report = push_all(chain(6), 3);
+        assert_eq!(report.first_fault, Some(ChainFault::Edited { seq: 3 }));
+        assert_eq!(report.rows, 6);
+
+        // An earlier fault wins.
+        let mut rows = chain(6);
+        rows[1].entry.detail = "x".into();
+        assert_eq!(
+            push_all(rows, 3).first_fault,
+            Some(ChainFault::Edited { seq: 2 })
+        );
+        // A gap before it is reported as such.
+        let mut rows = chain(6);
+        rows.remove(1);
+        assert_eq!(
+            push_all(rows, 3).first_fault,
+            Some(ChainFault::Deleted {
+                after_seq: 1,
+                missing_seq: 2
+            })
+        );
+    }
+
+    #[test]
     fn input_out_of_order_or_duplicated() {
         let mut rows = chain(5);
         rows.swap(1, 2);

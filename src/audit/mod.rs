@@ -11,6 +11,7 @@
 //! the database to catch that.
 
 mod chain;
+mod recorder;
 
 use std::fmt;
 
@@ -19,6 +20,7 @@ use async_trait::async_trait;
 use crate::keystore::store::{Millis, StoreResult};
 
 pub use chain::{record_hash, verify_chain, ChainFault, ChainVerifier, VerifyReport, GENESIS_HASH};
+pub use recorder::{Auditor, DataPlaneAudit};
 
 /// How an audited operation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -12,6 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tracing::warn;
 use zeroize::Zeroizing;
 
+use crate::audit::{AuditEntry, Auditor, Outcome};
 use crate::auth::limiter::FailureLimiter;
 use crate::auth::principal::{Operation, Principal, Role};
 use crate::auth::token;
@@ -63,6 +64,7 @@ pub struct CreatedToken {
 
 #[derive(Debug)]
 pub struct Authenticator {
+    audit: Arc<Auditor>,
     store: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
     tokens: ArcSwap<HashMap<String, Arc<TokenRecord>>>,
@@ -73,10 +75,12 @@ pub struct Authenticator {
 impl Authenticator {
     pub async fn new(
         store: Arc<dyn TokenStore>,
+        audit: Arc<Auditor>,
         clock: Arc<dyn Clock>,
         env_admin: Option<&SecretString>,
     ) -> Result<Self, AuthError> {
         let auth = Self {
+            audit,
             store,
             clock,
             tokens: ArcSwap::default(),
@@ -116,6 +120,7 @@ impl Authenticator {
         &self,
         header: Option<&str>,
         peer: Option<IpAddr>,
+        operation: &str,
     ) -> Result<Principal, AuthError> {
         if let Some(peer) = peer {
             if let Some(retry_after_secs) = self.limiter.blocked(peer) {
@@ -129,17 +134,64 @@ impl Authenticator {
             }
         }
         let result = self.check(header, true).await;
-        if let (
-            Err(
-                AuthError::Missing
-                | AuthError::Invalid
-                | AuthError::Expired { .. }
-                | AuthError::Revoked { .. },
-            ),
-            Some(peer),
-        ) = (&result, peer)
+        if let Err(
+            e @ (AuthError::Missing
+            | AuthError::Invalid
+            | AuthError::Expired { .. }
+            | AuthError::Revoked { .. }),
+        ) = &result
         {
-            self.limiter.record_failure(peer);
+            if let Some(peer) = peer {
+                self.limiter.record_failure(peer);
+            }
+            let who = match e {
+                AuthError::Expired { id } | AuthError::Revoked { id } => id.clone(),
+                _ => format!(
+                    "anonymous@{}",
+                    peer.map_or_else(|| "unknown".to_owned(), |p| p.to_string())
+                ),
+            };
+            self.audit
+                .record(AuditEntry::new(who, operation, Outcome::Denied).detail(e.to_string()))
+                .await;
+        }
+        result
+    }
+
+    /// `require_admin`, with the refusal audited.
+    pub async fn admin_only(
+        &self,
+        principal: &Principal,
+        operation: &str,
+    ) -> Result<(), AuthError> {
+        let result = Self::require_admin(principal);
+        if let Err(e) = &result {
+            self.audit
+                .record(
+                    AuditEntry::new(&principal.id, operation, Outcome::Denied)
+                        .detail(e.to_string()),
+                )
+                .await;
+        }
+        result
+    }
+
+    /// `require`, with the refusal audited.
+    pub async fn within_scope(
+        &self,
+        principal: &Principal,
+        operation: Operation,
+        key: &str,
+    ) -> Result<(), AuthError> {
+        let result = Self::require(principal, operation, key);
+        if let Err(e) = &result {
+            self.audit
+                .record(
+                    AuditEntry::new(&principal.id, operation.as_str(), Outcome::Denied)
+                        .key(key, None)
+                        .detail(e.to_string()),
+                )
+                .await;
         }
         result
     }

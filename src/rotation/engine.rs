@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 use tracing::info;
 
+use crate::audit::{AuditEntry, Auditor, Outcome};
 use crate::clock::MILLIS_PER_SEC;
 use crate::config::MAX_BATCH_SIZE;
 use crate::keystore::events::{
@@ -92,6 +93,7 @@ pub enum ScheduleOutcome {
 #[derive(Debug)]
 pub struct RotationEngine {
     manager: Arc<KeyManager>,
+    audit: Arc<Auditor>,
     events: Arc<dyn EventStore>,
     targets: Vec<Arc<Target>>,
     settings: EngineSettings,
@@ -101,12 +103,14 @@ pub struct RotationEngine {
 impl RotationEngine {
     pub fn new(
         manager: Arc<KeyManager>,
+        audit: Arc<Auditor>,
         events: Arc<dyn EventStore>,
         targets: Vec<Arc<Target>>,
         settings: EngineSettings,
     ) -> Self {
         Self {
             manager,
+            audit,
             events,
             targets,
             settings,
@@ -116,6 +120,10 @@ impl RotationEngine {
 
     pub fn manager(&self) -> &Arc<KeyManager> {
         &self.manager
+    }
+
+    pub fn audit(&self) -> &Arc<Auditor> {
+        &self.audit
     }
 
     pub fn events(&self) -> &Arc<dyn EventStore> {
@@ -175,6 +183,26 @@ impl RotationEngine {
 
     /// Rotates `key` if `guard` allows and records the event that migrates its targets.
     pub async fn rotate(
+        &self,
+        key: &str,
+        guard: RotateGuard,
+        trigger: Trigger,
+        actor: &str,
+    ) -> RotationResult<(Rotated, RotationEvent)> {
+        let result = self.rotate_unaudited(key, guard, trigger, actor).await;
+        // The scheduler asks every key that may be due on every replica; only its real
+        // rotations (and real failures) belong in the audit trail.
+        if !matches!(&result, Err(RotationError::Key(KeyError::NotDue { .. }))) {
+            let version = result.as_ref().ok().map(|(r, _)| r.new_version);
+            let operation = format!("Rotate ({})", trigger.as_str());
+            self.audit
+                .outcome(actor, &operation, Some((key, version)), &result)
+                .await;
+        }
+        result
+    }
+
+    async fn rotate_unaudited(
         &self,
         key: &str,
         guard: RotateGuard,
@@ -269,6 +297,18 @@ impl RotationEngine {
         &self,
         id: &str,
         batch_size: Option<u32>,
+        actor: &str,
+    ) -> RotationResult<RotationEvent> {
+        let result = self.execute_unaudited(id, batch_size).await;
+        self.audit_event_op(actor, "ExecuteEvent", id, &result)
+            .await;
+        result
+    }
+
+    async fn execute_unaudited(
+        &self,
+        id: &str,
+        batch_size: Option<u32>,
     ) -> RotationResult<RotationEvent> {
         if let Some(size) = batch_size {
             if size > MAX_BATCH_SIZE {
@@ -287,9 +327,29 @@ impl RotationEngine {
     }
 
     /// Resumes a failed event from its checkpoint.
-    pub async fn retry(&self, id: &str) -> RotationResult<RotationEvent> {
-        self.resume(id, None, false, "only failed events can be retried")
-            .await
+    pub async fn retry(&self, id: &str, actor: &str) -> RotationResult<RotationEvent> {
+        let result = self
+            .resume(id, None, false, "only failed events can be retried")
+            .await;
+        self.audit_event_op(actor, "RetryEvent", id, &result).await;
+        result
+    }
+
+    /// Audits an operation on event `id` (its key and version when the event is known).
+    async fn audit_event_op(
+        &self,
+        actor: &str,
+        operation: &str,
+        id: &str,
+        result: &RotationResult<RotationEvent>,
+    ) {
+        let mut entry = match result {
+            Ok(event) => AuditEntry::new(actor, operation, Outcome::Success)
+                .key(event.key_name.clone(), Some(event.target_version())),
+            Err(e) => AuditEntry::new(actor, operation, Outcome::Failed).detail(e.to_string()),
+        };
+        entry = entry.request_id(id);
+        self.audit.record(entry).await;
     }
 
     async fn resume(
@@ -327,7 +387,14 @@ impl RotationEngine {
 
     /// Rolls an event back: its from-version is primary again and the worker migrates the
     /// records back; the event ends `rolled_back`.
-    pub async fn rollback_event(&self, id: &str) -> RotationResult<RotationEvent> {
+    pub async fn rollback_event(&self, id: &str, actor: &str) -> RotationResult<RotationEvent> {
+        let result = self.rollback_event_unaudited(id).await;
+        self.audit_event_op(actor, "RollbackEvent", id, &result)
+            .await;
+        result
+    }
+
+    async fn rollback_event_unaudited(&self, id: &str) -> RotationResult<RotationEvent> {
         if !self.manager.rotation_enabled() {
             return Err(KeyError::RotationDisabled.into());
         }

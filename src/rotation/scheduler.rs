@@ -11,6 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tracing::{debug, info, warn};
 
+use crate::audit::{AuditEntry, Outcome};
 use crate::clock::MILLIS_PER_SEC;
 use crate::keystore::store::{Millis, RotateGuard, VersionState};
 use crate::keystore::KeyError;
@@ -41,6 +42,10 @@ pub struct Scheduler {
 impl Scheduler {
     pub fn new(engine: Arc<RotationEngine>) -> Self {
         Self { engine }
+    }
+
+    async fn audit(&self, entry: AuditEntry) {
+        self.engine.audit().record(entry).await;
     }
 
     /// The next run after `now`, if the scheduler is enabled.
@@ -146,10 +151,25 @@ impl Scheduler {
                         "grace period over but records still use this version; not retiring it"
                     );
                     report.held.push((key.to_owned(), version, records));
+                    self.audit(
+                        AuditEntry::new(SCHEDULER_ACTOR, "RetireVersion", Outcome::Failed)
+                            .key(key, Some(version))
+                            .records(records)
+                            .detail(format!("grace period over but {records} stored records still use this version")),
+                    )
+                    .await;
                     continue;
                 }
                 match manager.retire_version(key, version).await {
-                    Ok(true) => report.retired.push((key.to_owned(), version)),
+                    Ok(true) => {
+                        report.retired.push((key.to_owned(), version));
+                        self.audit(
+                            AuditEntry::new(SCHEDULER_ACTOR, "RetireVersion", Outcome::Success)
+                                .key(key, Some(version))
+                                .records(0),
+                        )
+                        .await;
+                    }
                     Ok(false) => {}
                     Err(e) => report.errors.push((key.to_owned(), e.to_string())),
                 }

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{info, warn, Instrument};
 
+use crate::audit::{AuditEntry, Outcome as AuditOutcome};
 use crate::crypto::{Envelope, Kind};
 use crate::keystore::events::{BatchRecord, Counts, EventStatus, RotationEvent};
 use crate::keystore::KeyError;
@@ -105,34 +106,24 @@ impl Worker {
         let result = self.migrate(&event).await;
         let now = self.engine.manager().now();
         let events = self.engine.events();
-        let finish = match result {
+        let (status, error) = match &result {
             Ok(Outcome::LostLease) => {
                 info!("migration taken over or stopped elsewhere; leaving it");
                 return;
             }
-            Ok(Outcome::Finished) => {
-                let status = if event.rolling_back {
-                    EventStatus::RolledBack
-                } else {
-                    EventStatus::Completed
-                };
-                events
-                    .finish_event(&event.id, &self.owner, status, None, now)
-                    .await
-            }
+            Ok(Outcome::Finished) if event.rolling_back => (EventStatus::RolledBack, None),
+            Ok(Outcome::Finished) => (EventStatus::Completed, None),
             Err(e) => {
                 warn!(error = %e, "migration failed; RetryEvent resumes it from its checkpoint");
-                events
-                    .finish_event(
-                        &event.id,
-                        &self.owner,
-                        EventStatus::Failed,
-                        Some(&e.to_string()),
-                        now,
-                    )
-                    .await
+                (EventStatus::Failed, Some(e.to_string()))
             }
         };
+        let finish = events
+            .finish_event(&event.id, &self.owner, status, error.as_deref(), now)
+            .await;
+        if matches!(finish, Ok(true)) {
+            self.audit_end(&event, status, error).await;
+        }
         match finish {
             Ok(true) => info!("migration ended"),
             Ok(false) => info!("migration was taken over before it could be closed"),
@@ -140,6 +131,33 @@ impl Worker {
                 warn!(error = %e, "could not record the end of the migration; another replica will resume it")
             }
         }
+    }
+
+    /// Records the end of a migration in the audit trail, with the records it moved.
+    async fn audit_end(&self, event: &RotationEvent, status: EventStatus, error: Option<String>) {
+        let migrated = self
+            .engine
+            .events()
+            .get_event(&event.id)
+            .await
+            .ok()
+            .flatten()
+            .map_or(0, |e| e.totals().migrated);
+        let outcome = if status == EventStatus::Failed {
+            AuditOutcome::Failed
+        } else {
+            AuditOutcome::Success
+        };
+        let entry = AuditEntry::new(
+            format!("worker:{}", self.owner),
+            format!("Migration {status}"),
+            outcome,
+        )
+        .key(event.key_name.clone(), Some(event.target_version()))
+        .records(migrated)
+        .request_id(event.id.clone())
+        .detail(error.unwrap_or_else(|| format!("{migrated} records re-encrypted")));
+        self.engine.audit().record(entry).await;
     }
 
     async fn migrate(&self, claimed: &RotationEvent) -> Result<Outcome, MigrateError> {

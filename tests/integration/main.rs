@@ -8,6 +8,7 @@ mod audit_suite;
 mod auth;
 mod bad_input;
 mod crypto_vectors;
+mod http;
 mod keys;
 mod migration;
 mod processes;

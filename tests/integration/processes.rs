@@ -33,7 +33,7 @@ impl Replica {
             .port();
         let dir = env.dir();
         let mut toml = format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = {:?}\nworker_poll_interval_ms = 100\nmigration_lease_secs = 2\n{extra}\n",
+            "listen = \"127.0.0.1:{port}\"\nhttp_listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nworker_poll_interval_ms = 100\nmigration_lease_secs = 2\n{extra}\n",
             env.config.data_dir.display().to_string()
         );
         if let Some(url) = env.database_url() {

@@ -1,0 +1,141 @@
+//! `Auditor`: how the rest of Rekey writes the audit trail. Admin operations, scheduler and
+//! worker actions and denied requests are appended one by one, before the answer goes out;
+//! successful data-plane calls are counted in memory per principal, key and operation and
+//! appended as summaries (or not at all, or one by one: `data_plane_audit`).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::Deserialize;
+use tracing::error;
+
+use crate::audit::{AuditEntry, AuditStore, Outcome};
+use crate::clock::Clock;
+
+/// How successful data-plane calls are audited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DataPlaneAudit {
+    Off,
+    /// Counts per principal, key and operation, appended every flush interval.
+    #[default]
+    Counts,
+    /// One row per call (slow: every call waits for an audit write).
+    EveryCall,
+}
+
+impl DataPlaneAudit {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "off" => Some(DataPlaneAudit::Off),
+            "counts" => Some(DataPlaneAudit::Counts),
+            "every_call" => Some(DataPlaneAudit::EveryCall),
+            _ => None,
+        }
+    }
+}
+
+pub struct Auditor {
+    store: Arc<dyn AuditStore>,
+    clock: Arc<dyn Clock>,
+    data_plane: DataPlaneAudit,
+    counts: Mutex<HashMap<(String, String, &'static str), u64>>,
+    write_failures: AtomicU64,
+}
+
+impl fmt::Debug for Auditor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auditor")
+            .field("data_plane", &self.data_plane)
+            .field(
+                "write_failures",
+                &self.write_failures.load(Ordering::Relaxed),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl Auditor {
+    pub fn new(
+        store: Arc<dyn AuditStore>,
+        clock: Arc<dyn Clock>,
+        data_plane: DataPlaneAudit,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            data_plane,
+            counts: Mutex::new(HashMap::new()),
+            write_failures: AtomicU64::new(0),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn AuditStore> {
+        &self.store
+    }
+
+    /// Appends one entry. A failed write is logged and counted (`write_failures`), never
+    /// turned into a failure of the operation that was already performed.
+    pub async fn record(&self, entry: AuditEntry) {
+        if let Err(e) = self.store.append(&entry, self.clock.now()).await {
+            self.write_failures.fetch_add(1, Ordering::Relaxed);
+            error!(error = %e, operation = %entry.operation, "audit write failed");
+        }
+    }
+
+    /// Audit writes that failed since start.
+    pub fn write_failures(&self) -> u64 {
+        self.write_failures.load(Ordering::Relaxed)
+    }
+
+    /// Records `result` of an operation by `principal`: success, or failure with its message.
+    pub async fn outcome<T, E: fmt::Display>(
+        &self,
+        principal: &str,
+        operation: &str,
+        key: Option<(&str, Option<u32>)>,
+        result: &Result<T, E>,
+    ) {
+        let mut entry = match result {
+            Ok(_) => AuditEntry::new(principal, operation, Outcome::Success),
+            Err(e) => AuditEntry::new(principal, operation, Outcome::Failed).detail(e.to_string()),
+        };
+        if let Some((name, version)) = key {
+            entry = entry.key(name, version);
+        }
+        self.record(entry).await;
+    }
+
+    /// A successful data-plane call.
+    pub async fn data_plane(&self, principal: &str, key: &str, operation: &'static str) {
+        match self.data_plane {
+            DataPlaneAudit::Off => {}
+            DataPlaneAudit::EveryCall => {
+                self.record(AuditEntry::new(principal, operation, Outcome::Success).key(key, None))
+                    .await
+            }
+            DataPlaneAudit::Counts => {
+                let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+                *counts
+                    .entry((principal.to_owned(), key.to_owned(), operation))
+                    .or_insert(0) += 1;
+            }
+        }
+    }
+
+    /// Appends the data-plane counts gathered since the last flush as `data_plane.summary` rows.
+    pub async fn flush(&self) {
+        let counts = std::mem::take(&mut *self.counts.lock().unwrap_or_else(|e| e.into_inner()));
+        for ((principal, key, operation), n) in counts {
+            self.record(
+                AuditEntry::new(principal, "data_plane.summary", Outcome::Success)
+                    .key(key, None)
+                    .records(n)
+                    .detail(format!("{n} successful {operation} calls")),
+            )
+            .await;
+        }
+    }
+}
