@@ -166,7 +166,7 @@ pub async fn start(
     ));
     let admin_service = AdminServiceServer::new(AdminServiceImpl::new(
         Arc::clone(&auth),
-        Arc::clone(&auditor),
+        Arc::clone(&engine),
     ));
 
     let grpc_addr = listener.local_addr()?;

@@ -9,16 +9,23 @@ use crate::audit::{AuditEntry, AuditFilter, AuditRecord, Auditor, Outcome};
 use crate::auth::{Authenticator, Role};
 use crate::keystore::tokens::TokenRecord;
 use crate::proto::{self, admin_service_server::AdminService};
+use crate::reports::{self, ReportKind};
+use crate::rotation::RotationEngine;
 
 #[derive(Debug, Clone)]
 pub struct AdminServiceImpl {
     auth: Arc<Authenticator>,
+    engine: Arc<RotationEngine>,
     audit: Arc<Auditor>,
 }
 
 impl AdminServiceImpl {
-    pub fn new(auth: Arc<Authenticator>, audit: Arc<Auditor>) -> Self {
-        Self { auth, audit }
+    pub fn new(auth: Arc<Authenticator>, engine: Arc<RotationEngine>) -> Self {
+        Self {
+            auth,
+            audit: Arc::clone(engine.audit()),
+            engine,
+        }
     }
 }
 
@@ -168,6 +175,29 @@ impl AdminService for AdminServiceImpl {
                 .unwrap_or_default(),
             fault_seq: report.first_fault.map_or(0, |f| f.seq()),
             head_hash: report.head_hash,
+        }))
+    }
+
+    async fn get_report(
+        &self,
+        request: Request<proto::GetReportRequest>,
+    ) -> RpcResult<proto::GetReportResponse> {
+        guard::admin(&self.auth, &request, "GetReport").await?;
+        let req = request.get_ref();
+        let kind = match req.kind.as_str() {
+            "" => ReportKind::PostRotation,
+            k => ReportKind::parse(k).ok_or_else(|| {
+                Status::invalid_argument(format!(
+                    "unknown report kind {k:?}; use post_rotation, weekly, monthly or quarterly"
+                ))
+            })?,
+        };
+        let report = reports::build(&self.engine, kind, millis(&req.from), millis(&req.to)).await?;
+        Ok(Response::new(proto::GetReportResponse {
+            report: match convert::json_to_prost(report) {
+                prost_types::value::Kind::StructValue(s) => Some(s),
+                _ => None,
+            },
         }))
     }
 }

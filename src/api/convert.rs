@@ -183,3 +183,35 @@ pub fn primary_created_at(snapshot: &KeySnapshot) -> Millis {
         .find(|v| v.version == snapshot.record.primary_version)
         .map_or(snapshot.record.created_at, |v| v.created_at)
 }
+
+/// A JSON value as a protobuf `Value` kind (for `google.protobuf.Struct` fields).
+pub fn json_to_prost(value: serde_json::Value) -> prost_types::value::Kind {
+    use prost_types::value::Kind;
+    match value {
+        serde_json::Value::Null => Kind::NullValue(0),
+        serde_json::Value::Bool(b) => Kind::BoolValue(b),
+        serde_json::Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+        serde_json::Value::String(s) => Kind::StringValue(s),
+        serde_json::Value::Array(items) => Kind::ListValue(prost_types::ListValue {
+            values: items
+                .into_iter()
+                .map(|v| prost_types::Value {
+                    kind: Some(json_to_prost(v)),
+                })
+                .collect(),
+        }),
+        serde_json::Value::Object(map) => Kind::StructValue(prost_types::Struct {
+            fields: map
+                .into_iter()
+                .map(|(k, v)| {
+                    (
+                        k,
+                        prost_types::Value {
+                            kind: Some(json_to_prost(v)),
+                        },
+                    )
+                })
+                .collect(),
+        }),
+    }
+}

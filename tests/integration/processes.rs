@@ -6,6 +6,7 @@ use std::fs::File;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use rekey::proto::admin_service_client::AdminServiceClient;
 use rekey::proto::key_service_client::KeyServiceClient;
 use rekey::proto::rotation_service_client::RotationServiceClient;
 use rekey::proto::{GetEventRequest, GetStatusRequest, ListEventsRequest, ScheduleRotationRequest};
@@ -17,7 +18,7 @@ use crate::app_db::{plaintext, AppDb, KEY, LEGACY_V1};
 use crate::support::{Authed, Backend, Bearer, TestEnv};
 
 /// A `rekey serve` child process, killed when dropped.
-struct Replica {
+pub struct Replica {
     child: Child,
     channel: Channel,
     bearer: Bearer,
@@ -25,7 +26,12 @@ struct Replica {
 
 impl Replica {
     /// Starts `rekey serve` on a free port with `env`'s keystore plus `extra` TOML settings.
-    async fn start(env: &TestEnv, name: &str, extra: &str, targets: &[TargetConfig]) -> Replica {
+    pub async fn start(
+        env: &TestEnv,
+        name: &str,
+        extra: &str,
+        targets: &[TargetConfig],
+    ) -> Replica {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -64,9 +70,9 @@ impl Replica {
             .args(["serve", "--config"])
             .arg(&config_path)
             .env("TOKEN_ENCRYPTION_KEY", hex::encode(LEGACY_V1))
-            .env("REKEY_LOG", "info")
+            .env("REKEY_LOG", "debug")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(File::create(dir.join(format!("{name}.out"))).unwrap())
             .stderr(log);
         if let Some(key) = &env.config.master_key {
             command.env("REKEY_MASTER_KEY", key.expose_secret());
@@ -91,15 +97,32 @@ impl Replica {
         panic!("replica {name} did not start serving:\n{log}");
     }
 
-    fn keys(&self) -> KeyServiceClient<Authed> {
+    pub fn keys(&self) -> KeyServiceClient<Authed> {
         KeyServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
     }
 
-    fn rotation(&self) -> RotationServiceClient<Authed> {
+    pub fn rotation(&self) -> RotationServiceClient<Authed> {
         RotationServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
     }
 
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    pub fn admin(&self) -> AdminServiceClient<Authed> {
+        AdminServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
+    }
+
     /// SIGKILL: no shutdown, no cleanup, exactly like a crash.
+    /// SIGTERM, then wait: a clean shutdown.
+    pub fn terminate(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+
     fn kill9(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();

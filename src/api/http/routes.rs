@@ -203,13 +203,14 @@ async fn events(
             })?,
         ),
     };
+    if let Some(key) = query.key_type.as_deref() {
+        crate::crypto::validate_key_name(key)
+            .map_err(|e| HttpError::bad_request(format!("invalid key name: {e}")))?;
+    }
+    let limit = query.limit.filter(|l| *l > 0).unwrap_or(50).min(1000);
     let events = state
         .engine
-        .list_events(
-            query.key_type.as_deref(),
-            status,
-            query.limit.unwrap_or(50).clamp(1, 1000),
-        )
+        .list_events(query.key_type.as_deref(), status, limit)
         .await?;
     Ok(Json(events.iter().map(EventJson::from).collect()))
 }
