@@ -255,6 +255,29 @@ async fn http_errors_are_json_with_the_right_status(backend: Backend) {
     let (got, body) = run_curl(&s, STATUS, &client, &[]);
     assert_eq!(got, 403, "{body}");
     assert_eq!(body["error"]["code"], "PERMISSION_DENIED");
+    // A revoked admin token is refused at once.
+    let admin2 = s
+        .admin
+        .create_token(rekey::proto::CreateTokenRequest {
+            name: "second admin".into(),
+            role: "admin".into(),
+            key_names: vec![],
+            operations: vec![],
+            expires_at: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let (got, _) = run_curl(&s, STATUS, &admin2.token, &[]);
+    assert_eq!(got, 200);
+    let id = admin2.info.as_ref().unwrap().token_id.clone();
+    s.admin
+        .revoke_token(rekey::proto::RevokeTokenRequest { token_id: id })
+        .await
+        .unwrap();
+    let (got, body) = run_curl(&s, STATUS, &admin2.token, &[]);
+    assert_eq!(got, 401, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("revoked"), "{body}");
     // The OpenAPI document needs no token and describes the routes.
     let (got, openapi) = run_curl(&s, &get("/api/v1/openapi.json", None), "", &[]);
     assert_eq!(got, 200);
