@@ -277,7 +277,13 @@ async fn http_errors_are_json_with_the_right_status(backend: Backend) {
         .unwrap();
     let (got, body) = run_curl(&s, STATUS, &admin2.token, &[]);
     assert_eq!(got, 401, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("revoked"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("revoked"),
+        "{body}"
+    );
     // The OpenAPI document needs no token and describes the routes.
     let (got, openapi) = run_curl(&s, &get("/api/v1/openapi.json", None), "", &[]);
     assert_eq!(got, 200);
