@@ -1,27 +1,13 @@
-//! The `rekey` command line.
+//! `rekey serve`: run the server until SIGINT/SIGTERM, then drain.
 
 use std::{collections::HashMap, net::SocketAddr, path::PathBuf, sync::Arc};
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 use tracing::info;
 
 use crate::clock::SystemClock;
 use crate::config::Config;
-
-#[derive(Debug, Parser)]
-#[command(name = "rekey", version, about = "Rekey key-management service")]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run the server (gRPC on 127.0.0.1:50051, SQLite in ./rekey-data unless configured).
-    Serve(ServeArgs),
-}
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -39,13 +25,7 @@ pub struct ServeArgs {
     pub database_url: Option<String>,
 }
 
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Serve(args) => serve(args).await,
-    }
-}
-
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let env: HashMap<String, String> = std::env::vars().collect();
     let mut config = Config::load(args.config.as_deref(), &env)?;
     if let Some(listen) = args.listen {

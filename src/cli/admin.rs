@@ -1,0 +1,209 @@
+//! `rekey token create|list|revoke` and `rekey audit list|verify`.
+
+use serde_json::{json, Value};
+
+use super::args::{AuditCommand, TokenCommand, TokenRole};
+use super::client::Conn;
+use super::exit::{CliError, Exit};
+use super::json;
+use super::output::{emit, emit_json, or_dash, time, Table};
+use crate::proto::{
+    CreateTokenRequest, ListAuditRequest, ListTokensRequest, RevokeTokenRequest, TokenInfo,
+    VerifyAuditRequest,
+};
+
+pub async fn token(conn: &Conn, command: TokenCommand) -> Result<Exit, CliError> {
+    match command {
+        TokenCommand::Create {
+            name,
+            role,
+            keys,
+            operations,
+            expires_in_days,
+        } => {
+            let expires_at = expires_in_days.map(|days| prost_types::Timestamp {
+                seconds: chrono::Utc::now().timestamp() + i64::from(days) * 86_400,
+                nanos: 0,
+            });
+            let request = CreateTokenRequest {
+                name,
+                role: match role {
+                    TokenRole::Admin => "admin",
+                    TokenRole::Client => "client",
+                }
+                .into(),
+                key_names: keys,
+                operations,
+                expires_at,
+            };
+            let created = conn.admin().create_token(request).await?.into_inner();
+            let info = created.info.clone().unwrap_or_default();
+            if conn.json {
+                emit_json(&json!({"token": created.token, "info": json::token(&info)}))?;
+            } else {
+                emit(&format!(
+                    "id:    {}\ntoken: {}\n",
+                    info.token_id, created.token
+                ))?;
+                eprintln!(
+                    "Store the token now: Rekey keeps only its hash and cannot show it again."
+                );
+            }
+            Ok(Exit::Success)
+        }
+        TokenCommand::List => {
+            let reply = conn
+                .admin()
+                .list_tokens(ListTokensRequest {})
+                .await?
+                .into_inner();
+            if conn.json {
+                emit_json(&Value::Array(
+                    reply.tokens.iter().map(json::token).collect(),
+                ))?;
+            } else {
+                emit(&token_table(&reply.tokens))?;
+            }
+            Ok(Exit::Success)
+        }
+        TokenCommand::Revoke { id } => {
+            let info = conn
+                .admin()
+                .revoke_token(RevokeTokenRequest { token_id: id })
+                .await?
+                .into_inner();
+            if conn.json {
+                emit_json(&json::token(&info))?;
+            } else {
+                emit(&format!(
+                    "revoked {} ({}) at {}\n",
+                    info.token_id,
+                    info.name,
+                    time(info.revoked_at.as_ref())
+                ))?;
+            }
+            Ok(Exit::Success)
+        }
+    }
+}
+
+fn all_if_empty(list: &[String]) -> String {
+    if list.is_empty() {
+        "*".into()
+    } else {
+        list.join(",")
+    }
+}
+
+fn token_table(tokens: &[TokenInfo]) -> String {
+    let mut table = Table::new(&[
+        "ID",
+        "NAME",
+        "ROLE",
+        "KEYS",
+        "OPERATIONS",
+        "CREATED",
+        "CREATED BY",
+        "EXPIRES",
+        "REVOKED",
+    ]);
+    for t in tokens {
+        table.row(vec![
+            t.token_id.clone(),
+            t.name.clone(),
+            t.role.clone(),
+            all_if_empty(&t.key_names),
+            all_if_empty(&t.operations),
+            time(t.created_at.as_ref()),
+            or_dash(&t.created_by),
+            time(t.expires_at.as_ref()),
+            time(t.revoked_at.as_ref()),
+        ]);
+    }
+    table.render()
+}
+
+pub async fn audit(conn: &Conn, command: AuditCommand) -> Result<Exit, CliError> {
+    match command {
+        AuditCommand::List {
+            key,
+            principal,
+            operation,
+            from,
+            to,
+            limit,
+        } => {
+            let request = ListAuditRequest {
+                from,
+                to,
+                key_name: key.unwrap_or_default(),
+                principal: principal.unwrap_or_default(),
+                operation: operation.unwrap_or_default(),
+                limit: limit.unwrap_or(0),
+                after_seq: 0,
+            };
+            let reply = conn.admin().list_audit(request).await?.into_inner();
+            if conn.json {
+                emit_json(&Value::Array(
+                    reply.records.iter().map(json::audit_record).collect(),
+                ))?;
+                return Ok(Exit::Success);
+            }
+            let mut table = Table::new(&[
+                "SEQ",
+                "AT",
+                "PRINCIPAL",
+                "OPERATION",
+                "KEY",
+                "OUTCOME",
+                "RECORDS",
+                "DETAIL",
+            ]);
+            for r in &reply.records {
+                let key = match (r.key_name.as_str(), r.key_version) {
+                    ("", _) => "-".to_owned(),
+                    (name, 0) => name.to_owned(),
+                    (name, v) => format!("{name} v{v}"),
+                };
+                table.row(vec![
+                    r.seq.to_string(),
+                    time(r.at.as_ref()),
+                    r.principal.clone(),
+                    r.operation.clone(),
+                    key,
+                    r.outcome.clone(),
+                    r.records.map_or("-".into(), |n| n.to_string()),
+                    or_dash(&r.detail),
+                ]);
+            }
+            emit(&table.render())?;
+            Ok(Exit::Success)
+        }
+        AuditCommand::Verify => {
+            let v = conn
+                .admin()
+                .verify_audit(VerifyAuditRequest {})
+                .await?
+                .into_inner();
+            if conn.json {
+                emit_json(&json::verify(&v))?;
+            } else if v.intact {
+                emit(&format!(
+                    "{} rows checked: intact\nhead hash: {}\n",
+                    v.rows,
+                    or_dash(&v.head_hash)
+                ))?;
+            } else {
+                emit(&format!(
+                    "{} rows checked: TAMPERED\nfirst fault (row {}): {}\n",
+                    v.rows, v.fault_seq, v.first_fault
+                ))?;
+            }
+            Ok(if v.intact {
+                Exit::Success
+            } else {
+                Exit::Failed
+            })
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! Arguments of the client subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Subcommand, ValueEnum};
+use prost_types::Timestamp;
+
+#[derive(Debug, clap::Args)]
+pub struct RotateArgs {
+    /// Key name, e.g. TOKEN_ENCRYPTION.
+    pub key: String,
+    /// Emergency rotation: rotate now even though the key is not due.
+    #[arg(long)]
+    pub force: bool,
+    /// Follow the migration (progress on stderr) until it ends; exit 1 unless it completes.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RollbackArgs {
+    /// Key name.
+    pub key: String,
+    /// Follow the migration back (progress on stderr) until it ends; exit 1 unless it completes.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+const EVENT_STATUSES: [&str; 5] = [
+    "pending",
+    "in_progress",
+    "completed",
+    "failed",
+    "rolled_back",
+];
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Rotation events, newest first.
+    List {
+        /// Only this key's events.
+        #[arg(long)]
+        key: Option<String>,
+        /// Only events with this status.
+        #[arg(long, value_parser = EVENT_STATUSES)]
+        status: Option<String>,
+        /// At most this many events (server default 50, at most 1000).
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// One event: versions, status, progress per target, errors.
+    Show {
+        /// Event id (evt-…).
+        id: String,
+    },
+    /// Resume a failed event from its checkpoint.
+    Retry {
+        /// Event id.
+        id: String,
+        /// Follow the migration until it ends; exit 1 unless it completes.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Run or continue an event's migration now.
+    Execute {
+        /// Event id.
+        id: String,
+        /// Records per batch from now on (at most 100000).
+        #[arg(long)]
+        batch_size: Option<u32>,
+        /// Follow the migration until it ends; exit 1 unless it completes.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Roll an event back: its from-version becomes primary again and records move back.
+    Rollback {
+        /// Event id.
+        id: String,
+        /// Follow the migration back until it ends; exit 1 unless it ends rolled back.
+        #[arg(long)]
+        wait: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportKind {
+    /// Per event: key, versions, duration, counts, records/second, errors (default: last day).
+    #[value(name = "post_rotation", alias = "post-rotation")]
+    PostRotation,
+    /// Key status summary (default: last 7 days).
+    Weekly,
+    /// Rotation performance: success rate, records/second, error rates (last 30 days).
+    Monthly,
+    /// Compliance per key: policy, rotations, overdue periods, versions past grace (90 days).
+    Quarterly,
+}
+
+impl ReportKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportKind::PostRotation => "post_rotation",
+            ReportKind::Weekly => "weekly",
+            ReportKind::Monthly => "monthly",
+            ReportKind::Quarterly => "quarterly",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Json,
+    Markdown,
+    Csv,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// Which report.
+    #[arg(long, value_enum, default_value = "post_rotation")]
+    pub kind: ReportKind,
+    /// Start of the period (RFC 3339, or YYYY-MM-DD for midnight UTC), inclusive.
+    #[arg(long, value_parser = parse_time)]
+    pub from: Option<Timestamp>,
+    /// End of the period (RFC 3339, or YYYY-MM-DD), exclusive; default now.
+    #[arg(long, value_parser = parse_time)]
+    pub to: Option<Timestamp>,
+    /// Output format; default markdown, or json with --json.
+    #[arg(long, value_enum)]
+    pub format: Option<ReportFormat>,
+    /// Write the report to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenRole {
+    /// Every rpc.
+    Admin,
+    /// Data-plane rpcs only, optionally limited to --keys and --operations.
+    Client,
+}
+
+const OPERATIONS: [&str; 6] = [
+    "encrypt",
+    "decrypt",
+    "generate_data_key",
+    "rewrap",
+    "sign",
+    "verify",
+];
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; it is printed once and cannot be shown again.
+    Create {
+        /// A label for people, e.g. "billing-service production".
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        role: TokenRole,
+        /// Client tokens: the keys it may use (comma-separated); every key when omitted.
+        #[arg(long, value_delimiter = ',', value_name = "K1,K2")]
+        keys: Vec<String>,
+        /// Client tokens: the operations it may perform (comma-separated); all when omitted.
+        #[arg(long, value_delimiter = ',', value_parser = OPERATIONS, value_name = "OPS")]
+        operations: Vec<String>,
+        /// Expire the token this many days from now.
+        #[arg(long, value_name = "DAYS")]
+        expires_in_days: Option<u32>,
+    },
+    /// Every token, revoked ones included, without secrets.
+    List,
+    /// Revoke a token at once.
+    Revoke {
+        /// Token id (tok_…).
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Audit records, oldest first.
+    List {
+        /// Only records about this key.
+        #[arg(long)]
+        key: Option<String>,
+        /// Only records by this principal (token id, "scheduler", …).
+        #[arg(long)]
+        principal: Option<String>,
+        /// Only this operation, e.g. Rotate or CreateToken.
+        #[arg(long)]
+        operation: Option<String>,
+        /// From this time (RFC 3339 or YYYY-MM-DD), inclusive.
+        #[arg(long, value_parser = parse_time)]
+        from: Option<Timestamp>,
+        /// Until this time (RFC 3339 or YYYY-MM-DD), exclusive.
+        #[arg(long, value_parser = parse_time)]
+        to: Option<Timestamp>,
+        /// At most this many records (server default 100, at most 10000).
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// Walk the hash chain: exit 0 when intact, 1 at the first edited, deleted or moved row.
+    Verify,
+}
+
+/// RFC 3339 (`2025-01-31T12:00:00Z`), or a date (`2025-01-31`) meaning midnight UTC.
+pub fn parse_time(s: &str) -> Result<Timestamp, String> {
+    let parsed = chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .or_else(|_| {
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+        })
+        .map_err(|_| format!("{s:?} is not an RFC 3339 time (2025-01-31T12:00:00Z) or a date"))?;
+    Ok(Timestamp {
+        seconds: parsed.timestamp(),
+        nanos: parsed.timestamp_subsec_nanos() as i32,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_parse_as_rfc3339_or_dates() {
+        assert_eq!(parse_time("1970-01-02T00:00:01Z").unwrap().seconds, 86_401);
+        assert_eq!(
+            parse_time("1970-01-02T02:00:00+02:00").unwrap().seconds,
+            86_400
+        );
+        assert_eq!(parse_time("1970-01-02").unwrap().seconds, 86_400);
+        assert!(parse_time("yesterday").is_err());
+    }
+}

@@ -1,0 +1,214 @@
+//! `rekey events list|show|retry|execute|rollback`.
+
+use serde_json::Value;
+
+use super::args::EventsCommand;
+use super::client::Conn;
+use super::exit::{CliError, Exit};
+use super::json;
+use super::output::{emit, emit_json, or_dash, time, Table};
+use super::wait::{self, Goal};
+use crate::proto::{
+    ExecuteEventRequest, GetEventRequest, ListEventsRequest, RetryEventRequest,
+    RollbackEventRequest, RotationEvent,
+};
+
+pub async fn run(conn: &Conn, command: EventsCommand) -> Result<Exit, CliError> {
+    match command {
+        EventsCommand::List { key, status, limit } => list(conn, key, status, limit).await,
+        EventsCommand::Show { id } => show(conn, id).await,
+        EventsCommand::Retry { id, wait } => {
+            let request = RetryEventRequest {
+                event_id: id.clone(),
+            };
+            let event = conn.rotation().retry_event(request).await?.into_inner();
+            started(
+                conn,
+                &event,
+                "resumed from its checkpoint",
+                wait,
+                Goal::Completed,
+            )
+            .await
+        }
+        EventsCommand::Execute {
+            id,
+            batch_size,
+            wait,
+        } => {
+            let request = ExecuteEventRequest {
+                event_id: id.clone(),
+                batch_size: batch_size.unwrap_or(0),
+            };
+            let event = conn.rotation().execute_event(request).await?.into_inner();
+            started(conn, &event, "running", wait, Goal::Completed).await
+        }
+        EventsCommand::Rollback { id, wait } => {
+            let request = RollbackEventRequest {
+                event_id: id.clone(),
+            };
+            let event = conn.rotation().rollback_event(request).await?.into_inner();
+            let what = format!(
+                "rolling back: version {} of {} is primary again",
+                event.from_version, event.key_name
+            );
+            started(conn, &event, &what, wait, Goal::RolledBack).await
+        }
+    }
+}
+
+/// After retry/execute/rollback: print the event, or follow it with --wait.
+async fn started(
+    conn: &Conn,
+    event: &RotationEvent,
+    what: &str,
+    wait: bool,
+    goal: Goal,
+) -> Result<Exit, CliError> {
+    if !conn.json {
+        emit(&format!(
+            "event {} {what} (status {})\n",
+            event.event_id, event.status
+        ))?;
+    } else if !wait {
+        emit_json(&json::event(event))?;
+    }
+    if wait {
+        return wait::follow(conn, &event.event_id, goal).await;
+    }
+    Ok(Exit::Success)
+}
+
+async fn list(
+    conn: &Conn,
+    key: Option<String>,
+    status: Option<String>,
+    limit: Option<u32>,
+) -> Result<Exit, CliError> {
+    let reply = conn
+        .rotation()
+        .list_events(ListEventsRequest {
+            key_name: key.unwrap_or_default(),
+            status: status.unwrap_or_default(),
+            limit: limit.unwrap_or(0),
+        })
+        .await?
+        .into_inner();
+    if conn.json {
+        emit_json(&Value::Array(
+            reply.events.iter().map(json::event).collect(),
+        ))?;
+        return Ok(Exit::Success);
+    }
+    let mut table = Table::new(&[
+        "EVENT", "KEY", "VERSIONS", "TRIGGER", "STATUS", "MIGRATED", "FAILED", "CREATED",
+        "FINISHED",
+    ]);
+    for e in &reply.events {
+        let totals = e.totals.unwrap_or_default();
+        table.row(vec![
+            e.event_id.clone(),
+            e.key_name.clone(),
+            format!("{} -> {}", e.from_version, e.to_version),
+            e.trigger.clone(),
+            status_words(e),
+            totals.migrated.to_string(),
+            totals.failed.to_string(),
+            time(e.created_at.as_ref()),
+            time(e.finished_at.as_ref()),
+        ]);
+    }
+    emit(&table.render())?;
+    Ok(Exit::Success)
+}
+
+fn status_words(e: &RotationEvent) -> String {
+    if e.rolling_back {
+        format!("{} (rolling back)", e.status)
+    } else {
+        e.status.clone()
+    }
+}
+
+async fn show(conn: &Conn, id: String) -> Result<Exit, CliError> {
+    let e = conn
+        .rotation()
+        .get_event(GetEventRequest { event_id: id })
+        .await?
+        .into_inner();
+    if conn.json {
+        emit_json(&json::event(&e))?;
+        return Ok(Exit::Success);
+    }
+    let t = e.totals.unwrap_or_default();
+    let rate_limit = match e.rate_limit {
+        0 => "unlimited".to_owned(),
+        n => format!("{n} records/s"),
+    };
+    let mut fields = Table::plain();
+    for (name, value) in [
+        ("event", e.event_id.clone()),
+        ("key", e.key_name.clone()),
+        (
+            "versions",
+            format!("{} -> {}", e.from_version, e.to_version),
+        ),
+        ("trigger", format!("{} (by {})", e.trigger, e.actor)),
+        ("status", status_words(&e)),
+        ("created", time(e.created_at.as_ref())),
+        ("started", time(e.started_at.as_ref())),
+        ("finished", time(e.finished_at.as_ref())),
+        (
+            "batch size",
+            format!("{} (rate limit: {rate_limit})", e.batch_size),
+        ),
+        (
+            "records",
+            format!(
+                "{} examined, {} migrated, {} already current, {} skipped, {} failed",
+                t.total, t.migrated, t.already_current, t.skipped, t.failed
+            ),
+        ),
+        ("speed", format!("{:.0} records/s", e.records_per_second)),
+        ("last error", or_dash(&e.last_error)),
+    ] {
+        fields.row(vec![format!("{name}:"), value]);
+    }
+    let mut out = fields.render();
+    if !e.targets.is_empty() {
+        let mut targets = Table::new(&[
+            "TARGET",
+            "DONE",
+            "EXAMINED",
+            "MIGRATED",
+            "CURRENT",
+            "SKIPPED",
+            "FAILED",
+            "CHECKPOINT",
+        ]);
+        for target in &e.targets {
+            let c = target.counts.unwrap_or_default();
+            targets.row(vec![
+                target.target.clone(),
+                if target.done { "yes" } else { "no" }.into(),
+                c.total.to_string(),
+                c.migrated.to_string(),
+                c.already_current.to_string(),
+                c.skipped.to_string(),
+                c.failed.to_string(),
+                or_dash(&target.checkpoint),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&targets.render());
+        for target in e.targets.iter().filter(|t| !t.failed_ids.is_empty()) {
+            out.push_str(&format!(
+                "failed rows in {}: {}\n",
+                target.target,
+                target.failed_ids.join(", ")
+            ));
+        }
+    }
+    emit(&out)?;
+    Ok(Exit::Success)
+}

@@ -1,0 +1,166 @@
+//! The `rekey` command line. `rekey serve` runs the server; every other subcommand is an admin
+//! client of a running server over gRPC.
+//!
+//! Layout: `args` (subcommand arguments), `client` (connection and bearer token), `exit`
+//! (errors and exit codes), `output` (tables, times, JSON printing), `json` (protobuf
+//! messages as JSON), `keys`, `events`, `admin` and `report` (the subcommands), `wait`
+//! (following an event with a progress bar), `serve` (the server).
+
+mod admin;
+mod args;
+mod client;
+mod events;
+mod exit;
+mod json;
+mod keys;
+mod output;
+mod report;
+mod serve;
+mod wait;
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+pub use args::{
+    AuditCommand, EventsCommand, ReportArgs, ReportFormat, ReportKind, RollbackArgs, RotateArgs,
+    TokenCommand, TokenRole,
+};
+pub use exit::{CliError, Exit};
+pub use serve::ServeArgs;
+
+use client::Conn;
+
+const LONG_ABOUT: &str = "\
+Rekey key-management service.
+
+`rekey serve` runs the server. Every other subcommand is an admin client of a running server
+over gRPC: --addr (or REKEY_ADDR) names the server; the bearer token is read from REKEY_TOKEN,
+or from the file given with --token-file. --json prints machine-readable JSON on stdout.
+Errors are printed to stderr as `rekey: error: <message>`.
+
+Exit codes:
+  0  success
+  1  the operation failed: the event failed (or was rolled back while waiting for it to
+     complete), the audit log was tampered with, or a server error
+  2  usage error: bad arguments, or a request the server rejected as invalid (INVALID_ARGUMENT)
+  3  nothing done: `rotate` without --force on a key that is not due
+  4  not found: no such key, event or token
+  5  unauthenticated or permission denied: missing, unknown, expired or revoked token, or a
+     token without the admin role
+  6  server unreachable or unavailable: retry later";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rekey",
+    version,
+    about = "Rekey key-management service",
+    long_about = LONG_ABOUT
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How the client subcommands reach the server (ignored by `serve`).
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Client options")]
+pub struct ConnectionArgs {
+    /// gRPC address of the Rekey server.
+    #[arg(
+        long,
+        global = true,
+        env = "REKEY_ADDR",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub addr: String,
+    /// Read the bearer token from this file instead of the REKEY_TOKEN environment variable.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Print machine-readable JSON on stdout instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (gRPC on 127.0.0.1:50051, SQLite in ./rekey-data unless configured).
+    Serve(ServeArgs),
+    /// Lifecycle status of every key, or of one: versions, age, next rotation, alert level.
+    Status {
+        /// Key name, e.g. TOKEN_ENCRYPTION; every key when omitted.
+        key: Option<String>,
+    },
+    /// Stored records per key version and per migration target, and how many must migrate.
+    Impact {
+        /// Key name.
+        key: String,
+    },
+    /// Rotate a key if it is due (exit 3 if not), or at once with --force.
+    Rotate(RotateArgs),
+    /// Make the key's previous version primary again and migrate records back to it.
+    Rollback(RollbackArgs),
+    /// Per key: last rotation and next due date; when the scheduler runs next.
+    Schedule,
+    /// Rotation events: list, show, retry, execute, roll back.
+    #[command(subcommand)]
+    Events(EventsCommand),
+    /// A runbook report (post-rotation, weekly, monthly, quarterly) as JSON, Markdown or CSV.
+    Report(ReportArgs),
+    /// API tokens: create, list, revoke.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// The hash-chained audit log: list records, verify the chain.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// Runs the command. `serve` returns its error for `main` to print. A client subcommand prints
+/// its own output and errors (`rekey: error: …` on stderr) and, when its exit code is not 0,
+/// ends the process with that code (see the exit codes in `rekey --help`).
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let Cli {
+        connection,
+        command,
+    } = cli;
+    if let Command::Serve(args) = command {
+        return serve::serve(args).await;
+    }
+    let has_token = connection.token_file.is_some() || client::env_token().is_some();
+    let exit = match dispatch(&connection, command).await {
+        Ok(exit) => exit,
+        Err(err) => {
+            let mut message = err.message.clone();
+            if err.exit == Exit::Denied && !has_token {
+                message.push_str(" (set REKEY_TOKEN or pass --token-file)");
+            }
+            eprintln!("rekey: error: {message}");
+            err.exit
+        }
+    };
+    if exit != Exit::Success {
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+        std::process::exit(exit.code());
+    }
+    Ok(())
+}
+
+async fn dispatch(args: &ConnectionArgs, command: Command) -> Result<Exit, CliError> {
+    let conn = Conn::connect(args).await?;
+    match command {
+        Command::Serve(_) => Err(CliError::usage("`serve` is not a client command")),
+        Command::Status { key } => keys::status(&conn, key).await,
+        Command::Impact { key } => keys::impact(&conn, key).await,
+        Command::Rotate(a) => keys::rotate(&conn, a).await,
+        Command::Rollback(a) => keys::rollback(&conn, a).await,
+        Command::Schedule => keys::schedule(&conn).await,
+        Command::Events(c) => events::run(&conn, c).await,
+        Command::Report(a) => report::run(&conn, a).await,
+        Command::Token(c) => admin::token(&conn, c).await,
+        Command::Audit(c) => admin::audit(&conn, c).await,
+    }
+}
