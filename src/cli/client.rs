@@ -94,6 +94,11 @@ impl Conn {
         RotationServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
     }
 
+    /// The standard health service (no token needed).
+    pub fn health(&self) -> tonic_health::pb::health_client::HealthClient<Channel> {
+        tonic_health::pb::health_client::HealthClient::new(self.channel.clone())
+    }
+
     pub fn admin(&self) -> AdminServiceClient<Authed> {
         AdminServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
     }

@@ -223,3 +223,22 @@ pub async fn schedule(conn: &Conn) -> Result<Exit, CliError> {
     emit(&out)?;
     Ok(Exit::Success)
 }
+
+/// `rekey health`: SERVING is exit 0, anything else exit 1.
+pub async fn health(conn: &Conn) -> Result<Exit, CliError> {
+    use tonic_health::pb::{health_check_response::ServingStatus, HealthCheckRequest};
+    let reply = conn
+        .health()
+        .check(HealthCheckRequest {
+            service: "rekey.v1.KeyService".into(),
+        })
+        .await?
+        .into_inner();
+    let status = reply.status();
+    println!("{}", status.as_str_name());
+    Ok(if status == ServingStatus::Serving {
+        Exit::Success
+    } else {
+        Exit::Failed
+    })
+}

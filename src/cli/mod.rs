@@ -116,6 +116,9 @@ pub enum Command {
     /// The hash-chained audit log: list records, verify the chain.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Asks the server's grpc.health.v1 service whether Rekey is SERVING (exit 0) or not
+    /// (exit 1); needs no token. For container health checks.
+    Health,
 }
 
 /// Runs the command. `serve` returns its error for `main` to print. A client subcommand prints
@@ -162,5 +165,6 @@ async fn dispatch(args: &ConnectionArgs, command: Command) -> Result<Exit, CliEr
         Command::Report(a) => report::run(&conn, a).await,
         Command::Token(c) => admin::token(&conn, c).await,
         Command::Audit(c) => admin::audit(&conn, c).await,
+        Command::Health => keys::health(&conn).await,
     }
 }

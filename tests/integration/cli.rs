@@ -89,6 +89,19 @@ fn word<'a>(text: &'a str, prefix: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {prefix}… in {text}"))
 }
 
+async fn health_needs_no_token_and_fails_when_stopped(backend: Backend) {
+    let env = TestEnv::new(backend).await;
+    let s = env.start().await;
+    let address = addr(&s);
+    let run = rekey_at(&address, None, &["health"]).await;
+    assert_exit(&run, 0);
+    assert_eq!(run.stdout.trim(), "SERVING");
+    s.stop().await;
+    let run = rekey_at(&address, None, &["health"]).await;
+    assert_exit(&run, 6);
+    env.finish().await;
+}
+
 async fn status_lists_every_key_as_a_table_and_as_json(backend: Backend) {
     let env = TestEnv::new(backend).await;
     let s = env.start().await;
@@ -473,6 +486,7 @@ async fn failures_have_their_own_exit_codes(backend: Backend) {
 }
 
 crate::on_every_backend!(
+    health_needs_no_token_and_fails_when_stopped,
     status_lists_every_key_as_a_table_and_as_json,
     rotate_waits_for_the_migration_and_reports_not_due,
     key_rollback_makes_the_previous_version_primary,
