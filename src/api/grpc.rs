@@ -37,7 +37,7 @@ impl KeyServiceImpl {
         request: &Request<T>,
         operation: Operation,
         key: Option<&str>,
-    ) -> Result<Principal, Status> {
+    ) -> Result<Arc<Principal>, Status> {
         let principal = guard::authenticate(&self.auth, request, operation.as_str()).await?;
         if let Some(key) = key {
             guard::scope(&self.auth, &principal, operation, key).await?;

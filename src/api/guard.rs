@@ -1,6 +1,8 @@
 //! Authentication of gRPC requests: every rpc of KeyService, RotationService and AdminService
 //! starts here.
 
+use std::sync::Arc;
+
 use tonic::{Request, Status};
 
 use crate::auth::{Authenticator, Operation, Principal};
@@ -11,7 +13,7 @@ pub async fn authenticate<T>(
     auth: &Authenticator,
     request: &Request<T>,
     rpc: &str,
-) -> Result<Principal, Status> {
+) -> Result<Arc<Principal>, Status> {
     let header = request
         .metadata()
         .get("authorization")
@@ -25,7 +27,7 @@ pub async fn admin<T>(
     auth: &Authenticator,
     request: &Request<T>,
     rpc: &str,
-) -> Result<Principal, Status> {
+) -> Result<Arc<Principal>, Status> {
     let principal = authenticate(auth, request, rpc).await?;
     auth.admin_only(&principal, rpc).await?;
     Ok(principal)

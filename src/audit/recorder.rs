@@ -37,11 +37,16 @@ impl DataPlaneAudit {
     }
 }
 
+/// principal → key → operation → calls.
+type CallCounts = HashMap<Arc<str>, HashMap<Arc<str>, HashMap<&'static str, u64>>>;
+
 pub struct Auditor {
     store: Arc<dyn AuditStore>,
     clock: Arc<dyn Clock>,
     data_plane: DataPlaneAudit,
-    counts: Mutex<HashMap<(String, String, &'static str), u64>>,
+    /// principal → key → operation → successful calls since the last flush. Keyed so that a
+    /// call on a known (principal, key) allocates nothing.
+    counts: Mutex<CallCounts>,
     write_failures: AtomicU64,
 }
 
@@ -118,9 +123,18 @@ impl Auditor {
             }
             DataPlaneAudit::Counts => {
                 let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-                *counts
-                    .entry((principal.to_owned(), key.to_owned(), operation))
-                    .or_insert(0) += 1;
+                if !counts.contains_key(principal) {
+                    counts.insert(Arc::from(principal), HashMap::new());
+                }
+                let Some(by_key) = counts.get_mut(principal) else {
+                    return;
+                };
+                if !by_key.contains_key(key) {
+                    by_key.insert(Arc::from(key), HashMap::new());
+                }
+                if let Some(by_operation) = by_key.get_mut(key) {
+                    *by_operation.entry(operation).or_insert(0) += 1;
+                }
             }
         }
     }
@@ -128,14 +142,18 @@ impl Auditor {
     /// Appends the data-plane counts gathered since the last flush as `data_plane.summary` rows.
     pub async fn flush(&self) {
         let counts = std::mem::take(&mut *self.counts.lock().unwrap_or_else(|e| e.into_inner()));
-        for ((principal, key, operation), n) in counts {
-            self.record(
-                AuditEntry::new(principal, "data_plane.summary", Outcome::Success)
-                    .key(key, None)
-                    .records(n)
-                    .detail(format!("{n} successful {operation} calls")),
-            )
-            .await;
+        for (principal, by_key) in counts {
+            for (key, by_operation) in by_key {
+                for (operation, n) in by_operation {
+                    self.record(
+                        AuditEntry::new(principal.as_ref(), "data_plane.summary", Outcome::Success)
+                            .key(key.as_ref(), None)
+                            .records(n)
+                            .detail(format!("{n} successful {operation} calls")),
+                    )
+                    .await;
+                }
+            }
         }
     }
 }

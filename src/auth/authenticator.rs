@@ -67,7 +67,8 @@ pub struct Authenticator {
     audit: Arc<Auditor>,
     store: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
-    tokens: ArcSwap<HashMap<String, Arc<TokenRecord>>>,
+    tokens: ArcSwap<HashMap<String, Arc<CachedToken>>>,
+    env_admin: Arc<Principal>,
     env_admin_hash: Option<String>,
     limiter: FailureLimiter,
 }
@@ -84,6 +85,12 @@ impl Authenticator {
             store,
             clock,
             tokens: ArcSwap::default(),
+            env_admin: Arc::new(Principal {
+                id: ENV_ADMIN_ID.to_owned(),
+                role: Role::Admin,
+                key_names: Vec::new(),
+                operations: Vec::new(),
+            }),
             env_admin_hash: env_admin.map(|t| token::hash(t.expose_secret())),
             limiter: FailureLimiter::default(),
         };
@@ -94,21 +101,22 @@ impl Authenticator {
     /// Reloads every token (revocations made on other replicas take effect here).
     pub async fn refresh(&self) -> Result<(), AuthError> {
         let all = self.store.list_tokens().await?;
-        self.tokens.store(Arc::new(
-            all.into_iter()
-                .map(|t| (t.id.clone(), Arc::new(t)))
-                .collect(),
-        ));
+        let cached = all
+            .into_iter()
+            .map(|t| Ok((t.id.clone(), Arc::new(CachedToken::new(t)?))))
+            .collect::<Result<HashMap<_, _>, AuthError>>()?;
+        self.tokens.store(Arc::new(cached));
         Ok(())
     }
 
-    fn cache(&self, record: TokenRecord) {
-        let record = Arc::new(record);
+    fn cache(&self, record: TokenRecord) -> Result<Arc<CachedToken>, AuthError> {
+        let cached = Arc::new(CachedToken::new(record)?);
         self.tokens.rcu(|current| {
             let mut next = HashMap::clone(current);
-            next.insert(record.id.clone(), Arc::clone(&record));
+            next.insert(cached.record.id.clone(), Arc::clone(&cached));
             next
         });
+        Ok(cached)
     }
 
     /// Authenticates the value of an `authorization` header from `peer`.
@@ -121,7 +129,7 @@ impl Authenticator {
         header: Option<&str>,
         peer: Option<IpAddr>,
         operation: &str,
-    ) -> Result<Principal, AuthError> {
+    ) -> Result<Arc<Principal>, AuthError> {
         if let Some(peer) = peer {
             if let Some(retry_after_secs) = self.limiter.blocked(peer) {
                 return self
@@ -197,7 +205,11 @@ impl Authenticator {
     }
 
     /// Validates the header; `may_load` allows a database lookup for a token not in memory.
-    async fn check(&self, header: Option<&str>, may_load: bool) -> Result<Principal, AuthError> {
+    async fn check(
+        &self,
+        header: Option<&str>,
+        may_load: bool,
+    ) -> Result<Arc<Principal>, AuthError> {
         let presented = header
             .and_then(|h| {
                 let (scheme, rest) = h.trim().split_once(' ')?;
@@ -208,24 +220,19 @@ impl Authenticator {
         let presented_hash = token::hash(presented);
         if let Some(env_hash) = &self.env_admin_hash {
             if token::hashes_match(env_hash, &presented_hash) {
-                return Ok(Principal {
-                    id: ENV_ADMIN_ID.to_owned(),
-                    role: Role::Admin,
-                    key_names: Vec::new(),
-                    operations: Vec::new(),
-                });
+                return Ok(Arc::clone(&self.env_admin));
             }
         }
         let id = token::id_of(presented).ok_or(AuthError::Invalid)?;
-        let record = match self.tokens.load().get(&id).cloned() {
-            Some(record) => record,
+        let cached = match self.tokens.load().get(&id).cloned() {
+            Some(cached) => cached,
             None if !may_load => return Err(AuthError::Invalid),
             None => {
                 let record = self.store.get_token(&id).await?.ok_or(AuthError::Invalid)?;
-                self.cache(record.clone());
-                Arc::new(record)
+                self.cache(record)?
             }
         };
+        let record = &cached.record;
         if !token::hashes_match(&record.secret_hash, &presented_hash) {
             return Err(AuthError::Invalid);
         }
@@ -235,7 +242,7 @@ impl Authenticator {
         if record.expires_at.is_some_and(|at| at <= self.clock.now()) {
             return Err(AuthError::Expired { id });
         }
-        principal_of(&record)
+        Ok(Arc::clone(&cached.principal))
     }
 
     pub fn require_admin(principal: &Principal) -> Result<(), AuthError> {
@@ -323,7 +330,7 @@ impl Authenticator {
             revoked_at: None,
         };
         self.store.insert_token(&record).await?;
-        self.cache(record.clone());
+        self.cache(record.clone())?;
         Ok(CreatedToken {
             secret: new.secret,
             record,
@@ -343,7 +350,7 @@ impl Authenticator {
             .get_token(id)
             .await?
             .ok_or_else(|| AuthError::NotFound(id.to_owned()))?;
-        self.cache(record.clone());
+        self.cache(record.clone())?;
         Ok(record)
     }
 
@@ -368,6 +375,22 @@ impl Authenticator {
         crate::keystore::root_source::write_private_file(&path, created.secret.as_bytes())?;
         warn!(path = %path.display(), token_id = %created.record.id, "created the first admin token; it is printed once on standard output and kept in the file named here");
         Ok(Some(path))
+    }
+}
+
+/// A stored token with the principal it authenticates, built once.
+#[derive(Debug)]
+struct CachedToken {
+    record: TokenRecord,
+    principal: Arc<Principal>,
+}
+
+impl CachedToken {
+    fn new(record: TokenRecord) -> Result<Self, AuthError> {
+        Ok(Self {
+            principal: Arc::new(principal_of(&record)?),
+            record,
+        })
     }
 }
 

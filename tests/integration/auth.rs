@@ -144,6 +144,57 @@ async fn client_tokens_are_limited_to_their_scope(backend: Backend) {
         Code::PermissionDenied,
         "FILE_ENCRYPTION",
     );
+    // Successful calls are counted per token, key and operation in the audit trail.
+    s.server.engine().audit().flush().await;
+    let summaries = s
+        .admin
+        .list_audit(rekey::proto::ListAuditRequest {
+            operation: "data_plane.summary".into(),
+            key_name: "TOKEN_ENCRYPTION".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .records;
+    let client_id = s
+        .admin
+        .list_tokens(ListTokensRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .tokens[0]
+        .token_id
+        .clone();
+    let mine: Vec<_> = summaries
+        .iter()
+        .filter(|r| r.principal == client_id)
+        .collect();
+    assert_eq!(mine.len(), 2, "{summaries:?}");
+    assert!(mine.iter().all(|r| r.records == Some(1)), "{mine:?}");
+    let mut details: Vec<_> = mine.iter().map(|r| r.detail.as_str()).collect();
+    details.sort_unstable();
+    assert_eq!(
+        details,
+        ["1 successful decrypt calls", "1 successful encrypt calls"]
+    );
+    // Refusals were audited as denied, naming the token.
+    let denied = s
+        .admin
+        .list_audit(rekey::proto::ListAuditRequest {
+            principal: client_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .records;
+    assert!(
+        denied
+            .iter()
+            .any(|r| r.outcome == "denied" && r.operation == "sign"),
+        "{denied:?}"
+    );
     // Admin rpcs need an admin token.
     expect(
         keys.rotate(RotateRequest {

@@ -58,7 +58,7 @@ async fn admin(
     headers: &HeaderMap,
     peer: SocketAddr,
     route: &str,
-) -> Result<Principal, HttpError> {
+) -> Result<Arc<Principal>, HttpError> {
     let header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
