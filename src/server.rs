@@ -289,6 +289,22 @@ async fn spawn_http(
     Ok((bound, (stop, task)))
 }
 
+/// Opens the keystore database of `config` (applying migrations) and the root key that opens
+/// it, for offline maintenance such as root-key rotation.
+pub async fn open_keystore(
+    config: &Config,
+) -> anyhow::Result<(Arc<dyn KeyStore>, crate::crypto::RootKey)> {
+    let backend = config.backend()?;
+    if let Backend::Sqlite(path) = &backend {
+        if !path.exists() {
+            anyhow::bail!("no keystore at {}", path.display());
+        }
+    }
+    let (stores, existed) = open_store(config, &backend).await?;
+    let root = load_root_key(config, &backend, existed)?;
+    Ok((stores.keys, root))
+}
+
 /// The keystore database seen through each of its storage traits.
 struct Stores {
     keys: Arc<dyn KeyStore>,

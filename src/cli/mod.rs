@@ -15,6 +15,7 @@ mod json;
 mod keys;
 mod output;
 mod report;
+mod root;
 mod serve;
 mod wait;
 
@@ -89,6 +90,10 @@ pub struct ConnectionArgs {
 pub enum Command {
     /// Run the server (gRPC on 127.0.0.1:50051, SQLite in ./rekey-data unless configured).
     Serve(ServeArgs),
+    /// Re-wrap every stored key version under a new root key (offline: stop every replica
+    /// first). Takes the same configuration as `serve`; the current root key comes from it.
+    /// Resumable: run it again with the same keys after an interruption.
+    RotateRootKey(root::RotateRootKeyArgs),
     /// Lifecycle status of every key, or of one: versions, age, next rotation, alert level.
     Status {
         /// Key name, e.g. TOKEN_ENCRYPTION; every key when omitted.
@@ -132,6 +137,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Serve(args) = command {
         return serve::serve(args).await;
     }
+    if let Command::RotateRootKey(args) = command {
+        return root::rotate_root_key(args).await;
+    }
     let has_token = connection.token_file.is_some() || client::env_token().is_some();
     let exit = match dispatch(&connection, command).await {
         Ok(exit) => exit,
@@ -155,7 +163,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn dispatch(args: &ConnectionArgs, command: Command) -> Result<Exit, CliError> {
     let conn = Conn::connect(args).await?;
     match command {
-        Command::Serve(_) => Err(CliError::usage("`serve` is not a client command")),
+        Command::Serve(_) | Command::RotateRootKey(_) => {
+            Err(CliError::usage("not a client command"))
+        }
         Command::Status { key } => keys::status(&conn, key).await,
         Command::Impact { key } => keys::impact(&conn, key).await,
         Command::Rotate(a) => keys::rotate(&conn, a).await,

@@ -25,18 +25,26 @@ pub struct ServeArgs {
     pub database_url: Option<String>,
 }
 
+impl ServeArgs {
+    /// The config file, then the environment, then these flags.
+    pub fn config(self) -> anyhow::Result<Config> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        let mut config = Config::load(self.config.as_deref(), &env)?;
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        if let Some(dir) = self.data_dir {
+            config.data_dir = dir;
+        }
+        if let Some(url) = self.database_url {
+            config.database_url = Some(SecretString::from(url));
+        }
+        Ok(config)
+    }
+}
+
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let env: HashMap<String, String> = std::env::vars().collect();
-    let mut config = Config::load(args.config.as_deref(), &env)?;
-    if let Some(listen) = args.listen {
-        config.listen = listen;
-    }
-    if let Some(dir) = args.data_dir {
-        config.data_dir = dir;
-    }
-    if let Some(url) = args.database_url {
-        config.database_url = Some(SecretString::from(url));
-    }
+    let config = args.config()?;
     crate::telemetry::init(config.log_format);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

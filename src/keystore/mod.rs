@@ -7,6 +7,7 @@ pub mod keyring;
 pub mod lifecycle;
 pub mod manager;
 pub mod postgres;
+pub mod root_rotation;
 pub mod root_source;
 pub mod seed;
 mod sql_audit;

@@ -340,6 +340,40 @@ where
         })
     }
 
+    async fn replace_wrapped_material(
+        &self,
+        name: &str,
+        version: u32,
+        wrapped_material: &[u8],
+    ) -> StoreResult<()> {
+        let updated = sqlx::query(
+            "UPDATE key_versions SET wrapped_material = $3 WHERE key_name = $1 AND version = $2",
+        )
+        .bind(name)
+        .bind(i64::from(version))
+        .bind(wrapped_material)
+        .execute(&self.pool)
+        .await?;
+        if DB::rows_affected(&updated) == 0 {
+            return Err(StoreError::VersionNotFound {
+                key: name.to_owned(),
+                version,
+            });
+        }
+        Ok(())
+    }
+
+    async fn replace_root_check_value(&self, old: &str, new: &str) -> StoreResult<bool> {
+        let updated =
+            sqlx::query("UPDATE keystore_meta SET value = $3 WHERE name = $1 AND value = $2")
+                .bind(ROOT_CHECK_VALUE)
+                .bind(old)
+                .bind(new)
+                .execute(&self.pool)
+                .await?;
+        Ok(DB::rows_affected(&updated) == 1)
+    }
+
     async fn retire_version(&self, name: &str, version: u32, now: Millis) -> StoreResult<bool> {
         let (mut tx, primary) = begin_locked(&self.pool, name).await?;
         if primary == i64::from(version) {

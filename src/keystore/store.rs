@@ -283,6 +283,18 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
         event: Option<&EventDraft>,
     ) -> StoreResult<RolledBack>;
 
+    /// Replaces the wrapped material of one version (root-key rotation re-wraps every version
+    /// under the new root key).
+    async fn replace_wrapped_material(
+        &self,
+        name: &str,
+        version: u32,
+        wrapped_material: &[u8],
+    ) -> StoreResult<()>;
+
+    /// Sets the root-key check value to `new` if it is `old`; returns whether it changed.
+    async fn replace_root_check_value(&self, old: &str, new: &str) -> StoreResult<bool>;
+
     /// Marks a Deprecated version Retired (`retired_at = now`). Refuses (returns `Ok(false)`)
     /// if the version is the primary; `VersionNotFound` if it does not exist.
     async fn retire_version(&self, name: &str, version: u32, now: Millis) -> StoreResult<bool>;

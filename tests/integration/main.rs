@@ -14,6 +14,7 @@ mod keys;
 mod migration;
 pub mod processes;
 mod replicas;
+mod root_rotation;
 mod rotation;
 mod secrets;
 mod startup;
