@@ -3,50 +3,24 @@
 //! suite (`cargo test -- --ignored`). Tampering cases edit the database directly, as an
 //! attacker with database access could (on PostgreSQL after disabling the append-only trigger).
 
-use crate::support::pg;
+use crate::store_ctx::{Ctx, Opened};
 
 use std::collections::BTreeSet;
-use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use rekey::audit::{
     record_hash, AuditEntry, AuditFilter, AuditRecord, AuditStore, ChainFault, Outcome,
     GENESIS_HASH,
 };
-use rekey::keystore::postgres::PostgresStore;
-use rekey::keystore::sqlite::SqliteStore;
-use sqlx::Executor;
 
-/// Declares each case once per backend: `sqlite::<case>` and `postgres::<case>`.
-macro_rules! suite {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::on_sqlite(super::$case).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                #[ignore = "PostgreSQL suite: REKEY_TEST_DATABASE_URL=postgres://... cargo test -- --ignored"]
-                async fn $case() {
-                    super::on_postgres(super::$case).await;
-                }
-            )*
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[ignore = "PostgreSQL suite: REKEY_TEST_DATABASE_URL=postgres://... cargo test -- --ignored"]
-            async fn append_only_trigger_refuses_changes() {
-                super::on_postgres(super::append_only_trigger_refuses_changes).await;
-            }
-        }
-    };
+/// Only PostgreSQL has the append-only trigger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "PostgreSQL suite: REKEY_TEST_DATABASE_URL=postgres://... cargo test -- --ignored"]
+async fn postgres_append_only_trigger_refuses_changes() {
+    crate::store_ctx::on_postgres(append_only_trigger_refuses_changes).await;
 }
 
-suite!(
+crate::storage_suite!(
     append_chains_from_genesis,
     list_round_trips_every_field,
     list_filters,
@@ -65,44 +39,17 @@ suite!(
 
 // ---- harness ----
 
-/// Where a case's database lives. Cases open stores on it themselves, as many as they need.
-#[derive(Clone)]
-enum Ctx {
-    Sqlite(PathBuf),
-    Postgres(String),
+/// Audit-suite access to the case's database.
+trait AuditCtx {
+    async fn open(&self) -> Arc<dyn AuditStore>;
+    async fn tamper(&self, unchecked: bool, statements: &[&str]);
 }
 
-async fn on_sqlite<F, Fut>(case: F)
-where
-    F: FnOnce(Ctx) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().expect("temp dir");
-    case(Ctx::Sqlite(dir.path().join("keystore.db"))).await;
-}
-
-async fn on_postgres<F, Fut>(case: F)
-where
-    F: FnOnce(Ctx) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let admin_url = pg::test_database_url()
-        .expect("the PostgreSQL suite needs REKEY_TEST_DATABASE_URL, e.g. postgres://root@127.0.0.1:5432/test");
-    let db = pg::fresh_database(&admin_url).await;
-    // Run the case as a task so that the database is dropped even when it panics.
-    let outcome = tokio::spawn(case(Ctx::Postgres(db.url.clone()))).await;
-    db.drop().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
-}
-
-impl Ctx {
-    /// A new store instance with its own pool (migrating the database if needed).
+impl AuditCtx for Ctx {
     async fn open(&self) -> Arc<dyn AuditStore> {
-        match self {
-            Ctx::Sqlite(path) => Arc::new(SqliteStore::open(path).await.expect("open sqlite")),
-            Ctx::Postgres(url) => Arc::new(PostgresStore::connect(url, 5).await.expect("connect")),
+        match self.store().await {
+            Opened::Sqlite(s) => s,
+            Opened::Postgres(s) => s,
         }
     }
 
@@ -110,39 +57,20 @@ impl Ctx {
     /// on PostgreSQL the append-only trigger is disabled first, and `unchecked` also drops the
     /// CHECK on outcomes (on SQLite, ignores CHECK constraints).
     async fn tamper(&self, unchecked: bool, statements: &[&str]) {
-        match self {
-            Ctx::Sqlite(path) => {
-                let store = SqliteStore::open(path).await.expect("open sqlite");
-                let mut conn = store.pool().acquire().await.unwrap();
-                if unchecked {
-                    conn.execute("PRAGMA ignore_check_constraints = ON")
-                        .await
-                        .unwrap();
-                }
-                for sql in statements {
-                    conn.execute(*sql)
-                        .await
-                        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-                }
+        let setup: &[&str] = match (self, unchecked) {
+            (Ctx::Sqlite(_), false) => &[],
+            (Ctx::Sqlite(_), true) => &["PRAGMA ignore_check_constraints = ON"],
+            (Ctx::Postgres(_), false) => {
+                &["ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"]
             }
-            Ctx::Postgres(url) => {
-                let store = PostgresStore::connect(url, 1).await.expect("connect");
-                let mut conn = store.pool().acquire().await.unwrap();
-                conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
-                    .await
-                    .unwrap();
-                if unchecked {
-                    conn.execute("ALTER TABLE audit_log DROP CONSTRAINT audit_log_outcome_check")
-                        .await
-                        .unwrap();
-                }
-                for sql in statements {
-                    conn.execute(*sql)
-                        .await
-                        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-                }
-            }
-        }
+            (Ctx::Postgres(_), true) => &[
+                "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only",
+                "ALTER TABLE audit_log DROP CONSTRAINT audit_log_outcome_check",
+            ],
+        };
+        self.execute_with(setup, statements)
+            .await
+            .unwrap_or_else(|e| panic!("{statements:?}: {e}"));
     }
 }
 
@@ -568,10 +496,7 @@ async fn verify_detects_unreadable_row(ctx: Ctx) {
 /// is enabled, and the head cannot be moved back.
 async fn append_only_trigger_refuses_changes(ctx: Ctx) {
     let store = with_log(&ctx, 3).await;
-    let Ctx::Postgres(url) = &ctx else {
-        unreachable!("PostgreSQL only")
-    };
-    let pg = PostgresStore::connect(url, 1).await.unwrap();
+    assert_eq!(ctx.backend(), "postgres", "PostgreSQL only");
     for sql in [
         "UPDATE audit_log SET detail = 'x' WHERE seq = 2",
         "DELETE FROM audit_log WHERE seq = 2",
@@ -579,7 +504,11 @@ async fn append_only_trigger_refuses_changes(ctx: Ctx) {
         "UPDATE audit_head SET seq = 1",
         "DELETE FROM audit_head",
     ] {
-        let error = pg.pool().execute(sql).await.expect_err(sql).to_string();
+        let error = ctx
+            .execute_with(&[], &[sql])
+            .await
+            .expect_err(sql)
+            .to_string();
         assert!(
             error.contains("append-only") || error.contains("only moves forward"),
             "{sql}: {error}"

@@ -18,4 +18,5 @@ mod root_rotation;
 mod rotation;
 mod secrets;
 mod startup;
+mod store_ctx;
 mod store_suite;

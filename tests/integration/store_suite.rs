@@ -1,44 +1,16 @@
 //! Behaviour of the `KeyStore` backends. Every case runs on a fresh SQLite file, and on a
 //! fresh PostgreSQL database in the PostgreSQL suite (`cargo test -- --ignored`).
 
-use crate::support::pg;
-
-use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use rekey::keystore::postgres::PostgresStore;
-use rekey::keystore::sqlite::SqliteStore;
+use crate::store_ctx::{Ctx, Opened};
+
 use rekey::keystore::store::{
     KeyPolicy, KeyStore, NewKey, NewVersion, Purpose, RotateGuard, StoreError, VersionRecord,
     VersionState,
 };
-use sqlx::Executor;
 
-/// Declares each case once per backend: `sqlite::<case>` and `postgres::<case>`.
-macro_rules! suite {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::on_sqlite(super::$case).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                #[ignore = "PostgreSQL suite: REKEY_TEST_DATABASE_URL=postgres://... cargo test -- --ignored"]
-                async fn $case() {
-                    super::on_postgres(super::$case).await;
-                }
-            )*
-        }
-    };
-}
-
-suite!(
+crate::storage_suite!(
     create_list_get,
     create_twice_returns_false,
     concurrent_create_has_one_winner,
@@ -60,93 +32,32 @@ suite!(
 
 // ---- harness ----
 
-/// Where a case's database lives. Cases open stores on it themselves, as many as they need.
-#[derive(Clone)]
-enum Ctx {
-    Sqlite(PathBuf),
-    Postgres(String),
+/// Store-suite access to the case's database.
+trait KeyStoreCtx {
+    async fn open(&self) -> Arc<dyn KeyStore>;
+    async fn execute(&self, sql: &str) -> Result<(), sqlx::Error>;
+    async fn execute_unchecked(&self, sql: &str) -> Result<(), sqlx::Error>;
 }
 
-async fn on_sqlite<F, Fut>(case: F)
-where
-    F: FnOnce(Ctx) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().expect("temp dir");
-    case(Ctx::Sqlite(dir.path().join("keystore.db"))).await;
-}
-
-async fn on_postgres<F, Fut>(case: F)
-where
-    F: FnOnce(Ctx) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let admin_url = pg::test_database_url()
-        .expect("the PostgreSQL suite needs REKEY_TEST_DATABASE_URL, e.g. postgres://root@127.0.0.1:5432/test");
-    let db = pg::fresh_database(&admin_url).await;
-    // Run the case as a task so that the database is dropped even when it panics.
-    let outcome = tokio::spawn(case(Ctx::Postgres(db.url.clone()))).await;
-    db.drop().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
-}
-
-impl Ctx {
-    /// A new store instance with its own pool (migrating the database if needed).
+impl KeyStoreCtx for Ctx {
     async fn open(&self) -> Arc<dyn KeyStore> {
-        match self {
-            Ctx::Sqlite(path) => Arc::new(SqliteStore::open(path).await.expect("open sqlite")),
-            Ctx::Postgres(url) => Arc::new(PostgresStore::connect(url, 5).await.expect("connect")),
+        match self.store().await {
+            Opened::Sqlite(s) => s,
+            Opened::Postgres(s) => s,
         }
     }
 
-    /// Runs `sql` directly on the database.
     async fn execute(&self, sql: &str) -> Result<(), sqlx::Error> {
-        self.execute_with(&[], sql).await
+        self.execute_with(&[], &[sql]).await
     }
 
     /// Runs `sql` with the CHECK constraint on version states out of the way.
     async fn execute_unchecked(&self, sql: &str) -> Result<(), sqlx::Error> {
-        match self {
-            Ctx::Sqlite(_) => {
-                self.execute_with(&["PRAGMA ignore_check_constraints = ON"], sql)
-                    .await
-            }
-            Ctx::Postgres(_) => {
-                let drop_check =
-                    "ALTER TABLE key_versions DROP CONSTRAINT key_versions_state_check";
-                self.execute_with(&[drop_check], sql).await
-            }
-        }
-    }
-
-    /// Runs `setup` then `sql` on one connection.
-    async fn execute_with(&self, setup: &[&str], sql: &str) -> Result<(), sqlx::Error> {
-        match self {
-            Ctx::Sqlite(path) => {
-                let store = SqliteStore::open(path).await.expect("open sqlite");
-                let mut conn = store.pool().acquire().await?;
-                for statement in setup.iter().chain([&sql]) {
-                    conn.execute(*statement).await?;
-                }
-            }
-            Ctx::Postgres(url) => {
-                let store = PostgresStore::connect(url, 1).await.expect("connect");
-                let mut conn = store.pool().acquire().await?;
-                for statement in setup.iter().chain([&sql]) {
-                    conn.execute(*statement).await?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn backend(&self) -> &'static str {
-        match self {
-            Ctx::Sqlite(_) => "sqlite",
-            Ctx::Postgres(_) => "postgres",
-        }
+        let setup = match self {
+            Ctx::Sqlite(_) => "PRAGMA ignore_check_constraints = ON",
+            Ctx::Postgres(_) => "ALTER TABLE key_versions DROP CONSTRAINT key_versions_state_check",
+        };
+        self.execute_with(&[setup], &[sql]).await
     }
 }
 
