@@ -162,6 +162,9 @@ pub struct Config {
     pub worker_poll_interval_ms: u64,
     /// Application tables whose ciphertexts are migrated after a rotation of their key.
     pub targets: Vec<TargetConfig>,
+    /// TLS on both ports, and mutual TLS on gRPC; None serves plaintext (keep the ports on a
+    /// private network then).
+    pub tls: Option<crate::tls::TlsConfig>,
     #[serde(skip)]
     pub legacy_keys: LegacyKeys,
 }
@@ -190,6 +193,7 @@ impl Default for Config {
             migration_lease_secs: 30,
             worker_poll_interval_ms: 1000,
             targets: Vec::new(),
+            tls: None,
             legacy_keys: LegacyKeys::default(),
         }
     }

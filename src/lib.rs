@@ -19,3 +19,4 @@ pub mod reports;
 pub mod rotation;
 pub mod server;
 pub mod telemetry;
+pub mod tls;

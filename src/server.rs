@@ -131,7 +131,8 @@ pub async fn start(
             config.admin_token.as_ref(),
         )
         .await
-        .context("cannot load API tokens")?,
+        .and_then(|a| a.with_certificates(config.tls.as_ref().map_or(&[][..], |t| &t.clients)))
+        .context("cannot load API tokens and client certificates")?,
     );
     if let Some(path) = auth.bootstrap(&config.data_dir).await? {
         let token = std::fs::read_to_string(&path)?;
@@ -199,13 +200,19 @@ pub async fn start(
                 scheduler: Arc::clone(&scheduler),
                 auth: Arc::clone(&auth),
             };
-            let (addr, task) = spawn_http(addr, state).await?;
+            let (addr, task) = spawn_http(addr, state, config.tls.as_ref()).await?;
             (Some(addr), Some(task))
         }
         None => (None, None),
     };
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
-    let router = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &config.tls {
+        builder = builder
+            .tls_config(crate::tls::grpc(tls)?)
+            .context("invalid TLS configuration for gRPC")?;
+    }
+    let router = builder
         .layer(tower::util::MapResponseLayer::new(
             oversized_is_resource_exhausted,
         ))
@@ -266,6 +273,7 @@ pub async fn start(
 async fn spawn_http(
     addr: SocketAddr,
     state: HttpState,
+    tls: Option<&crate::tls::TlsConfig>,
 ) -> anyhow::Result<(SocketAddr, (CancellationToken, JoinHandle<()>))> {
     let listener = TcpListener::bind(addr)
         .await
@@ -274,18 +282,40 @@ async fn spawn_http(
     let stop = CancellationToken::new();
     let signal = stop.clone();
     let app = crate::api::http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let served = match tls {
+        None => tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { signal.cancelled().await })
+                .await
+        }),
+        Some(tls) => {
+            let rustls = crate::tls::http(tls)?;
+            let handle = axum_server::Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
+                signal.cancelled().await;
+                stopper.graceful_shutdown(Some(SHUTDOWN_GRACE));
+            });
+            let listener = listener.into_std()?;
+            tokio::spawn(async move {
+                axum_server::from_tcp_rustls(listener, rustls)
+                    .handle(handle)
+                    .serve(app)
+                    .await
+            })
+        }
+    };
     let task = tokio::spawn(
         async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { signal.cancelled().await })
-                .await;
-            if let Err(e) = served {
-                warn!(error = %e, "HTTP server stopped with an error");
+            match served.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => warn!(error = %e, "HTTP server stopped with an error"),
+                Err(e) => warn!(error = %e, "HTTP server task failed"),
             }
         }
         .instrument(tracing::info_span!("http_server", addr = %bound)),
     );
-    info!(addr = %bound, "serving the HTTP admin API");
+    info!(addr = %bound, tls = tls.is_some(), "serving the HTTP admin API");
     Ok((bound, (stop, task)))
 }
 

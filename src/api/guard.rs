@@ -14,6 +14,14 @@ pub async fn authenticate<T>(
     request: &Request<T>,
     rpc: &str,
 ) -> Result<Arc<Principal>, Status> {
+    // A client certificate verified by the TLS handshake and listed in [[tls.clients]].
+    if let Some(principal) = request
+        .peer_certs()
+        .and_then(|certs| certs.first().and_then(|c| crate::tls::subject_of(c)))
+        .and_then(|subject| auth.by_certificate(&subject))
+    {
+        return Ok(principal);
+    }
     let header = request
         .metadata()
         .get("authorization")

@@ -69,6 +69,8 @@ pub struct Authenticator {
     clock: Arc<dyn Clock>,
     tokens: ArcSwap<HashMap<String, Arc<CachedToken>>>,
     env_admin: Arc<Principal>,
+    /// Client certificate subject → principal (mutual TLS on gRPC).
+    certificates: HashMap<String, Arc<Principal>>,
     env_admin_hash: Option<String>,
     limiter: FailureLimiter,
 }
@@ -85,6 +87,7 @@ impl Authenticator {
             store,
             clock,
             tokens: ArcSwap::default(),
+            certificates: HashMap::new(),
             env_admin: Arc::new(Principal {
                 id: ENV_ADMIN_ID.to_owned(),
                 role: Role::Admin,
@@ -96,6 +99,45 @@ impl Authenticator {
         };
         auth.refresh().await?;
         Ok(auth)
+    }
+
+    /// Accepts the listed client certificate subjects as principals (mutual TLS).
+    pub fn with_certificates(
+        mut self,
+        clients: &[crate::tls::CertClient],
+    ) -> Result<Self, AuthError> {
+        for client in clients {
+            let role = Role::parse(&client.role).ok_or_else(|| {
+                AuthError::InvalidRequest(format!(
+                    "[[tls.clients]] {:?}: role {:?} is not \"admin\" or \"client\"",
+                    client.subject, client.role
+                ))
+            })?;
+            let mut operations = Vec::new();
+            for op in &client.operations {
+                operations.push(Operation::parse(op).ok_or_else(|| {
+                    AuthError::InvalidRequest(format!(
+                        "[[tls.clients]] {:?}: unknown operation {op:?}",
+                        client.subject
+                    ))
+                })?);
+            }
+            self.certificates.insert(
+                client.subject.clone(),
+                Arc::new(Principal {
+                    id: format!("cert:{}", client.subject),
+                    role,
+                    key_names: client.key_names.clone(),
+                    operations,
+                }),
+            );
+        }
+        Ok(self)
+    }
+
+    /// The principal of a verified client certificate's subject, if it is listed.
+    pub fn by_certificate(&self, subject: &str) -> Option<Arc<Principal>> {
+        self.certificates.get(subject).cloned()
     }
 
     /// Reloads every token (revocations made on other replicas take effect here).

@@ -20,3 +20,4 @@ mod secrets;
 mod startup;
 mod store_ctx;
 mod store_suite;
+mod tls;
