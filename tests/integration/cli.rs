@@ -355,6 +355,38 @@ async fn audit_verify_and_list(backend: Backend) {
     assert_exit(&run, 0);
     assert!(run.stdout.starts_with("SEQ "), "{run:?}");
     assert!(run.stdout.lines().count() <= 4, "{run:?}");
+
+    // Someone with database access edits a row: verify names it and exits 1.
+    sqlx::any::install_default_drivers();
+    let url = match backend {
+        Backend::Sqlite => format!(
+            "sqlite://{}",
+            env.config.data_dir.join("rekey.db").display()
+        ),
+        Backend::Postgres => env.database_url().unwrap(),
+    };
+    let db = sqlx::AnyPool::connect(&url).await.unwrap();
+    if backend == Backend::Postgres {
+        sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+            .execute(&db)
+            .await
+            .unwrap();
+    }
+    sqlx::query("UPDATE audit_log SET principal = 'someone-else' WHERE seq = 1")
+        .execute(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    let run = rekey(&env, &s, &["audit", "verify"]).await;
+    assert_exit(&run, 1);
+    assert!(
+        run.stdout.contains("TAMPERED") || run.stderr.contains("TAMPERED"),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout.contains("row 1") || run.stdout.contains("seq 1"),
+        "{run:?}"
+    );
     s.stop().await;
     env.finish().await;
 }
