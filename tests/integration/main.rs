@@ -7,6 +7,7 @@ mod app_db;
 mod audit_suite;
 mod auth;
 mod bad_input;
+mod bench_quick;
 mod cli;
 mod crypto_vectors;
 mod http;

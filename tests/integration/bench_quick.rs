@@ -1,0 +1,149 @@
+//! The benchmark harness cannot rot: `rekey-bench --quick` runs each scenario for a few
+//! seconds and must exit 0 with a JSON file holding every expected figure, each a positive
+//! number. Nothing here judges the figures (a debug build on a shared machine proves
+//! nothing about speed); BENCHMARKS.md does, from a release build.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Runs `rekey-bench --quick --scenario <scenario>` and returns its JSON results.
+fn run_quick(scenario: &str, extra: &[&str]) -> Value {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("bench.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_rekey-bench"))
+        .args(["--quick", "--scenario", scenario, "--json"])
+        .arg(&json)
+        .args(extra)
+        .current_dir(dir.path())
+        .output()
+        .expect("run rekey-bench");
+    assert!(
+        output.status.success(),
+        "rekey-bench --quick --scenario {scenario} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    read_json(&json)
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).expect("rekey-bench wrote its JSON file");
+    serde_json::from_str(&text).expect("valid JSON")
+}
+
+/// The number at `pointer` in `value`, which must be present and positive.
+fn positive(value: &Value, pointer: &str) -> f64 {
+    let number = value
+        .pointer(pointer)
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("{pointer} missing or not a number in {value:#}"));
+    assert!(number > 0.0, "{pointer} = {number}, expected > 0");
+    number
+}
+
+fn array<'a>(value: &'a Value, pointer: &str) -> &'a Vec<Value> {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .unwrap_or_else(|| panic!("{pointer} missing or not an array in {value:#}"))
+}
+
+fn check_machine_and_targets(results: &Value, targets: usize) {
+    positive(results, "/machine/nproc");
+    assert!(results
+        .pointer("/machine/cpu_model")
+        .and_then(Value::as_str)
+        .is_some());
+    let checks = array(results, "/targets");
+    assert_eq!(checks.len(), targets, "{checks:#?}");
+    for check in checks {
+        assert!(check["met"].is_boolean(), "{check}");
+        assert!(check["measured"].is_string(), "{check}");
+    }
+}
+
+#[test]
+fn quick_rpc_measures_every_rpc_and_size_against_the_echo_baseline() {
+    let results = run_quick("rpc", &[]);
+    let cells = array(&results, "/rpc/cells");
+    let mut seen = Vec::new();
+    for cell in cells {
+        let rpc = cell["rpc"].as_str().expect("rpc name").to_owned();
+        let payload = cell["payload_bytes"].as_u64().expect("payload size");
+        for side in ["rekey", "echo"] {
+            for figure in ["req_per_s", "p50_us", "p99_us"] {
+                positive(cell, &format!("/{side}/{figure}"));
+            }
+        }
+        positive(cell, "/ratio_req_per_s");
+        positive(cell, "/ratio_p99");
+        seen.push((rpc, payload));
+    }
+    for rpc in ["Encrypt", "Decrypt", "GenerateDataKey", "Sign"] {
+        for payload in [64, 1024, 4096] {
+            assert!(
+                seen.contains(&(rpc.to_owned(), payload)),
+                "no {rpc} {payload} B cell in {seen:?}"
+            );
+        }
+    }
+    positive(&results, "/rpc/connections");
+    positive(&results, "/rpc/in_flight_per_connection");
+    // Encrypt, Decrypt and GenerateDataKey at 1 KiB.
+    check_machine_and_targets(&results, 3);
+}
+
+#[test]
+fn quick_aead_measures_every_size_and_names_the_openssl_baseline() {
+    let results = run_quick("aead", &[]);
+    let cells = array(&results, "/aead/cells");
+    let sizes: Vec<u64> = cells.iter().filter_map(|c| c["bytes"].as_u64()).collect();
+    assert_eq!(sizes, [64, 1024, 16 * 1024, 1024 * 1024]);
+    for cell in cells {
+        positive(cell, "/rekey_bytes_per_s");
+    }
+    // Either openssl ran (quick mode: at 1 KiB) or the output says why it could not.
+    match results.pointer("/aead/openssl/unavailable") {
+        Some(reason) => assert!(reason.is_string(), "{reason}"),
+        None => {
+            let one_kib = cells.iter().find(|c| c["bytes"] == 1024).unwrap();
+            positive(one_kib, "/openssl_bytes_per_s");
+            positive(one_kib, "/ratio");
+        }
+    }
+    check_machine_and_targets(&results, 0);
+}
+
+#[test]
+#[ignore = "PostgreSQL suite: REKEY_TEST_DATABASE_URL=postgres://... cargo test -- --ignored"]
+fn quick_migration_measures_the_worker_raw_sql_and_the_crypto_ceiling() {
+    let url = std::env::var("REKEY_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .expect(
+            "the PostgreSQL suite needs REKEY_TEST_DATABASE_URL, e.g. \
+             postgres://root@127.0.0.1:5432/test",
+        );
+    let results = run_quick("migration", &["--database-url", &url]);
+    let cells = array(&results, "/migration/cells");
+    let sizes: Vec<u64> = cells
+        .iter()
+        .filter_map(|c| c["value_bytes"].as_u64())
+        .collect();
+    assert_eq!(sizes, [64, 1024]);
+    for cell in cells {
+        positive(cell, "/batch_size");
+        positive(cell, "/rekey/rows_per_s");
+        positive(cell, "/rekey/event_records_per_s");
+        positive(cell, "/raw_sql/rows_per_s");
+        positive(cell, "/ratio");
+    }
+    for ceiling in array(&results, "/migration/crypto_ceiling") {
+        positive(ceiling, "/rows_per_s");
+    }
+    // One target per value size.
+    check_machine_and_targets(&results, 2);
+}
