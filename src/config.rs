@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::audit::DataPlaneAudit;
 use crate::clock::SECS_PER_DAY;
 use crate::keystore::store::{KeyPolicy, Purpose};
-use crate::rotation::target::TargetConfig;
+use crate::rotation::targets::TargetConfig;
 
 /// Daily at 02:00 UTC, as the runbook says.
 pub const DEFAULT_SCHEDULE_CRON: &str = "0 0 2 * * *";

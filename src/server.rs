@@ -29,7 +29,7 @@ use crate::proto::key_service_server::KeyServiceServer;
 use crate::proto::rotation_service_server::RotationServiceServer;
 use crate::rotation::engine::EngineSettings;
 use crate::rotation::scheduler::Scheduler;
-use crate::rotation::target::Target;
+use crate::rotation::targets::Target;
 use crate::rotation::worker::Worker;
 use crate::rotation::RotationEngine;
 use tokio_util::sync::CancellationToken;

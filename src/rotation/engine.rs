@@ -17,7 +17,7 @@ use crate::keystore::events::{
 use crate::keystore::store::{EventDraft, Millis, RolledBack, RotateGuard, Rotated};
 use crate::keystore::{KeyError, KeyManager};
 use crate::rotation::error::{RotationError, RotationResult};
-use crate::rotation::target::{Target, VersionCounts};
+use crate::rotation::targets::{Target, VersionCounts};
 
 /// How a rotation came about, as recorded on its event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

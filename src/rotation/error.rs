@@ -3,7 +3,7 @@
 use crate::keystore::events::EventStatus;
 use crate::keystore::store::StoreError;
 use crate::keystore::KeyError;
-use crate::rotation::target::TargetError;
+use crate::rotation::targets::TargetError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RotationError {

@@ -4,7 +4,7 @@
 pub mod engine;
 pub mod error;
 pub mod scheduler;
-pub mod target;
+pub mod targets;
 pub mod worker;
 
 pub use engine::RotationEngine;

@@ -24,7 +24,7 @@ use crate::crypto::{Envelope, Kind};
 use crate::keystore::events::{BatchRecord, Counts, EventStatus, RotationEvent};
 use crate::keystore::KeyError;
 use crate::rotation::engine::RotationEngine;
-use crate::rotation::target::{PkValue, Row, Target, Update};
+use crate::rotation::targets::{PkValue, Row, Target, Update};
 
 /// How one claimed event ended for this worker.
 enum Outcome {
@@ -37,7 +37,7 @@ enum Outcome {
 #[derive(Debug, thiserror::Error)]
 enum MigrateError {
     #[error("{0}")]
-    Target(#[from] crate::rotation::target::TargetError),
+    Target(#[from] crate::rotation::targets::TargetError),
     #[error("keystore: {0}")]
     Key(#[from] KeyError),
     #[error("keystore: {0}")]

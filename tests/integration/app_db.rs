@@ -2,7 +2,7 @@
 //! (id, token = ciphertext, owner = associated data) on SQLite or PostgreSQL.
 
 use rekey::crypto::{EncryptionKey, KeyMaterial};
-use rekey::rotation::target::{Encoding, TargetConfig};
+use rekey::rotation::targets::{Encoding, TargetConfig};
 use secrecy::SecretString;
 use sqlx::{AnyPool, Row};
 

@@ -10,7 +10,7 @@ use rekey::proto::admin_service_client::AdminServiceClient;
 use rekey::proto::key_service_client::KeyServiceClient;
 use rekey::proto::rotation_service_client::RotationServiceClient;
 use rekey::proto::{GetEventRequest, GetStatusRequest, ListEventsRequest, ScheduleRotationRequest};
-use rekey::rotation::target::TargetConfig;
+use rekey::rotation::targets::TargetConfig;
 use secrecy::ExposeSecret;
 use tonic::transport::Channel;
 

@@ -14,7 +14,7 @@ use anyhow::{bail, Context};
 use rekey::crypto::{EncryptionKey, KeyMaterial};
 use rekey::proto::rotation_service_client::RotationServiceClient;
 use rekey::proto::{GetEventRequest, RotationEvent, ScheduleRotationRequest};
-use rekey::rotation::target::{Encoding, TargetConfig};
+use rekey::rotation::targets::{Encoding, TargetConfig};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
@@ -192,7 +192,7 @@ async fn reset(pool: &PgPool, table: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The baseline: the adapter's statements (src/rotation/target/sql.rs and postgres.rs for
+/// The baseline: the adapter's statements (src/rotation/targets/sql.rs and postgres.rs for
 /// a BIGINT key, binary column and an associated-data column), driven by hand with values
 /// computed beforehand. Returns the rows written.
 async fn raw_sql(pool: &PgPool, data: &Dataset, batch_size: u32) -> anyhow::Result<u64> {
