@@ -144,7 +144,8 @@ async fn rotate_waits_for_the_migration_and_reports_not_due(backend: Backend) {
     let db = AppDb::create(&env, backend, rows).await;
     let mut target = db.target("secrets.token");
     target.batch_size = Some(100);
-    target.rate_limit = Some(2_000);
+    // About 4 s of migration: long enough for the CLI, even on a loaded machine, to see it run.
+    target.rate_limit = Some(750);
     env.config.targets.push(target);
     let s = env.start().await;
 

@@ -163,6 +163,25 @@ async fn start(binary: &Path, data_dir: &Path, log: &Path) -> anyhow::Result<(Se
     }
 }
 
+/// Milliseconds of `count` sequential health checks over one connection: what one
+/// readiness probe costs once the server runs (the floor under start-to-SERVING).
+async fn health_round_trips(url: &str, count: usize) -> anyhow::Result<Vec<f64>> {
+    let channel = Endpoint::from_shared(url.to_owned())?.connect().await?;
+    let mut client = HealthClient::new(channel);
+    let mut times = Vec::with_capacity(count);
+    for _ in 0..count {
+        let started = Instant::now();
+        client
+            .check(HealthCheckRequest {
+                service: KEY_SERVICE.into(),
+            })
+            .await
+            .context("health Check")?;
+        times.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(times)
+}
+
 /// (VmRSS, VmHWM) of `pid` in bytes.
 fn memory(pid: u32) -> anyhow::Result<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -209,6 +228,7 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Section> {
         }
     }
     let server = kept.context("no server started")?;
+    let health_rtt = health_round_trips(&server.url, if plan.quick { 5 } else { 20 }).await;
     let result = measure_memory(plan, &server).await;
     let stopped = server.stop().await;
     let (idle, peak_under_load, hwm, after, load_json) = result?;
@@ -230,6 +250,11 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Section> {
     table.row(vec![
         format!("start to SERVING, restart (median of {})", restarts.len()),
         format!("{restart:.0} ms"),
+    ]);
+    let health_rtt = health_rtt?;
+    table.row(vec![
+        "one health Check on a running server, one connection (median)".into(),
+        format!("{:.1} ms", median(&health_rtt)),
     ]);
     table.row(vec!["RSS idle".into(), mib(idle as f64)]);
     table.row(vec![
@@ -274,6 +299,11 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Section> {
                 "first_start_rounds": first_starts,
                 "restart_rounds": restarts,
                 "measured": "spawn() to the first grpc.health.v1 Check(rekey.v1.KeyService) answering SERVING, polled every 1 ms",
+            },
+            "health_check_round_trip_ms": {
+                "median": median(&health_rtt),
+                "rounds": health_rtt,
+                "measured": "sequential grpc.health.v1 Check calls over one connection to the running server",
             },
             "rss_idle_bytes": idle,
             "rss_under_load_bytes": peak_under_load,
