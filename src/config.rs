@@ -142,6 +142,13 @@ pub struct Config {
     /// `KEY_ROTATION_ENABLED`: when false, Rotate and Rollback are refused.
     pub rotation_enabled: bool,
     pub log_format: LogFormat,
+    /// OTLP/gRPC endpoint traces are exported to (e.g. `http://otel-collector:4317`); unset
+    /// means no trace export. `REKEY_OTLP_ENDPOINT`, or the standard
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub otlp_endpoint: Option<String>,
+    /// Fraction of new traces exported, 0.0–1.0 (a caller's own sampling decision, carried in
+    /// `traceparent`, is followed).
+    pub trace_sample_ratio: f64,
     /// Keys beyond (or replacing the policy of) the built-in five.
     pub keys: Vec<KeyConfig>,
     /// How successful data-plane calls are audited: `off`, `counts` (per principal, key and
@@ -185,6 +192,8 @@ impl Default for Config {
             min_rotation_interval_secs: 60,
             rotation_enabled: true,
             log_format: LogFormat::Text,
+            otlp_endpoint: None,
+            trace_sample_ratio: 1.0,
             keys: Vec::new(),
             data_plane_audit: DataPlaneAudit::Counts,
             schedule_enabled: true,
@@ -282,6 +291,15 @@ impl Config {
                 }
             };
         }
+        if let Some(v) = get("REKEY_OTLP_ENDPOINT")
+            .or_else(|| get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+            .or_else(|| get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+        {
+            self.otlp_endpoint = Some(v.to_owned());
+        }
+        if let Some(v) = get("REKEY_TRACE_SAMPLE_RATIO") {
+            self.trace_sample_ratio = parse_env("REKEY_TRACE_SAMPLE_RATIO", v)?;
+        }
         if let Some(v) = get("KEY_ROTATION_ENABLED") {
             self.rotation_enabled = parse_bool("KEY_ROTATION_ENABLED", v)?;
         }
@@ -319,6 +337,19 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "key_refresh_interval_secs must be at least 1".into(),
             ));
+        }
+        if !(0.0..=1.0).contains(&self.trace_sample_ratio) {
+            return Err(ConfigError::Invalid(format!(
+                "trace_sample_ratio must be between 0.0 and 1.0, got {}",
+                self.trace_sample_ratio
+            )));
+        }
+        if let Some(endpoint) = &self.otlp_endpoint {
+            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+                return Err(ConfigError::Invalid(format!(
+                    "otlp_endpoint {endpoint:?} must be an http:// or https:// URL of an OTLP/gRPC receiver, e.g. http://otel-collector:4317"
+                )));
+            }
         }
         if self.database_max_connections == 0 {
             return Err(ConfigError::Invalid(
@@ -392,6 +423,16 @@ impl Config {
         }
         self.backend()?;
         Ok(())
+    }
+
+    /// Trace export settings, when an OTLP endpoint is configured.
+    pub fn trace_export(&self) -> Option<crate::telemetry::TraceExport> {
+        self.otlp_endpoint
+            .as_ref()
+            .map(|endpoint| crate::telemetry::TraceExport {
+                endpoint: endpoint.clone(),
+                sample_ratio: self.trace_sample_ratio,
+            })
     }
 
     /// The parsed scheduler cron expression.

@@ -32,6 +32,7 @@ use crate::rotation::scheduler::Scheduler;
 use crate::rotation::targets::Target;
 use crate::rotation::worker::Worker;
 use crate::rotation::RotationEngine;
+use crate::telemetry::Metrics;
 use tokio_util::sync::CancellationToken;
 
 /// Room for protobuf framing and associated data on top of the largest plaintext.
@@ -115,12 +116,14 @@ pub async fn start(
         Arc::clone(&clock),
         config.data_plane_audit,
     ));
+    let metrics = Arc::new(server_metrics(config, &manager, &auditor)?);
     let engine = Arc::new(RotationEngine::new(
         Arc::clone(&manager),
         Arc::clone(&auditor),
         stores.events,
         connect_targets(config).await?,
         engine_settings(config)?,
+        Arc::clone(&metrics),
     ));
     let scheduler = Arc::new(Scheduler::new(Arc::clone(&engine)));
     let auth = Arc::new(
@@ -129,6 +132,7 @@ pub async fn start(
             Arc::clone(&auditor),
             clock,
             config.admin_token.as_ref(),
+            Arc::clone(&metrics),
         )
         .await
         .and_then(|a| a.with_certificates(config.tls.as_ref().map_or(&[][..], |t| &t.clients)))
@@ -212,10 +216,15 @@ pub async fn start(
             .tls_config(crate::tls::grpc(tls)?)
             .context("invalid TLS configuration for gRPC")?;
     }
+    // Telemetry outermost, so that it sees the status the client gets.
     let router = builder
-        .layer(tower::util::MapResponseLayer::new(
-            oversized_is_resource_exhausted,
-        ))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(crate::telemetry::rpc::RpcTelemetryLayer::new(metrics))
+                .layer(tower::util::MapResponseLayer::new(
+                    oversized_is_resource_exhausted,
+                )),
+        )
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -317,6 +326,33 @@ async fn spawn_http(
     );
     info!(addr = %bound, tls = tls.is_some(), "serving the HTTP admin API");
     Ok((bound, (stop, task)))
+}
+
+/// This server's metrics: every rpc of its services by name, the keys' gauges, the audit
+/// trail's failures, and every counter series of the managed keys started at zero.
+fn server_metrics(
+    config: &Config,
+    manager: &Arc<KeyManager>,
+    auditor: &Arc<Auditor>,
+) -> anyhow::Result<Metrics> {
+    let paths = Metrics::rpc_paths(&[
+        crate::proto::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ])?;
+    let metrics = Metrics::new(paths)?;
+    let keys = config.managed_keys();
+    let all: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
+    let encryption: Vec<String> = keys
+        .iter()
+        .filter(|k| k.purpose() == crate::keystore::store::Purpose::EncryptDecrypt)
+        .map(|k| k.name.clone())
+        .collect();
+    metrics.start_series(&all, &encryption);
+    metrics.observe_keys(manager);
+    metrics.observe_audit(auditor);
+    Ok(metrics)
 }
 
 /// Opens the keystore database of `config` (applying migrations) and the root key that opens

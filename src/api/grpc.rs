@@ -56,9 +56,16 @@ impl KeyServiceImpl {
 
 type RpcResult<T> = Result<Response<T>, Status>;
 
+/// Names the key and version used in the current rpc's span (never the data).
+fn traced(key: &str, version: u32) {
+    let span = tracing::Span::current();
+    span.record("key", key);
+    span.record("key_version", version);
+}
+
 #[tonic::async_trait]
 impl KeyService for KeyServiceImpl {
-    #[tracing::instrument(skip_all, fields(key = %request.get_ref().key_name))]
+    #[tracing::instrument(skip_all, fields(key = %request.get_ref().key_name, key_version = tracing::field::Empty))]
     async fn encrypt(
         &self,
         request: Request<proto::EncryptRequest>,
@@ -71,6 +78,7 @@ impl KeyService for KeyServiceImpl {
             .manager
             .encrypt(&req.key_name, &req.plaintext, &req.associated_data)
             .await?;
+        traced(&req.key_name, key_version);
         self.served(&principal, &req.key_name, Operation::Encrypt)
             .await;
         Ok(Response::new(proto::EncryptResponse {
@@ -79,7 +87,7 @@ impl KeyService for KeyServiceImpl {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(key = tracing::field::Empty, key_version = tracing::field::Empty))]
     async fn decrypt(
         &self,
         request: Request<proto::DecryptRequest>,
@@ -92,6 +100,7 @@ impl KeyService for KeyServiceImpl {
             .manager
             .decrypt(&req.ciphertext, &req.associated_data)
             .await?;
+        traced(&decrypted.key_name, decrypted.key_version);
         self.served(&principal, &decrypted.key_name, Operation::Decrypt)
             .await;
         Ok(Response::new(proto::DecryptResponse {
@@ -101,7 +110,7 @@ impl KeyService for KeyServiceImpl {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(key = %request.get_ref().key_name))]
+    #[tracing::instrument(skip_all, fields(key = %request.get_ref().key_name, key_version = tracing::field::Empty))]
     async fn generate_data_key(
         &self,
         request: Request<proto::GenerateDataKeyRequest>,
@@ -114,6 +123,7 @@ impl KeyService for KeyServiceImpl {
             .manager
             .generate_data_key(&req.key_name, &req.associated_data)
             .await?;
+        traced(&req.key_name, data_key.key_version);
         self.served(&principal, &req.key_name, Operation::GenerateDataKey)
             .await;
         Ok(Response::new(proto::GenerateDataKeyResponse {
@@ -123,7 +133,7 @@ impl KeyService for KeyServiceImpl {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(key = tracing::field::Empty, key_version = tracing::field::Empty))]
     async fn rewrap(
         &self,
         request: Request<proto::RewrapRequest>,
@@ -136,6 +146,10 @@ impl KeyService for KeyServiceImpl {
             .manager
             .rewrap(&req.ciphertext, &req.associated_data)
             .await?;
+        traced(
+            guard::key_of(&req.ciphertext).unwrap_or_default(),
+            key_version,
+        );
         self.served(
             &principal,
             guard::key_of(&req.ciphertext).unwrap_or_default(),
@@ -148,13 +162,14 @@ impl KeyService for KeyServiceImpl {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(key = %request.get_ref().key_name))]
+    #[tracing::instrument(skip_all, fields(key = %request.get_ref().key_name, key_version = tracing::field::Empty))]
     async fn sign(&self, request: Request<proto::SignRequest>) -> RpcResult<proto::SignResponse> {
         let req = request.get_ref();
         let principal = self
             .allow(&request, Operation::Sign, Some(&req.key_name))
             .await?;
         let (signature, key_version) = self.manager.sign(&req.key_name, &req.message).await?;
+        traced(&req.key_name, key_version);
         self.served(&principal, &req.key_name, Operation::Sign)
             .await;
         Ok(Response::new(proto::SignResponse {
@@ -163,7 +178,7 @@ impl KeyService for KeyServiceImpl {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(key = tracing::field::Empty, key_version = tracing::field::Empty))]
     async fn verify(
         &self,
         request: Request<proto::VerifyRequest>,
@@ -173,6 +188,7 @@ impl KeyService for KeyServiceImpl {
             .allow(&request, Operation::Verify, guard::key_of(&req.signature))
             .await?;
         let verified = self.manager.verify(&req.message, &req.signature).await?;
+        traced(&verified.key_name, verified.key_version);
         self.served(&principal, &verified.key_name, Operation::Verify)
             .await;
         Ok(Response::new(proto::VerifyResponse {

@@ -19,6 +19,8 @@ use crate::auth::token;
 use crate::clock::Clock;
 use crate::keystore::store::{Millis, StoreError};
 use crate::keystore::tokens::{TokenRecord, TokenStore};
+use crate::telemetry::metrics::AuthFailure;
+use crate::telemetry::Metrics;
 
 /// The principal id of the admin token given in REKEY_ADMIN_TOKEN.
 pub const ENV_ADMIN_ID: &str = "admin-from-env";
@@ -73,6 +75,7 @@ pub struct Authenticator {
     certificates: HashMap<String, Arc<Principal>>,
     env_admin_hash: Option<String>,
     limiter: FailureLimiter,
+    metrics: Arc<Metrics>,
 }
 
 impl Authenticator {
@@ -81,6 +84,7 @@ impl Authenticator {
         audit: Arc<Auditor>,
         clock: Arc<dyn Clock>,
         env_admin: Option<&SecretString>,
+        metrics: Arc<Metrics>,
     ) -> Result<Self, AuthError> {
         let auth = Self {
             audit,
@@ -96,6 +100,7 @@ impl Authenticator {
             }),
             env_admin_hash: env_admin.map(|t| token::hash(t.expose_secret())),
             limiter: FailureLimiter::default(),
+            metrics,
         };
         auth.refresh().await?;
         Ok(auth)
@@ -174,13 +179,13 @@ impl Authenticator {
     ) -> Result<Arc<Principal>, AuthError> {
         if let Some(peer) = peer {
             if let Some(retry_after_secs) = self.limiter.blocked(peer) {
-                return self
-                    .check(header, false)
-                    .await
-                    .map_err(|_| AuthError::RateLimited {
+                return self.check(header, false).await.map_err(|_| {
+                    self.metrics.auth_failure(AuthFailure::RateLimited);
+                    AuthError::RateLimited {
                         peer,
                         retry_after_secs,
-                    });
+                    }
+                });
             }
         }
         let result = self.check(header, true).await;
@@ -191,6 +196,12 @@ impl Authenticator {
             | AuthError::Revoked { .. }),
         ) = &result
         {
+            self.metrics.auth_failure(match e {
+                AuthError::Missing => AuthFailure::Missing,
+                AuthError::Expired { .. } => AuthFailure::Expired,
+                AuthError::Revoked { .. } => AuthFailure::Revoked,
+                _ => AuthFailure::UnknownToken,
+            });
             if let Some(peer) = peer {
                 self.limiter.record_failure(peer);
             }
@@ -216,6 +227,7 @@ impl Authenticator {
     ) -> Result<(), AuthError> {
         let result = Self::require_admin(principal);
         if let Err(e) = &result {
+            self.metrics.auth_failure(AuthFailure::Forbidden);
             self.audit
                 .record(
                     AuditEntry::new(&principal.id, operation, Outcome::Denied)
@@ -235,6 +247,7 @@ impl Authenticator {
     ) -> Result<(), AuthError> {
         let result = Self::require(principal, operation, key);
         if let Err(e) = &result {
+            self.metrics.auth_failure(AuthFailure::Forbidden);
             self.audit
                 .record(
                     AuditEntry::new(&principal.id, operation.as_str(), Outcome::Denied)

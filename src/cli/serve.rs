@@ -45,7 +45,8 @@ impl ServeArgs {
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.config()?;
-    crate::telemetry::init(config.log_format);
+    let _telemetry =
+        crate::telemetry::init_server(config.log_format, config.trace_export().as_ref())?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

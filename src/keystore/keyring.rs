@@ -9,7 +9,7 @@ use arc_swap::ArcSwap;
 
 use crate::crypto::{EncryptionKey, RootKey, SigningKey};
 use crate::keystore::error::{KeyError, KeyResult};
-use crate::keystore::store::{KeyRecord, Purpose, VersionRecord, VersionState};
+use crate::keystore::store::{KeyRecord, Millis, Purpose, VersionRecord, VersionState};
 
 /// The usable form of one version's material.
 // Boxing would add a pointer chase on the hot path; a few hundred bytes per version is nothing.
@@ -40,6 +40,8 @@ impl fmt::Debug for LoadedVersion {
 pub struct LoadedKey {
     pub record: KeyRecord,
     pub versions: BTreeMap<u32, Arc<LoadedVersion>>,
+    /// When the primary version was created (its age drives the rotation alerts).
+    pub primary_created_at: Millis,
 }
 
 impl LoadedKey {
@@ -47,6 +49,10 @@ impl LoadedKey {
     /// or whose check value differs, means a damaged or tampered keystore: refuse the key.
     pub fn unwrap(root: &RootKey, record: KeyRecord, rows: Vec<VersionRecord>) -> KeyResult<Self> {
         let mut versions = BTreeMap::new();
+        let primary_created_at = rows
+            .iter()
+            .find(|r| r.version == record.primary_version)
+            .map_or(record.created_at, |r| r.created_at);
         for row in rows {
             let cipher = if row.state == VersionState::Retired {
                 VersionCipher::Retired
@@ -81,7 +87,11 @@ impl LoadedKey {
                 }),
             );
         }
-        Ok(Self { record, versions })
+        Ok(Self {
+            record,
+            versions,
+            primary_created_at,
+        })
     }
 
     /// The primary (Active) version.
@@ -116,6 +126,11 @@ impl Keyring {
             next
         });
         key
+    }
+
+    /// Every loaded key, in no particular order.
+    pub fn all(&self) -> Vec<Arc<LoadedKey>> {
+        self.keys.load().values().cloned().collect()
     }
 
     pub fn names(&self) -> Vec<String> {

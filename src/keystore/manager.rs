@@ -49,6 +49,15 @@ pub struct KeySnapshot {
     pub versions: Vec<VersionRecord>,
 }
 
+/// A loaded key's primary version age and policy, read from memory (for metrics).
+#[derive(Debug, Clone)]
+pub struct PrimaryAge {
+    pub key: String,
+    pub primary_version: u32,
+    pub age_secs: f64,
+    pub policy: crate::keystore::store::KeyPolicy,
+}
+
 #[derive(Debug)]
 pub struct KeyManager {
     store: Arc<dyn KeyStore>,
@@ -97,6 +106,22 @@ impl KeyManager {
 
     pub fn now(&self) -> crate::keystore::store::Millis {
         self.clock.now()
+    }
+
+    /// The primary version age and policy of every loaded key, without touching the database:
+    /// as fresh as the last refresh (`key_refresh_interval_secs`) or local rotation.
+    pub fn primary_ages(&self) -> Vec<PrimaryAge> {
+        let now = self.clock.now();
+        self.keyring
+            .all()
+            .iter()
+            .map(|k| PrimaryAge {
+                key: k.record.name.clone(),
+                primary_version: k.record.primary_version,
+                age_secs: (now - k.primary_created_at).max(0) as f64 / 1000.0,
+                policy: k.record.policy,
+            })
+            .collect()
     }
 
     /// Creates a key with `material` (or fresh random material) as version 1 unless it exists.

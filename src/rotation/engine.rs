@@ -18,6 +18,7 @@ use crate::keystore::store::{EventDraft, Millis, RolledBack, RotateGuard, Rotate
 use crate::keystore::{KeyError, KeyManager};
 use crate::rotation::error::{RotationError, RotationResult};
 use crate::rotation::targets::{Target, VersionCounts};
+use crate::telemetry::Metrics;
 
 /// How a rotation came about, as recorded on its event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +98,7 @@ pub struct RotationEngine {
     events: Arc<dyn EventStore>,
     targets: Vec<Arc<Target>>,
     settings: EngineSettings,
+    metrics: Arc<Metrics>,
     wake_worker: Notify,
 }
 
@@ -107,6 +109,7 @@ impl RotationEngine {
         events: Arc<dyn EventStore>,
         targets: Vec<Arc<Target>>,
         settings: EngineSettings,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             manager,
@@ -114,7 +117,22 @@ impl RotationEngine {
             events,
             targets,
             settings,
+            metrics,
             wake_worker: Notify::new(),
+        }
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Counts a rotation or rollback that was attempted: refusals (not due, too soon,
+    /// disabled, unknown key, a migration open) are answers, not rotations, and count nothing.
+    fn count_rotation<T>(&self, key: &str, trigger: Trigger, result: &RotationResult<T>) {
+        match result {
+            Ok(_) => self.metrics.rotation(key, trigger, true),
+            Err(e) if e.is_server_fault() => self.metrics.rotation(key, trigger, false),
+            Err(_) => {}
         }
     }
 
@@ -190,6 +208,7 @@ impl RotationEngine {
         actor: &str,
     ) -> RotationResult<(Rotated, RotationEvent)> {
         let result = self.rotate_unaudited(key, guard, trigger, actor).await;
+        self.count_rotation(key, trigger, &result);
         // The scheduler asks every key that may be due on every replica; only its real
         // rotations (and real failures) belong in the audit trail.
         if !matches!(&result, Err(RotationError::Key(KeyError::NotDue { .. }))) {
@@ -224,11 +243,16 @@ impl RotationEngine {
         key: &str,
         actor: &str,
     ) -> RotationResult<(RolledBack, RotationEvent)> {
-        let draft = self.draft(key, Trigger::Rollback, actor);
-        let rolled = self.manager.rollback(key, Some(&draft)).await?;
-        let event = self.event(&draft.id).await?;
-        self.wake_worker.notify_one();
-        Ok((rolled, event))
+        let result = async {
+            let draft = self.draft(key, Trigger::Rollback, actor);
+            let rolled = self.manager.rollback(key, Some(&draft)).await?;
+            let event = self.event(&draft.id).await?;
+            self.wake_worker.notify_one();
+            Ok((rolled, event))
+        }
+        .await;
+        self.count_rotation(key, Trigger::Rollback, &result);
+        result
     }
 
     /// The runbook's "schedule rotation": rotate now if due, or at once with `force`.
@@ -389,6 +413,10 @@ impl RotationEngine {
     /// records back; the event ends `rolled_back`.
     pub async fn rollback_event(&self, id: &str, actor: &str) -> RotationResult<RotationEvent> {
         let result = self.rollback_event_unaudited(id).await;
+        if let Ok(event) = &result {
+            self.metrics
+                .rotation(&event.key_name, Trigger::Rollback, true);
+        }
         self.audit_event_op(actor, "RollbackEvent", id, &result)
             .await;
         result

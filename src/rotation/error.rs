@@ -38,6 +38,18 @@ pub enum RotationError {
 
 pub type RotationResult<T> = Result<T, RotationError>;
 
+impl RotationError {
+    /// Whether the server (its database, a migration target) failed, as opposed to the
+    /// request being refused for a reason the caller can act on.
+    pub fn is_server_fault(&self) -> bool {
+        matches!(
+            self,
+            RotationError::Key(KeyError::Unavailable(_) | KeyError::Internal(_))
+                | RotationError::Target(_)
+        )
+    }
+}
+
 impl From<StoreError> for RotationError {
     fn from(err: StoreError) -> Self {
         RotationError::Key(KeyError::from(err))

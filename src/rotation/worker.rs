@@ -103,7 +103,13 @@ impl Worker {
             pass = event.pass,
             "migration started"
         );
-        let result = self.migrate(&event).await;
+        let result = {
+            let _rate = RateSeries {
+                metrics: self.engine.metrics(),
+                event_id: &event.id,
+            };
+            self.migrate(&event).await
+        };
         let now = self.engine.manager().now();
         let events = self.engine.events();
         let (status, error) = match &result {
@@ -218,6 +224,13 @@ impl Worker {
                     }
                     cursor = Some(last);
                     throttle(event.rate_limit, processed, started).await;
+                    // After the throttle, so that the rate shown is the one achieved.
+                    self.engine.metrics().migration_batch(
+                        &event.key_name,
+                        &event.id,
+                        &record.counts,
+                        started,
+                    );
                 }
             }
             if skipped == 0 || event.pass >= self.engine.settings().max_passes {
@@ -332,6 +345,19 @@ impl Worker {
             failed_ids,
             ..BatchRecord::default()
         })
+    }
+}
+
+/// While alive, the event's records/s series is exported; dropped when this replica stops
+/// working the event, however that happens (including the task being aborted at shutdown).
+struct RateSeries<'a> {
+    metrics: &'a crate::telemetry::Metrics,
+    event_id: &'a str,
+}
+
+impl Drop for RateSeries<'_> {
+    fn drop(&mut self) {
+        self.metrics.migration_stopped(self.event_id);
     }
 }
 

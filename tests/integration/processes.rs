@@ -22,6 +22,16 @@ pub struct Replica {
     child: Child,
     channel: Channel,
     bearer: Bearer,
+    http_addr: std::net::SocketAddr,
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Replica {
@@ -32,14 +42,11 @@ impl Replica {
         extra: &str,
         targets: &[TargetConfig],
     ) -> Replica {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
+        let http_port = free_port();
         let dir = env.dir();
         let mut toml = format!(
-            "listen = \"127.0.0.1:{port}\"\nhttp_listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nworker_poll_interval_ms = 100\nmigration_lease_secs = 2\n{extra}\n",
+            "listen = \"127.0.0.1:{port}\"\nhttp_listen = \"127.0.0.1:{http_port}\"\ndata_dir = {:?}\nworker_poll_interval_ms = 100\nmigration_lease_secs = 2\n{extra}\n",
             env.config.data_dir.display().to_string()
         );
         if let Some(url) = env.database_url() {
@@ -87,6 +94,7 @@ impl Replica {
                     child,
                     channel,
                     bearer: Bearer::new(admin_token.expose_secret()),
+                    http_addr: ([127, 0, 0, 1], http_port).into(),
                 };
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -113,7 +121,21 @@ impl Replica {
         AdminServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
     }
 
-    /// SIGKILL: no shutdown, no cleanup, exactly like a crash.
+    /// Where its HTTP port (admin API, `/metrics`) listens.
+    pub fn http_addr(&self) -> std::net::SocketAddr {
+        self.http_addr
+    }
+
+    /// SIGSTOP: the process stops dead where it is, mid-batch or not, until killed.
+    pub fn freeze(&self) {
+        let stopped = Command::new("kill")
+            .arg("-STOP")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(stopped.success());
+    }
+
     /// SIGTERM, then wait: a clean shutdown.
     pub fn terminate(mut self) {
         let _ = Command::new("kill")
@@ -123,7 +145,8 @@ impl Replica {
         let _ = self.child.wait();
     }
 
-    fn kill9(mut self) {
+    /// SIGKILL: no shutdown, no cleanup, exactly like a crash.
+    pub fn kill9(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }

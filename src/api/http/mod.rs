@@ -4,6 +4,7 @@
 mod dto;
 mod error;
 mod routes;
+mod trace;
 
 pub use routes::{router, HttpState};
 

@@ -48,7 +48,9 @@ pub fn router(state: HttpState) -> Router {
         .route("/api/v1/key-rotation/rollback/{event_id}", post(rollback))
         .route("/api/v1/key-rotation/report", get(report))
         .route("/api/v1/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(super::trace::http_span))
         .with_state(state)
 }
 
@@ -302,6 +304,25 @@ async fn report(
 
 async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], super::OPENAPI)
+}
+
+/// Prometheus scrape endpoint. Unauthenticated, like most scrape targets: it shows key names,
+/// versions' ages and counts, never key material; keep the HTTP port on a private network.
+async fn metrics(State(state): State<HttpState>) -> axum::response::Response {
+    match state.engine.metrics().render() {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => HttpError::from(tonic::Status::internal(format!(
+            "cannot render metrics: {e}"
+        )))
+        .into_response(),
+    }
 }
 
 async fn not_found() -> HttpError {

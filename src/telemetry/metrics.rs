@@ -1,0 +1,406 @@
+//! Metrics through OpenTelemetry, rendered in Prometheus text format for `GET /metrics`.
+//!
+//! Each server owns its `Metrics` (its own meter provider and Prometheus registry), so that
+//! several servers in one process — the test suite — never mix their counts. Names and labels
+//! are the ones `deploy/prometheus/rekey-rules.yml` and the Grafana dashboard query; the
+//! table in `docs/operations.md` lists them.
+//!
+//! Labels only ever take values from bounded sets (managed key names, event ids of running
+//! migrations, the rpc methods of our own services, status codes), never caller input, so a
+//! client cannot grow the series count.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider as _};
+use opentelemetry::{KeyValue, Value};
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use prost::Message;
+
+use crate::audit::Auditor;
+use crate::keystore::events::Counts;
+use crate::keystore::KeyManager;
+use crate::rotation::engine::Trigger;
+
+/// Upper bounds (seconds) of the rpc latency histogram: from 100 µs (a cached Encrypt on
+/// loopback) to 10 s (an admin call waiting on a slow database).
+const RPC_LATENCY_BUCKETS: [f64; 16] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+/// The method label of requests to paths that are not one of our rpcs.
+const UNKNOWN_METHOD: &str = "unknown";
+
+/// Why a request was refused authentication or authorization (`rekey_auth_failures_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No bearer token and no listed client certificate.
+    Missing,
+    /// A token this server does not know, or a wrong secret.
+    UnknownToken,
+    Expired,
+    Revoked,
+    /// The address failed too often recently and is throttled.
+    RateLimited,
+    /// A valid token used beyond its role or scope.
+    Forbidden,
+}
+
+impl AuthFailure {
+    const ALL: [AuthFailure; 6] = [
+        AuthFailure::Missing,
+        AuthFailure::UnknownToken,
+        AuthFailure::Expired,
+        AuthFailure::Revoked,
+        AuthFailure::RateLimited,
+        AuthFailure::Forbidden,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthFailure::Missing => "missing",
+            AuthFailure::UnknownToken => "unknown_token",
+            AuthFailure::Expired => "expired",
+            AuthFailure::Revoked => "revoked",
+            AuthFailure::RateLimited => "rate_limited",
+            AuthFailure::Forbidden => "forbidden",
+        }
+    }
+}
+
+/// The outcomes of `rekey_migration_records_total`, in the order of [`Counts`].
+const MIGRATION_OUTCOMES: [&str; 4] = ["migrated", "already_current", "skipped", "failed"];
+const TRIGGERS: [Trigger; 4] = [
+    Trigger::Scheduled,
+    Trigger::Manual,
+    Trigger::Emergency,
+    Trigger::Rollback,
+];
+
+/// The metrics of one server.
+pub struct Metrics {
+    registry: prometheus::Registry,
+    provider: SdkMeterProvider,
+    meter: Meter,
+    rpc_requests: Counter<u64>,
+    rpc_duration: Histogram<f64>,
+    rotations: Counter<u64>,
+    migration_records: Counter<u64>,
+    auth_failures: Counter<u64>,
+    /// The label value of each rpc path this server serves.
+    methods: HashMap<String, Value>,
+    unknown_method: Value,
+    /// Records/s of the migration events this replica is working, by event id.
+    migration_rates: Arc<Mutex<HashMap<String, MigrationRate>>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct MigrationRate {
+    key: String,
+    records_per_second: f64,
+    last_batch: Instant,
+}
+
+impl Metrics {
+    /// Metrics with every instrument registered and no observed sources yet; `rpc_paths` are
+    /// the gRPC paths (`/package.Service/Method`) that get their own method label.
+    pub fn new(rpc_paths: impl IntoIterator<Item = String>) -> anyhow::Result<Self> {
+        let registry = prometheus::Registry::new();
+        let exporter = opentelemetry_prometheus::exporter()
+            .with_registry(registry.clone())
+            .without_target_info()
+            .scope_info_enabled(false)
+            .build()?;
+        let provider = SdkMeterProvider::builder().with_reader(exporter).build();
+        let meter = provider.meter("rekey");
+        let methods = rpc_paths
+            .into_iter()
+            .map(|path| {
+                let label = path.trim_start_matches('/').to_owned();
+                (path, Value::from(label))
+            })
+            .collect();
+        Ok(Self {
+            rpc_requests: meter
+                .u64_counter("rekey_rpc_requests")
+                .with_description("gRPC requests by method and status code")
+                .build(),
+            rpc_duration: meter
+                .f64_histogram("rekey_rpc_duration")
+                .with_unit("s")
+                .with_description(
+                    "gRPC request latency, from the request headers to the end of the response",
+                )
+                .with_boundaries(RPC_LATENCY_BUCKETS.to_vec())
+                .build(),
+            rotations: meter
+                .u64_counter("rekey_rotations")
+                .with_description(
+                    "Key rotations (and rollbacks) made by this replica, by trigger and outcome",
+                )
+                .build(),
+            migration_records: meter
+                .u64_counter("rekey_migration_records")
+                .with_description(
+                    "Stored records processed by this replica's migration worker, by outcome",
+                )
+                .build(),
+            auth_failures: meter
+                .u64_counter("rekey_auth_failures")
+                .with_description("Requests refused authentication or authorization, by reason")
+                .build(),
+            registry,
+            provider,
+            meter,
+            methods,
+            unknown_method: Value::from(UNKNOWN_METHOD),
+            migration_rates: Arc::default(),
+        })
+    }
+
+    /// The gRPC paths of every service in `descriptor_sets` (encoded `FileDescriptorSet`s).
+    pub fn rpc_paths(descriptor_sets: &[&[u8]]) -> anyhow::Result<Vec<String>> {
+        let mut paths = Vec::new();
+        for encoded in descriptor_sets {
+            let set = prost_types::FileDescriptorSet::decode(*encoded)?;
+            for file in &set.file {
+                let package = file.package();
+                for service in &file.service {
+                    for method in &service.method {
+                        paths.push(format!("/{package}.{}/{}", service.name(), method.name()));
+                    }
+                }
+            }
+        }
+        Ok(paths)
+    }
+
+    /// Starts every counter series of `keys` at zero, so that the first rotation or failure
+    /// shows as an increase instead of a series appearing.
+    pub fn start_series(&self, keys: &[String], encryption_keys: &[String]) {
+        for key in keys {
+            for trigger in TRIGGERS {
+                for outcome in ["success", "failure"] {
+                    self.rotations
+                        .add(0, &rotation_labels(key, trigger, outcome));
+                }
+            }
+        }
+        for key in encryption_keys {
+            for outcome in MIGRATION_OUTCOMES {
+                self.migration_records.add(
+                    0,
+                    &[
+                        KeyValue::new("key", key.clone()),
+                        KeyValue::new("outcome", outcome),
+                    ],
+                );
+            }
+        }
+        for reason in AuthFailure::ALL {
+            self.auth_failures
+                .add(0, &[KeyValue::new("reason", reason.as_str())]);
+        }
+    }
+
+    /// Publishes the per-key gauges from `manager`'s keyring at every scrape.
+    pub fn observe_keys(&self, manager: &Arc<KeyManager>) {
+        let gauge = |name: &'static str,
+                     description: &'static str,
+                     read: fn(&crate::keystore::manager::PrimaryAge) -> f64| {
+            let manager: Weak<KeyManager> = Arc::downgrade(manager);
+            self.meter
+                .f64_observable_gauge(name)
+                .with_unit("s")
+                .with_description(description)
+                .with_callback(move |observer| {
+                    if let Some(manager) = manager.upgrade() {
+                        for key in manager.primary_ages() {
+                            observer.observe(read(&key), &[KeyValue::new("key", key.key.clone())]);
+                        }
+                    }
+                })
+                .build()
+        };
+        gauge(
+            "rekey_key_primary_age",
+            "Age of the key's primary (active) version",
+            |k| k.age_secs,
+        );
+        gauge(
+            "rekey_key_rotation_interval",
+            "The key's rotation interval",
+            |k| k.policy.rotation_interval_secs as f64,
+        );
+        gauge(
+            "rekey_key_grace_period",
+            "How long a deprecated version of the key stays usable for decryption",
+            |k| k.policy.grace_period_secs as f64,
+        );
+        let rates = Arc::downgrade(&self.migration_rates);
+        self.meter
+            .f64_observable_gauge("rekey_migration_records_per_second")
+            .with_description("Current throughput of each migration event this replica is working")
+            .with_callback(move |observer| {
+                let Some(rates) = rates.upgrade() else { return };
+                let rates = rates.lock().unwrap_or_else(|p| p.into_inner());
+                for (event_id, rate) in rates.iter() {
+                    observer.observe(
+                        rate.records_per_second,
+                        &[
+                            KeyValue::new("key", rate.key.clone()),
+                            KeyValue::new("event_id", event_id.clone()),
+                        ],
+                    );
+                }
+            })
+            .build();
+    }
+
+    /// Publishes the audit trail's write failures at every scrape.
+    pub fn observe_audit(&self, auditor: &Arc<Auditor>) {
+        let auditor = Arc::downgrade(auditor);
+        self.meter
+            .u64_observable_counter("rekey_audit_write_failures")
+            .with_description("Audit records that could not be written to the keystore database")
+            .with_callback(move |observer| {
+                if let Some(auditor) = auditor.upgrade() {
+                    observer.observe(auditor.write_failures(), &[]);
+                }
+            })
+            .build();
+    }
+
+    /// The method label for a request path: our rpcs by name, anything else `unknown`.
+    pub fn method_label(&self, path: &str) -> Value {
+        self.methods
+            .get(path)
+            .unwrap_or(&self.unknown_method)
+            .clone()
+    }
+
+    /// One finished rpc.
+    pub fn rpc_finished(&self, method: Value, code: tonic::Code, elapsed: Duration) {
+        let labels = [
+            KeyValue::new("method", method),
+            KeyValue::new("code", code_name(code)),
+        ];
+        self.rpc_requests.add(1, &labels);
+        self.rpc_duration.record(elapsed.as_secs_f64(), &labels);
+    }
+
+    /// A rotation or rollback attempt that got as far as changing (or failing to change) the
+    /// keystore. Refusals (not due, rotated recently, disabled) are not rotations.
+    pub fn rotation(&self, key: &str, trigger: Trigger, success: bool) {
+        let outcome = if success { "success" } else { "failure" };
+        self.rotations
+            .add(1, &rotation_labels(key, trigger, outcome));
+    }
+
+    pub fn auth_failure(&self, reason: AuthFailure) {
+        self.auth_failures
+            .add(1, &[KeyValue::new("reason", reason.as_str())]);
+    }
+
+    /// One recorded migration batch of `event_id` (of `key`): adds its counts and updates the
+    /// event's current rate, measured from the previous batch (throttling included).
+    pub fn migration_batch(&self, key: &str, event_id: &str, counts: &Counts, started: Instant) {
+        for (outcome, n) in MIGRATION_OUTCOMES.iter().zip([
+            counts.migrated,
+            counts.already_current,
+            counts.skipped,
+            counts.failed,
+        ]) {
+            if n > 0 {
+                self.migration_records.add(
+                    n,
+                    &[
+                        KeyValue::new("key", key.to_owned()),
+                        KeyValue::new("outcome", *outcome),
+                    ],
+                );
+            }
+        }
+        let processed = counts.total.max(counts.migrated);
+        let now = Instant::now();
+        let mut rates = self
+            .migration_rates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let rate = rates
+            .entry(event_id.to_owned())
+            .or_insert_with(|| MigrationRate {
+                key: key.to_owned(),
+                records_per_second: 0.0,
+                last_batch: started,
+            });
+        let secs = now.duration_since(rate.last_batch).as_secs_f64();
+        if secs > 0.0 {
+            rate.records_per_second = processed as f64 / secs;
+        }
+        rate.last_batch = now;
+    }
+
+    /// The worker stopped working `event_id` here (finished, failed or lost its lease): its
+    /// rate series goes away.
+    pub fn migration_stopped(&self, event_id: &str) {
+        self.migration_rates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(event_id);
+    }
+
+    /// Everything, in Prometheus text exposition format.
+    pub fn render(&self) -> anyhow::Result<String> {
+        use prometheus::Encoder as _;
+        let mut out = Vec::new();
+        prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
+        Ok(String::from_utf8(out)?)
+    }
+}
+
+impl Drop for Metrics {
+    fn drop(&mut self) {
+        let _ = self.provider.shutdown();
+    }
+}
+
+fn rotation_labels(key: &str, trigger: Trigger, outcome: &'static str) -> [KeyValue; 3] {
+    [
+        KeyValue::new("key", key.to_owned()),
+        KeyValue::new("trigger", trigger.as_str()),
+        KeyValue::new("outcome", outcome),
+    ]
+}
+
+/// The canonical gRPC name of a status code, as in the gRPC specification.
+pub fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code;
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
