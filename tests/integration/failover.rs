@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use rekey::proto::{DecryptRequest, EncryptRequest, GetEventRequest, ScheduleRotationRequest};
+use rekey::proto::{DecryptRequest, EncryptRequest, GetEventRequest};
 
 use crate::app_db::{AppDb, KEY};
 use crate::metrics::{scrape, Scrape, ENCRYPT};
@@ -82,17 +82,7 @@ async fn the_lease_holder_dies_mid_migration_and_another_of_three_replicas_finis
         assert_eq!(decrypt_on(r, &before).await, b"before the rotation");
     }
 
-    let event = replicas[1]
-        .rotation()
-        .schedule_rotation(ScheduleRotationRequest {
-            key_name: KEY.into(),
-            force: true,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .event
-        .unwrap();
+    let event = replicas[1].force_rotation(KEY).await;
     let get_event = |r: &Replica| {
         let mut client = r.rotation();
         let id = event.event_id.clone();

@@ -14,7 +14,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use rekey::proto::EncryptRequest;
-use secrecy::ExposeSecret;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_stream::wrappers::TcpListenerStream;
 
@@ -92,13 +91,7 @@ async fn spans_reach_the_otlp_receiver_and_continue_the_callers_trace() {
     assert_eq!(encrypted.key_version, 1);
 
     // The HTTP admin API continues a trace too.
-    let token = env
-        .config
-        .admin_token
-        .as_ref()
-        .unwrap()
-        .expose_secret()
-        .to_owned();
+    let token = env.admin_token();
     let mut http = tokio::net::TcpStream::connect(replica.http_addr())
         .await
         .unwrap();

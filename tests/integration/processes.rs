@@ -121,6 +121,20 @@ impl Replica {
         AdminServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
     }
 
+    /// ScheduleRotation with `force`: the event that migrates `key`.
+    pub async fn force_rotation(&self, key: &str) -> rekey::proto::RotationEvent {
+        self.rotation()
+            .schedule_rotation(ScheduleRotationRequest {
+                key_name: key.into(),
+                force: true,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .event
+            .expect("a rotation event")
+    }
+
     /// Where its HTTP port (admin API, `/metrics`) listens.
     pub fn http_addr(&self) -> std::net::SocketAddr {
         self.http_addr
@@ -168,17 +182,7 @@ async fn a_migration_killed_with_sigkill_is_finished_by_another_replica(backend:
     target.rate_limit = Some(4_000);
 
     let a = Replica::start(&env, "a", "", std::slice::from_ref(&target)).await;
-    let event = a
-        .rotation()
-        .schedule_rotation(ScheduleRotationRequest {
-            key_name: KEY.into(),
-            force: true,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .event
-        .unwrap();
+    let event = a.force_rotation(KEY).await;
     // Let it get well into the table, then crash it.
     let mut progressed = false;
     for _ in 0..1200 {

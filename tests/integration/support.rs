@@ -100,6 +100,16 @@ impl TestEnv {
         }
     }
 
+    /// The admin token the servers of this environment accept.
+    pub fn admin_token(&self) -> String {
+        self.config
+            .admin_token
+            .as_ref()
+            .expect("admin token")
+            .expose_secret()
+            .to_owned()
+    }
+
     /// A temporary folder for this test's files.
     pub fn dir(&self) -> &std::path::Path {
         self.temp.path()

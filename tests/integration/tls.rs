@@ -155,13 +155,7 @@ async fn tls_and_client_certificates(backend: Backend) {
 
     // HTTP is served over TLS too.
     let http = server.http_addr().unwrap();
-    let token = env
-        .config
-        .admin_token
-        .as_ref()
-        .unwrap()
-        .expose_secret()
-        .to_owned();
+    let token = env.admin_token();
     let out = Command::new("curl")
         .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
         .arg(dir.join("ca.pem"))
