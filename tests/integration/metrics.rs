@@ -104,10 +104,36 @@ impl Scrape {
         self.matching(name, labels).map(|s| s.2).sum()
     }
 
+    /// Every metric name in this scrape.
+    pub fn names(&self) -> std::collections::BTreeSet<String> {
+        self.samples.iter().map(|s| s.0.clone()).collect()
+    }
+
     /// How many series of `name` include `labels`.
     pub fn count(&self, name: &str, labels: &[(&str, &str)]) -> usize {
         self.matching(name, labels).count()
     }
+}
+
+/// The `rekey_…` metric names in a rules file or dashboard (recording rules are `rekey:…`).
+fn metric_names_in(text: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("rekey_") {
+        let boundary = rest[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
+        let name: String = rest[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if boundary {
+            names.insert(name.clone());
+        }
+        rest = &rest[at + name.len()..];
+    }
+    names
 }
 
 pub const ENCRYPT: &str = "rekey.v1.KeyService/Encrypt";
@@ -216,6 +242,7 @@ async fn metrics_follow_encrypt_rotate_and_migrate(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let rate = rate.expect("a records/s series while the migration runs");
+    let mut exported = scrape(http).await.names();
     // The target's rate limit is 300 records/s; the rate shown is the one achieved.
     assert!(rate > 0.0 && rate <= 330.0, "records/s {rate}");
     let done = wait_for(&mut s, &event.event_id, "completed").await;
@@ -308,6 +335,24 @@ async fn metrics_follow_encrypt_rotate_and_migrate(backend: Backend) {
         90.0 * 86_400.0
     );
     assert_eq!(after.value("rekey_audit_write_failures_total", &[]), 0.0);
+
+    // Every metric the alert rules and the dashboard query is one this server exports.
+    exported.extend(after.names());
+    for file in [
+        "deploy/prometheus/rekey-rules.yml",
+        "deploy/grafana/rekey-dashboard.json",
+    ] {
+        let text = std::fs::read_to_string(format!("{}/{file}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let queried = metric_names_in(&text);
+        assert!(!queried.is_empty(), "{file} queries no rekey_ metric");
+        for name in queried {
+            assert!(
+                exported.contains(&name),
+                "{file} queries {name}, which is not exported"
+            );
+        }
+    }
 
     s.stop().await;
     env.finish().await;
