@@ -227,6 +227,19 @@ async fn metrics_follow_encrypt_rotate_and_migrate(backend: Backend) {
         .await;
     assert_eq!(anonymous.unwrap_err().code(), Code::Unauthenticated);
 
+    // A path that is not one of our rpcs: UNIMPLEMENTED, counted as method "unknown", so a
+    // caller cannot create series.
+    let mut raw = tonic::client::Grpc::new(s.channel.clone());
+    raw.ready().await.unwrap();
+    let unimplemented = raw
+        .unary::<(), (), _>(
+            tonic::Request::new(()),
+            "/rekey.v1.KeyService/NoSuchRpc4711".parse().unwrap(),
+            tonic_prost::ProstCodec::<(), ()>::default(),
+        )
+        .await;
+    assert_eq!(unimplemented.unwrap_err().code(), Code::Unimplemented);
+
     let event = force_rotation(&mut s).await;
     // While the migration runs, this replica reports its rate for the event.
     let mut rate = None;
@@ -264,6 +277,8 @@ async fn metrics_follow_encrypt_rotate_and_migrate(backend: Backend) {
     assert_eq!(rpc(ENCRYPT, "NOT_FOUND"), 1.0);
     assert_eq!(rpc(ENCRYPT, "UNAUTHENTICATED"), 1.0);
     assert_eq!(rpc(DECRYPT, "INVALID_ARGUMENT"), 1.0);
+    assert_eq!(rpc("unknown", "UNIMPLEMENTED"), 1.0);
+    assert!(!after.text.contains("NoSuchRpc4711"));
     assert_eq!(rpc("rekey.v1.RotationService/ScheduleRotation", "OK"), 1.0);
     assert_eq!(
         after.value(
