@@ -75,8 +75,8 @@ pub struct Options {
     /// connections inherit; by default they are bound as `rekey serve` binds its listener.
     #[arg(long)]
     pub nodelay: bool,
-    /// Scenario 1 cells to run, e.g. `Encrypt:1024,Decrypt` (rpc name, optionally `:size`);
-    /// all by default. For profiling one cell.
+    /// Scenario 1 cells to run (also the footprint load), e.g. `Encrypt:1024,Decrypt` (rpc
+    /// name, optionally `:size`); all by default. For profiling one cell.
     #[arg(long, value_delimiter = ',')]
     pub only: Option<Vec<String>>,
     /// Before each A/B pair, wait up to this long for other processes to go quiet (below a

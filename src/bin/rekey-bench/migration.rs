@@ -338,6 +338,33 @@ struct CellRuns {
     rekey: Vec<f64>,
     event_rate: Vec<f64>,
     raw: Vec<f64>,
+    /// Average cores used during each run: (this process, PostgreSQL).
+    rekey_cores: Vec<(f64, f64)>,
+    raw_cores: Vec<(f64, f64)>,
+}
+
+/// (this process, PostgreSQL) average cores over a run, from its meter.
+fn cores(meter: &CpuMeter) -> (f64, f64) {
+    let cpu = meter.finish();
+    let wall = cpu["wall_secs"].as_f64().unwrap_or(0.0);
+    let per = |k: &str| {
+        if wall > 0.0 {
+            cpu[k].as_f64().unwrap_or(0.0) / wall
+        } else {
+            0.0
+        }
+    };
+    (
+        per("this_process_cpu_secs"),
+        per("measured_processes_cpu_secs"),
+    )
+}
+
+fn median_cores(runs: &[(f64, f64)]) -> (f64, f64) {
+    (
+        median(&runs.iter().map(|r| r.0).collect::<Vec<_>>()),
+        median(&runs.iter().map(|r| r.1).collect::<Vec<_>>()),
+    )
 }
 
 pub async fn run(plan: &Plan, server_rt: &Handle) -> anyhow::Result<Section> {
@@ -414,7 +441,7 @@ async fn run_on(
                 // A: the worker. Measured again if other processes (PostgreSQL, the
                 // measured database, does not count) kept the machine busy meanwhile.
                 let mut attempt = 0;
-                let (a, event, a_others) = loop {
+                let (a, event, a_others, a_cores) = loop {
                     attempt += 1;
                     reset(&pool, &data.table).await?;
                     waited += wait_for_quiet(plan.quiet_wait).await;
@@ -422,6 +449,7 @@ async fn run_on(
                     let (elapsed, event) =
                         rekey_migration(&mut client, auth.as_ref(), data, poll).await?;
                     let others = meter.others_cores();
+                    let used = cores(&meter);
                     let totals = event.totals.unwrap_or_default();
                     if totals.migrated != data.records.len() as u64 || totals.failed != 0 {
                         bail!(
@@ -438,12 +466,12 @@ async fn run_on(
                         eprintln!("migration: Rekey run at {} rows/s discarded (other processes {others:.2} cores), again", si(a));
                         continue;
                     }
-                    break (a, event, others);
+                    break (a, event, others, used);
                 };
 
                 // B: raw SQL, same table state.
                 let mut attempt = 0;
-                let (b, b_others) = loop {
+                let (b, b_others, b_cores) = loop {
                     attempt += 1;
                     reset(&pool, &data.table).await?;
                     waited += wait_for_quiet(plan.quiet_wait).await;
@@ -452,6 +480,7 @@ async fn run_on(
                     let written = raw_sql(&pool, data, batch_size).await?;
                     let b = rows / started.elapsed().as_secs_f64();
                     let others = meter.others_cores();
+                    let used = cores(&meter);
                     if written != data.records.len() as u64 {
                         bail!(
                             "the raw-SQL baseline wrote {written} rows of {}",
@@ -463,7 +492,7 @@ async fn run_on(
                         eprintln!("migration: raw-SQL run at {} rows/s discarded (other processes {others:.2} cores), again", si(b));
                         continue;
                     }
-                    break (b, others);
+                    break (b, others, used);
                 };
 
                 let c = crypto_ceiling(
@@ -487,6 +516,8 @@ async fn run_on(
                 per_data[i].rekey.push(a);
                 per_data[i].event_rate.push(event.records_per_second);
                 per_data[i].raw.push(b);
+                per_data[i].rekey_cores.push(a_cores);
+                per_data[i].raw_cores.push(b_cores);
                 ceiling[i].push(c);
             }
         }
@@ -502,8 +533,15 @@ async fn run_on(
             plan.migration_rows, plan.rounds
         ),
         &[
-            "value", "batch", "Rekey rows/s", "event rows/s", "raw SQL rows/s", "ratio",
+            "value",
+            "batch",
+            "Rekey rows/s",
+            "event rows/s",
+            "raw SQL rows/s",
+            "ratio",
             "crypto rows/s",
+            "cores Rekey+PG",
+            "cores raw+PG",
         ],
     );
     let mut cells = Vec::new();
@@ -516,6 +554,8 @@ async fn run_on(
         let mut best_raw: Option<(u32, f64)> = None;
         for (b, &batch_size) in plan.batch_sizes.iter().enumerate() {
             let cell = &runs[b][i];
+            let a_cores = median_cores(&cell.rekey_cores);
+            let b_cores = median_cores(&cell.raw_cores);
             let a = median(&cell.rekey);
             let raw = median(&cell.raw);
             // Median of each round's A/B pair, measured back to back.
@@ -535,6 +575,8 @@ async fn run_on(
                 si(raw),
                 format!("{r:.2}"),
                 si(crypto),
+                format!("{:.2}+{:.2}", a_cores.0, a_cores.1),
+                format!("{:.2}+{:.2}", b_cores.0, b_cores.1),
             ]);
             cells.push(json!({
                 "value_bytes": data.value_size,
@@ -544,8 +586,15 @@ async fn run_on(
                     "rounds": cell.rekey,
                     "event_records_per_s": median(&cell.event_rate),
                     "event_rounds": cell.event_rate,
+                    "cores_this_process": a_cores.0,
+                    "cores_postgres": a_cores.1,
                 },
-                "raw_sql": { "rows_per_s": raw, "rounds": cell.raw },
+                "raw_sql": {
+                    "rows_per_s": raw,
+                    "rounds": cell.raw,
+                    "cores_this_process": b_cores.0,
+                    "cores_postgres": b_cores.1,
+                },
                 "ratio": r,
             }));
             if best_rekey.is_none_or(|(_, best)| a > best) {
