@@ -8,6 +8,7 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::StreamExt as _;
 use tracing::{info, warn, Instrument};
 
 use crate::api::admin_grpc::AdminServiceImpl;
@@ -241,8 +242,18 @@ pub async fn start(
                     .await;
                 let _ = drain_tx.send(());
             };
-            let serve =
-                router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+            // TCP_NODELAY on every connection, as tonic's own listener would set it: without it
+            // a response written in several segments waits for the client's delayed ACK (up to
+            // 40 ms on Linux), which caps a connection at a few hundred rpcs per second.
+            let incoming = TcpListenerStream::new(listener).map(|accepted| {
+                if let Ok(stream) = &accepted {
+                    if let Err(e) = stream.set_nodelay(true) {
+                        warn!(error = %e, "cannot set TCP_NODELAY on a gRPC connection");
+                    }
+                }
+                accepted
+            });
+            let serve = router.serve_with_incoming_shutdown(incoming, signal);
             tokio::pin!(serve);
             let result = tokio::select! {
                 result = &mut serve => result,
