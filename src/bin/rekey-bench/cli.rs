@@ -71,8 +71,9 @@ pub struct Options {
     /// Worker threads of the separate runtime driving the load.
     #[arg(long, default_value_t = 2)]
     pub client_threads: usize,
-    /// Give both in-process servers (scenario 1) listeners with TCP_NODELAY, which accepted
-    /// connections inherit; by default they are bound as `rekey serve` binds its listener.
+    /// Also set TCP_NODELAY on both in-process servers' listening sockets (scenario 1). Both
+    /// already set it on every connection they accept, as `rekey serve` does; kept to check
+    /// that this changes nothing.
     #[arg(long)]
     pub nodelay: bool,
     /// Scenario 1 cells to run (also the footprint load), e.g. `Encrypt:1024,Decrypt` (rpc

@@ -1,7 +1,8 @@
 //! The RPC baseline: the same generated `rekey.v1.KeyService` trait, implemented by methods
 //! that do no work, served by a tonic server built like Rekey's (same message-size limits,
-//! same response layer, same services beside it, same kind of listener). Codec, framing,
-//! HTTP/2 and client are therefore identical; only Rekey's own work differs.
+//! same response layer, same services beside it, same kind of listener, TCP_NODELAY on each
+//! accepted connection). Codec, framing, HTTP/2 and client are therefore identical; only
+//! Rekey's own work differs.
 
 use std::net::SocketAddr;
 
@@ -11,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::StreamExt as _;
 use tonic::{Request, Response, Status};
 
 /// Rekey's server adds this much to `max_plaintext_bytes` for its message-size limits
@@ -148,12 +150,16 @@ impl EchoServer {
             .add_service(reflection_v1alpha)
             .add_service(key_service);
         let (shutdown, signal) = oneshot::channel::<()>();
-        let task = tokio::spawn(router.serve_with_incoming_shutdown(
-            TcpListenerStream::new(listener),
-            async move {
-                let _ = signal.await;
-            },
-        ));
+        // TCP_NODELAY on every accepted connection, as Rekey's server sets it (src/server.rs).
+        let incoming = TcpListenerStream::new(listener).map(|accepted| {
+            if let Ok(stream) = &accepted {
+                let _ = stream.set_nodelay(true);
+            }
+            accepted
+        });
+        let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move {
+            let _ = signal.await;
+        }));
         Ok(EchoServer {
             addr,
             shutdown,

@@ -85,9 +85,8 @@ impl InProcess {
 }
 
 /// A listener on 127.0.0.1:0, bound as `rekey serve` binds (`TcpListener::bind`), or with
-/// TCP_NODELAY set on the listening socket, which Linux hands down to accepted connections
-/// (neither Rekey nor the echo server set it on the connections they accept from a
-/// listener). Call it on the runtime that will serve.
+/// TCP_NODELAY also set on the listening socket (both servers set it on each connection
+/// they accept anyway). Call it on the runtime that will serve.
 pub fn listener(nodelay: bool) -> anyhow::Result<TcpListener> {
     let socket = TcpSocket::new_v4()?;
     socket.set_reuseaddr(true)?;
