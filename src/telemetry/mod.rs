@@ -18,7 +18,10 @@ use anyhow::Context as _;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
-use tracing_subscriber::{fmt, layer::SubscriberExt as _, util::SubscriberInitExt as _, EnvFilter};
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::{
+    fmt, layer::SubscriberExt as _, util::SubscriberInitExt as _, EnvFilter, Layer as _,
+};
 
 use crate::config::LogFormat;
 
@@ -68,22 +71,33 @@ fn install(format: LogFormat, traces: Option<&TraceExport>) -> anyhow::Result<Te
     opentelemetry::global::set_text_map_propagator(
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
-    let filter = EnvFilter::try_from_env("REKEY_LOG")
+    // Each layer has its own filter. The log filter (default `info`) never asks for the
+    // per-request spans (`debug` level), so without trace export nothing enables them and they
+    // cost nothing; the trace layer asks for them when export is on.
+    let log_filter = EnvFilter::try_from_env("REKEY_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let ansi = std::io::stderr().is_terminal();
-    let text = (format == LogFormat::Text)
-        .then(|| fmt::layer().with_ansi(ansi).with_writer(std::io::stderr));
-    let json =
-        (format == LogFormat::Json).then(|| fmt::layer().json().with_writer(std::io::stderr));
+    let log = match format {
+        LogFormat::Text => fmt::layer()
+            .with_ansi(ansi)
+            .with_writer(std::io::stderr)
+            .boxed(),
+        LogFormat::Json => fmt::layer().json().with_writer(std::io::stderr).boxed(),
+    }
+    .with_filter(log_filter);
     let tracer = traces.map(tracer_provider).transpose()?;
-    let otel = tracer
-        .as_ref()
-        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("rekey")));
+    let otel = tracer.as_ref().map(|p| {
+        tracing_opentelemetry::layer()
+            .with_tracer(p.tracer("rekey"))
+            .with_filter(
+                Targets::new()
+                    .with_default(LevelFilter::INFO)
+                    .with_target("rekey", LevelFilter::DEBUG),
+            )
+    });
     let installed = tracing_subscriber::registry()
-        .with(filter)
-        .with(text)
-        .with(json)
+        .with(log)
         .with(otel)
         .try_init();
     if installed.is_err() {

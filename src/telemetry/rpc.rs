@@ -17,7 +17,7 @@ use tonic::body::Body;
 use tonic::Code;
 use tracing::{field::Empty, Instrument, Span};
 
-use crate::telemetry::metrics::{code_name, Metrics};
+use crate::telemetry::metrics::Metrics;
 
 /// Adds [`RpcTelemetry`] to a service.
 #[derive(Debug, Clone)]
@@ -65,7 +65,8 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let started = Instant::now();
         let method = self.metrics.method_label(request.uri().path());
-        let span = tracing::info_span!(
+        // Debug level: only trace export enables it (see `telemetry::install`).
+        let span = tracing::debug_span!(
             "rpc",
             otel.name = %method,
             otel.kind = "server",
@@ -73,6 +74,8 @@ where
             rpc.method = %method,
             rpc.grpc.status_code = Empty,
             otel.status_code = Empty,
+            key = Empty,
+            key_version = Empty,
         );
         crate::telemetry::trace_context::continue_trace(&span, request.headers());
         let pending = Pending {
@@ -126,7 +129,6 @@ impl Drop for Pending {
         if code != Code::Ok {
             self.span.record("otel.status_code", "ERROR");
         }
-        tracing::debug!(parent: &self.span, code = code_name(code), "rpc finished");
         self.metrics
             .rpc_finished(self.method.clone(), code, self.started.elapsed());
     }

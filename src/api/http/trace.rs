@@ -12,7 +12,8 @@ pub async fn http_span(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map_or("unmatched", |p| p.as_str())
         .to_owned();
-    let span = tracing::info_span!(
+    // Debug level: only trace export enables it (see `telemetry::install`).
+    let span = tracing::debug_span!(
         "http",
         otel.name = format!("{} {route}", request.method()),
         otel.kind = "server",
