@@ -2,7 +2,8 @@
 //! keystore database (a dead holder's lease expires and is taken over), and works a claimed
 //! event target by target, batch by batch:
 //!
-//! 1. read the next batch by keyset pagination after the checkpoint;
+//! 1. read the next batch by keyset pagination after the checkpoint (steps 2 and 3 of a batch
+//!    overlap: the previous batch is written while the next is re-encrypted);
 //! 2. per row, read the header: rows already on the target version are left alone; rows that
 //!    are not a ciphertext of the key, or fail authentication, are counted failed and never
 //!    written; the rest are decrypted and encrypted again under the target version in process;
@@ -190,47 +191,79 @@ impl Worker {
                     .engine
                     .target(&progress.target)
                     .ok_or_else(|| MigrateError::UnknownTarget(progress.target.clone()))?;
+                // `cursor` is after the last row read; a batch is written (and checkpointed)
+                // while the next one is re-encrypted, so the database and the crypto overlap.
                 let mut cursor = progress
                     .checkpoint
                     .as_deref()
                     .map(|c| target.parse_checkpoint(c))
                     .transpose()?;
+                let mut prepared: Option<Prepared> = None;
+                // When the previous batch was done: a batch's time (its rate, its throttle) runs
+                // from there, since reading and writing overlap.
+                let mut since = Instant::now();
                 loop {
-                    let started = Instant::now();
                     let rows = target.fetch_batch(cursor.as_ref(), batch_size).await?;
-                    let Some(last) = rows.last().map(|r| r.pk.clone()) else {
-                        let record = BatchRecord {
-                            checkpoint: cursor.as_ref().map(PkValue::to_checkpoint),
-                            done: true,
-                            ..BatchRecord::default()
-                        };
-                        if self
-                            .record(&event, &progress.target, &record)
-                            .await?
-                            .is_none()
-                        {
-                            return Ok(Outcome::LostLease);
+                    let last = rows.last().map(|r| r.pk.clone());
+                    let write = async {
+                        match prepared.take() {
+                            Some(batch) => self
+                                .write_batch(&event, &progress.target, target, batch, since)
+                                .await
+                                .map(Some),
+                            None => Ok(None),
                         }
-                        break;
                     };
-                    let mut record = self.migrate_batch(&event, target, rows).await?;
-                    skipped += record.counts.skipped;
-                    record.checkpoint = Some(last.to_checkpoint());
-                    record.elapsed_ms = elapsed_ms(started);
-                    let processed = record.counts.total.max(record.counts.migrated);
-                    match self.record(&event, &progress.target, &record).await? {
-                        Some(size) => batch_size = size.max(1),
-                        None => return Ok(Outcome::LostLease),
+                    let prepare = async {
+                        if rows.is_empty() {
+                            Ok(None)
+                        } else {
+                            self.prepare_batch(&event, target, rows).await.map(Some)
+                        }
+                    };
+                    let (written, next) = tokio::join!(write, prepare);
+                    if let Some((record, size)) = written? {
+                        let Some(size) = size else {
+                            return Ok(Outcome::LostLease);
+                        };
+                        batch_size = size.max(1);
+                        skipped += record.counts.skipped;
+                        let processed = record.counts.total.max(record.counts.migrated);
+                        throttle(event.rate_limit, processed, since).await;
+                        // After the throttle, so that the rate shown is the one achieved.
+                        self.engine.metrics().migration_batch(
+                            &event.key_name,
+                            &event.id,
+                            &record.counts,
+                            since,
+                        );
+                        since = Instant::now();
                     }
-                    cursor = Some(last);
-                    throttle(event.rate_limit, processed, started).await;
-                    // After the throttle, so that the rate shown is the one achieved.
-                    self.engine.metrics().migration_batch(
-                        &event.key_name,
-                        &event.id,
-                        &record.counts,
-                        started,
-                    );
+                    match (next?, last) {
+                        (Some((record, updates)), Some(last)) => {
+                            prepared = Some(Prepared {
+                                record,
+                                updates,
+                                last: last.clone(),
+                            });
+                            cursor = Some(last);
+                        }
+                        _ => {
+                            let record = BatchRecord {
+                                checkpoint: cursor.as_ref().map(PkValue::to_checkpoint),
+                                done: true,
+                                ..BatchRecord::default()
+                            };
+                            if self
+                                .record(&event, &progress.target, &record)
+                                .await?
+                                .is_none()
+                            {
+                                return Ok(Outcome::LostLease);
+                            }
+                            break;
+                        }
+                    }
                 }
             }
             if skipped == 0 || event.pass >= self.engine.settings().max_passes {
@@ -272,13 +305,41 @@ impl Worker {
             .await?)
     }
 
-    /// Re-encrypts the rows of one batch that need it and writes them back.
-    async fn migrate_batch(
+    /// Writes a prepared batch with one compare-and-swap statement and records it (counts,
+    /// checkpoint, lease; its time runs from `since`): the record, and the event's batch size
+    /// (None: the lease is lost).
+    async fn write_batch(
+        &self,
+        event: &RotationEvent,
+        target_name: &str,
+        target: &Target,
+        batch: Prepared,
+        since: Instant,
+    ) -> Result<(BatchRecord, Option<u32>), MigrateError> {
+        let Prepared {
+            mut record,
+            updates,
+            last,
+        } = batch;
+        if !updates.is_empty() {
+            let written = target.compare_and_swap(&updates).await?;
+            record.counts.migrated += written.len() as u64;
+            record.counts.skipped += (updates.len() - written.len()) as u64;
+        }
+        record.checkpoint = Some(last.to_checkpoint());
+        record.elapsed_ms = elapsed_ms(since);
+        let size = self.record(event, target_name, &record).await?;
+        Ok((record, size))
+    }
+
+    /// Sorts the rows of one batch and re-encrypts, in process, those that need it: the
+    /// counts so far and the compare-and-swap updates to write.
+    async fn prepare_batch(
         &self,
         event: &RotationEvent,
         target: &Target,
         rows: Vec<Row>,
-    ) -> Result<BatchRecord, MigrateError> {
+    ) -> Result<(BatchRecord, Vec<Update>), MigrateError> {
         let to_version = event.target_version();
         // Totals, rows already current and failures are counted on the first pass only: later
         // passes only revisit rows the application changed underneath.
@@ -286,7 +347,12 @@ impl Worker {
         let mut counts = Counts::default();
         let mut failed_ids = Vec::new();
         let mut updates = Vec::new();
-        for row in rows {
+        for (i, row) in rows.into_iter().enumerate() {
+            // Let the batch being written (and the rpcs sharing this runtime) make progress
+            // while a large batch is re-encrypted.
+            if i % YIELD_EVERY_ROWS == 0 {
+                tokio::task::yield_now().await;
+            }
             if first_pass {
                 counts.total += 1;
             }
@@ -335,16 +401,12 @@ impl Worker {
                 }
             }
         }
-        if !updates.is_empty() {
-            let written = target.compare_and_swap(&updates).await?;
-            counts.migrated += written.len() as u64;
-            counts.skipped += (updates.len() - written.len()) as u64;
-        }
-        Ok(BatchRecord {
+        let record = BatchRecord {
             counts,
             failed_ids,
             ..BatchRecord::default()
-        })
+        };
+        Ok((record, updates))
     }
 }
 
@@ -359,6 +421,17 @@ impl Drop for RateSeries<'_> {
     fn drop(&mut self) {
         self.metrics.migration_stopped(self.event_id);
     }
+}
+
+/// Rows re-encrypted between two yields to the runtime (about 0.3 ms of work at 64 B).
+const YIELD_EVERY_ROWS: usize = 256;
+
+/// A batch read and re-encrypted, waiting to be written.
+struct Prepared {
+    record: BatchRecord,
+    updates: Vec<Update>,
+    /// The batch's last primary key: the checkpoint once it is written.
+    last: PkValue,
 }
 
 enum RowState {
