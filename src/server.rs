@@ -479,8 +479,9 @@ fn internal_detail(err: crate::keystore::KeyError) -> String {
 
 /// tonic refuses a request larger than the decoding limit with OUT_OF_RANGE and a message
 /// about "decoded message length"; the contract (and every other KMS) says RESOURCE_EXHAUSTED
-/// with a message that tells the caller what to change.
-fn oversized_is_resource_exhausted(
+/// with a message that tells the caller what to change. Public so that the benchmark's echo
+/// baseline runs the very same layer.
+pub fn oversized_is_resource_exhausted(
     mut response: http::Response<tonic::body::Body>,
 ) -> http::Response<tonic::body::Body> {
     let headers = response.headers_mut();

@@ -132,8 +132,4 @@ impl Keyring {
     pub fn all(&self) -> Vec<Arc<LoadedKey>> {
         self.keys.load().values().cloned().collect()
     }
-
-    pub fn names(&self) -> Vec<String> {
-        self.keys.load().keys().cloned().collect()
-    }
 }

@@ -53,7 +53,6 @@ pub struct KeySnapshot {
 #[derive(Debug, Clone)]
 pub struct PrimaryAge {
     pub key: String,
-    pub primary_version: u32,
     pub age_secs: f64,
     pub policy: crate::keystore::store::KeyPolicy,
 }
@@ -117,7 +116,6 @@ impl KeyManager {
             .iter()
             .map(|k| PrimaryAge {
                 key: k.record.name.clone(),
-                primary_version: k.record.primary_version,
                 age_secs: (now - k.primary_created_at).max(0) as f64 / 1000.0,
                 policy: k.record.policy,
             })

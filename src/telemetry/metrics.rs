@@ -128,7 +128,7 @@ impl Metrics {
                 (path, Value::from(label))
             })
             .collect();
-        Ok(Self {
+        let metrics = Self {
             rpc_requests: meter
                 .u64_counter("rekey_rpc_requests")
                 .with_description("gRPC requests by method and status code")
@@ -163,7 +163,9 @@ impl Metrics {
             methods,
             unknown_method: Value::from(UNKNOWN_METHOD),
             migration_rates: Arc::default(),
-        })
+        };
+        metrics.observe_migration_rates();
+        Ok(metrics)
     }
 
     /// The gRPC paths of every service in `descriptor_sets` (encoded `FileDescriptorSet`s).
@@ -245,6 +247,11 @@ impl Metrics {
             "How long a deprecated version of the key stays usable for decryption",
             |k| k.policy.grace_period_secs as f64,
         );
+    }
+
+    /// Publishes the records/s of the migration events this replica is working at every
+    /// scrape (the worker reports them through [`Metrics::migration_batch`]).
+    fn observe_migration_rates(&self) {
         let rates = Arc::downgrade(&self.migration_rates);
         self.meter
             .f64_observable_gauge("rekey_migration_records_per_second")

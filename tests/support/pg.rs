@@ -1,4 +1,4 @@
-//! Fresh PostgreSQL databases for integration tests. Include it with
+//! Fresh PostgreSQL databases for integration tests (and the benchmark harness). Include it with
 //! `#[path = "support/pg.rs"] mod pg;` (add `#[allow(dead_code)]` to that line in a test crate
 //! that does not use all of it).
 //!
@@ -29,24 +29,34 @@ pub struct TestDatabase {
 
 /// Creates an empty database `rekey_t_<random hex>` on the server of `admin_url`.
 pub async fn fresh_database(admin_url: &str) -> TestDatabase {
-    let mut random = [0u8; 8];
-    getrandom::fill(&mut random).expect("random database name");
-    let name: String = std::iter::once("rekey_t_".to_owned())
-        .chain(random.iter().map(|b| format!("{b:02x}")))
-        .collect();
     let mut admin = PgConnection::connect(admin_url)
         .await
         .unwrap_or_else(|e| panic!("connect to {DATABASE_URL_VAR}: {e}"));
+    let database = create_database(&mut admin, admin_url, "rekey_t_")
+        .await
+        .unwrap_or_else(|e| panic!("create a test database: {e}"));
+    let _ = admin.close().await;
+    database
+}
+
+/// Creates an empty database `<prefix><random hex>` through `admin`, a connection to
+/// `admin_url` (the benchmark harness uses this too, with its own error reporting).
+pub async fn create_database(
+    admin: &mut PgConnection,
+    admin_url: &str,
+    prefix: &str,
+) -> Result<TestDatabase, sqlx::Error> {
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).expect("random database name");
+    let name = format!("{prefix}{}", hex::encode(random));
     admin
         .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .unwrap_or_else(|e| panic!("create database {name}: {e}"));
-    let _ = admin.close().await;
-    TestDatabase {
+        .await?;
+    Ok(TestDatabase {
         url: with_database(admin_url, &name),
         name,
         admin_url: admin_url.to_owned(),
-    }
+    })
 }
 
 impl TestDatabase {
@@ -60,7 +70,7 @@ impl TestDatabase {
             admin.close().await
         };
         if let Err(e) = dropped.await {
-            eprintln!("could not drop test database {}: {e}", self.name);
+            eprintln!("could not drop database {}: {e}", self.name);
         }
     }
 }

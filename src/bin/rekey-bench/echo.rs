@@ -143,7 +143,7 @@ impl EchoServer {
             .build_v1alpha()?;
         let router = tonic::transport::Server::builder()
             .layer(tower::util::MapResponseLayer::new(
-                oversized_is_resource_exhausted,
+                rekey::server::oversized_is_resource_exhausted,
             ))
             .add_service(health_service)
             .add_service(reflection_v1)
@@ -171,21 +171,4 @@ impl EchoServer {
         let _ = self.shutdown.send(());
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.task).await;
     }
-}
-
-/// The same per-response header check as Rekey's server layer (src/server.rs), so that
-/// both servers pay for it.
-fn oversized_is_resource_exhausted(
-    mut response: http::Response<tonic::body::Body>,
-) -> http::Response<tonic::body::Body> {
-    let headers = response.headers_mut();
-    let is_oversized = headers.get("grpc-status").is_some_and(|v| v == "11")
-        && headers
-            .get("grpc-message")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|m| m.contains("decoded%20message%20length%20too%20large"));
-    if is_oversized {
-        headers.insert("grpc-status", http::HeaderValue::from_static("8"));
-    }
-    response
 }

@@ -22,6 +22,10 @@ mod echo;
 mod footprint;
 mod load;
 mod migration;
+/// Scratch PostgreSQL databases, shared with the integration tests.
+#[path = "../../../tests/support/pg.rs"]
+#[allow(dead_code)]
+mod pg;
 mod rekey_server;
 mod report;
 mod rpc;

@@ -24,6 +24,7 @@ use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::Channel;
 
 use crate::cli::Plan;
+use crate::pg::TestDatabase;
 use crate::rekey_server::{request, InProcess};
 use crate::report::{
     median, ratio, si, size_label, wait_for_quiet, CpuMeter, Section, Table, TargetCheck,
@@ -48,60 +49,19 @@ struct Record {
     new: Vec<u8>,
 }
 
-/// A database created for this run, dropped at the end.
-struct BenchDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl BenchDatabase {
-    async fn create(admin_url: &str) -> anyhow::Result<Self> {
-        let mut admin = PgConnection::connect(admin_url).await.map_err(|e| {
-            Unavailable(format!(
-                "PostgreSQL at --database-url is not reachable ({e}); the migration scenario needs one, e.g. --database-url {}",
-                crate::cli::DEFAULT_DATABASE_URL
-            ))
-        })?;
-        let mut random = [0u8; 6];
-        getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("random database name: {e}"))?;
-        let name = format!("rekey_bench_{}", hex::encode(random));
-        admin
-            .execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .with_context(|| format!("create database {name}"))?;
-        let _ = admin.close().await;
-        Ok(Self {
-            admin_url: admin_url.to_owned(),
-            url: with_database(admin_url, &name),
-            name,
-        })
-    }
-
-    async fn drop(self) {
-        let dropped = async {
-            let mut admin = PgConnection::connect(&self.admin_url).await?;
-            let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-            admin.execute(sql.as_str()).await?;
-            admin.close().await
-        };
-        if let Err(e) = dropped.await {
-            eprintln!("migration: could not drop database {}: {e}", self.name);
-        }
-    }
-}
-
-/// `url` with its database name replaced (as tests/support/pg.rs does).
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    format!("{}/{database}{query}", &base[..host_end])
+/// A database created for this run on the server of `admin_url`; drop it at the end.
+async fn create_database(admin_url: &str) -> anyhow::Result<TestDatabase> {
+    let mut admin = PgConnection::connect(admin_url).await.map_err(|e| {
+        Unavailable(format!(
+            "PostgreSQL at --database-url is not reachable ({e}); the migration scenario needs one, e.g. --database-url {}",
+            crate::cli::DEFAULT_DATABASE_URL
+        ))
+    })?;
+    let database = crate::pg::create_database(&mut admin, admin_url, "rekey_bench_")
+        .await
+        .context("create the benchmark database")?;
+    let _ = admin.close().await;
+    Ok(database)
 }
 
 fn plaintext(id: i64, size: usize) -> Vec<u8> {
@@ -368,7 +328,7 @@ fn median_cores(runs: &[(f64, f64)]) -> (f64, f64) {
 }
 
 pub async fn run(plan: &Plan, server_rt: &Handle) -> anyhow::Result<Section> {
-    let database = BenchDatabase::create(&plan.database_url).await?;
+    let database = create_database(&plan.database_url).await?;
     let result = run_on(plan, server_rt, &database).await;
     database.drop().await;
     result
@@ -377,7 +337,7 @@ pub async fn run(plan: &Plan, server_rt: &Handle) -> anyhow::Result<Section> {
 async fn run_on(
     plan: &Plan,
     server_rt: &Handle,
-    database: &BenchDatabase,
+    database: &TestDatabase,
 ) -> anyhow::Result<Section> {
     let pool = PgPoolOptions::new()
         .max_connections(4)
