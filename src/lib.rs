@@ -1,9 +1,9 @@
 //! Rekey: a key-management service. Applications encrypt, decrypt and sign over gRPC; Rekey
 //! keeps every key versioned, rotates keys and migrates stored ciphertexts.
 //!
-//! Layout: `crypto` (ciphertext format, AEAD, HMAC, key wrapping) and `keystore` (versions,
-//! lifecycle, storage backends) know nothing of transport; `api` adapts them to gRPC;
-//! `server` assembles everything; `cli` is the `rekey` command line.
+//! Layout: `crypto` (the `rekey-envelope` crate: ciphertext format, AEAD, HMAC, key wrapping)
+//! and `keystore` (versions, lifecycle, storage backends) know nothing of transport; `api`
+//! adapts them to gRPC; `server` assembles everything; `cli` is the `rekey` command line.
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -12,7 +12,8 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
-pub mod crypto;
+/// The envelope crate under its historical name, so the server keeps saying `crate::crypto`.
+pub use rekey_envelope as crypto;
 pub mod keystore;
 pub mod proto;
 pub mod reports;

@@ -33,8 +33,8 @@ pub fn token_id(id_hex: &str) -> String {
 pub fn generate() -> NewToken {
     let mut id = [0u8; ID_HEX_LEN / 2];
     let mut secret = Zeroizing::new([0u8; 32]);
-    getrandom::fill(&mut id).expect("the OS random number generator failed");
-    getrandom::fill(secret.as_mut()).expect("the OS random number generator failed");
+    crate::crypto::rng::fill(&mut id);
+    crate::crypto::rng::fill(secret.as_mut());
     let id_hex = hex::encode(id);
     let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret.as_ref());
     NewToken {

@@ -468,7 +468,7 @@ impl RotationEngine {
 /// A new event id: "evt-" and 24 hex digits of OS randomness.
 fn new_event_id() -> String {
     let mut bytes = [0u8; 12];
-    // An OS without a working random source cannot run a KMS at all.
-    getrandom::fill(&mut bytes).expect("the OS random number generator failed");
+    // An OS without a working random source cannot run a KMS at all (rng::fill panics).
+    crate::crypto::rng::fill(&mut bytes);
     format!("evt-{}", hex::encode(bytes))
 }

@@ -16,9 +16,7 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-#[path = "../support/pg.rs"]
-#[allow(dead_code)]
-pub mod pg;
+pub use rekey_testkit::pg;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

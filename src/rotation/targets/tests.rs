@@ -32,7 +32,7 @@ struct TestDb {
 
 fn random_suffix() -> String {
     let mut bytes = [0u8; 6];
-    getrandom::fill(&mut bytes).expect("random bytes");
+    crate::crypto::rng::fill(&mut bytes);
     hex::encode(bytes)
 }
 

@@ -2,7 +2,7 @@
 //! same invocation (issue #6, BENCHMARKS.md).
 //!
 //! ```sh
-//! cargo build --release --bin rekey-bench --bin rekey
+//! cargo build --release -p rekey-bench -p rekey
 //! target/release/rekey-bench --scenario all          # full run, minutes
 //! target/release/rekey-bench --quick --scenario rpc  # seconds
 //! ```
@@ -22,10 +22,6 @@ mod echo;
 mod footprint;
 mod load;
 mod migration;
-/// Scratch PostgreSQL databases, shared with the integration tests.
-#[path = "../../../tests/support/pg.rs"]
-#[allow(dead_code)]
-mod pg;
 mod rekey_server;
 mod report;
 mod rpc;

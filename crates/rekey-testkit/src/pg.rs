@@ -1,6 +1,4 @@
-//! Fresh PostgreSQL databases for integration tests (and the benchmark harness). Include it with
-//! `#[path = "support/pg.rs"] mod pg;` (add `#[allow(dead_code)]` to that line in a test crate
-//! that does not use all of it).
+//! Fresh PostgreSQL databases for the integration tests and the benchmark harness.
 //!
 //! Tests that need PostgreSQL run when `REKEY_TEST_DATABASE_URL` names a server and a
 //! database that the user may connect to and create databases from, e.g.
@@ -47,7 +45,7 @@ pub async fn create_database(
     prefix: &str,
 ) -> Result<TestDatabase, sqlx::Error> {
     let mut random = [0u8; 8];
-    getrandom::fill(&mut random).expect("random database name");
+    rekey_envelope::rng::fill(&mut random);
     let name = format!("{prefix}{}", hex::encode(random));
     admin
         .execute(format!("CREATE DATABASE {name}").as_str())
@@ -86,4 +84,25 @@ fn with_database(url: &str, database: &str) -> String {
         .find('/')
         .map_or(base.len(), |i| authority_start + i);
     format!("{}/{database}{query}", &base[..host_end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn with_database_replaces_only_the_database_name() {
+        assert_eq!(
+            with_database("postgres://root@127.0.0.1:5432/test", "rekey_t_1"),
+            "postgres://root@127.0.0.1:5432/rekey_t_1"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@db/test?sslmode=disable", "x"),
+            "postgres://u:p@db/x?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgres://db:5432", "x"),
+            "postgres://db:5432/x"
+        );
+    }
 }

@@ -83,8 +83,8 @@ impl fmt::Debug for SigningKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::test_support::{assert_no_key_bytes, sample_key_bytes};
-    use crate::crypto::FormatError;
+    use crate::test_support::{assert_no_key_bytes, sample_key_bytes};
+    use crate::FormatError;
     use hmac::{Hmac, KeyInit};
     use sha2::Sha256;
 
@@ -153,7 +153,7 @@ mod tests {
 
     #[test]
     fn rejects_ciphertexts() {
-        let ct = crate::crypto::EncryptionKey::new(&KeyMaterial::generate())
+        let ct = crate::EncryptionKey::new(&KeyMaterial::generate())
             .encrypt("k", 1, b"m", b"")
             .expect("ok");
         let env = Envelope::parse(&ct).expect("parses");

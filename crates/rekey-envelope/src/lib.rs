@@ -1,11 +1,14 @@
-//! Cryptography for Rekey: key material, the root key that wraps stored
-//! key versions, and the version-1 ciphertext/signature envelope.
+//! Rekey's cryptography and wire format: key material, the root key that
+//! wraps stored key versions, and the version-1 ciphertext/signature envelope.
+//! The server uses it as `rekey::crypto`; the future Rust client will share
+//! this crate, so both produce and accept the same envelopes from one code.
 //!
-//! Everything here is synchronous, allocation-light and free of I/O, so the
-//! service layer can call it from any task. Nothing in this module logs or
+//! Pure on purpose: no I/O, no async runtime, no network, no database, no
+//! logging; OS randomness only through [`rng::fill`]. Nothing here logs or
 //! formats key bytes: secret-holding types have redacting `Debug` impls and
 //! wipe their memory on drop. The wire format is specified in
 //! `docs/ciphertext-format.md` and pinned by `tests/vectors/ciphertext-v1.json`.
+#![forbid(unsafe_code)]
 
 mod aead;
 mod error;
@@ -13,7 +16,7 @@ mod format;
 mod kdf;
 mod mac;
 mod material;
-mod rng;
+pub mod rng;
 mod root;
 
 pub use aead::EncryptionKey;

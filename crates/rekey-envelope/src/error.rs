@@ -1,4 +1,4 @@
-//! Error types for the crypto module.
+//! Error types of the envelope crate.
 //!
 //! These messages end up in gRPC status details read by operators and client
 //! developers, so each one says what was wrong and, where it helps, what a

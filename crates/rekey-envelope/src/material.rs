@@ -91,7 +91,7 @@ impl fmt::Debug for KeyMaterial {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::test_support::{assert_no_key_bytes, sample_key_bytes};
+    use crate::test_support::{assert_no_key_bytes, sample_key_bytes};
     use hmac::{Hmac, KeyInit};
     use sha2::Sha256;
 

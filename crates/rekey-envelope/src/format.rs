@@ -324,7 +324,7 @@ impl<'a> Envelope<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::test_support::TestRng;
+    use crate::test_support::TestRng;
 
     /// A structurally valid envelope built by hand (no cryptography), with
     /// `body_len` filler bytes after the header.

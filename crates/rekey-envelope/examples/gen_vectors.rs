@@ -1,8 +1,9 @@
 //! Generates tests/vectors/ciphertext-v1.json. Run with
-//! `cargo run --example gen_vectors > tests/vectors/ciphertext-v1.json`.
+//! `cargo run -p rekey-envelope --example gen_vectors > tests/vectors/ciphertext-v1.json`
+//! from the repository root.
 //! Nonces are fixed so the output is reproducible.
 
-use rekey::crypto::*;
+use rekey_envelope::*;
 use serde::Serialize;
 
 /// One entry of the vector file; `type` comes first in the JSON.

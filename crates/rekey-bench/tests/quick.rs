@@ -2,10 +2,14 @@
 //! seconds and must exit 0 with a JSON file holding every expected figure, each a positive
 //! number. Nothing here judges the figures (a debug build on a shared machine proves
 //! nothing about speed); BENCHMARKS.md does, from a release build.
+//!
+//! It lives in this package because only the package that owns the `rekey-bench` binary
+//! can name it (`CARGO_BIN_EXE_rekey-bench`); a plain `cargo test` at the root runs it.
 
 use std::path::Path;
 use std::process::Command;
 
+use rekey_testkit::pg;
 use serde_json::Value;
 
 /// Runs `rekey-bench --quick --scenario <scenario>` and returns its JSON results.
@@ -120,13 +124,10 @@ fn quick_aead_measures_every_size_and_names_the_openssl_baseline() {
 #[test]
 #[ignore = "PostgreSQL suite: REKEY_TEST_DATABASE_URL=postgres://... cargo test -- --ignored"]
 fn quick_migration_measures_the_worker_raw_sql_and_the_crypto_ceiling() {
-    let url = std::env::var("REKEY_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-        .expect(
-            "the PostgreSQL suite needs REKEY_TEST_DATABASE_URL, e.g. \
+    let url = pg::test_database_url().expect(
+        "the PostgreSQL suite needs REKEY_TEST_DATABASE_URL, e.g. \
              postgres://root@127.0.0.1:5432/test",
-        );
+    );
     let results = run_quick("migration", &["--database-url", &url]);
     let cells = array(&results, "/migration/cells");
     let sizes: Vec<u64> = cells

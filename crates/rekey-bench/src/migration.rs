@@ -24,12 +24,12 @@ use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::Channel;
 
 use crate::cli::Plan;
-use crate::pg::TestDatabase;
 use crate::rekey_server::{request, InProcess};
 use crate::report::{
     median, ratio, si, size_label, wait_for_quiet, CpuMeter, Section, Table, TargetCheck,
     Unavailable, NOISY_CORES,
 };
+use rekey_testkit::pg::{self, TestDatabase};
 
 /// One migration table: its key, its rows (with the values the baseline writes).
 struct Dataset {
@@ -57,7 +57,7 @@ async fn create_database(admin_url: &str) -> anyhow::Result<TestDatabase> {
             crate::cli::DEFAULT_DATABASE_URL
         ))
     })?;
-    let database = crate::pg::create_database(&mut admin, admin_url, "rekey_bench_")
+    let database = pg::create_database(&mut admin, admin_url, "rekey_bench_")
         .await
         .context("create the benchmark database")?;
     let _ = admin.close().await;

@@ -1,5 +1,6 @@
-//! Checks the crypto module against the pinned format-v1 test vectors in
-//! `tests/vectors/ciphertext-v1.json`.
+//! Checks this crate against the pinned format-v1 test vectors in the
+//! repository's `tests/vectors/ciphertext-v1.json` (kept there, at the top,
+//! for clients in other languages to read too).
 //!
 //! The vectors were cross-checked with an independent implementation
 //! (Python `cryptography` AES-GCM and `hmac`), so a failure here means the
@@ -7,7 +8,7 @@
 //! code, do not regenerate the vectors, unless a new format version is being
 //! introduced on purpose.
 
-use rekey::crypto::*;
+use rekey_envelope::*;
 use serde::Deserialize;
 
 /// One entry of the vector file, discriminated by its `type` field.
@@ -46,7 +47,7 @@ enum Case {
 fn load_cases() -> Vec<Case> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/vectors/ciphertext-v1.json"
+        "/../../tests/vectors/ciphertext-v1.json"
     );
     let text = std::fs::read_to_string(path).expect("vector file is readable");
     serde_json::from_str(&text).expect("vector file is valid JSON of the expected shape")

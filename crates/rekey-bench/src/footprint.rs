@@ -34,7 +34,7 @@ fn rekey_binary() -> anyhow::Result<PathBuf> {
         .join(format!("rekey{}", std::env::consts::EXE_SUFFIX));
     if !path.is_file() {
         return Err(Unavailable(format!(
-            "{} not found: build it beside rekey-bench (cargo build --release --bin rekey-bench --bin rekey)",
+            "{} not found: build it beside rekey-bench (cargo build --release -p rekey-bench -p rekey)",
             path.display()
         ))
         .into());

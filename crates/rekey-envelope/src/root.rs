@@ -209,7 +209,7 @@ impl fmt::Debug for RootKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::test_support::{assert_no_key_bytes, sample_key_bytes};
+    use crate::test_support::{assert_no_key_bytes, sample_key_bytes};
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
     use hkdf::Hkdf;
     use sha2::Sha256;

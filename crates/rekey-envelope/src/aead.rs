@@ -214,8 +214,8 @@ impl fmt::Debug for EncryptionKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::test_support::{assert_no_key_bytes, sample_key_bytes, TestRng};
-    use crate::crypto::FormatError;
+    use crate::test_support::{assert_no_key_bytes, sample_key_bytes, TestRng};
+    use crate::FormatError;
 
     fn sample_key() -> EncryptionKey {
         EncryptionKey::new(&KeyMaterial::from_bytes(sample_key_bytes()))
@@ -355,7 +355,7 @@ mod tests {
 
     #[test]
     fn rejects_signatures() {
-        let sig = crate::crypto::SigningKey::new(&KeyMaterial::generate())
+        let sig = crate::SigningKey::new(&KeyMaterial::generate())
             .sign("k", 1, b"m")
             .expect("ok");
         let env = Envelope::parse(&sig).expect("parses");

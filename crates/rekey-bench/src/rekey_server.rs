@@ -50,7 +50,7 @@ impl InProcess {
         // An operator-supplied admin token (REKEY_ADMIN_TOKEN), so that the first start does
         // not print a bootstrap token into the benchmark's output.
         let mut random = [0u8; 16];
-        getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("random token: {e}"))?;
+        rekey::crypto::rng::fill(&mut random);
         let admin_token = format!("rekey-bench-admin-{}", hex::encode(random));
         config.admin_token = Some(admin_token.clone().into());
         // The HTTP admin API runs as in production, on a free port (several servers may run).
