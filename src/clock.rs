@@ -7,7 +7,8 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use crate::keystore::store::Millis;
+/// Milliseconds since the Unix epoch, UTC. Stored as a 64-bit integer on every backend.
+pub type Millis = i64;
 
 pub trait Clock: Send + Sync + fmt::Debug {
     /// Milliseconds since the Unix epoch, UTC.

@@ -10,10 +10,11 @@
 use serde_json::{json, Value};
 
 use crate::api::convert::primary_created_at;
+use crate::clock::Millis;
 use crate::clock::{MILLIS_PER_SEC, SECS_PER_DAY};
-use crate::keystore::events::{EventStatus, RotationEvent};
 use crate::keystore::lifecycle;
-use crate::keystore::store::{Millis, VersionState};
+use crate::keystore::store::VersionState;
+use crate::rotation::events::{EventStatus, RotationEvent};
 use crate::rotation::{RotationEngine, RotationResult};
 
 const DAY_MS: Millis = SECS_PER_DAY * MILLIS_PER_SEC;

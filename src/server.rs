@@ -16,23 +16,23 @@ use crate::api::grpc::KeyServiceImpl;
 use crate::api::http::HttpState;
 use crate::api::rotation_grpc::RotationServiceImpl;
 use crate::audit::{AuditStore, Auditor};
+use crate::auth::store::TokenStore;
 use crate::auth::Authenticator;
 use crate::clock::Clock;
 use crate::config::{Backend, Config};
-use crate::keystore::events::EventStore;
-use crate::keystore::tokens::TokenStore;
 use crate::keystore::{
-    postgres::PostgresStore, root_source::load_root_key, seed::ensure_keys, sqlite::SqliteStore,
-    store::KeyStore, KeyManager, Settings,
+    root_source::load_root_key, seed::ensure_keys, store::KeyStore, KeyManager, Settings,
 };
 use crate::proto::admin_service_server::AdminServiceServer;
 use crate::proto::key_service_server::KeyServiceServer;
 use crate::proto::rotation_service_server::RotationServiceServer;
 use crate::rotation::engine::EngineSettings;
+use crate::rotation::events::EventStore;
 use crate::rotation::scheduler::Scheduler;
 use crate::rotation::targets::Target;
 use crate::rotation::worker::Worker;
 use crate::rotation::RotationEngine;
+use crate::sql::{PostgresStore, SqliteStore};
 use crate::telemetry::Metrics;
 use tokio_util::sync::CancellationToken;
 

@@ -6,8 +6,8 @@ use tonic::{Request, Response, Status};
 
 use crate::api::{convert, guard};
 use crate::audit::{AuditEntry, AuditFilter, AuditRecord, Auditor, Outcome};
+use crate::auth::store::TokenRecord;
 use crate::auth::{Authenticator, Role};
-use crate::keystore::tokens::TokenRecord;
 use crate::proto::{self, admin_service_server::AdminService};
 use crate::reports::{self, ReportKind};
 use crate::rotation::RotationEngine;

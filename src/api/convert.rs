@@ -1,12 +1,13 @@
 //! Domain values to protobuf messages.
 
+use crate::clock::Millis;
 use crate::clock::MILLIS_PER_SEC;
-use crate::keystore::events::{Counts, RotationEvent};
 use crate::keystore::lifecycle::{self, AlertLevel};
 use crate::keystore::manager::{algorithm, KeySnapshot};
-use crate::keystore::store::{Millis, Purpose, VersionState};
+use crate::keystore::store::{Purpose, VersionState};
 use crate::proto;
 use crate::rotation::engine::Impact;
+use crate::rotation::events::{Counts, RotationEvent};
 
 pub fn timestamp(ms: Millis) -> prost_types::Timestamp {
     prost_types::Timestamp {

@@ -6,9 +6,9 @@ use tonic::{Request, Response, Status};
 
 use crate::api::{convert, guard};
 use crate::auth::Authenticator;
-use crate::keystore::events::EventStatus;
 use crate::proto::{self, rotation_service_server::RotationService};
 use crate::rotation::engine::ScheduleOutcome;
+use crate::rotation::events::EventStatus;
 use crate::rotation::scheduler::Scheduler;
 use crate::rotation::{RotationEngine, RotationError};
 

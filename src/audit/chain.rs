@@ -6,7 +6,7 @@ use std::fmt;
 use sha2::{Digest, Sha256};
 
 use super::{AuditEntry, AuditRecord};
-use crate::keystore::store::Millis;
+use crate::clock::Millis;
 
 /// `prev_hash` of row 1.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";

@@ -1,7 +1,7 @@
 //! The tamper-evident audit trail: what is recorded ([`AuditEntry`]), how each stored row is
 //! chained to the one before it ([`record_hash`]), how a chain is checked ([`verify_chain`]),
 //! and the storage trait ([`AuditStore`]). No SQL here: the SQL backends implement the trait
-//! in `keystore/sql_audit.rs`.
+//! in `sql/audit.rs`.
 //!
 //! Every row carries `hash = SHA-256(seq, at, entry, prev_hash)` and the hash of the row before
 //! it (`prev_hash`; the first row's is [`GENESIS_HASH`]). Editing a row breaks its own hash;
@@ -17,7 +17,8 @@ use std::fmt;
 
 use async_trait::async_trait;
 
-use crate::keystore::store::{Millis, StoreResult};
+use crate::clock::Millis;
+use crate::storage_error::StoreResult;
 
 pub use chain::{record_hash, verify_chain, ChainFault, ChainVerifier, VerifyReport, GENESIS_HASH};
 pub use recorder::{Auditor, DataPlaneAudit};

@@ -15,10 +15,11 @@ use zeroize::Zeroizing;
 use crate::audit::{AuditEntry, Auditor, Outcome};
 use crate::auth::limiter::FailureLimiter;
 use crate::auth::principal::{Operation, Principal, Role};
+use crate::auth::store::{TokenRecord, TokenStore};
 use crate::auth::token;
 use crate::clock::Clock;
-use crate::keystore::store::{Millis, StoreError};
-use crate::keystore::tokens::{TokenRecord, TokenStore};
+use crate::clock::Millis;
+use crate::storage_error::StoreError;
 use crate::telemetry::metrics::AuthFailure;
 use crate::telemetry::Metrics;
 

@@ -4,6 +4,7 @@
 mod authenticator;
 mod limiter;
 mod principal;
+pub mod store;
 pub mod token;
 
 pub use authenticator::{AuthError, Authenticator, CreatedToken};

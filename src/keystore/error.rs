@@ -1,8 +1,10 @@
 //! Errors of key operations, phrased for the person who reads them in a gRPC status. The
 //! mapping to status codes lives in `api::status`, with no catch-all arm.
 
+use crate::clock::Millis;
 use crate::crypto::{CryptoError, FormatError, Kind};
-use crate::keystore::store::{Millis, Purpose, StoreError};
+use crate::keystore::store::Purpose;
+use crate::storage_error::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {

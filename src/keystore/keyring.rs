@@ -7,9 +7,10 @@ use std::{collections::BTreeMap, collections::HashMap, fmt, sync::Arc};
 
 use arc_swap::ArcSwap;
 
+use crate::clock::Millis;
 use crate::crypto::{EncryptionKey, RootKey, SigningKey};
 use crate::keystore::error::{KeyError, KeyResult};
-use crate::keystore::store::{KeyRecord, Millis, Purpose, VersionRecord, VersionState};
+use crate::keystore::store::{KeyRecord, Purpose, VersionRecord, VersionState};
 
 /// The usable form of one version's material.
 // Boxing would add a pointer chase on the hot path; a few hundred bytes per version is nothing.

@@ -4,8 +4,9 @@
 //! - WARNING: rotation is due within 7 days, or overdue but still within the grace period;
 //! - OK otherwise.
 
+use crate::clock::Millis;
 use crate::clock::{MILLIS_PER_SEC, SECS_PER_DAY};
-use crate::keystore::store::{KeyPolicy, Millis, VersionRecord, VersionState};
+use crate::keystore::store::{KeyPolicy, VersionRecord, VersionState};
 
 /// How long before the due date a key turns WARNING.
 pub const WARNING_WINDOW_SECS: i64 = 7 * SECS_PER_DAY;

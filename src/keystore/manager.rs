@@ -103,7 +103,7 @@ impl KeyManager {
         &self.root
     }
 
-    pub fn now(&self) -> crate::keystore::store::Millis {
+    pub fn now(&self) -> crate::clock::Millis {
         self.clock.now()
     }
 

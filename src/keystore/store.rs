@@ -6,8 +6,8 @@ use std::fmt;
 
 use async_trait::async_trait;
 
-/// Milliseconds since the Unix epoch, UTC. Stored as a 64-bit integer on every backend.
-pub type Millis = i64;
+use crate::clock::Millis;
+use crate::storage_error::StoreResult;
 
 /// What a key is for. A key never changes purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -185,44 +185,6 @@ pub struct EventDraft {
 /// Builds the wrapped material for a new version once the store knows its number (the number
 /// is bound into the wrapping, so it must be known first).
 pub type MakeVersion<'a> = &'a (dyn Fn(u32) -> NewVersion + Send + Sync);
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("key {0:?} does not exist")]
-    KeyNotFound(String),
-    /// A rotation without `force` found that the primary was itself created by a rotation
-    /// less than the minimum interval ago (protects against retried or duplicated requests).
-    #[error("key {key:?} was rotated to version {version} at {rotated_at} (ms since epoch), less than the minimum rotation interval ago")]
-    RotatedRecently {
-        key: String,
-        version: u32,
-        rotated_at: Millis,
-    },
-    #[error("key {key:?} is not due for rotation: its primary version {version} was created at {created_at} (ms since epoch)")]
-    NotDue {
-        key: String,
-        version: u32,
-        created_at: Millis,
-    },
-    /// An unfinished migration event exists and the rotation was not forced.
-    #[error("key {key:?} has a migration in progress (event {event_id})")]
-    MigrationInProgress { key: String, event_id: String },
-    #[error("key {key:?} has no version before primary version {primary} to roll back to")]
-    NoPreviousVersion { key: String, primary: u32 },
-    #[error("key {key:?}: version {version} is retired and cannot become primary again")]
-    PreviousVersionRetired { key: String, version: u32 },
-    #[error("version {version} of key {key:?} does not exist")]
-    VersionNotFound { key: String, version: u32 },
-    /// A row the store cannot interpret (unknown purpose/state string, negative version…).
-    #[error("corrupt keystore row: {0}")]
-    Corrupt(String),
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("database migration failed: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
-}
-
-pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Persistent storage of keys and versions. Implementations must make every mutating method
 /// atomic and safe when several server processes share the same database.

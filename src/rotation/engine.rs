@@ -9,14 +9,15 @@ use tokio::sync::Notify;
 use tracing::info;
 
 use crate::audit::{AuditEntry, Auditor, Outcome};
+use crate::clock::Millis;
 use crate::clock::MILLIS_PER_SEC;
 use crate::config::MAX_BATCH_SIZE;
-use crate::keystore::events::{
-    EventStatus, EventStore, ResumeError, RollbackRefusal, RotationEvent,
-};
-use crate::keystore::store::{EventDraft, Millis, RolledBack, RotateGuard, Rotated};
+use crate::keystore::store::{EventDraft, RolledBack, RotateGuard, Rotated};
 use crate::keystore::{KeyError, KeyManager};
 use crate::rotation::error::{RotationError, RotationResult};
+use crate::rotation::events::{
+    EventStatus, EventStore, ResumeError, RollbackRefusal, RotationEvent,
+};
 use crate::rotation::targets::{Target, VersionCounts};
 use crate::telemetry::Metrics;
 

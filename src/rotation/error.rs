@@ -1,9 +1,9 @@
 //! Errors of rotation operations; mapped to gRPC statuses in `api::status`.
 
-use crate::keystore::events::EventStatus;
-use crate::keystore::store::StoreError;
 use crate::keystore::KeyError;
+use crate::rotation::events::EventStatus;
 use crate::rotation::targets::TargetError;
+use crate::storage_error::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RotationError {

@@ -3,6 +3,7 @@
 
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod scheduler;
 pub mod targets;
 pub mod worker;

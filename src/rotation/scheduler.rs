@@ -12,8 +12,9 @@ use chrono::{DateTime, Utc};
 use tracing::{debug, info, warn};
 
 use crate::audit::{AuditEntry, Outcome};
+use crate::clock::Millis;
 use crate::clock::MILLIS_PER_SEC;
-use crate::keystore::store::{Millis, RotateGuard, VersionState};
+use crate::keystore::store::{RotateGuard, VersionState};
 use crate::keystore::KeyError;
 use crate::rotation::engine::{RotationEngine, Trigger};
 use crate::rotation::error::RotationError;

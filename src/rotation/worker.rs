@@ -22,9 +22,9 @@ use tracing::{info, warn, Instrument};
 
 use crate::audit::{AuditEntry, Outcome as AuditOutcome};
 use crate::crypto::{Envelope, Kind};
-use crate::keystore::events::{BatchRecord, Counts, EventStatus, RotationEvent};
 use crate::keystore::KeyError;
 use crate::rotation::engine::RotationEngine;
+use crate::rotation::events::{BatchRecord, Counts, EventStatus, RotationEvent};
 use crate::rotation::targets::{PkValue, Row, Target, Update};
 
 /// How one claimed event ended for this worker.
@@ -42,7 +42,7 @@ enum MigrateError {
     #[error("keystore: {0}")]
     Key(#[from] KeyError),
     #[error("keystore: {0}")]
-    Store(#[from] crate::keystore::store::StoreError),
+    Store(#[from] crate::storage_error::StoreError),
     #[error("this event migrates to version {target} but the key's primary is version {primary}: a newer rotation or rollback superseded it")]
     Superseded { target: u32, primary: u32 },
     #[error("migration target {0:?} of this event is no longer configured on this server")]
@@ -81,7 +81,7 @@ impl Worker {
     }
 
     /// Claims and works events until none is claimable.
-    pub async fn work_available(&self) -> Result<(), crate::keystore::store::StoreError> {
+    pub async fn work_available(&self) -> Result<(), crate::storage_error::StoreError> {
         let events = self.engine.events();
         loop {
             let now = self.engine.manager().now();

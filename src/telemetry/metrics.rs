@@ -19,9 +19,9 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 use prost::Message;
 
 use crate::audit::Auditor;
-use crate::keystore::events::Counts;
 use crate::keystore::KeyManager;
 use crate::rotation::engine::Trigger;
+use crate::rotation::events::Counts;
 
 /// Upper bounds (seconds) of the rpc latency histogram: from 100 µs (a cached Encrypt on
 /// loopback) to 10 s (an admin call waiting on a slow database).

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use crate::store_ctx::{Ctx, Opened};
 
 use rekey::keystore::store::{
-    KeyPolicy, KeyStore, NewKey, NewVersion, Purpose, RotateGuard, StoreError, VersionRecord,
-    VersionState,
+    KeyPolicy, KeyStore, NewKey, NewVersion, Purpose, RotateGuard, VersionRecord, VersionState,
 };
+use rekey::storage_error::StoreError;
 
 crate::storage_suite!(
     create_list_get,

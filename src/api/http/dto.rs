@@ -4,12 +4,12 @@
 use serde::{Deserialize, Serialize};
 
 use crate::api::convert::primary_created_at;
+use crate::clock::Millis;
 use crate::clock::{MILLIS_PER_SEC, SECS_PER_DAY};
-use crate::keystore::events::{Counts, RotationEvent};
 use crate::keystore::lifecycle;
 use crate::keystore::manager::{algorithm, KeySnapshot};
-use crate::keystore::store::Millis;
 use crate::rotation::engine::Impact;
+use crate::rotation::events::{Counts, RotationEvent};
 
 pub use crate::reports::rfc3339 as time;
 

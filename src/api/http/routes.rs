@@ -198,7 +198,7 @@ async fn events(
     let status = match query.status.as_deref() {
         None | Some("") => None,
         Some(s) => Some(
-            crate::keystore::events::EventStatus::parse(s).ok_or_else(|| {
+            crate::rotation::events::EventStatus::parse(s).ok_or_else(|| {
                 HttpError::bad_request(format!(
                 "unknown status {s:?}; use pending, in_progress, completed, failed or rolled_back"
             ))

@@ -6,10 +6,7 @@ use std::future::Future;
 
 use sqlx::pool::PoolOptions;
 use sqlx::query::Query;
-use sqlx::{
-    ColumnIndex, Connection, Database, Decode, Encode, Executor, FromRow, IntoArguments, Pool,
-    Row as _, Type,
-};
+use sqlx::{ColumnIndex, Connection, Database, Decode, Encode, Pool, Row as _, Type};
 
 use super::counts::{stored_prefix_len, tally};
 use super::ident::{quote, Names};
@@ -18,6 +15,7 @@ use super::types::{
     Encoding, PkKind, PkValue, Row, TargetConfig, TargetError, Update, VersionCounts,
 };
 use super::MAX_CONNECTIONS;
+use crate::sql_bounds::with_sql_bounds;
 
 /// What a database needs to hold migration targets.
 pub(super) trait Backend: Database {
@@ -150,120 +148,107 @@ pub(super) struct SqlTarget<DB: Database> {
     statements: Statements,
 }
 
-impl<DB> SqlTarget<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-    for<'q> i64: Encode<'q, DB> + Type<DB>,
-    for<'q> i32: Encode<'q, DB> + Type<DB>,
-    for<'r> i64: Decode<'r, DB>,
-    for<'r> String: Decode<'r, DB> + Type<DB>,
-    for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
-    usize: ColumnIndex<DB::Row>,
-    for<'r> (Vec<u8>, i64): FromRow<'r, DB::Row>,
-    for<'r> (String, String): FromRow<'r, DB::Row>,
-{
-    /// Connects to the target's database and checks the table against `config`.
-    pub async fn open(
-        config: &TargetConfig,
-        names: &Names,
-        url: &str,
-    ) -> Result<Self, TargetError> {
-        let name = config.name.clone();
-        let database_error = |source| TargetError::Database {
-            target: name.clone(),
-            source,
-        };
-        // The parser's message may quote the URL, so it is not passed on.
-        let options = DB::connect_options(url).ok_or_else(|| TargetError::Config {
-            target: name.clone(),
-            reason: format!("database_url is not a valid {} URL", DB::BACKEND_NAME),
-        })?;
-        let pool = PoolOptions::<DB>::new()
-            .max_connections(MAX_CONNECTIONS)
-            .connect_with(options)
-            .await
-            .map_err(database_error)?;
-        let columns: Vec<(String, String)> = sqlx::query_as(DB::COLUMNS)
-            .bind(names.table.as_str())
-            .bind(names.schema.as_deref())
-            .fetch_all(&pool)
-            .await
-            .map_err(database_error)?;
-        let columns: Vec<Column> = columns
-            .into_iter()
-            .map(|(name, declared)| Column {
-                class: DB::classify(&declared),
+with_sql_bounds! {
+    impl<DB: Backend> SqlTarget<DB> {
+        /// Connects to the target's database and checks the table against `config`.
+        pub async fn open(
+            config: &TargetConfig,
+            names: &Names,
+            url: &str,
+        ) -> Result<Self, TargetError> {
+            let name = config.name.clone();
+            let database_error = |source| TargetError::Database {
+                target: name.clone(),
+                source,
+            };
+            // The parser's message may quote the URL, so it is not passed on.
+            let options = DB::connect_options(url).ok_or_else(|| TargetError::Config {
+                target: name.clone(),
+                reason: format!("database_url is not a valid {} URL", DB::BACKEND_NAME),
+            })?;
+            let pool = PoolOptions::<DB>::new()
+                .max_connections(MAX_CONNECTIONS)
+                .connect_with(options)
+                .await
+                .map_err(database_error)?;
+            let columns: Vec<(String, String)> = sqlx::query_as(DB::COLUMNS)
+                .bind(names.table.as_str())
+                .bind(names.schema.as_deref())
+                .fetch_all(&pool)
+                .await
+                .map_err(database_error)?;
+            let columns: Vec<Column> = columns
+                .into_iter()
+                .map(|(name, declared)| Column {
+                    class: DB::classify(&declared),
+                    name,
+                    declared,
+                })
+                .collect();
+            let kind = schema::check(&name, names, config.encoding, &columns, &DB::CONVENTIONS)?;
+            Ok(SqlTarget {
+                statements: Statements::new::<DB>(names, kind, config.encoding),
                 name,
-                declared,
+                encoding: config.encoding,
+                kind,
+                pool,
             })
-            .collect();
-        let kind = schema::check(&name, names, config.encoding, &columns, &DB::CONVENTIONS)?;
-        Ok(SqlTarget {
-            statements: Statements::new::<DB>(names, kind, config.encoding),
-            name,
-            encoding: config.encoding,
-            kind,
-            pool,
-        })
-    }
-
-    pub fn backend(&self) -> &'static str {
-        DB::BACKEND_NAME
-    }
-
-    pub fn kind(&self) -> PkKind {
-        self.kind
-    }
-
-    fn database_error(&self, source: sqlx::Error) -> TargetError {
-        TargetError::Database {
-            target: self.name.clone(),
-            source,
         }
-    }
 
-    pub async fn fetch_batch(
-        &self,
-        after: Option<&PkValue>,
-        limit: u32,
-    ) -> Result<Vec<Row>, TargetError> {
-        let query = match after {
-            None => sqlx::query(&self.statements.fetch_first),
-            Some(after) => bind_pk(sqlx::query(&self.statements.fetch_after), after),
-        };
-        let read = |row: &DB::Row| {
-            Ok(Row {
-                pk: read_pk(row, self.kind)?,
-                stored: row.try_get(1)?,
-                associated_data: row.try_get::<Option<Vec<u8>>, _>(2)?.unwrap_or_default(),
-            })
-        };
-        query
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .and_then(|rows| rows.iter().map(read).collect())
-            .map_err(|error| self.database_error(error))
-    }
+        pub fn backend(&self) -> &'static str {
+            DB::BACKEND_NAME
+        }
 
-    pub async fn compare_and_swap(&self, updates: &[&Update]) -> Result<Vec<PkValue>, TargetError> {
-        let sql = &self.statements.compare_and_swap;
-        DB::compare_and_swap(&self.pool, sql, self.kind, updates)
-            .await
-            .map_err(|error| self.database_error(error))
-    }
+        pub fn kind(&self) -> PkKind {
+            self.kind
+        }
 
-    pub async fn version_counts(&self, key_name: &str) -> Result<VersionCounts, TargetError> {
-        let prefix_len = stored_prefix_len(self.encoding, key_name.len());
-        let groups: Vec<(Vec<u8>, i64)> = sqlx::query_as(&self.statements.count_prefixes)
-            .bind(i32::try_from(prefix_len).unwrap_or(i32::MAX))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|error| self.database_error(error))?;
-        Ok(tally(self.encoding, key_name, groups))
+        fn database_error(&self, source: sqlx::Error) -> TargetError {
+            TargetError::Database {
+                target: self.name.clone(),
+                source,
+            }
+        }
+
+        pub async fn fetch_batch(
+            &self,
+            after: Option<&PkValue>,
+            limit: u32,
+        ) -> Result<Vec<Row>, TargetError> {
+            let query = match after {
+                None => sqlx::query(&self.statements.fetch_first),
+                Some(after) => bind_pk(sqlx::query(&self.statements.fetch_after), after),
+            };
+            let read = |row: &DB::Row| {
+                Ok(Row {
+                    pk: read_pk(row, self.kind)?,
+                    stored: row.try_get(1)?,
+                    associated_data: row.try_get::<Option<Vec<u8>>, _>(2)?.unwrap_or_default(),
+                })
+            };
+            query
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .and_then(|rows| rows.iter().map(read).collect())
+                .map_err(|error| self.database_error(error))
+        }
+
+        pub async fn compare_and_swap(&self, updates: &[&Update]) -> Result<Vec<PkValue>, TargetError> {
+            let sql = &self.statements.compare_and_swap;
+            DB::compare_and_swap(&self.pool, sql, self.kind, updates)
+                .await
+                .map_err(|error| self.database_error(error))
+        }
+
+        pub async fn version_counts(&self, key_name: &str) -> Result<VersionCounts, TargetError> {
+            let prefix_len = stored_prefix_len(self.encoding, key_name.len());
+            let groups: Vec<(Vec<u8>, i64)> = sqlx::query_as(&self.statements.count_prefixes)
+                .bind(i32::try_from(prefix_len).unwrap_or(i32::MAX))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|error| self.database_error(error))?;
+            Ok(tally(self.encoding, key_name, groups))
+        }
     }
 }

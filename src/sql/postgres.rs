@@ -4,8 +4,8 @@ use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgPoolOptions, PgQueryResult};
 use sqlx::{Pool, Postgres};
 
-use super::sql_store::{Backend, SqlStore};
-use super::store::StoreResult;
+use super::{Backend, SqlStore};
+use crate::storage_error::StoreResult;
 
 /// The keystore in a PostgreSQL database.
 pub type PostgresStore = SqlStore<Postgres>;

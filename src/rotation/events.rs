@@ -1,11 +1,12 @@
 //! Rotation events as stored: every rotation and rollback, with the progress, checkpoint and
-//! lease of the migration it starts. The SQL lives in `sql_events.rs`.
+//! lease of the migration it starts. The SQL lives in `crate::sql` (`sql/events.rs`).
 
 use std::fmt;
 
 use async_trait::async_trait;
 
-use crate::keystore::store::{Millis, StoreResult};
+use crate::clock::Millis;
+use crate::storage_error::StoreResult;
 
 /// Lifecycle of a rotation event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -10,8 +10,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{Pool, Sqlite};
 
-use super::sql_store::{Backend, SqlStore};
-use super::store::StoreResult;
+use super::{Backend, SqlStore};
+use crate::storage_error::StoreResult;
 
 /// The keystore in a SQLite database file.
 pub type SqliteStore = SqlStore<Sqlite>;

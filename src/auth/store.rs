@@ -1,11 +1,12 @@
 //! API tokens as stored: id, role, scope and the SHA-256 hash of the secret (never the
-//! secret). The SQL lives in `sql_tokens.rs`.
+//! secret). The SQL lives in `crate::sql` (`sql/tokens.rs`).
 
 use std::fmt;
 
 use async_trait::async_trait;
 
-use crate::keystore::store::{Millis, StoreResult};
+use crate::clock::Millis;
+use crate::storage_error::StoreResult;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {

@@ -1,0 +1,462 @@
+//! [`EventStore`] for the SQL backends, in the SQL dialect SQLite and PostgreSQL share, and
+//! the event half of a key rotation or rollback ([`settle_open_events`], [`insert_event`]):
+//! every statement on `rotation_events` and `rotation_event_targets` is in this file.
+//! Every change to an event that a worker may hold is guarded by `lease_owner`, so a replica
+//! that lost its lease (it stalled, or the event was superseded or rolled back) stops at its
+//! next checkpoint instead of overwriting someone else's progress.
+
+use async_trait::async_trait;
+use sqlx::Transaction;
+
+use super::keys::install_primary;
+use super::rows::{append_failed_ids, event_record, number, EventRow, TargetRow, EVENT_COLUMNS};
+use super::{begin_write, Backend, SqlStore};
+use crate::clock::Millis;
+use crate::keystore::store::EventDraft;
+use crate::rotation::events::{
+    BatchRecord, EventStatus, EventStore, ResumeError, RollbackRefusal, RotationEvent,
+};
+use crate::sql_bounds::with_sql_bounds;
+use crate::storage_error::{StoreError, StoreResult};
+
+const OPEN: &str = "('pending', 'in_progress')";
+
+with_sql_bounds! {
+    #[async_trait]
+    impl<DB: Backend> EventStore for SqlStore<DB> {
+        async fn get_event(&self, id: &str) -> StoreResult<Option<RotationEvent>> {
+            let mut conn = self.pool().acquire().await?;
+            let row: Option<EventRow> = sqlx::query_as(&format!(
+                "SELECT {EVENT_COLUMNS} FROM rotation_events WHERE id = $1"
+            ))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let Some(row) = row else { return Ok(None) };
+            let targets: Vec<TargetRow> = sqlx::query_as(
+                "SELECT target, total, migrated, already_current, skipped, failed, checkpoint, done, \
+                 failed_ids FROM rotation_event_targets WHERE event_id = $1 ORDER BY target",
+            )
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+            event_record(row, targets).map(Some)
+        }
+
+        async fn list_events(
+            &self,
+            key: Option<&str>,
+            status: Option<EventStatus>,
+            limit: u32,
+        ) -> StoreResult<Vec<RotationEvent>> {
+            let ids: Vec<(String,)> = sqlx::query_as(
+                "SELECT id FROM rotation_events WHERE ($1 IS NULL OR key_name = $1) \
+                 AND ($2 IS NULL OR status = $2) ORDER BY created_at DESC, id DESC LIMIT $3",
+            )
+            .bind(key)
+            .bind(status.map(EventStatus::as_str))
+            .bind(i64::from(limit))
+            .fetch_all(self.pool())
+            .await?;
+            let mut events = Vec::with_capacity(ids.len());
+            for (id,) in ids {
+                if let Some(event) = self.get_event(&id).await? {
+                    events.push(event);
+                }
+            }
+            Ok(events)
+        }
+
+        async fn claim_event(
+            &self,
+            owner: &str,
+            now: Millis,
+            lease_ms: i64,
+        ) -> StoreResult<Option<RotationEvent>> {
+            // The conditions are repeated outside the subquery: on PostgreSQL a replica that
+            // waited for another's claim on the same row re-checks them against the claimed row.
+            let claimable =
+                format!("status IN {OPEN} AND (lease_owner IS NULL OR lease_expires_at < $3)");
+            let claimed: Option<(String,)> = sqlx::query_as(&format!(
+                "UPDATE rotation_events SET status = 'in_progress', lease_owner = $1, \
+                 lease_expires_at = $2, started_at = COALESCE(started_at, $3) \
+                 WHERE id = (SELECT id FROM rotation_events WHERE {claimable} \
+                             ORDER BY created_at LIMIT 1) \
+                 AND {claimable} RETURNING id"
+            ))
+            .bind(owner)
+            .bind(now + lease_ms)
+            .bind(now)
+            .fetch_optional(self.pool())
+            .await?;
+            match claimed {
+                Some((id,)) => self.get_event(&id).await,
+                None => Ok(None),
+            }
+        }
+
+        async fn record_batch(
+            &self,
+            event_id: &str,
+            owner: &str,
+            target: &str,
+            batch: &BatchRecord,
+            now: Millis,
+            lease_ms: i64,
+        ) -> StoreResult<Option<u32>> {
+            let mut tx = begin_write(self.pool()).await?;
+            let held: Option<(i64,)> = sqlx::query_as(
+                "UPDATE rotation_events SET lease_expires_at = $3, active_millis = active_millis + $4 \
+                 WHERE id = $1 AND lease_owner = $2 AND status = 'in_progress' RETURNING batch_size",
+            )
+            .bind(event_id)
+            .bind(owner)
+            .bind(now + lease_ms)
+            .bind(batch.elapsed_ms.max(0))
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((batch_size,)) = held else {
+                return Ok(None);
+            };
+            let failed_ids = if batch.failed_ids.is_empty() {
+                None
+            } else {
+                let (stored,): (String,) = sqlx::query_as(
+                    "SELECT failed_ids FROM rotation_event_targets WHERE event_id = $1 AND target = $2",
+                )
+                .bind(event_id)
+                .bind(target)
+                .fetch_one(&mut *tx)
+                .await?;
+                Some(append_failed_ids(&stored, &batch.failed_ids))
+            };
+            let c = batch.counts;
+            sqlx::query(
+                "UPDATE rotation_event_targets SET total = total + $3, migrated = migrated + $4, \
+                 already_current = already_current + $5, skipped = skipped + $6, failed = failed + $7, \
+                 checkpoint = $8, done = $9, failed_ids = COALESCE($10, failed_ids) \
+                 WHERE event_id = $1 AND target = $2",
+            )
+            .bind(event_id)
+            .bind(target)
+            .bind(c.total as i64)
+            .bind(c.migrated as i64)
+            .bind(c.already_current as i64)
+            .bind(c.skipped as i64)
+            .bind(c.failed as i64)
+            .bind(batch.checkpoint.as_deref())
+            .bind(i64::from(batch.done))
+            .bind(failed_ids.as_deref())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(Some(u32::try_from(batch_size).unwrap_or(u32::MAX)))
+        }
+
+        async fn start_pass(&self, event_id: &str, owner: &str) -> StoreResult<bool> {
+            let mut tx = begin_write(self.pool()).await?;
+            let held = sqlx::query(
+                "UPDATE rotation_events SET pass = pass + 1 \
+                 WHERE id = $1 AND lease_owner = $2 AND status = 'in_progress'",
+            )
+            .bind(event_id)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?;
+            if DB::rows_affected(&held) == 0 {
+                return Ok(false);
+            }
+            sqlx::query(
+                "UPDATE rotation_event_targets SET checkpoint = NULL, done = 0 WHERE event_id = $1",
+            )
+            .bind(event_id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+
+        async fn finish_event(
+            &self,
+            event_id: &str,
+            owner: &str,
+            status: EventStatus,
+            error: Option<&str>,
+            now: Millis,
+        ) -> StoreResult<bool> {
+            let done = sqlx::query(
+                "UPDATE rotation_events SET status = $3, last_error = $4, finished_at = $5, \
+                 lease_owner = NULL, lease_expires_at = NULL, \
+                 rolling_back = CASE WHEN $3 = 'rolled_back' THEN 0 ELSE rolling_back END \
+                 WHERE id = $1 AND lease_owner = $2 AND status = 'in_progress'",
+            )
+            .bind(event_id)
+            .bind(owner)
+            .bind(status.as_str())
+            .bind(error)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+            Ok(DB::rows_affected(&done) == 1)
+        }
+
+        async fn resume_event(
+            &self,
+            event_id: &str,
+            batch_size: Option<u32>,
+            allow_open: bool,
+        ) -> StoreResult<Result<RotationEvent, ResumeError>> {
+            let mut tx = begin_write(self.pool()).await?;
+            let found: Option<(String, String)> =
+                sqlx::query_as("SELECT status, key_name FROM rotation_events WHERE id = $1")
+                    .bind(event_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some((status, key)) = found else {
+                return Ok(Err(ResumeError::NotFound));
+            };
+            let status = EventStatus::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("event {event_id}: status {status:?}")))?;
+            let batch_size = batch_size.map(i64::from);
+            // An event may only move records to the key's current primary: resuming one that a
+            // newer rotation or rollback superseded would move them back to an older version.
+            if matches!(
+                status,
+                EventStatus::Failed | EventStatus::Pending | EventStatus::InProgress
+            ) {
+                let (target, primary): (i64, i64) = sqlx::query_as(
+                    "SELECT CASE WHEN e.rolling_back = 1 THEN e.from_version ELSE e.to_version END, \
+                     k.primary_version FROM rotation_events e JOIN keys k ON k.name = e.key_name \
+                     WHERE e.id = $1",
+                )
+                .bind(event_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                if target != primary {
+                    return Ok(Err(ResumeError::Superseded {
+                        target: number(event_id, "target version", target)?,
+                        primary: number(event_id, "primary_version", primary)?,
+                    }));
+                }
+            }
+            match status {
+                EventStatus::Failed => {
+                    if let Some(other) = other_open_event(&mut tx, &key, event_id).await? {
+                        return Ok(Err(ResumeError::OtherEventOpen(other)));
+                    }
+                    sqlx::query(
+                        "UPDATE rotation_events SET status = 'pending', lease_owner = NULL, \
+                         lease_expires_at = NULL, last_error = NULL, finished_at = NULL, \
+                         batch_size = COALESCE($2, batch_size) WHERE id = $1",
+                    )
+                    .bind(event_id)
+                    .bind(batch_size)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                EventStatus::Pending | EventStatus::InProgress if allow_open => {
+                    sqlx::query(
+                        "UPDATE rotation_events SET batch_size = COALESCE($2, batch_size) WHERE id = $1",
+                    )
+                    .bind(event_id)
+                    .bind(batch_size)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                other => return Ok(Err(ResumeError::WrongStatus(other))),
+            }
+            tx.commit().await?;
+            let event = self
+                .get_event(event_id)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt(format!("event {event_id} vanished")))?;
+            Ok(Ok(event))
+        }
+
+        async fn rollback_event(
+            &self,
+            event_id: &str,
+            now: Millis,
+        ) -> StoreResult<Result<RotationEvent, RollbackRefusal>> {
+            let mut tx = begin_write(self.pool()).await?;
+            let row: Option<EventRow> = sqlx::query_as(&format!(
+                "SELECT {EVENT_COLUMNS} FROM rotation_events WHERE id = $1"
+            ))
+            .bind(event_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(row) = row else {
+                return Ok(Err(RollbackRefusal::NotFound));
+            };
+            let event = event_record(row, Vec::new())?;
+            if event.status == EventStatus::RolledBack {
+                return Ok(Err(RollbackRefusal::AlreadyRolledBack));
+            }
+            if event.rolling_back {
+                return Ok(Err(RollbackRefusal::AlreadyRollingBack));
+            }
+            let primary: i64 = sqlx::query_scalar(DB::LOCK_KEY)
+                .bind(event.key_name.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::KeyNotFound(event.key_name.clone()))?;
+            if primary != i64::from(event.to_version) {
+                return Ok(Err(RollbackRefusal::KeyMovedOn {
+                    primary: number(&event.id, "primary_version", primary)?,
+                }));
+            }
+            let from_state: Option<(String,)> =
+                sqlx::query_as("SELECT state FROM key_versions WHERE key_name = $1 AND version = $2")
+                    .bind(event.key_name.as_str())
+                    .bind(i64::from(event.from_version))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if !matches!(from_state, Some((ref s,)) if s == "deprecated") {
+                return Ok(Err(RollbackRefusal::FromVersionRetired));
+            }
+            install_primary(
+                &mut tx,
+                &event.key_name,
+                Some(primary),
+                event.from_version,
+                None,
+                now,
+            )
+            .await?;
+            sqlx::query(&format!(
+                "UPDATE rotation_events SET status = 'failed', finished_at = $3, lease_owner = NULL, \
+                 lease_expires_at = NULL, last_error = 'superseded by the rollback of event ' || $2 \
+                 WHERE key_name = $1 AND id <> $2 AND status IN {OPEN}"
+            ))
+            .bind(event.key_name.as_str())
+            .bind(event_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            reopen_rolling_back(&mut tx, event_id).await?;
+            tx.commit().await?;
+            let event = self
+                .get_event(event_id)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt(format!("event {event_id} vanished")))?;
+            Ok(Ok(event))
+        }
+    }
+}
+
+with_sql_bounds! {
+    /// Makes event `event_id` pending again, rolling back, with fresh progress on every target
+    /// (the caller commits).
+    async fn reopen_rolling_back<DB: Backend>(
+        tx: &mut Transaction<'static, DB>,
+        event_id: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE rotation_events SET status = 'pending', rolling_back = 1, lease_owner = NULL, \
+             lease_expires_at = NULL, finished_at = NULL, last_error = NULL, pass = 1, \
+             active_millis = 0 WHERE id = $1",
+        )
+        .bind(event_id)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "UPDATE rotation_event_targets SET total = 0, migrated = 0, already_current = 0, \
+             skipped = 0, failed = 0, checkpoint = NULL, done = 0, failed_ids = '' \
+             WHERE event_id = $1",
+        )
+        .bind(event_id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}
+
+with_sql_bounds! {
+    async fn other_open_event<DB: Backend>(
+        tx: &mut Transaction<'static, DB>,
+        key: &str,
+        event_id: &str,
+    ) -> StoreResult<Option<String>> {
+        let other: Option<(String,)> = sqlx::query_as(&format!(
+            "SELECT id FROM rotation_events WHERE key_name = $1 AND id <> $2 AND status IN {OPEN}"
+        ))
+        .bind(key)
+        .bind(event_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        Ok(other.map(|(id,)| id))
+    }
+}
+
+with_sql_bounds! {
+    /// Before a new event of key `name`: an unfinished one is superseded (marked failed, its lease
+    /// released) when `supersede`, and refused otherwise.
+    pub(super) async fn settle_open_events<DB: Backend>(
+        tx: &mut Transaction<'static, DB>,
+        name: &str,
+        supersede: bool,
+        now: Millis,
+    ) -> StoreResult<()> {
+        let open: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM rotation_events WHERE key_name = $1 AND status IN ('pending', 'in_progress')",
+        )
+        .bind(name)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(event_id) = open else {
+            return Ok(());
+        };
+        if !supersede {
+            return Err(StoreError::MigrationInProgress {
+                key: name.to_owned(),
+                event_id,
+            });
+        }
+        sqlx::query(
+            "UPDATE rotation_events SET status = 'failed', finished_at = $2, lease_owner = NULL, \
+             lease_expires_at = NULL, last_error = 'superseded by a newer rotation or rollback of the key' \
+             WHERE id = $1",
+        )
+        .bind(event_id.as_str())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}
+
+with_sql_bounds! {
+    /// Inserts a pending rotation event and one progress row per migration target.
+    pub(super) async fn insert_event<DB: Backend>(
+        tx: &mut Transaction<'static, DB>,
+        name: &str,
+        event: &EventDraft,
+        from_version: u32,
+        to_version: u32,
+        now: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO rotation_events (id, key_name, from_version, to_version, trigger_kind, actor, \
+             status, created_at, batch_size, rate_limit) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9)",
+        )
+        .bind(event.id.as_str())
+        .bind(name)
+        .bind(i64::from(from_version))
+        .bind(i64::from(to_version))
+        .bind(event.trigger)
+        .bind(event.actor.as_str())
+        .bind(now)
+        .bind(i64::from(event.batch_size))
+        .bind(i64::from(event.rate_limit))
+        .execute(&mut **tx)
+        .await?;
+        for target in &event.targets {
+            sqlx::query("INSERT INTO rotation_event_targets (event_id, target) VALUES ($1, $2)")
+                .bind(event.id.as_str())
+                .bind(target.as_str())
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+}
