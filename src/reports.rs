@@ -9,7 +9,6 @@
 
 use serde_json::{json, Value};
 
-use crate::api::convert::primary_created_at;
 use crate::clock::Millis;
 use crate::clock::{MILLIS_PER_SEC, SECS_PER_DAY};
 use crate::keystore::lifecycle;
@@ -137,7 +136,7 @@ async fn weekly(
     let keys: Vec<Value> = snapshots
         .iter()
         .map(|s| {
-            let a = lifecycle::assess_key(s.record.policy, primary_created_at(s), &s.versions, now);
+            let a = lifecycle::assess_key(s.record.policy, s.primary_created_at(), &s.versions, now);
             json!({
                 "key_type": s.record.name,
                 "primary_version": s.record.primary_version,

@@ -21,18 +21,22 @@ use crate::auth::Authenticator;
 use crate::clock::Clock;
 use crate::config::{Backend, Config};
 use crate::keystore::{
-    root_source::load_root_key, seed::ensure_keys, store::KeyStore, KeyManager, Settings,
+    root_source::{load_root_key, KeystoreLocation},
+    seed::ensure_keys,
+    store::KeyStore,
+    KeyManager,
 };
 use crate::proto::admin_service_server::AdminServiceServer;
 use crate::proto::key_service_server::KeyServiceServer;
 use crate::proto::rotation_service_server::RotationServiceServer;
-use crate::rotation::engine::EngineSettings;
+use crate::rotation::engine::Trigger;
 use crate::rotation::events::EventStore;
 use crate::rotation::scheduler::Scheduler;
 use crate::rotation::targets::Target;
 use crate::rotation::worker::Worker;
 use crate::rotation::RotationEngine;
 use crate::sql::{PostgresStore, SqliteStore};
+use crate::telemetry::metrics::KeyGauges;
 use crate::telemetry::Metrics;
 use tokio_util::sync::CancellationToken;
 
@@ -100,18 +104,18 @@ pub async fn start(
 ) -> anyhow::Result<RunningServer> {
     let backend = config.backend()?;
     let (stores, keystore_existed) = open_store(config, &backend).await?;
-    let root = load_root_key(config, &backend, keystore_existed)?;
-    let settings = Settings {
-        max_plaintext_bytes: config.max_plaintext_bytes,
-        min_rotation_interval_secs: config.min_rotation_interval_secs,
-        rotation_enabled: config.rotation_enabled,
-    };
+    let root = root_key(config, &backend, keystore_existed)?;
     let manager = Arc::new(
-        KeyManager::open(stores.keys, root, Arc::clone(&clock), settings)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot open the keystore: {}", internal_detail(e)))?,
+        KeyManager::open(
+            stores.keys,
+            root,
+            Arc::clone(&clock),
+            config.key_manager_settings(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the keystore: {}", internal_detail(e)))?,
     );
-    ensure_keys(&manager, &config.managed_keys(), &config.legacy_keys).await?;
+    ensure_keys(&manager, &config.seed_keys(), &config.legacy_keys.0).await?;
     let auditor = Arc::new(Auditor::new(
         stores.audit,
         Arc::clone(&clock),
@@ -123,7 +127,7 @@ pub async fn start(
         Arc::clone(&auditor),
         stores.events,
         connect_targets(config).await?,
-        engine_settings(config)?,
+        config.rotation.engine_settings(MAX_MIGRATION_PASSES)?,
         Arc::clone(&metrics),
     ));
     let scheduler = Arc::new(Scheduler::new(Arc::clone(&engine)));
@@ -163,8 +167,10 @@ pub async fn start(
         .build_v1alpha()?;
     let key_service =
         KeyServiceServer::new(KeyServiceImpl::new(Arc::clone(&engine), Arc::clone(&auth)))
-            .max_decoding_message_size(config.max_plaintext_bytes + MESSAGE_OVERHEAD_BYTES)
-            .max_encoding_message_size(config.max_plaintext_bytes + MESSAGE_OVERHEAD_BYTES);
+            .max_decoding_message_size(config.keystore.max_plaintext_bytes + MESSAGE_OVERHEAD_BYTES)
+            .max_encoding_message_size(
+                config.keystore.max_plaintext_bytes + MESSAGE_OVERHEAD_BYTES,
+            );
     let rotation_service = RotationServiceServer::new(RotationServiceImpl::new(
         Arc::clone(&engine),
         Arc::clone(&scheduler),
@@ -180,13 +186,13 @@ pub async fn start(
         Arc::clone(&manager),
         Arc::clone(&auth),
         Arc::clone(&auditor),
-        Duration::from_secs(config.key_refresh_interval_secs),
+        Duration::from_secs(config.keystore.refresh_interval_secs),
     );
     let replica = replica_id();
     let worker = Worker::new(
         Arc::clone(&engine),
         replica.clone(),
-        Duration::from_millis(config.worker_poll_interval_ms),
+        Duration::from_millis(config.rotation.worker_poll_interval_ms),
     );
     let worker_task = tokio::spawn(
         worker
@@ -277,7 +283,7 @@ pub async fn start(
         }
         .instrument(tracing::info_span!("grpc_server", addr = %grpc_addr)),
     );
-    info!(addr = %grpc_addr, backend = ?backend_name(&backend), "serving gRPC");
+    info!(addr = %grpc_addr, backend = ?backend.name(), "serving gRPC");
     Ok(RunningServer {
         grpc_addr,
         http_addr,
@@ -360,9 +366,27 @@ fn server_metrics(
         .filter(|k| k.purpose() == crate::keystore::store::Purpose::EncryptDecrypt)
         .map(|k| k.name.clone())
         .collect();
-    metrics.start_series(&all, &encryption);
-    metrics.observe_keys(manager);
-    metrics.observe_audit(auditor);
+    let triggers = Trigger::ALL.map(Trigger::as_str);
+    metrics.start_series(&all, &encryption, &triggers);
+    let manager = Arc::downgrade(manager);
+    metrics.observe_keys(move || {
+        let Some(manager) = manager.upgrade() else {
+            return Vec::new();
+        };
+        manager
+            .primary_ages()
+            .into_iter()
+            .map(|k| KeyGauges {
+                key: k.key,
+                primary_age_secs: k.age_secs,
+                rotation_interval_secs: k.policy.rotation_interval_secs as f64,
+                grace_period_secs: k.policy.grace_period_secs as f64,
+            })
+            .collect()
+    });
+    let auditor = Arc::downgrade(auditor);
+    metrics
+        .observe_audit_write_failures(move || auditor.upgrade().map_or(0, |a| a.write_failures()));
     Ok(metrics)
 }
 
@@ -378,8 +402,24 @@ pub async fn open_keystore(
         }
     }
     let (stores, existed) = open_store(config, &backend).await?;
-    let root = load_root_key(config, &backend, existed)?;
+    let root = root_key(config, &backend, existed)?;
     Ok((stores.keys, root))
+}
+
+/// The root key of `config`: configured, or the embedded keystore's development key.
+fn root_key(
+    config: &Config,
+    backend: &Backend,
+    keystore_exists: bool,
+) -> anyhow::Result<crate::crypto::RootKey> {
+    let location = match backend {
+        Backend::Postgres => KeystoreLocation::Shared,
+        Backend::Sqlite(_) => KeystoreLocation::Embedded {
+            data_dir: &config.data_dir,
+            keystore_exists,
+        },
+    };
+    load_root_key(&config.keystore.root_key_source(), location)
 }
 
 /// The keystore database seen through each of its storage traits.
@@ -415,11 +455,12 @@ async fn open_store(config: &Config, backend: &Backend) -> anyhow::Result<(Store
         }
         Backend::Postgres => {
             let url = config
-                .database_url
+                .database
+                .url
                 .as_ref()
-                .context("database_url is required for PostgreSQL")?;
+                .context("database.url is required for PostgreSQL")?;
             let store =
-                PostgresStore::connect(url.expose_secret(), config.database_max_connections)
+                PostgresStore::connect(url.expose_secret(), config.database.max_connections)
                     .await
                     .context("cannot open the PostgreSQL keystore")?;
             Ok((Stores::over(Arc::new(store)), true))
@@ -441,31 +482,12 @@ async fn connect_targets(config: &Config) -> anyhow::Result<Vec<Arc<Target>>> {
     Ok(targets)
 }
 
-fn engine_settings(config: &Config) -> anyhow::Result<EngineSettings> {
-    Ok(EngineSettings {
-        default_batch_size: config.migration_batch_size,
-        lease_ms: i64::try_from(config.migration_lease_secs.saturating_mul(1000))
-            .unwrap_or(i64::MAX),
-        max_passes: MAX_MIGRATION_PASSES,
-        schedule: config.schedule()?,
-        schedule_enabled: config.schedule_enabled,
-        schedule_cron: config.schedule_cron.clone(),
-    })
-}
-
 /// Names this process in migration leases: host, process id and a random suffix.
 fn replica_id() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "rekey".to_owned());
     let mut suffix = [0u8; 4];
     let _ = getrandom::fill(&mut suffix);
     format!("{host}-{}-{}", std::process::id(), hex::encode(suffix))
-}
-
-fn backend_name(backend: &Backend) -> &'static str {
-    match backend {
-        Backend::Sqlite(_) => "sqlite",
-        Backend::Postgres => "postgres",
-    }
 }
 
 /// Startup errors are shown to the operator in full (they never contain key material).

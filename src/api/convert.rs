@@ -50,7 +50,7 @@ pub fn key_status(snapshot: &KeySnapshot, now: Millis) -> proto::KeyStatus {
     let record = &snapshot.record;
     let assessment = lifecycle::assess_key(
         record.policy,
-        primary_created_at(snapshot),
+        snapshot.primary_created_at(),
         &snapshot.versions,
         now,
     );
@@ -159,7 +159,7 @@ pub fn impact(key: &str, impact: &Impact) -> proto::GetImpactResponse {
 
 pub fn key_schedule(snapshot: &KeySnapshot, now: Millis) -> proto::KeySchedule {
     let record = &snapshot.record;
-    let primary_created = primary_created_at(snapshot);
+    let primary_created = snapshot.primary_created_at();
     let due_at = primary_created + record.policy.rotation_interval_secs * MILLIS_PER_SEC;
     proto::KeySchedule {
         key_name: record.name.clone(),
@@ -174,15 +174,6 @@ pub fn key_schedule(snapshot: &KeySnapshot, now: Millis) -> proto::KeySchedule {
         )),
         due: due_at <= now,
     }
-}
-
-/// When the primary version was created (by the last rotation, or with the key).
-pub fn primary_created_at(snapshot: &KeySnapshot) -> Millis {
-    snapshot
-        .versions
-        .iter()
-        .find(|v| v.version == snapshot.record.primary_version)
-        .map_or(snapshot.record.created_at, |v| v.created_at)
 }
 
 /// A JSON value as a protobuf `Value` kind (for `google.protobuf.Struct` fields).

@@ -10,7 +10,7 @@ use crate::proto::{self, rotation_service_server::RotationService};
 use crate::rotation::engine::ScheduleOutcome;
 use crate::rotation::events::EventStatus;
 use crate::rotation::scheduler::Scheduler;
-use crate::rotation::{RotationEngine, RotationError};
+use crate::rotation::{BatchSize, RotationEngine, RotationError};
 
 /// Events listed when the request names no limit, and the most it may name.
 const DEFAULT_LIST_LIMIT: u32 = 50;
@@ -142,7 +142,11 @@ impl RotationService for RotationServiceImpl {
     ) -> RpcResult<proto::RotationEvent> {
         let principal = guard::admin(&self.auth, &request, "ExecuteEvent").await?;
         let req = request.get_ref();
-        let batch_size = (req.batch_size > 0).then_some(req.batch_size);
+        // 0, the proto default, keeps the event's own batch size.
+        let batch_size = (req.batch_size > 0)
+            .then(|| BatchSize::new(req.batch_size))
+            .transpose()
+            .map_err(|e| RotationError::InvalidArgument(e.to_string()))?;
         let event = self
             .engine
             .execute(&req.event_id, batch_size, &principal.id)

@@ -65,9 +65,9 @@ pub enum EventsCommand {
     Execute {
         /// Event id.
         id: String,
-        /// Records per batch from now on (at most 100000).
+        /// Records per batch from now on (1 to 100000).
         #[arg(long)]
-        batch_size: Option<u32>,
+        batch_size: Option<crate::rotation::BatchSize>,
         /// Follow the migration until it ends; exit 1 unless it completes.
         #[arg(long)]
         wait: bool,
@@ -232,5 +232,29 @@ mod tests {
         );
         assert_eq!(parse_time("1970-01-02").unwrap().seconds, 86_400);
         assert!(parse_time("yesterday").is_err());
+    }
+
+    #[test]
+    fn execute_refuses_a_batch_size_out_of_bounds_before_calling_the_server() {
+        use clap::Parser as _;
+        let parse = |size: &str| {
+            crate::cli::Cli::try_parse_from([
+                "rekey",
+                "events",
+                "execute",
+                "evt-1",
+                "--batch-size",
+                size,
+            ])
+        };
+        let parsed = parse("500").unwrap();
+        assert!(matches!(
+            parsed.command,
+            crate::cli::Command::Events(EventsCommand::Execute { batch_size: Some(b), .. }) if b.get() == 500
+        ));
+        for bad in ["0", "100001", "many"] {
+            let err = parse(bad).unwrap_err().to_string();
+            assert!(err.contains("between 1 and 100000"), "{bad}: {err}");
+        }
     }
 }

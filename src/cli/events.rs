@@ -38,7 +38,7 @@ pub async fn run(conn: &Conn, command: EventsCommand) -> Result<Exit, CliError> 
         } => {
             let request = ExecuteEventRequest {
                 event_id: id.clone(),
-                batch_size: batch_size.unwrap_or(0),
+                batch_size: batch_size.map_or(0, u32::from),
             };
             let event = conn.rotation().execute_event(request).await?.into_inner();
             started(conn, &event, "running", wait, Goal::Completed).await

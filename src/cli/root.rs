@@ -23,7 +23,7 @@ pub async fn rotate_root_key(args: RotateRootKeyArgs) -> anyhow::Result<()> {
     let new = RootKey::from_base64(&text)
         .with_context(|| format!("new root key in {}", args.new_key_file.display()))?;
     let config = args.server.config()?;
-    crate::telemetry::init(config.log_format);
+    crate::telemetry::init(config.telemetry.log_format);
     let (store, old) = crate::server::open_keystore(&config).await?;
     let report = root_rotation::rotate_root_key(store.as_ref(), &old, &new).await?;
     if report.was_complete {

@@ -37,7 +37,7 @@ impl ServeArgs {
             config.data_dir = dir;
         }
         if let Some(url) = self.database_url {
-            config.database_url = Some(SecretString::from(url));
+            config.database.url = Some(SecretString::from(url));
         }
         Ok(config)
     }
@@ -45,8 +45,10 @@ impl ServeArgs {
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.config()?;
-    let _telemetry =
-        crate::telemetry::init_server(config.log_format, config.trace_export().as_ref())?;
+    let _telemetry = crate::telemetry::init_server(
+        config.telemetry.log_format,
+        config.telemetry.trace_export().as_ref(),
+    )?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

@@ -49,6 +49,16 @@ pub struct KeySnapshot {
     pub versions: Vec<VersionRecord>,
 }
 
+impl KeySnapshot {
+    /// When the primary version was created (by the last rotation, or with the key).
+    pub fn primary_created_at(&self) -> crate::clock::Millis {
+        self.versions
+            .iter()
+            .find(|v| v.version == self.record.primary_version)
+            .map_or(self.record.created_at, |v| v.created_at)
+    }
+}
+
 /// A loaded key's primary version age and policy, read from memory (for metrics).
 #[derive(Debug, Clone)]
 pub struct PrimaryAge {

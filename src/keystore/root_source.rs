@@ -1,39 +1,61 @@
 //! Where the root key comes from: `REKEY_MASTER_KEY`, a key file, or — only on the embedded
 //! SQLite default with a brand-new keystore — a development key generated into the data folder.
 
-use std::{fs, io::Write, path::Path};
+use std::{fs, io::Write, path::Path, path::PathBuf};
 
 use anyhow::{bail, Context};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use tracing::warn;
 
-use crate::config::{Backend, Config};
 use crate::crypto::{KeyMaterial, RootKey};
 
 /// File name of the generated development root key inside the data folder.
 pub const DEV_ROOT_KEY_FILE: &str = "master.key";
 
-/// Loads the configured root key. `keystore_exists` tells whether the SQLite database file was
-/// there before this start: a development key is generated only for a new keystore, so that a
-/// lost key file is reported instead of silently replaced.
+/// The configured root key, if any: the key itself (`REKEY_MASTER_KEY`) or a file holding it.
+#[derive(Debug, Clone, Default)]
+pub struct RootKeySource {
+    /// Base64 of 32 bytes; wins over `master_key_file`.
+    pub master_key: Option<SecretString>,
+    pub master_key_file: Option<PathBuf>,
+}
+
+/// Where the keystore is, for what happens when no root key is configured.
+#[derive(Debug, Clone, Copy)]
+pub enum KeystoreLocation<'a> {
+    /// A database shared by replicas (PostgreSQL): a root key must be configured.
+    Shared,
+    /// The embedded SQLite keystore whose data folder may hold a development key.
+    /// `keystore_exists` tells whether the database file was there before this start: a
+    /// development key is generated only for a new keystore, so that a lost key file is
+    /// reported instead of silently replaced.
+    Embedded {
+        data_dir: &'a Path,
+        keystore_exists: bool,
+    },
+}
+
+/// Loads the configured root key, or (embedded keystore only) the development key.
 pub fn load_root_key(
-    config: &Config,
-    backend: &Backend,
-    keystore_exists: bool,
+    source: &RootKeySource,
+    location: KeystoreLocation<'_>,
 ) -> anyhow::Result<RootKey> {
-    if let Some(text) = &config.master_key {
+    if let Some(text) = &source.master_key {
         return RootKey::from_base64(text.expose_secret()).context("REKEY_MASTER_KEY");
     }
-    if let Some(path) = &config.master_key_file {
+    if let Some(path) = &source.master_key_file {
         return read_key_file(path);
     }
-    match backend {
-        Backend::Postgres => bail!(
+    match location {
+        KeystoreLocation::Shared => bail!(
             "a PostgreSQL keystore needs a root key shared by every replica: set REKEY_MASTER_KEY \
              (base64 of 32 random bytes, e.g. from `openssl rand -base64 32`) or master_key_file"
         ),
-        Backend::Sqlite(_) => {
-            let path = config.data_dir.join(DEV_ROOT_KEY_FILE);
+        KeystoreLocation::Embedded {
+            data_dir,
+            keystore_exists,
+        } => {
+            let path = data_dir.join(DEV_ROOT_KEY_FILE);
             if path.exists() {
                 return read_key_file(&path);
             }
@@ -41,7 +63,7 @@ pub fn load_root_key(
                 bail!(
                     "the keystore in {} exists but its root key file {} is missing: restore it \
                      from backup or set REKEY_MASTER_KEY",
-                    config.data_dir.display(),
+                    data_dir.display(),
                     path.display()
                 );
             }
@@ -113,20 +135,18 @@ pub fn write_private_file(path: &Path, secret: &[u8]) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
-    fn sqlite_config(dir: &Path) -> (Config, Backend) {
-        let config = Config {
-            data_dir: dir.to_owned(),
-            ..Config::default()
-        };
-        let backend = config.backend().unwrap();
-        (config, backend)
+    fn embedded(data_dir: &Path, keystore_exists: bool) -> KeystoreLocation<'_> {
+        KeystoreLocation::Embedded {
+            data_dir,
+            keystore_exists,
+        }
     }
 
     #[test]
     fn a_new_embedded_keystore_gets_a_private_generated_key_reused_next_time() {
         let dir = tempfile::tempdir().unwrap();
-        let (config, backend) = sqlite_config(dir.path());
-        let first = load_root_key(&config, &backend, false).unwrap();
+        let none = RootKeySource::default();
+        let first = load_root_key(&none, embedded(dir.path(), false)).unwrap();
         let path = dir.path().join(DEV_ROOT_KEY_FILE);
         #[cfg(unix)]
         {
@@ -136,23 +156,36 @@ mod tests {
                 0o600
             );
         }
-        let again = load_root_key(&config, &backend, true).unwrap();
+        let again = load_root_key(&none, embedded(dir.path(), true)).unwrap();
         assert_eq!(first.check_value(), again.check_value());
     }
 
     #[test]
     fn a_missing_key_file_for_an_existing_keystore_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let (config, backend) = sqlite_config(dir.path());
-        let err = load_root_key(&config, &backend, true).unwrap_err();
+        let err = load_root_key(&RootKeySource::default(), embedded(dir.path(), true)).unwrap_err();
         assert!(format!("{err:#}").contains("missing"), "{err:#}");
         assert!(!dir.path().join(DEV_ROOT_KEY_FILE).exists());
     }
 
     #[test]
     fn postgres_requires_an_explicit_key() {
-        let config = Config::default();
-        let err = load_root_key(&config, &Backend::Postgres, false).unwrap_err();
+        let err = load_root_key(&RootKeySource::default(), KeystoreLocation::Shared).unwrap_err();
         assert!(err.to_string().contains("REKEY_MASTER_KEY"), "{err}");
+    }
+
+    #[test]
+    fn a_configured_key_is_used_wherever_the_keystore_is() {
+        use base64::Engine as _;
+        let encoded = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        let source = RootKeySource {
+            master_key: Some(SecretString::from(encoded)),
+            master_key_file: None,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let shared = load_root_key(&source, KeystoreLocation::Shared).unwrap();
+        let embedded = load_root_key(&source, embedded(dir.path(), false)).unwrap();
+        assert_eq!(shared.check_value(), embedded.check_value());
+        assert!(!dir.path().join(DEV_ROOT_KEY_FILE).exists());
     }
 }

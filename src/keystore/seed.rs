@@ -1,40 +1,40 @@
 //! First-start provisioning: makes sure every configured key exists (the runbook's five plus
 //! any declared in config), importing the runbook's legacy environment keys as version 1.
 
+use std::collections::HashMap;
+
 use anyhow::{bail, Context};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use tracing::info;
 
-use crate::config::{KeyConfig, LegacyKeys};
 use crate::crypto::KeyMaterial;
 use crate::keystore::manager::KeyManager;
 use crate::keystore::store::NewKey;
 
-/// Creates missing keys and applies configured policies to existing ones.
+/// Creates missing keys and applies configured policies to existing ones. `legacy` holds the
+/// values of the legacy key variables by key name (`TOKEN_ENCRYPTION` for
+/// `TOKEN_ENCRYPTION_KEY`).
 pub async fn ensure_keys(
     manager: &KeyManager,
-    keys: &[KeyConfig],
-    legacy: &LegacyKeys,
+    keys: &[NewKey],
+    legacy: &HashMap<String, SecretString>,
 ) -> anyhow::Result<()> {
     for key in keys {
-        let legacy_value = legacy.0.get(&key.name);
+        let legacy_value = legacy.get(&key.name);
         let existing = manager.store().get_key(&key.name).await?;
         match existing {
             Some(record) => {
-                if record.purpose != key.purpose() {
+                if record.purpose != key.purpose {
                     bail!(
                         "key {} is stored as {} but configured as {}: a key's purpose cannot change; \
                          declare a new key name instead",
                         key.name,
                         record.purpose.as_str(),
-                        key.purpose().as_str()
+                        key.purpose.as_str()
                     );
                 }
-                if record.policy != key.policy() {
-                    manager
-                        .store()
-                        .update_policy(&key.name, key.policy())
-                        .await?;
+                if record.policy != key.policy {
+                    manager.store().update_policy(&key.name, key.policy).await?;
                     info!(key = %key.name, "rotation policy updated from config");
                 }
                 if legacy_value.is_some() {
@@ -47,12 +47,7 @@ pub async fn ensure_keys(
                     .transpose()
                     .with_context(|| format!("{}_KEY", key.name))?;
                 let imported = material.is_some();
-                let new_key = NewKey {
-                    name: key.name.clone(),
-                    purpose: key.purpose(),
-                    policy: key.policy(),
-                };
-                if manager.create_key_if_absent(&new_key, material).await? {
+                if manager.create_key_if_absent(key, material).await? {
                     if imported {
                         info!(key = %key.name, "key created with version 1 imported from {}_KEY", key.name);
                     } else {

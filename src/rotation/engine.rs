@@ -11,9 +11,9 @@ use tracing::info;
 use crate::audit::{AuditEntry, Auditor, Outcome};
 use crate::clock::Millis;
 use crate::clock::MILLIS_PER_SEC;
-use crate::config::MAX_BATCH_SIZE;
 use crate::keystore::store::{EventDraft, RolledBack, RotateGuard, Rotated};
 use crate::keystore::{KeyError, KeyManager};
+use crate::rotation::batch_size::BatchSize;
 use crate::rotation::error::{RotationError, RotationResult};
 use crate::rotation::events::{
     EventStatus, EventStore, ResumeError, RollbackRefusal, RotationEvent,
@@ -31,6 +31,13 @@ pub enum Trigger {
 }
 
 impl Trigger {
+    pub const ALL: [Trigger; 4] = [
+        Trigger::Scheduled,
+        Trigger::Manual,
+        Trigger::Emergency,
+        Trigger::Rollback,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Trigger::Scheduled => "scheduled",
@@ -44,7 +51,7 @@ impl Trigger {
 /// Engine settings taken from the server config.
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
-    pub default_batch_size: u32,
+    pub default_batch_size: BatchSize,
     pub lease_ms: i64,
     /// Passes over the targets at most per event (a pass that skipped rows changed
     /// underneath is followed by another).
@@ -131,8 +138,8 @@ impl RotationEngine {
     /// disabled, unknown key, a migration open) are answers, not rotations, and count nothing.
     fn count_rotation<T>(&self, key: &str, trigger: Trigger, result: &RotationResult<T>) {
         match result {
-            Ok(_) => self.metrics.rotation(key, trigger, true),
-            Err(e) if e.is_server_fault() => self.metrics.rotation(key, trigger, false),
+            Ok(_) => self.metrics.rotation(key, trigger.as_str(), true),
+            Err(e) if e.is_server_fault() => self.metrics.rotation(key, trigger.as_str(), false),
             Err(_) => {}
         }
     }
@@ -174,7 +181,8 @@ impl RotationEngine {
             .iter()
             .filter_map(|t| t.config().batch_size)
             .min()
-            .unwrap_or(self.settings.default_batch_size);
+            .unwrap_or(self.settings.default_batch_size)
+            .get();
         let rate_limit = targets
             .iter()
             .filter_map(|t| t.config().rate_limit)
@@ -321,7 +329,7 @@ impl RotationEngine {
     pub async fn execute(
         &self,
         id: &str,
-        batch_size: Option<u32>,
+        batch_size: Option<BatchSize>,
         actor: &str,
     ) -> RotationResult<RotationEvent> {
         let result = self.execute_unaudited(id, batch_size).await;
@@ -333,18 +341,11 @@ impl RotationEngine {
     async fn execute_unaudited(
         &self,
         id: &str,
-        batch_size: Option<u32>,
+        batch_size: Option<BatchSize>,
     ) -> RotationResult<RotationEvent> {
-        if let Some(size) = batch_size {
-            if size > MAX_BATCH_SIZE {
-                return Err(RotationError::InvalidArgument(format!(
-                    "batch_size {size} is larger than the maximum {MAX_BATCH_SIZE}"
-                )));
-            }
-        }
         self.resume(
             id,
-            batch_size,
+            batch_size.map(BatchSize::get),
             true,
             "only pending, in-progress or failed events can be executed",
         )
@@ -416,7 +417,7 @@ impl RotationEngine {
         let result = self.rollback_event_unaudited(id).await;
         if let Ok(event) = &result {
             self.metrics
-                .rotation(&event.key_name, Trigger::Rollback, true);
+                .rotation(&event.key_name, Trigger::Rollback.as_str(), true);
         }
         self.audit_event_op(actor, "RollbackEvent", id, &result)
             .await;

@@ -26,6 +26,7 @@ use crate::keystore::KeyError;
 use crate::rotation::engine::RotationEngine;
 use crate::rotation::events::{BatchRecord, Counts, EventStatus, RotationEvent};
 use crate::rotation::targets::{PkValue, Row, Target, Update};
+use crate::telemetry::metrics::MigrationOutcomes;
 
 /// How one claimed event ended for this worker.
 enum Outcome {
@@ -234,7 +235,13 @@ impl Worker {
                         self.engine.metrics().migration_batch(
                             &event.key_name,
                             &event.id,
-                            &record.counts,
+                            MigrationOutcomes {
+                                migrated: record.counts.migrated,
+                                already_current: record.counts.already_current,
+                                skipped: record.counts.skipped,
+                                failed: record.counts.failed,
+                            },
+                            processed,
                             since,
                         );
                         since = Instant::now();

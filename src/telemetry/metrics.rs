@@ -5,23 +5,21 @@
 //! are the ones `deploy/prometheus/rekey-rules.yml` and the Grafana dashboard query; the
 //! table in `docs/operations.md` lists them.
 //!
+//! This module knows no domain type: the server's wiring feeds it plain values (key names,
+//! trigger and outcome labels, counts) and registers closures that read the gauges.
+//!
 //! Labels only ever take values from bounded sets (managed key names, event ids of running
 //! migrations, the rpc methods of our own services, status codes), never caller input, so a
 //! client cannot grow the series count.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider as _};
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use prost::Message;
-
-use crate::audit::Auditor;
-use crate::keystore::KeyManager;
-use crate::rotation::engine::Trigger;
-use crate::rotation::events::Counts;
 
 /// Upper bounds (seconds) of the rpc latency histogram: from 100 µs (a cached Encrypt on
 /// loopback) to 10 s (an admin call waiting on a slow database).
@@ -70,14 +68,27 @@ impl AuthFailure {
     }
 }
 
-/// The outcomes of `rekey_migration_records_total`, in the order of [`Counts`].
+/// The outcomes of `rekey_migration_records_total`, in the order of [`MigrationOutcomes`].
 const MIGRATION_OUTCOMES: [&str; 4] = ["migrated", "already_current", "skipped", "failed"];
-const TRIGGERS: [Trigger; 4] = [
-    Trigger::Scheduled,
-    Trigger::Manual,
-    Trigger::Emergency,
-    Trigger::Rollback,
-];
+
+/// Records of one migration batch by outcome (`rekey_migration_records_total{outcome}`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MigrationOutcomes {
+    pub migrated: u64,
+    pub already_current: u64,
+    pub skipped: u64,
+    pub failed: u64,
+}
+
+/// One managed key's gauges, read at every scrape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyGauges {
+    pub key: String,
+    /// Age of the key's primary version.
+    pub primary_age_secs: f64,
+    pub rotation_interval_secs: f64,
+    pub grace_period_secs: f64,
+}
 
 /// The metrics of one server.
 pub struct Metrics {
@@ -185,11 +196,17 @@ impl Metrics {
         Ok(paths)
     }
 
-    /// Starts every counter series of `keys` at zero, so that the first rotation or failure
-    /// shows as an increase instead of a series appearing.
-    pub fn start_series(&self, keys: &[String], encryption_keys: &[String]) {
+    /// Starts every counter series at zero — of `keys` (all managed keys) by each of
+    /// `triggers`, of `encryption_keys` by migration outcome, and of every auth failure reason —
+    /// so that the first rotation or failure shows as an increase instead of a series appearing.
+    pub fn start_series(
+        &self,
+        keys: &[String],
+        encryption_keys: &[String],
+        triggers: &[&'static str],
+    ) {
         for key in keys {
-            for trigger in TRIGGERS {
+            for &trigger in triggers {
                 for outcome in ["success", "failure"] {
                     self.rotations
                         .add(0, &rotation_labels(key, trigger, outcome));
@@ -213,39 +230,38 @@ impl Metrics {
         }
     }
 
-    /// Publishes the per-key gauges from `manager`'s keyring at every scrape.
-    pub fn observe_keys(&self, manager: &Arc<KeyManager>) {
-        let gauge = |name: &'static str,
-                     description: &'static str,
-                     read: fn(&crate::keystore::manager::PrimaryAge) -> f64| {
-            let manager: Weak<KeyManager> = Arc::downgrade(manager);
-            self.meter
-                .f64_observable_gauge(name)
-                .with_unit("s")
-                .with_description(description)
-                .with_callback(move |observer| {
-                    if let Some(manager) = manager.upgrade() {
-                        for key in manager.primary_ages() {
-                            observer.observe(read(&key), &[KeyValue::new("key", key.key.clone())]);
+    /// Publishes the per-key gauges at every scrape, each reading the keys from `read` (which
+    /// returns nothing once its source is gone).
+    pub fn observe_keys(&self, read: impl Fn() -> Vec<KeyGauges> + Send + Sync + 'static) {
+        let read: Arc<dyn Fn() -> Vec<KeyGauges> + Send + Sync> = Arc::new(read);
+        let gauge =
+            |name: &'static str, description: &'static str, value: fn(&KeyGauges) -> f64| {
+                let read = Arc::clone(&read);
+                self.meter
+                    .f64_observable_gauge(name)
+                    .with_unit("s")
+                    .with_description(description)
+                    .with_callback(move |observer| {
+                        for key in read() {
+                            observer.observe(value(&key), &[KeyValue::new("key", key.key.clone())]);
                         }
-                    }
-                })
-                .build()
-        };
+                    })
+                    .build()
+            };
         gauge(
             "rekey_key_primary_age",
             "Age of the key's primary (active) version",
-            |k| k.age_secs,
+            |k| k.primary_age_secs,
         );
         gauge(
             "rekey_key_rotation_interval",
             "The key's rotation interval",
-            |k| k.policy.rotation_interval_secs as f64,
+            |k| k.rotation_interval_secs,
         );
         gauge(
             "rekey_key_grace_period",
             "How long a deprecated version of the key stays usable for decryption",
-            |k| k.policy.grace_period_secs as f64,
+            |k| k.grace_period_secs,
         );
     }
 
@@ -272,17 +288,13 @@ impl Metrics {
             .build();
     }
 
-    /// Publishes the audit trail's write failures at every scrape.
-    pub fn observe_audit(&self, auditor: &Arc<Auditor>) {
-        let auditor = Arc::downgrade(auditor);
+    /// Publishes the audit trail's write failures (a running total read by `read`) at every
+    /// scrape.
+    pub fn observe_audit_write_failures(&self, read: impl Fn() -> u64 + Send + Sync + 'static) {
         self.meter
             .u64_observable_counter("rekey_audit_write_failures")
             .with_description("Audit records that could not be written to the keystore database")
-            .with_callback(move |observer| {
-                if let Some(auditor) = auditor.upgrade() {
-                    observer.observe(auditor.write_failures(), &[]);
-                }
-            })
+            .with_callback(move |observer| observer.observe(read(), &[]))
             .build();
     }
 
@@ -306,7 +318,8 @@ impl Metrics {
 
     /// A rotation or rollback attempt that got as far as changing (or failing to change) the
     /// keystore. Refusals (not due, rotated recently, disabled) are not rotations.
-    pub fn rotation(&self, key: &str, trigger: Trigger, success: bool) {
+    /// `trigger` is the trigger's label (`scheduled`, `manual`, `emergency`, `rollback`).
+    pub fn rotation(&self, key: &str, trigger: &'static str, success: bool) {
         let outcome = if success { "success" } else { "failure" };
         self.rotations
             .add(1, &rotation_labels(key, trigger, outcome));
@@ -317,14 +330,22 @@ impl Metrics {
             .add(1, &[KeyValue::new("reason", reason.as_str())]);
     }
 
-    /// One recorded migration batch of `event_id` (of `key`): adds its counts and updates the
-    /// event's current rate, measured from the previous batch (throttling included).
-    pub fn migration_batch(&self, key: &str, event_id: &str, counts: &Counts, started: Instant) {
+    /// One recorded migration batch of `event_id` (of `key`): adds its outcomes and updates
+    /// the event's current rate, `processed` records since `started` (the previous batch's
+    /// end, so throttling included).
+    pub fn migration_batch(
+        &self,
+        key: &str,
+        event_id: &str,
+        outcomes: MigrationOutcomes,
+        processed: u64,
+        started: Instant,
+    ) {
         for (outcome, n) in MIGRATION_OUTCOMES.iter().zip([
-            counts.migrated,
-            counts.already_current,
-            counts.skipped,
-            counts.failed,
+            outcomes.migrated,
+            outcomes.already_current,
+            outcomes.skipped,
+            outcomes.failed,
         ]) {
             if n > 0 {
                 self.migration_records.add(
@@ -336,7 +357,6 @@ impl Metrics {
                 );
             }
         }
-        let processed = counts.total.max(counts.migrated);
         let now = Instant::now();
         let mut rates = self
             .migration_rates
@@ -380,10 +400,10 @@ impl Drop for Metrics {
     }
 }
 
-fn rotation_labels(key: &str, trigger: Trigger, outcome: &'static str) -> [KeyValue; 3] {
+fn rotation_labels(key: &str, trigger: &'static str, outcome: &'static str) -> [KeyValue; 3] {
     [
         KeyValue::new("key", key.to_owned()),
-        KeyValue::new("trigger", trigger.as_str()),
+        KeyValue::new("trigger", trigger),
         KeyValue::new("outcome", outcome),
     ]
 }

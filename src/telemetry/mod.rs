@@ -23,9 +23,33 @@ use tracing_subscriber::{
     fmt, layer::SubscriberExt as _, util::SubscriberInitExt as _, EnvFilter, Layer as _,
 };
 
-use crate::config::LogFormat;
-
 pub use metrics::Metrics;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// A log format name other than `text` or `json`.
+#[derive(Debug, thiserror::Error)]
+#[error("expected \"text\" or \"json\", got {0:?}")]
+pub struct UnknownLogFormat(String);
+
+impl std::str::FromStr for LogFormat {
+    type Err = UnknownLogFormat;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(UnknownLogFormat(other.to_owned())),
+        }
+    }
+}
 
 /// Where and how traces are exported.
 #[derive(Debug, Clone)]

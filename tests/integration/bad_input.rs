@@ -263,7 +263,7 @@ async fn retired_versions_are_refused_by_name(backend: Backend) {
 }
 
 async fn oversized_messages_are_resource_exhausted(backend: Backend) {
-    let env = TestEnv::with(backend, |c| c.max_plaintext_bytes = 1024).await;
+    let env = TestEnv::with(backend, |c| c.keystore.max_plaintext_bytes = 1024).await;
     let mut s = env.start().await;
     expect(
         s.client

@@ -5,6 +5,7 @@
 use std::process::Command;
 
 use rekey::proto::key_service_client::KeyServiceClient;
+use rekey::rotation::BatchSize;
 use secrecy::ExposeSecret;
 use serde_json::Value;
 use tonic::Code;
@@ -143,7 +144,7 @@ async fn rotate_waits_for_the_migration_and_reports_not_due(backend: Backend) {
     let mut env = env_with_legacy_key(backend).await;
     let db = AppDb::create(&env, backend, rows).await;
     let mut target = db.target("secrets.token");
-    target.batch_size = Some(100);
+    target.batch_size = Some(BatchSize::new(100).unwrap());
     // About 4 s of migration: long enough for the CLI, even on a loaded machine, to see it run.
     target.rate_limit = Some(750);
     env.config.targets.push(target);

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use rekey::proto::{DecryptRequest, EncryptRequest, GetEventRequest};
+use rekey::rotation::BatchSize;
 
 use crate::app_db::{AppDb, KEY};
 use crate::metrics::{scrape, Scrape, ENCRYPT};
@@ -65,9 +66,9 @@ async fn the_lease_holder_dies_mid_migration_and_another_of_three_replicas_finis
     keystore.close().await;
     let db = AppDb::create(&env, Backend::Postgres, rows).await;
     let mut target = db.target("secrets.token");
-    target.batch_size = Some(200);
+    target.batch_size = Some(BatchSize::new(200).unwrap());
     target.rate_limit = Some(3_000);
-    let fast_refresh = "key_refresh_interval_secs = 1";
+    let fast_refresh = "keystore.refresh_interval_secs = 1";
     let targets = std::slice::from_ref(&target);
     let mut replicas = vec![
         Replica::start(&env, "r1", fast_refresh, targets).await,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use rekey::proto::key_service_client::KeyServiceClient;
 use rekey::proto::{DecryptRequest, EncryptRequest};
+use rekey::rotation::BatchSize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::Code;
 
@@ -152,7 +153,7 @@ async fn metrics_follow_encrypt_rotate_and_migrate(backend: Backend) {
     let mut env = env_with_legacy_key(backend).await;
     let db = AppDb::create(&env, backend, rows).await;
     let mut target = db.target("secrets.token");
-    target.batch_size = Some(100);
+    target.batch_size = Some(BatchSize::new(100).unwrap());
     // About 2 s of migration, so that its rate can be watched while it runs.
     target.rate_limit = Some(300);
     env.config.targets.push(target);

@@ -11,6 +11,7 @@ use rekey::proto::{
     ExecuteEventRequest, GetEventRequest, GetImpactRequest, ListEventsRequest, RetryEventRequest,
     RollbackEventRequest, RotationEvent, ScheduleRotationRequest,
 };
+use rekey::rotation::BatchSize;
 use secrecy::SecretString;
 use tonic::Code;
 
@@ -23,7 +24,7 @@ pub async fn env_with_legacy_key(backend: Backend) -> TestEnv {
         c.legacy_keys
             .0
             .insert(KEY.into(), SecretString::from(hex::encode(LEGACY_V1)));
-        c.worker_poll_interval_ms = 100;
+        c.rotation.worker_poll_interval_ms = 100;
     })
     .await
 }
@@ -145,7 +146,7 @@ async fn application_writes_during_a_migration_are_never_lost(backend: Backend) 
     let mut env = env_with_legacy_key(backend).await;
     let db = Arc::new(AppDb::create(&env, backend, rows).await);
     let mut target = db.target("secrets.token");
-    target.batch_size = Some(50);
+    target.batch_size = Some(BatchSize::new(50).unwrap());
     env.config.targets.push(target);
     let mut s = env.start().await;
 

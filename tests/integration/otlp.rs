@@ -74,7 +74,7 @@ async fn spans_reach_the_otlp_receiver_and_continue_the_callers_trace() {
     let replica = Replica::start(
         &env,
         "traced",
-        &format!("otlp_endpoint = \"http://{otlp}\""),
+        &format!("telemetry.otlp_endpoint = \"http://{otlp}\""),
         &[],
     )
     .await;

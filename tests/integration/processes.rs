@@ -11,6 +11,7 @@ use rekey::proto::key_service_client::KeyServiceClient;
 use rekey::proto::rotation_service_client::RotationServiceClient;
 use rekey::proto::{GetEventRequest, GetStatusRequest, ListEventsRequest, ScheduleRotationRequest};
 use rekey::rotation::targets::TargetConfig;
+use rekey::rotation::BatchSize;
 use secrecy::ExposeSecret;
 use tonic::transport::Channel;
 
@@ -46,11 +47,11 @@ impl Replica {
         let http_port = free_port();
         let dir = env.dir();
         let mut toml = format!(
-            "listen = \"127.0.0.1:{port}\"\nhttp_listen = \"127.0.0.1:{http_port}\"\ndata_dir = {:?}\nworker_poll_interval_ms = 100\nmigration_lease_secs = 2\n{extra}\n",
+            "listen = \"127.0.0.1:{port}\"\nhttp_listen = \"127.0.0.1:{http_port}\"\ndata_dir = {:?}\nrotation.worker_poll_interval_ms = 100\nrotation.lease_secs = 2\n{extra}\n",
             env.config.data_dir.display().to_string()
         );
         if let Some(url) = env.database_url() {
-            toml.push_str(&format!("database_url = {url:?}\n"));
+            toml.push_str(&format!("database.url = {url:?}\n"));
         }
         for t in targets {
             toml.push_str(&format!(
@@ -81,7 +82,7 @@ impl Replica {
             .stdin(Stdio::null())
             .stdout(File::create(dir.join(format!("{name}.out"))).unwrap())
             .stderr(log);
-        if let Some(key) = &env.config.master_key {
+        if let Some(key) = &env.config.keystore.master_key {
             command.env("REKEY_MASTER_KEY", key.expose_secret());
         }
         let admin_token = env.config.admin_token.as_ref().expect("admin token");
@@ -178,7 +179,7 @@ async fn a_migration_killed_with_sigkill_is_finished_by_another_replica(backend:
     let env = crate::migration::env_with_legacy_key(backend).await;
     let db = AppDb::create(&env, backend, rows).await;
     let mut target = db.target("secrets.token");
-    target.batch_size = Some(200);
+    target.batch_size = Some(BatchSize::new(200).unwrap());
     target.rate_limit = Some(4_000);
 
     let a = Replica::start(&env, "a", "", std::slice::from_ref(&target)).await;
@@ -278,7 +279,7 @@ async fn three_replicas_with_the_scheduler_due_rotate_each_key_once(backend: Bac
         .unwrap();
     keystore.close().await;
 
-    let every_second = "schedule_cron = \"* * * * * *\"";
+    let every_second = "rotation.schedule_cron = \"* * * * * *\"";
     let replicas = [
         Replica::start(&env, "r1", every_second, &[]).await,
         Replica::start(&env, "r2", every_second, &[]).await,

@@ -8,7 +8,7 @@ use crate::keys::{dec_req, enc_req};
 use crate::support::{Backend, TestEnv};
 
 async fn replicas_see_each_others_rotations(backend: Backend) {
-    let env = TestEnv::with(backend, |c| c.key_refresh_interval_secs = 1).await;
+    let env = TestEnv::with(backend, |c| c.keystore.refresh_interval_secs = 1).await;
     let mut a = env.start().await;
     let mut b = env.start().await;
     let before = b

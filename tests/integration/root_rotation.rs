@@ -16,7 +16,7 @@ use crate::support::{random_root_key, Backend, TestEnv};
 
 async fn the_root_key_rotates_resumably_and_old_data_still_decrypts(backend: Backend) {
     let mut env = TestEnv::with(backend, |c| {
-        c.master_key = Some(SecretString::from(random_root_key()));
+        c.keystore.master_key = Some(SecretString::from(random_root_key()));
     })
     .await;
     let mut s = env.start().await;
@@ -78,6 +78,7 @@ async fn the_root_key_rotates_resumably_and_old_data_still_decrypts(backend: Bac
     let (data_dir, old_key, database_url) = (
         env.config.data_dir.clone(),
         env.config
+            .keystore
             .master_key
             .as_ref()
             .unwrap()
@@ -128,7 +129,7 @@ async fn the_root_key_rotates_resumably_and_old_data_still_decrypts(backend: Bac
     );
 
     // The new one does, and everything made before decrypts and verifies.
-    env.config.master_key = Some(SecretString::from(new_b64));
+    env.config.keystore.master_key = Some(SecretString::from(new_b64));
     let mut s = env.start().await;
     for (ct, expected) in [
         (&v1.ciphertext, &b"before, v1"[..]),

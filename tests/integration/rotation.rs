@@ -253,7 +253,7 @@ async fn concurrent_rotations_stay_consistent(backend: Backend) {
 }
 
 async fn rotation_can_be_disabled(backend: Backend) {
-    let env = TestEnv::with(backend, |c| c.rotation_enabled = false).await;
+    let env = TestEnv::with(backend, |c| c.rotation.enabled = false).await;
     let mut s = env.start().await;
     for err in [
         s.client

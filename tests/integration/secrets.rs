@@ -31,8 +31,8 @@ fn spellings(bytes: &[u8]) -> Vec<String> {
 
 async fn no_secret_reaches_logs_errors_or_audit_rows(backend: Backend) {
     let env = TestEnv::with(backend, |c| {
-        if c.master_key.is_none() {
-            c.master_key = Some(secrecy::SecretString::from(
+        if c.keystore.master_key.is_none() {
+            c.keystore.master_key = Some(secrecy::SecretString::from(
                 crate::support::random_root_key(),
             ));
         }
@@ -52,6 +52,7 @@ async fn no_secret_reaches_logs_errors_or_audit_rows(backend: Backend) {
     );
     let root = env
         .config
+        .keystore
         .master_key
         .as_ref()
         .unwrap()

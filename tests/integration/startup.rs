@@ -69,7 +69,7 @@ async fn a_wrong_root_key_refuses_to_start(backend: Backend) {
     let s = env.start().await;
     s.stop().await;
     let mut wrong = env.config.clone();
-    wrong.master_key = Some(SecretString::from(random_root_key()));
+    wrong.keystore.master_key = Some(SecretString::from(random_root_key()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let err = rekey::server::start(&wrong, listener, Arc::new(SystemClock))
         .await

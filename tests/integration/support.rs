@@ -54,8 +54,8 @@ impl TestEnv {
                      postgres://root@127.0.0.1:5432/test",
                 );
                 let database = pg::fresh_database(&admin_url).await;
-                config.database_url = Some(SecretString::from(database.url.clone()));
-                config.master_key = Some(SecretString::from(random_root_key()));
+                config.database.url = Some(SecretString::from(database.url.clone()));
+                config.keystore.master_key = Some(SecretString::from(random_root_key()));
                 Some(database)
             }
         };

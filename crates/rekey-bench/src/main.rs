@@ -40,7 +40,7 @@ fn main() -> ExitCode {
     let plan = options.plan();
     // The same logging as `rekey serve` (stderr, REKEY_LOG or info), so that the in-process
     // server pays for its spans and events as in production.
-    rekey::telemetry::init(rekey::config::LogFormat::Text);
+    rekey::telemetry::init(rekey::telemetry::LogFormat::Text);
     match run(&options, &plan) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,

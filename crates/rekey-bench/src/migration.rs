@@ -278,7 +278,7 @@ async fn crypto_ceiling(
         .await?
 }
 
-fn target(data: &Dataset, url: &str, batch_size: u32) -> TargetConfig {
+fn target(data: &Dataset, url: &str, batch_size: rekey::rotation::BatchSize) -> TargetConfig {
     TargetConfig {
         name: data.table.clone(),
         database_url: SecretString::from(url.to_owned()),
@@ -376,17 +376,18 @@ async fn run_on(
     let mut discarded = 0u32;
     let mut ceiling: Vec<Vec<f64>> = datasets.iter().map(|_| Vec::new()).collect();
     for &batch_size in &plan.batch_sizes {
+        let size = rekey::rotation::BatchSize::new(batch_size)?;
         let rekey = InProcess::start(server_rt, false, |c| {
             for data in &datasets {
                 c.legacy_keys.0.insert(
                     data.key.into(),
                     SecretString::from(hex::encode(data.legacy)),
                 );
-                c.targets.push(target(data, &database.url, batch_size));
+                c.targets.push(target(data, &database.url, size));
             }
-            c.migration_batch_size = batch_size;
-            c.worker_poll_interval_ms = 100;
-            c.schedule_enabled = false;
+            c.rotation.batch_size = size;
+            c.rotation.worker_poll_interval_ms = 100;
+            c.rotation.schedule_enabled = false;
         })
         .await?;
         let channel = tonic::transport::Endpoint::from_shared(rekey.url())?

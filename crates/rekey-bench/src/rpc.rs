@@ -183,7 +183,9 @@ pub async fn run(plan: &Plan, server_rt: &Handle) -> anyhow::Result<Section> {
     if cells.is_empty() {
         bail!("--only {:?} matches no cell", plan.only);
     }
-    let max_plaintext_bytes = rekey::config::Config::default().max_plaintext_bytes;
+    let max_plaintext_bytes = rekey::config::Config::default()
+        .keystore
+        .max_plaintext_bytes;
     let nodelay = plan.nodelay;
     let echo = server_rt
         .spawn(async move {

@@ -3,7 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::convert::primary_created_at;
 use crate::clock::Millis;
 use crate::clock::{MILLIS_PER_SEC, SECS_PER_DAY};
 use crate::keystore::lifecycle;
@@ -46,7 +45,7 @@ pub struct KeyStatusJson {
 impl KeyStatusJson {
     pub fn new(snapshot: &KeySnapshot, now: Millis) -> Self {
         let record = &snapshot.record;
-        let created = primary_created_at(snapshot);
+        let created = snapshot.primary_created_at();
         let assessment = lifecycle::assess_key(record.policy, created, &snapshot.versions, now);
         Self {
             key_type: record.name.clone(),

@@ -16,13 +16,12 @@ use super::dto::{
     ScheduleRequest, ScheduledJson, StatusJson,
 };
 use super::error::HttpError;
-use crate::api::convert::primary_created_at;
 use crate::auth::{Authenticator, Principal};
 use crate::clock::MILLIS_PER_SEC;
 use crate::reports::{self, ReportKind};
 use crate::rotation::engine::ScheduleOutcome;
 use crate::rotation::scheduler::Scheduler;
-use crate::rotation::RotationEngine;
+use crate::rotation::{BatchSize, RotationEngine};
 
 #[derive(Debug, Clone)]
 pub struct HttpState {
@@ -124,7 +123,7 @@ async fn schedule(
         keys: snapshots
             .iter()
             .map(|s| {
-                let last = primary_created_at(s);
+                let last = s.primary_created_at();
                 let due = last + s.record.policy.rotation_interval_secs * MILLIS_PER_SEC;
                 KeyScheduleJson {
                     key_type: s.record.name.clone(),
@@ -236,12 +235,14 @@ async fn execute(
 ) -> HttpResult<EventJson> {
     let principal = admin(&state, &headers, peer, "POST /api/v1/key-rotation/execute").await?;
     let request = body(payload)?;
-    if request.batch_size == Some(0) {
-        return Err(HttpError::bad_request("batch_size must be at least 1"));
-    }
+    let batch_size = request
+        .batch_size
+        .map(BatchSize::new)
+        .transpose()
+        .map_err(|e| HttpError::bad_request(e.to_string()))?;
     let event = state
         .engine
-        .execute(&request.event_id, request.batch_size, &principal.id)
+        .execute(&request.event_id, batch_size, &principal.id)
         .await?;
     Ok(Json(EventJson::from(&event)))
 }

@@ -29,7 +29,7 @@ pub struct TargetConfig {
     pub associated_data_column: Option<String>,
     /// Rows per batch; the worker applies its default when unset.
     #[serde(default)]
-    pub batch_size: Option<u32>,
+    pub batch_size: Option<crate::rotation::BatchSize>,
     /// Records per second; `None` = unlimited.
     #[serde(default)]
     pub rate_limit: Option<u32>,

@@ -1,0 +1,85 @@
+//! `[rotation]`: manual and scheduled rotations, and the migration worker.
+
+use serde::Deserialize;
+
+use super::ConfigError;
+use crate::clock::MILLIS_PER_SEC;
+use crate::rotation::engine::EngineSettings;
+use crate::rotation::BatchSize;
+
+/// Daily at 02:00 UTC, as the runbook says.
+pub const DEFAULT_SCHEDULE_CRON: &str = "0 0 2 * * *";
+
+/// `[rotation]` in the config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RotationConfig {
+    /// `KEY_ROTATION_ENABLED`: when false, Rotate and Rollback are refused.
+    pub enabled: bool,
+    /// A rotation without `force` is refused if the key was rotated less than this ago.
+    pub min_interval_secs: u64,
+    /// `KEY_ROTATION_SCHEDULE_ENABLED`: when false the scheduler never runs (manual rotations
+    /// still work).
+    pub schedule_enabled: bool,
+    /// When the scheduler runs, as a cron expression in UTC with seconds:
+    /// `sec min hour day-of-month month day-of-week`. Default: daily at 02:00.
+    pub schedule_cron: String,
+    /// Rows per migration batch unless a target or ExecuteEvent says otherwise.
+    pub batch_size: BatchSize,
+    /// How long a replica's claim on a migration event lasts without renewal; after that,
+    /// another replica takes the event over from its last checkpoint.
+    pub lease_secs: u64,
+    /// How often an idle migration worker looks for events to work.
+    pub worker_poll_interval_ms: u64,
+}
+
+impl Default for RotationConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            min_interval_secs: 60,
+            schedule_enabled: true,
+            schedule_cron: DEFAULT_SCHEDULE_CRON.to_owned(),
+            batch_size: BatchSize::DEFAULT,
+            lease_secs: 30,
+            worker_poll_interval_ms: 1000,
+        }
+    }
+}
+
+impl RotationConfig {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        self.schedule()?;
+        if self.lease_secs == 0 || self.worker_poll_interval_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "rotation.lease_secs and rotation.worker_poll_interval_ms must be at least 1"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The parsed scheduler cron expression.
+    pub fn schedule(&self) -> Result<cron::Schedule, ConfigError> {
+        self.schedule_cron.parse().map_err(|e| {
+            ConfigError::Invalid(format!(
+                "rotation.schedule_cron {:?} is not a cron expression (sec min hour day month weekday): {e}",
+                self.schedule_cron
+            ))
+        })
+    }
+
+    /// The rotation engine's settings; `max_passes` bounds the passes over the targets per
+    /// migration event.
+    pub fn engine_settings(&self, max_passes: u32) -> Result<EngineSettings, ConfigError> {
+        Ok(EngineSettings {
+            default_batch_size: self.batch_size,
+            lease_ms: i64::try_from(self.lease_secs.saturating_mul(MILLIS_PER_SEC as u64))
+                .unwrap_or(i64::MAX),
+            max_passes,
+            schedule: self.schedule()?,
+            schedule_enabled: self.schedule_enabled,
+            schedule_cron: self.schedule_cron.clone(),
+        })
+    }
+}
