@@ -13,7 +13,7 @@ mod format;
 mod kdf;
 mod mac;
 mod material;
-mod rng;
+pub mod rng;
 mod root;
 
 pub use aead::EncryptionKey;

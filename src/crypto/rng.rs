@@ -11,7 +11,7 @@
 /// (e.g. no `getrandom(2)` and no readable `/dev/urandom`). Continuing without
 /// randomness would mean predictable keys or repeated GCM nonces, which is
 /// far worse than stopping the process, and no caller could recover anyway.
-pub(crate) fn fill(buf: &mut [u8]) {
+pub fn fill(buf: &mut [u8]) {
     if let Err(err) = getrandom::fill(buf) {
         panic!("the operating system's random number generator failed: {err}");
     }
