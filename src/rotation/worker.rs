@@ -69,7 +69,9 @@ enum Outcome {
 /// How one pass over one target ended.
 enum TargetEnd {
     /// Every row was read; `skipped` rows changed underneath and need another pass.
-    Done { skipped: u64 },
+    Done {
+        skipped: u64,
+    },
     LostLease,
     Stopped,
 }

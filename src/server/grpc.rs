@@ -68,7 +68,7 @@ pub(super) fn serve(
     grace: Duration,
 ) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
     let addr = listener.local_addr()?;
-    let (key_service, rotation_service, admin_service) = services.into_servers(config);
+    let (key_service, rotation_service, admin_service) = services.servers(config);
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &config.tls {
         builder = builder
@@ -79,7 +79,9 @@ pub(super) fn serve(
     let router = builder
         .layer(
             tower::ServiceBuilder::new()
-                .layer(crate::telemetry::rpc::RpcTelemetryLayer::new(services.metrics))
+                .layer(crate::telemetry::rpc::RpcTelemetryLayer::new(
+                    services.metrics,
+                ))
                 .layer(tower::util::MapResponseLayer::new(
                     oversized_is_resource_exhausted,
                 )),
@@ -120,7 +122,7 @@ pub(super) fn serve(
 }
 
 impl Services {
-    fn into_servers(
+    fn servers(
         &self,
         config: &Config,
     ) -> (

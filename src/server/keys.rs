@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::{Backend, Config};
-use crate::keystore::{root_source::load_root_key, seed::ensure_keys, KeyError, KeyManager, Settings};
+use crate::keystore::{
+    root_source::load_root_key, seed::ensure_keys, KeyError, KeyManager, Settings,
+};
 
 use super::stores::Stores;
 

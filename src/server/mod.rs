@@ -123,7 +123,9 @@ impl RunningServer {
         }
         for (task, end) in self.tasks.join().await {
             match end {
-                TaskEnd::Cancelled | TaskEnd::Finished => info!(task, %end, "background task ended"),
+                TaskEnd::Cancelled | TaskEnd::Finished => {
+                    info!(task, %end, "background task ended")
+                }
                 _ => warn!(task, %end, "background task ended"),
             }
         }
@@ -168,9 +170,14 @@ pub async fn start(
                 scheduler: Arc::clone(&rotation.scheduler),
                 auth: Arc::clone(&auth),
             };
-            let (addr, task) =
-                http::spawn_http(addr, state, config.tls.as_ref(), stop.clone(), SHUTDOWN_GRACE)
-                    .await?;
+            let (addr, task) = http::spawn_http(
+                addr,
+                state,
+                config.tls.as_ref(),
+                stop.clone(),
+                SHUTDOWN_GRACE,
+            )
+            .await?;
             (Some(addr), Some(task))
         }
         None => (None, None),
@@ -182,8 +189,15 @@ pub async fn start(
         auth: Arc::clone(&auth),
         metrics: Arc::clone(&metrics),
     };
-    let grpc = grpc::serve(config, listener, services, health.clone(), stop.clone(), SHUTDOWN_GRACE)
-        .inspect_err(|_| stop.cancel())?;
+    let grpc = grpc::serve(
+        config,
+        listener,
+        services,
+        health.clone(),
+        stop.clone(),
+        SHUTDOWN_GRACE,
+    )
+    .inspect_err(|_| stop.cancel())?;
     let replica = rotation::replica_id();
     let worker = Worker::new(
         rotation.worker,

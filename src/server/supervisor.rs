@@ -15,8 +15,8 @@ use futures::future::BoxFuture;
 use futures::FutureExt as _;
 use tokio::task::{JoinError, JoinHandle, JoinSet};
 use tokio::time::Instant;
-use tonic_health::server::HealthReporter;
 use tokio_util::sync::CancellationToken;
+use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 use tracing::{error, info, warn};
 
@@ -190,7 +190,8 @@ struct Driver {
 impl Driver {
     async fn run(mut self) -> Vec<(&'static str, TaskEnd)> {
         for slot in 0..self.slots.len() {
-            self.metrics.background_task_started(self.slots[slot].task.name);
+            self.metrics
+                .background_task_started(self.slots[slot].task.name);
             self.spawn(slot);
         }
         // Set once the stop is seen: until then tasks are restarted, after it they are
@@ -261,10 +262,14 @@ impl Driver {
 
     async fn restart_due(&mut self) {
         let now = Instant::now();
-        let (due, later): (Vec<_>, Vec<_>) = self.restarts.drain(..).partition(|(at, _)| *at <= now);
+        let (due, later): (Vec<_>, Vec<_>) =
+            self.restarts.drain(..).partition(|(at, _)| *at <= now);
         self.restarts = later;
         for (_, slot) in due {
-            info!(task = self.slots[slot].task.name, "restarting background task");
+            info!(
+                task = self.slots[slot].task.name,
+                "restarting background task"
+            );
             self.spawn(slot);
             self.set_down(slot, false).await;
         }
@@ -288,7 +293,10 @@ impl Driver {
             return;
         }
         let status = if is_down {
-            warn!(service, "a background task it needs is down; health NOT_SERVING");
+            warn!(
+                service,
+                "a background task it needs is down; health NOT_SERVING"
+            );
             ServingStatus::NotServing
         } else {
             info!(service, "its background tasks run again; health SERVING");
@@ -309,4 +317,248 @@ fn join_error_end(e: JoinError) -> TaskEnd {
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".to_owned());
     TaskEnd::Panicked(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use tonic::Request;
+    use tonic_health::pb::health_server::Health as _;
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::server::HealthService;
+
+    use super::*;
+
+    const SERVICE: &str = "rekey.v1.RotationService";
+
+    /// Quick restarts for tests: 50 ms doubling to 200 ms.
+    const FAST: Backoff = Backoff {
+        initial: Duration::from_millis(50),
+        max: Duration::from_millis(200),
+        healthy_after: Duration::from_secs(60),
+    };
+
+    fn metrics() -> Arc<Metrics> {
+        Arc::new(Metrics::new(Vec::<String>::new()).unwrap())
+    }
+
+    async fn status(health: &HealthReporter, service: &str) -> ServingStatus {
+        let reply = HealthService::from_health_reporter(health.clone())
+            .check(Request::new(HealthCheckRequest {
+                service: service.into(),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        use tonic_health::pb::health_check_response::ServingStatus as Wire;
+        match reply.status() {
+            Wire::Serving => ServingStatus::Serving,
+            Wire::NotServing => ServingStatus::NotServing,
+            other => panic!("unexpected health status {other:?}"),
+        }
+    }
+
+    /// Waits (bounded) until `check` holds.
+    async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+        for _ in 0..400 {
+            if check().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("never: {what}");
+    }
+
+    /// A task that runs until cancelled, except that its first `panics` runs panic once
+    /// `release` is notified.
+    fn flaky(
+        panics: u32,
+        runs: Arc<AtomicU32>,
+        release: Arc<tokio::sync::Notify>,
+    ) -> BackgroundTask {
+        BackgroundTask::new("flaky", move |stop| {
+            let run = runs.fetch_add(1, Ordering::SeqCst);
+            let release = Arc::clone(&release);
+            async move {
+                if run < panics {
+                    release.notified().await;
+                    panic!("injected failure {run}");
+                }
+                stop.cancelled().await;
+                Ok(())
+            }
+        })
+        .needed_by(SERVICE)
+    }
+
+    #[tokio::test]
+    async fn a_panicking_task_is_counted_restarted_and_its_service_unhealthy_meanwhile() {
+        let health = HealthReporter::new();
+        health
+            .set_service_status(SERVICE, ServingStatus::Serving)
+            .await;
+        let metrics = metrics();
+        let stop = CancellationToken::new();
+        let runs = Arc::new(AtomicU32::new(0));
+        let release = Arc::new(tokio::sync::Notify::new());
+        let steady = BackgroundTask::new("steady", |stop: CancellationToken| async move {
+            stop.cancelled().await;
+            Ok(())
+        });
+        let backoff = Backoff {
+            initial: Duration::from_millis(300),
+            ..FAST
+        };
+        let supervisor = Supervisor::start(
+            vec![flaky(1, Arc::clone(&runs), Arc::clone(&release)), steady],
+            stop.clone(),
+            health.clone(),
+            Arc::clone(&metrics),
+            backoff,
+            Duration::from_secs(5),
+        );
+        eventually("the task runs", async || runs.load(Ordering::SeqCst) == 1).await;
+        assert!(metrics
+            .render()
+            .unwrap()
+            .contains("rekey_background_task_restarts_total{task=\"flaky\"} 0"));
+
+        release.notify_one();
+        eventually("the panic makes the service NOT_SERVING", async || {
+            status(&health, SERVICE).await == ServingStatus::NotServing
+        })
+        .await;
+        assert!(metrics
+            .render()
+            .unwrap()
+            .contains("rekey_background_task_restarts_total{task=\"flaky\"} 1"));
+        // Not restarted before its backoff is over.
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        eventually("the restart makes it SERVING again", async || {
+            status(&health, SERVICE).await == ServingStatus::Serving
+        })
+        .await;
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+
+        stop.cancel();
+        let ends = supervisor.join().await;
+        assert_eq!(
+            ends,
+            [
+                ("flaky", TaskEnd::Cancelled),
+                ("steady", TaskEnd::Cancelled)
+            ]
+        );
+        assert!(metrics
+            .render()
+            .unwrap()
+            .contains("rekey_background_task_restarts_total{task=\"steady\"} 0"));
+    }
+
+    #[tokio::test]
+    async fn every_way_of_ending_is_reported() {
+        let stop = CancellationToken::new();
+        let tasks = vec![
+            BackgroundTask::new("finishes", |_| async { Ok(()) }),
+            BackgroundTask::new("fails", |_| async { anyhow::bail!("no database") }),
+            BackgroundTask::new("panics", |_| async {
+                panic!("{}", String::from("owned message"))
+            }),
+            BackgroundTask::new("ignores_the_stop", |_| std::future::pending()),
+        ];
+        let supervisor = Supervisor::start(
+            tasks,
+            stop.clone(),
+            HealthReporter::new(),
+            metrics(),
+            Backoff {
+                initial: Duration::from_secs(60),
+                ..FAST
+            },
+            Duration::from_millis(100),
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stop.cancel();
+        let ends = supervisor.join().await;
+        assert_eq!(
+            ends,
+            [
+                ("finishes", TaskEnd::Finished),
+                ("fails", TaskEnd::Failed("no database".into())),
+                ("panics", TaskEnd::Panicked("owned message".into())),
+                ("ignores_the_stop", TaskEnd::Aborted),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_service_stays_unhealthy_until_every_task_it_needs_runs_again() {
+        let health = HealthReporter::new();
+        let stop = CancellationToken::new();
+        let (runs_a, runs_b) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+        let (release_a, release_b) = (
+            Arc::new(tokio::sync::Notify::new()),
+            Arc::new(tokio::sync::Notify::new()),
+        );
+        let a = flaky(1, Arc::clone(&runs_a), Arc::clone(&release_a));
+        let b = BackgroundTask {
+            name: "flaky_b",
+            ..flaky(1, Arc::clone(&runs_b), Arc::clone(&release_b))
+        };
+        let supervisor = Supervisor::start(
+            vec![a, b],
+            stop.clone(),
+            health.clone(),
+            metrics(),
+            Backoff {
+                initial: Duration::from_millis(400),
+                ..FAST
+            },
+            Duration::from_secs(5),
+        );
+        eventually("both run", async || {
+            runs_a.load(Ordering::SeqCst) == 1 && runs_b.load(Ordering::SeqCst) == 1
+        })
+        .await;
+        release_a.notify_one();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        release_b.notify_one();
+        eventually("the first is restarted", async || {
+            runs_a.load(Ordering::SeqCst) == 2
+        })
+        .await;
+        assert_eq!(runs_b.load(Ordering::SeqCst), 1, "the second is still down");
+        assert_eq!(status(&health, SERVICE).await, ServingStatus::NotServing);
+        eventually("SERVING once both run", async || {
+            runs_b.load(Ordering::SeqCst) == 2
+                && status(&health, SERVICE).await == ServingStatus::Serving
+        })
+        .await;
+        stop.cancel();
+        supervisor.join().await;
+    }
+
+    #[test]
+    fn the_backoff_doubles_up_to_its_maximum_and_resets_after_a_healthy_run() {
+        let b = Backoff::DEFAULT;
+        let quick = Duration::from_secs(1);
+        assert_eq!(b.next(None, quick), Duration::from_secs(1));
+        assert_eq!(
+            b.next(Some(Duration::from_secs(1)), quick),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            b.next(Some(Duration::from_secs(32)), quick),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            b.next(Some(Duration::from_secs(60)), quick),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            b.next(Some(Duration::from_secs(60)), b.healthy_after),
+            Duration::from_secs(1)
+        );
+    }
 }
