@@ -558,7 +558,7 @@ impl Worker {
 }
 
 /// While alive, the event's records/s series is exported; dropped when this replica stops
-/// working the event, however that happens (including the task being aborted at shutdown).
+/// working the event, however that happens (including a stop at shutdown, or the task being aborted).
 struct RateSeries<'a> {
     metrics: &'a crate::telemetry::Metrics,
     event_id: &'a str,
