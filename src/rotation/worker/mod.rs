@@ -17,6 +17,8 @@
 //! the last one read is written and checkpointed, and releases the lease so that another
 //! replica, or the next start, resumes right after it.
 
+mod batch;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,13 +27,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn, Instrument};
 
 use crate::audit::{AuditEntry, Auditor, Outcome as AuditOutcome};
-use crate::crypto::{Envelope, Kind};
 use crate::keystore::events::{
-    BatchRecord, Counts, EventStatus, EventStore, RotationEvent, TargetProgress,
+    BatchRecord, EventStatus, EventStore, RotationEvent, TargetProgress,
 };
 use crate::keystore::{KeyError, KeyManager};
 use crate::rotation::targets::{PkValue, Row, Target, Update};
 use crate::telemetry::Metrics;
+
+use batch::Prepared;
 
 /// The lease a stopping worker leaves behind: already expired, so that another replica (or
 /// this one, restarted) claims the event at once and resumes from the checkpoint just written.
@@ -476,84 +479,8 @@ impl Worker {
         if rows.is_empty() {
             return Ok(None);
         }
-        self.prepare_batch(event, target, rows).await.map(Some)
-    }
-
-    /// Sorts the rows of one batch and re-encrypts, in process, those that need it: the
-    /// counts so far and the compare-and-swap updates to write.
-    async fn prepare_batch(
-        &self,
-        event: &RotationEvent,
-        target: &Target,
-        rows: Vec<Row>,
-    ) -> Result<(BatchRecord, Vec<Update>), MigrateError> {
-        let to_version = event.target_version();
-        // Totals, rows already current and failures are counted on the first pass only: later
-        // passes only revisit rows the application changed underneath.
-        let first_pass = event.pass <= 1;
-        let mut counts = Counts::default();
-        let mut failed_ids = Vec::new();
-        let mut updates = Vec::new();
-        for (i, row) in rows.into_iter().enumerate() {
-            // Let the batch being written (and the rpcs sharing this runtime) make progress
-            // while a large batch is re-encrypted.
-            if i % YIELD_EVERY_ROWS == 0 {
-                tokio::task::yield_now().await;
-            }
-            if first_pass {
-                counts.total += 1;
-            }
-            let Some(ciphertext) = target.decode(&row.stored) else {
-                if first_pass {
-                    counts.failed += 1;
-                    failed_ids.push(row.pk.to_string());
-                }
-                continue;
-            };
-            match classify(&ciphertext, &event.key_name, to_version) {
-                RowState::Current => {
-                    if first_pass {
-                        counts.already_current += 1;
-                    }
-                    continue;
-                }
-                RowState::Foreign => {
-                    if first_pass {
-                        counts.failed += 1;
-                        failed_ids.push(row.pk.to_string());
-                    }
-                    continue;
-                }
-                RowState::NeedsMigration => {}
-            }
-            match self
-                .deps
-                .keys
-                .reencrypt_to(&ciphertext, &row.associated_data, to_version)
-                .await
-            {
-                Ok(new) => updates.push(Update {
-                    pk: row.pk,
-                    old_stored: row.stored,
-                    new_stored: target.encode(&new),
-                }),
-                // The database or the keystore itself failing stops the event; anything
-                // else is a problem of this row alone.
-                Err(e @ (KeyError::Unavailable(_) | KeyError::Internal(_))) => return Err(e.into()),
-                Err(_) => {
-                    if first_pass {
-                        counts.failed += 1;
-                        failed_ids.push(row.pk.to_string());
-                    }
-                }
-            }
-        }
-        let record = BatchRecord {
-            counts,
-            failed_ids,
-            ..BatchRecord::default()
-        };
-        Ok((record, updates))
+        let prepared = batch::prepare_batch(&self.deps.keys, event, target, rows).await?;
+        Ok(Some(prepared))
     }
 }
 
@@ -567,38 +494,6 @@ struct RateSeries<'a> {
 impl Drop for RateSeries<'_> {
     fn drop(&mut self) {
         self.metrics.migration_stopped(self.event_id);
-    }
-}
-
-/// Rows re-encrypted between two yields to the runtime (about 0.3 ms of work at 64 B).
-const YIELD_EVERY_ROWS: usize = 256;
-
-/// A batch read and re-encrypted, waiting to be written.
-struct Prepared {
-    record: BatchRecord,
-    updates: Vec<Update>,
-    /// The batch's last primary key: the checkpoint once it is written.
-    last: PkValue,
-}
-
-enum RowState {
-    Current,
-    NeedsMigration,
-    /// Not a ciphertext of this key: corrupt, another key's, a signature, or plain text.
-    Foreign,
-}
-
-/// Reads only the header.
-fn classify(ciphertext: &[u8], key: &str, to_version: u32) -> RowState {
-    match Envelope::parse(ciphertext) {
-        Ok(env) if env.kind == Kind::Ciphertext && env.key_name == key => {
-            if env.key_version == to_version {
-                RowState::Current
-            } else {
-                RowState::NeedsMigration
-            }
-        }
-        _ => RowState::Foreign,
     }
 }
 
