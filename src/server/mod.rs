@@ -42,9 +42,8 @@ use crate::telemetry::Metrics;
 
 pub use grpc::oversized_is_resource_exhausted;
 pub use stores::open_keystore;
-pub use supervisor::{BackgroundTask, TaskEnd};
 
-use supervisor::{Backoff, Supervisor};
+use supervisor::{Backoff, Supervisor, TaskEnd};
 
 /// How long in-flight requests, and background tasks, get to finish after a stop.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
