@@ -52,12 +52,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let mut server = crate::server::start(&config, listener, Arc::new(SystemClock)).await?;
-    tokio::select! {
-        result = server.until_stopped() => return result,
-        () = shutdown_signal() => info!("shutdown signal received; draining"),
-    }
-    server.shutdown().await
+    let server = crate::server::start(&config, listener, Arc::new(SystemClock)).await?;
+    let stop = server.stop_token();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        info!("shutdown signal received; draining");
+        stop.cancel();
+    });
+    server.until_stopped().await
 }
 
 async fn shutdown_signal() {

@@ -1,6 +1,7 @@
 //! `RotationEngine`: rotations that start migrations, the events that record them, and the
-//! operations on events (impact, execute, retry, rollback). The worker and the scheduler act
-//! through it; the gRPC RotationService is a thin adapter over it.
+//! operations on events (impact, execute, retry, rollback). The scheduler acts through it; it
+//! wakes the migration worker, which has its own dependencies, when there is work; the gRPC
+//! RotationService is a thin adapter over it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -107,7 +108,8 @@ pub struct RotationEngine {
     targets: Vec<Arc<Target>>,
     settings: EngineSettings,
     metrics: Arc<Metrics>,
-    wake_worker: Notify,
+    /// Shared with the migration worker, which waits on it.
+    wake_worker: Arc<Notify>,
 }
 
 impl RotationEngine {
@@ -118,6 +120,7 @@ impl RotationEngine {
         targets: Vec<Arc<Target>>,
         settings: EngineSettings,
         metrics: Arc<Metrics>,
+        wake_worker: Arc<Notify>,
     ) -> Self {
         Self {
             manager,
@@ -126,7 +129,7 @@ impl RotationEngine {
             targets,
             settings,
             metrics,
-            wake_worker: Notify::new(),
+            wake_worker,
         }
     }
 
@@ -158,15 +161,6 @@ impl RotationEngine {
 
     pub fn settings(&self) -> &EngineSettings {
         &self.settings
-    }
-
-    /// Resolves when the worker should look for work (an event was created or resumed).
-    pub async fn worker_wakeup(&self) {
-        self.wake_worker.notified().await;
-    }
-
-    pub fn target(&self, name: &str) -> Option<&Arc<Target>> {
-        self.targets.iter().find(|t| t.config().name == name)
     }
 
     pub fn targets_of<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a Arc<Target>> + 'a {

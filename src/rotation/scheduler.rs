@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::audit::{AuditEntry, Outcome};
@@ -63,9 +64,9 @@ impl Scheduler {
             .map(|t| t.timestamp_millis())
     }
 
-    /// Runs on schedule until the task is aborted. Decisions use the injectable clock; the
-    /// wait between runs uses real time.
-    pub async fn run(self) {
+    /// Runs on schedule until `stop` is cancelled (a run under way is finished first).
+    /// Decisions use the injectable clock; the wait between runs uses real time.
+    pub async fn run(&self, stop: &CancellationToken) {
         loop {
             let now = self.engine.manager().now();
             let Some(next) = self.next_run(now) else {
@@ -73,7 +74,10 @@ impl Scheduler {
                 return;
             };
             let wait = u64::try_from(next - now).unwrap_or(0);
-            tokio::time::sleep(Duration::from_millis(wait)).await;
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                () = stop.cancelled() => return,
+            }
             let report = self.run_once().await;
             if !report.errors.is_empty() {
                 warn!(errors = ?report.errors, "scheduler run finished with errors");

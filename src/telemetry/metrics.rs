@@ -100,6 +100,7 @@ pub struct Metrics {
     rotations: Counter<u64>,
     migration_records: Counter<u64>,
     auth_failures: Counter<u64>,
+    task_restarts: Counter<u64>,
     /// The label value of each rpc path this server serves.
     methods: HashMap<String, Value>,
     unknown_method: Value,
@@ -167,6 +168,12 @@ impl Metrics {
             auth_failures: meter
                 .u64_counter("rekey_auth_failures")
                 .with_description("Requests refused authentication or authorization, by reason")
+                .build(),
+            task_restarts: meter
+                .u64_counter("rekey_background_task_restarts")
+                .with_description(
+                    "Background tasks (migration worker, scheduler, refresh) restarted after a panic or an error, by task",
+                )
                 .build(),
             registry,
             provider,
@@ -383,6 +390,16 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(event_id);
+    }
+
+    /// Starts the restart series of a background task at zero.
+    pub fn background_task_started(&self, task: &'static str) {
+        self.task_restarts.add(0, &[KeyValue::new("task", task)]);
+    }
+
+    /// A background task that panicked or failed is being restarted.
+    pub fn background_task_restarted(&self, task: &'static str) {
+        self.task_restarts.add(1, &[KeyValue::new("task", task)]);
     }
 
     /// Everything, in Prometheus text exposition format.

@@ -22,4 +22,5 @@ mod secrets;
 mod startup;
 mod store_ctx;
 mod store_suite;
+mod supervision;
 mod tls;

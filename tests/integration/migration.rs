@@ -64,7 +64,12 @@ pub async fn wait_for(s: &mut TestServer, event_id: &str, status: &str) -> Rotat
 
 /// Every row decrypts (in process, through the server's key manager) to `expected(id)` and
 /// carries `version`.
-async fn check_rows(s: &TestServer, db: &AppDb, version: u32, expected: impl Fn(i64) -> Vec<u8>) {
+pub async fn check_rows(
+    s: &TestServer,
+    db: &AppDb,
+    version: u32,
+    expected: impl Fn(i64) -> Vec<u8>,
+) {
     let manager = s.server.manager();
     let rows = db.all().await;
     for (id, token) in &rows {

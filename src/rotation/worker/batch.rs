@@ -1,0 +1,115 @@
+//! One batch of a migration, re-encrypted in process: each row's header is read, rows
+//! already on the target version are left alone, rows that are not a ciphertext of the key (or
+//! fail authentication) are counted failed, and the rest are decrypted and encrypted again.
+
+use crate::crypto::{Envelope, Kind};
+use crate::keystore::{KeyError, KeyManager};
+use crate::rotation::events::{BatchRecord, Counts, RotationEvent};
+use crate::rotation::targets::{PkValue, Row, Target, Update};
+
+/// Sorts the rows of one batch and re-encrypts, in process, those that need it: the
+/// counts so far and the compare-and-swap updates to write.
+pub(super) async fn prepare_batch(
+    keys: &KeyManager,
+    event: &RotationEvent,
+    target: &Target,
+    rows: Vec<Row>,
+) -> Result<(BatchRecord, Vec<Update>), KeyError> {
+    let to_version = event.target_version();
+    // Totals, rows already current and failures are counted on the first pass only: later
+    // passes only revisit rows the application changed underneath.
+    let first_pass = event.pass <= 1;
+    let mut counts = Counts::default();
+    let mut failed_ids = Vec::new();
+    let mut updates = Vec::new();
+    for (i, row) in rows.into_iter().enumerate() {
+        // Let the batch being written (and the rpcs sharing this runtime) make progress
+        // while a large batch is re-encrypted.
+        if i % YIELD_EVERY_ROWS == 0 {
+            tokio::task::yield_now().await;
+        }
+        if first_pass {
+            counts.total += 1;
+        }
+        let Some(ciphertext) = target.decode(&row.stored) else {
+            if first_pass {
+                counts.failed += 1;
+                failed_ids.push(row.pk.to_string());
+            }
+            continue;
+        };
+        match classify(&ciphertext, &event.key_name, to_version) {
+            RowState::Current => {
+                if first_pass {
+                    counts.already_current += 1;
+                }
+                continue;
+            }
+            RowState::Foreign => {
+                if first_pass {
+                    counts.failed += 1;
+                    failed_ids.push(row.pk.to_string());
+                }
+                continue;
+            }
+            RowState::NeedsMigration => {}
+        }
+        match keys
+            .reencrypt_to(&ciphertext, &row.associated_data, to_version)
+            .await
+        {
+            Ok(new) => updates.push(Update {
+                pk: row.pk,
+                old_stored: row.stored,
+                new_stored: target.encode(&new),
+            }),
+            // The database or the keystore itself failing stops the event; anything
+            // else is a problem of this row alone.
+            Err(e @ (KeyError::Unavailable(_) | KeyError::Internal(_))) => return Err(e),
+            Err(_) => {
+                if first_pass {
+                    counts.failed += 1;
+                    failed_ids.push(row.pk.to_string());
+                }
+            }
+        }
+    }
+    let record = BatchRecord {
+        counts,
+        failed_ids,
+        ..BatchRecord::default()
+    };
+    Ok((record, updates))
+}
+
+/// Rows re-encrypted between two yields to the runtime (about 0.3 ms of work at 64 B).
+const YIELD_EVERY_ROWS: usize = 256;
+
+/// A batch read and re-encrypted, waiting to be written.
+pub(super) struct Prepared {
+    pub(super) record: BatchRecord,
+    pub(super) updates: Vec<Update>,
+    /// The batch's last primary key: the checkpoint once it is written.
+    pub(super) last: PkValue,
+}
+
+enum RowState {
+    Current,
+    NeedsMigration,
+    /// Not a ciphertext of this key: corrupt, another key's, a signature, or plain text.
+    Foreign,
+}
+
+/// Reads only the header.
+fn classify(ciphertext: &[u8], key: &str, to_version: u32) -> RowState {
+    match Envelope::parse(ciphertext) {
+        Ok(env) if env.kind == Kind::Ciphertext && env.key_name == key => {
+            if env.key_version == to_version {
+                RowState::Current
+            } else {
+                RowState::NeedsMigration
+            }
+        }
+        _ => RowState::Foreign,
+    }
+}

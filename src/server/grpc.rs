@@ -1,0 +1,200 @@
+//! The gRPC side of the server: the services (KeyService, RotationService, AdminService),
+//! their health statuses, reflection, and the router with its layers, served on the listener
+//! the caller provides until a stop.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::StreamExt as _;
+use tokio_util::sync::CancellationToken;
+use tonic::server::NamedService;
+use tonic_health::server::HealthReporter;
+use tonic_health::ServingStatus;
+use tracing::{info, warn, Instrument};
+
+use crate::api::admin_grpc::AdminServiceImpl;
+use crate::api::grpc::KeyServiceImpl;
+use crate::api::rotation_grpc::RotationServiceImpl;
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::proto::admin_service_server::AdminServiceServer;
+use crate::proto::key_service_server::KeyServiceServer;
+use crate::proto::rotation_service_server::RotationServiceServer;
+use crate::rotation::scheduler::Scheduler;
+use crate::rotation::RotationEngine;
+use crate::telemetry::Metrics;
+
+/// Room for protobuf framing and associated data on top of the largest plaintext.
+const MESSAGE_OVERHEAD_BYTES: usize = 64 * 1024;
+
+/// The health name of RotationService: NOT_SERVING while its migration worker or scheduler
+/// is down.
+pub(super) const ROTATION_SERVICE: &str = <RotationServiceServer<RotationServiceImpl>>::NAME;
+
+/// Every name the health service answers for: the server as a whole ("") and each service.
+const HEALTH_NAMES: [&str; 4] = [
+    "",
+    <KeyServiceServer<KeyServiceImpl>>::NAME,
+    ROTATION_SERVICE,
+    <AdminServiceServer<AdminServiceImpl>>::NAME,
+];
+
+/// Sets every health status of this server at once.
+pub(super) async fn set_health(health: &HealthReporter, status: ServingStatus) {
+    for name in HEALTH_NAMES {
+        health.set_service_status(name, status).await;
+    }
+}
+
+/// What the gRPC services act on.
+pub(super) struct Services {
+    pub(super) engine: Arc<RotationEngine>,
+    pub(super) scheduler: Arc<Scheduler>,
+    pub(super) auth: Arc<Authenticator>,
+    pub(super) metrics: Arc<Metrics>,
+}
+
+/// Serves every service on `listener` until `stop` is cancelled: health goes NOT_SERVING,
+/// new connections are refused, and in-flight requests get `grace` to finish.
+pub(super) fn serve(
+    config: &Config,
+    listener: TcpListener,
+    services: Services,
+    health: HealthReporter,
+    stop: CancellationToken,
+    grace: Duration,
+) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
+    let addr = listener.local_addr()?;
+    let (key_service, rotation_service, admin_service) = services.servers(config);
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &config.tls {
+        builder = builder
+            .tls_config(crate::tls::grpc(tls)?)
+            .context("invalid TLS configuration for gRPC")?;
+    }
+    // Telemetry outermost, so that it sees the status the client gets.
+    let router = builder
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(crate::telemetry::rpc::RpcTelemetryLayer::new(
+                    services.metrics,
+                ))
+                .layer(tower::util::MapResponseLayer::new(
+                    oversized_is_resource_exhausted,
+                )),
+        )
+        .add_service(tonic_health::pb::health_server::HealthServer::new(
+            tonic_health::server::HealthService::from_health_reporter(health.clone()),
+        ))
+        .add_service(reflection()?.build_v1()?)
+        .add_service(reflection()?.build_v1alpha()?)
+        .add_service(key_service)
+        .add_service(rotation_service)
+        .add_service(admin_service);
+    let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        stop.cancelled().await;
+        set_health(&health, ServingStatus::NotServing).await;
+        let _ = drain_tx.send(());
+    };
+    let task = async move {
+        let serve = router.serve_with_incoming_shutdown(incoming(listener), signal);
+        tokio::pin!(serve);
+        let result = tokio::select! {
+            result = &mut serve => result,
+            _ = async {
+                let _ = drain_rx.await;
+                tokio::time::sleep(grace).await;
+            } => {
+                warn!("in-flight requests did not finish within the shutdown grace period");
+                Ok(())
+            }
+        };
+        info!("gRPC server stopped");
+        result.map_err(anyhow::Error::from)
+    };
+    Ok(tokio::spawn(
+        task.instrument(tracing::info_span!("grpc_server", %addr)),
+    ))
+}
+
+impl Services {
+    fn servers(
+        &self,
+        config: &Config,
+    ) -> (
+        KeyServiceServer<KeyServiceImpl>,
+        RotationServiceServer<RotationServiceImpl>,
+        AdminServiceServer<AdminServiceImpl>,
+    ) {
+        let max_message = config.keystore.max_plaintext_bytes + MESSAGE_OVERHEAD_BYTES;
+        let key_service = KeyServiceServer::new(KeyServiceImpl::new(
+            Arc::clone(&self.engine),
+            Arc::clone(&self.auth),
+        ))
+        .max_decoding_message_size(max_message)
+        .max_encoding_message_size(max_message);
+        let rotation_service = RotationServiceServer::new(RotationServiceImpl::new(
+            Arc::clone(&self.engine),
+            Arc::clone(&self.scheduler),
+            Arc::clone(&self.auth),
+        ));
+        let admin_service = AdminServiceServer::new(AdminServiceImpl::new(
+            Arc::clone(&self.auth),
+            Arc::clone(&self.engine),
+        ));
+        (key_service, rotation_service, admin_service)
+    }
+}
+
+/// Reflection over Rekey's services and the health service, so that grpcurl-style tools
+/// work without the proto files.
+fn reflection() -> anyhow::Result<tonic_reflection::server::Builder<'static>> {
+    Ok(tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET))
+}
+
+/// TCP_NODELAY on every connection, as tonic's own listener would set it: without it a
+/// response written in several segments waits for the client's delayed ACK (up to 40 ms on
+/// Linux), which caps a connection at a few hundred rpcs per second.
+fn incoming(
+    listener: TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    TcpListenerStream::new(listener).map(|accepted| {
+        if let Ok(stream) = &accepted {
+            if let Err(e) = stream.set_nodelay(true) {
+                warn!(error = %e, "cannot set TCP_NODELAY on a gRPC connection");
+            }
+        }
+        accepted
+    })
+}
+
+/// tonic refuses a request larger than the decoding limit with OUT_OF_RANGE and a message
+/// about "decoded message length"; the contract (and every other KMS) says RESOURCE_EXHAUSTED
+/// with a message that tells the caller what to change. Public so that the benchmark's echo
+/// baseline runs the very same layer.
+pub fn oversized_is_resource_exhausted(
+    mut response: http::Response<tonic::body::Body>,
+) -> http::Response<tonic::body::Body> {
+    let headers = response.headers_mut();
+    let is_oversized = headers.get("grpc-status").is_some_and(|v| v == "11")
+        && headers
+            .get("grpc-message")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|m| m.contains("decoded%20message%20length%20too%20large"));
+    if is_oversized {
+        headers.insert("grpc-status", http::HeaderValue::from_static("8"));
+        headers.insert(
+            "grpc-message",
+            http::HeaderValue::from_static(
+                "request%20message%20is%20larger%20than%20this%20server%20accepts%20(keystore.max_plaintext_bytes%20plus%2064%20KiB%20of%20framing)%3B%20split%20the%20data%20or%20use%20GenerateDataKey%20for%20large%20payloads",
+            ),
+        );
+    }
+    response
+}

@@ -1,0 +1,56 @@
+//! The key manager: the root key that unwraps the stored key versions, and the managed keys
+//! (declared in the config, or imported from legacy environment keys) seeded on first start.
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::{Backend, Config};
+use crate::keystore::{
+    root_source::{load_root_key, KeystoreLocation},
+    seed::ensure_keys,
+    KeyError, KeyManager,
+};
+
+use super::stores::Stores;
+
+/// Opens the key manager over the keystore's keys and makes sure every managed key exists.
+pub(super) async fn open_key_manager(
+    config: &Config,
+    backend: &Backend,
+    stores: &Stores,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<KeyManager>> {
+    let root = root_key(config, backend, stores.existed)?;
+    let settings = config.key_manager_settings();
+    let manager = Arc::new(
+        KeyManager::open(Arc::clone(&stores.keys), root, clock, settings)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the keystore: {}", internal_detail(e)))?,
+    );
+    ensure_keys(&manager, &config.seed_keys(), &config.legacy_keys.0).await?;
+    Ok(manager)
+}
+
+/// The root key of `config`: configured, or the embedded keystore's development key.
+pub(super) fn root_key(
+    config: &Config,
+    backend: &Backend,
+    keystore_exists: bool,
+) -> anyhow::Result<crate::crypto::RootKey> {
+    let location = match backend {
+        Backend::Postgres => KeystoreLocation::Shared,
+        Backend::Sqlite(_) => KeystoreLocation::Embedded {
+            data_dir: &config.data_dir,
+            keystore_exists,
+        },
+    };
+    load_root_key(&config.keystore.root_key_source(), location)
+}
+
+/// Startup errors are shown to the operator in full (they never contain key material).
+pub(super) fn internal_detail(err: KeyError) -> String {
+    match err {
+        KeyError::Internal(detail) | KeyError::Unavailable(detail) => detail,
+        other => other.to_string(),
+    }
+}

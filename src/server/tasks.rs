@@ -1,0 +1,84 @@
+//! The server's background tasks, as the supervisor runs them: the migration worker, the
+//! rotation scheduler, and the refresh of keys and tokens (with the audit trail's flush).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::{warn, Instrument};
+
+use crate::audit::Auditor;
+use crate::auth::Authenticator;
+use crate::keystore::KeyManager;
+use crate::rotation::scheduler::Scheduler;
+use crate::rotation::worker::Worker;
+
+use super::grpc::ROTATION_SERVICE;
+use super::keys::internal_detail;
+use super::supervisor::BackgroundTask;
+
+/// The migration worker of replica `replica`; RotationService cannot migrate without it.
+pub(super) fn migration_worker(worker: Worker, replica: String) -> BackgroundTask {
+    let worker = Arc::new(worker);
+    BackgroundTask::new("migration_worker", move |stop| {
+        let worker = Arc::clone(&worker);
+        let span = tracing::info_span!("migration_worker", %replica);
+        async move {
+            worker.run(&stop).await;
+            Ok(())
+        }
+        .instrument(span)
+    })
+    .needed_by(ROTATION_SERVICE)
+}
+
+/// The rotation scheduler (the same one RotationService and the HTTP API run on demand).
+pub(super) fn rotation_scheduler(scheduler: Arc<Scheduler>) -> BackgroundTask {
+    BackgroundTask::new("rotation_scheduler", move |stop| {
+        let scheduler = Arc::clone(&scheduler);
+        async move {
+            scheduler.run(&stop).await;
+            Ok(())
+        }
+        .instrument(tracing::info_span!("rotation_scheduler"))
+    })
+    .needed_by(ROTATION_SERVICE)
+}
+
+/// Reloads keys and tokens on an interval so this replica picks up rotations and token
+/// changes made by others, and writes the audit trail's data-plane summaries; a last flush
+/// at the stop writes the counts gathered since the last tick.
+pub(super) fn key_refresh(
+    manager: Arc<KeyManager>,
+    auth: Arc<Authenticator>,
+    auditor: Arc<Auditor>,
+    every: Duration,
+) -> BackgroundTask {
+    BackgroundTask::new("key_refresh", move |stop| {
+        let (manager, auth, auditor) = (
+            Arc::clone(&manager),
+            Arc::clone(&auth),
+            Arc::clone(&auditor),
+        );
+        async move {
+            let mut ticker = tokio::time::interval(every);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticker.tick().await;
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    () = stop.cancelled() => break,
+                }
+                auditor.flush().await;
+                if let Err(e) = auth.refresh().await {
+                    warn!(error = %e, "token refresh failed; using the last loaded tokens");
+                }
+                if let Err(e) = manager.refresh_all().await {
+                    warn!(error = %internal_detail(e), "key refresh failed; serving from the last loaded keys");
+                }
+            }
+            auditor.flush().await;
+            Ok(())
+        }
+        .instrument(tracing::info_span!("key_refresh"))
+    })
+}
