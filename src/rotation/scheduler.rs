@@ -15,6 +15,7 @@ use tracing::{debug, info, warn};
 use crate::audit::{AuditEntry, Outcome};
 use crate::clock::Millis;
 use crate::clock::MILLIS_PER_SEC;
+use crate::keystore::manager::KeySnapshot;
 use crate::keystore::store::{RotateGuard, VersionState};
 use crate::keystore::KeyError;
 use crate::rotation::engine::{RotationEngine, Trigger};
@@ -98,88 +99,98 @@ impl Scheduler {
         };
         let now = manager.now();
         for snapshot in snapshots {
-            let key = snapshot.record.name.as_str();
-            let policy = snapshot.record.policy;
-            let primary_created = snapshot
-                .versions
-                .iter()
-                .find(|v| v.version == snapshot.record.primary_version)
-                .map_or(snapshot.record.created_at, |v| v.created_at);
-            if RotationEngine::is_due(policy.rotation_interval_secs, primary_created, now) {
-                let due_by = now - policy.rotation_interval_secs * MILLIS_PER_SEC;
-                match self
-                    .engine
-                    .rotate(
-                        key,
-                        RotateGuard::DueBy(due_by),
-                        Trigger::Scheduled,
-                        SCHEDULER_ACTOR,
-                    )
-                    .await
-                {
-                    Ok((rotated, event)) => {
-                        info!(key, new_version = rotated.new_version, event_id = %event.id, "scheduled rotation");
-                        report.rotated.push((key.to_owned(), event.id));
-                    }
-                    // Another replica rotated it first, or a migration is still running.
-                    Err(RotationError::Key(
-                        KeyError::NotDue { .. } | KeyError::MigrationInProgress { .. },
-                    )) => debug!(key, "not rotated: already handled"),
-                    Err(e) => report.errors.push((key.to_owned(), e.to_string())),
-                }
-            }
-            let grace_ms = policy.grace_period_secs * MILLIS_PER_SEC;
-            let expired: Vec<u32> = snapshot
-                .versions
-                .iter()
-                .filter(|v| v.state == VersionState::Deprecated)
-                .filter(|v| v.deprecated_at.is_some_and(|at| at + grace_ms <= now))
-                .map(|v| v.version)
-                .collect();
-            if expired.is_empty() {
-                continue;
-            }
-            let impact = match self.engine.impact(key).await {
-                Ok(impact) => impact,
-                Err(e) => {
-                    report.errors.push((key.to_owned(), e.to_string()));
-                    continue;
-                }
-            };
-            for version in expired {
-                let records = impact.records_on(version);
-                if records > 0 {
-                    warn!(
-                        key,
-                        version,
-                        records,
-                        "grace period over but records still use this version; not retiring it"
-                    );
-                    report.held.push((key.to_owned(), version, records));
-                    self.audit(
-                        AuditEntry::new(SCHEDULER_ACTOR, "RetireVersion", Outcome::Failed)
-                            .key(key, Some(version))
-                            .records(records)
-                            .detail(format!("grace period over but {records} stored records still use this version")),
-                    )
-                    .await;
-                    continue;
-                }
-                match manager.retire_version(key, version).await {
-                    Ok(true) => {
-                        report.retired.push((key.to_owned(), version));
-                        self.audit(
-                            AuditEntry::new(SCHEDULER_ACTOR, "RetireVersion", Outcome::Success)
-                                .key(key, Some(version))
-                                .records(0),
-                        )
-                        .await;
-                    }
-                    Ok(false) => {}
-                    Err(e) => report.errors.push((key.to_owned(), e.to_string())),
-                }
-            }
+            self.rotate_if_due(&snapshot, now, &mut report).await;
+            self.retire_expired(&snapshot, now, &mut report).await;
         }
         report
+    }
+
+    /// Rotates the key of `snapshot` if its primary is older than the rotation interval.
+    async fn rotate_if_due(&self, snapshot: &KeySnapshot, now: Millis, report: &mut RunReport) {
+        let key = snapshot.record.name.as_str();
+        let interval_secs = snapshot.record.policy.rotation_interval_secs;
+        if !RotationEngine::is_due(interval_secs, snapshot.primary_created_at(), now) {
+            return;
+        }
+        let due_by = now - interval_secs * MILLIS_PER_SEC;
+        let rotated = self
+            .engine
+            .rotate(
+                key,
+                RotateGuard::DueBy(due_by),
+                Trigger::Scheduled,
+                SCHEDULER_ACTOR,
+            )
+            .await;
+        match rotated {
+            Ok((rotated, event)) => {
+                info!(key, new_version = rotated.new_version, event_id = %event.id, "scheduled rotation");
+                report.rotated.push((key.to_owned(), event.id));
+            }
+            // Another replica rotated it first, or a migration is still running.
+            Err(RotationError::Key(
+                KeyError::NotDue { .. } | KeyError::MigrationInProgress { .. },
+            )) => debug!(key, "not rotated: already handled"),
+            Err(e) => report.errors.push((key.to_owned(), e.to_string())),
+        }
+    }
+
+    /// Retires the Deprecated versions of `snapshot` whose grace period is over, unless
+    /// stored records still use them (those are held, and the refusal audited).
+    async fn retire_expired(&self, snapshot: &KeySnapshot, now: Millis, report: &mut RunReport) {
+        let key = snapshot.record.name.as_str();
+        let grace_ms = snapshot.record.policy.grace_period_secs * MILLIS_PER_SEC;
+        let expired: Vec<u32> = snapshot
+            .versions
+            .iter()
+            .filter(|v| v.state == VersionState::Deprecated)
+            .filter(|v| v.deprecated_at.is_some_and(|at| at + grace_ms <= now))
+            .map(|v| v.version)
+            .collect();
+        if expired.is_empty() {
+            return;
+        }
+        let impact = match self.engine.impact(key).await {
+            Ok(impact) => impact,
+            Err(e) => {
+                report.errors.push((key.to_owned(), e.to_string()));
+                return;
+            }
+        };
+        for version in expired {
+            let records = impact.records_on(version);
+            if records > 0 {
+                warn!(
+                    key,
+                    version,
+                    records,
+                    "grace period over but records still use this version; not retiring it"
+                );
+                report.held.push((key.to_owned(), version, records));
+                self.audit(
+                    AuditEntry::new(SCHEDULER_ACTOR, "RetireVersion", Outcome::Failed)
+                        .key(key, Some(version))
+                        .records(records)
+                        .detail(format!(
+                            "grace period over but {records} stored records still use this version"
+                        )),
+                )
+                .await;
+                continue;
+            }
+            match self.engine.manager().retire_version(key, version).await {
+                Ok(true) => {
+                    report.retired.push((key.to_owned(), version));
+                    self.audit(
+                        AuditEntry::new(SCHEDULER_ACTOR, "RetireVersion", Outcome::Success)
+                            .key(key, Some(version))
+                            .records(0),
+                    )
+                    .await;
+                }
+                Ok(false) => {}
+                Err(e) => report.errors.push((key.to_owned(), e.to_string())),
+            }
+        }
     }
 }
