@@ -13,7 +13,7 @@ use rekey::proto::{
 };
 use tonic::Code;
 
-use crate::keys::{dec_req, enc_req};
+use crate::support::{dec_req, enc_req};
 use crate::support::{Authed, Backend, Bearer, TestEnv, TestServer};
 
 fn as_token(

@@ -4,7 +4,7 @@
 use rekey::proto::{DecryptRequest, EncryptRequest, SignRequest, VerifyRequest};
 use tonic::Code;
 
-use crate::keys::{dec_req, enc_req};
+use crate::support::{dec_req, enc_req};
 use crate::support::{Backend, TestEnv};
 
 fn expect(

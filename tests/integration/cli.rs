@@ -10,8 +10,8 @@ use serde_json::Value;
 use tonic::Code;
 
 use crate::app_db::{AppDb, KEY};
-use crate::keys::{dec_req, enc_req};
 use crate::migration::env_with_legacy_key;
+use crate::support::{dec_req, enc_req};
 use crate::support::{Backend, Bearer, TestEnv, TestServer};
 
 const KEYS: [&str; 5] = [

@@ -495,7 +495,7 @@ async fn retirement_waits_until_no_record_uses_the_version(backend: Backend) {
     let old = legacy_v1().encrypt(KEY, 1, b"old", b"").unwrap();
     let err = s
         .client
-        .decrypt(crate::keys::dec_req(&old))
+        .decrypt(crate::support::dec_req(&old))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::keys::{dec_req, enc_req};
+use crate::support::{dec_req, enc_req};
 use crate::support::{Backend, TestEnv};
 
 async fn replicas_see_each_others_rotations(backend: Backend) {

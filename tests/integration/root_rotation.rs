@@ -11,7 +11,7 @@ use rekey::crypto::{KeyMaterial, RootKey};
 use rekey::proto::{RotateRequest, SignRequest, VerifyRequest};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::keys::{dec_req, enc_req};
+use crate::support::{dec_req, enc_req};
 use crate::support::{random_root_key, Backend, TestEnv};
 
 async fn the_root_key_rotates_resumably_and_old_data_still_decrypts(backend: Backend) {

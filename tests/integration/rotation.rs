@@ -6,7 +6,7 @@ use rekey::proto::{
 };
 use tonic::Code;
 
-use crate::keys::{dec_req, enc_req};
+use crate::support::{dec_req, enc_req};
 use crate::support::{Backend, TestEnv, TestServer};
 
 pub async fn rotate(s: &mut TestServer, key: &str, force: bool) -> RotateResponse {

@@ -11,7 +11,7 @@ use tonic_health::pb::{
     health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
 };
 
-use crate::keys::{dec_req, enc_req};
+use crate::support::{dec_req, enc_req};
 use crate::support::{random_root_key, Backend, TestEnv};
 
 async fn ciphertexts_survive_a_restart(backend: Backend) {

@@ -14,7 +14,7 @@ use secrecy::ExposeSecret;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use tonic::Code;
 
-use crate::keys::enc_req;
+use crate::support::enc_req;
 use crate::support::{Backend, Bearer, TestEnv};
 
 struct Pki {
