@@ -15,8 +15,8 @@ use tonic::transport::Channel;
 mod calls;
 mod clients;
 
-pub use calls::{dec_req, enc_req, token_request};
-pub use clients::{Authed, Bearer, Clients};
+pub use calls::{enc_req, token_request};
+pub use clients::{Authed, Clients};
 
 #[path = "../../support/pg.rs"]
 #[allow(dead_code)]

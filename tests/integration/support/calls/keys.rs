@@ -11,19 +11,11 @@ use tonic::Status;
 use super::{expect_ok, reply};
 use crate::support::Clients;
 
-/// Encrypt `plaintext` under `key`, without associated data.
+/// Encrypt `plaintext` under `key`, without associated data (for clients without typed calls).
 pub fn enc_req(key: &str, plaintext: &[u8]) -> EncryptRequest {
     EncryptRequest {
         key_name: key.into(),
         plaintext: plaintext.to_vec(),
-        associated_data: Vec::new(),
-    }
-}
-
-/// Decrypt `ciphertext`, without associated data.
-pub fn dec_req(ciphertext: &[u8]) -> DecryptRequest {
-    DecryptRequest {
-        ciphertext: ciphertext.to_vec(),
         associated_data: Vec::new(),
     }
 }

@@ -7,7 +7,7 @@ mod keys;
 mod rotation;
 
 pub use admin::token_request;
-pub use keys::{dec_req, enc_req};
+pub use keys::enc_req;
 
 /// The reply of a call that may fail.
 fn reply<T>(result: Result<tonic::Response<T>, tonic::Status>) -> Result<T, tonic::Status> {
