@@ -8,44 +8,24 @@ use rekey::proto::admin_service_client::AdminServiceClient;
 use rekey::proto::key_service_client::KeyServiceClient;
 use rekey::proto::rotation_service_client::RotationServiceClient;
 use rekey::proto::{
-    CreateTokenRequest, GetScheduleRequest, GetStatusRequest, ListTokensRequest,
-    RevokeTokenRequest, RotateRequest, SignRequest,
+    CreateTokenRequest, GetScheduleRequest, GetStatusRequest, ListAuditRequest, ListTokensRequest,
 };
 use tonic::Code;
 
-use crate::keys::{dec_req, enc_req};
-use crate::support::{Authed, Backend, Bearer, TestEnv, TestServer};
+use crate::support::enc_req;
+use crate::support::{token_request, Backend, Clients, TestEnv, TestServer};
 
-fn as_token(
-    s: &TestServer,
-    token: &str,
-) -> (
-    KeyServiceClient<Authed>,
-    RotationServiceClient<Authed>,
-    AdminServiceClient<Authed>,
-) {
-    let bearer = Bearer::new(token);
-    (
-        KeyServiceClient::with_interceptor(s.channel.clone(), bearer.clone()),
-        RotationServiceClient::with_interceptor(s.channel.clone(), bearer.clone()),
-        AdminServiceClient::with_interceptor(s.channel.clone(), bearer),
-    )
+fn as_token(s: &TestServer, token: &str) -> Clients {
+    Clients::new(&s.channel, token)
 }
 
 async fn create(s: &mut TestServer, role: &str, keys: &[&str], ops: &[&str]) -> String {
-    s.admin
-        .create_token(CreateTokenRequest {
-            name: format!("{role} for tests"),
-            role: role.into(),
-            key_names: keys.iter().map(|k| k.to_string()).collect(),
-            operations: ops.iter().map(|o| o.to_string()).collect(),
-            expires_at: None,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .token
-        .clone()
+    let request = CreateTokenRequest {
+        key_names: keys.iter().map(|k| k.to_string()).collect(),
+        operations: ops.iter().map(|o| o.to_string()).collect(),
+        ..token_request(&format!("{role} for tests"), role)
+    };
+    s.create_token(request).await.token.clone()
 }
 
 fn expect(result: Result<impl std::fmt::Debug, tonic::Status>, code: Code, words: &str) {
@@ -80,9 +60,9 @@ async fn requests_without_a_valid_token_are_unauthenticated(backend: Backend) {
         "authorization: Bearer",
     );
     for bad in ["rekey_0123456789ab_not-the-secret", "garbage", "Bearer"] {
-        let (mut keys, _, _) = as_token(&s, bad);
+        let mut keys = as_token(&s, bad);
         expect(
-            keys.encrypt(enc_req("TOKEN_ENCRYPTION", b"x")).await,
+            keys.try_encrypt("TOKEN_ENCRYPTION", b"x").await,
             Code::Unauthenticated,
             "not valid",
         );
@@ -101,71 +81,38 @@ async fn client_tokens_are_limited_to_their_scope(backend: Backend) {
         &["encrypt", "decrypt"],
     )
     .await;
-    let (mut keys, mut rotation, mut admin) = as_token(&s, &token);
+    let mut scoped = as_token(&s, &token);
 
-    let ct = keys
-        .encrypt(enc_req("TOKEN_ENCRYPTION", b"ok"))
-        .await
-        .unwrap()
-        .into_inner()
-        .ciphertext;
-    assert_eq!(
-        keys.decrypt(dec_req(&ct))
-            .await
-            .unwrap()
-            .into_inner()
-            .plaintext,
-        b"ok"
-    );
+    let ct = scoped.encrypt("TOKEN_ENCRYPTION", b"ok").await.ciphertext;
+    assert_eq!(scoped.decrypt(&ct).await.plaintext, b"ok");
     expect(
-        keys.encrypt(enc_req("FILE_ENCRYPTION", b"x")).await,
+        scoped.try_encrypt("FILE_ENCRYPTION", b"x").await,
         Code::PermissionDenied,
         "may not encrypt with key \"FILE_ENCRYPTION\"",
     );
     expect(
-        keys.sign(SignRequest {
-            key_name: "TOKEN_ENCRYPTION".into(),
-            message: b"m".to_vec(),
-        })
-        .await,
+        scoped.try_sign("TOKEN_ENCRYPTION", b"m").await,
         Code::PermissionDenied,
         "may not sign",
     );
     // The key of a ciphertext is read from its header for the scope check.
-    let other = s
-        .client
-        .encrypt(enc_req("FILE_ENCRYPTION", b"y"))
-        .await
-        .unwrap()
-        .into_inner()
-        .ciphertext;
+    let other = s.encrypt("FILE_ENCRYPTION", b"y").await.ciphertext;
     expect(
-        keys.decrypt(dec_req(&other)).await,
+        scoped.try_decrypt(&other).await,
         Code::PermissionDenied,
         "FILE_ENCRYPTION",
     );
     // Successful calls are counted per token, key and operation in the audit trail.
     s.server.engine().audit().flush().await;
     let summaries = s
-        .admin
-        .list_audit(rekey::proto::ListAuditRequest {
+        .list_audit(ListAuditRequest {
             operation: "data_plane.summary".into(),
             key_name: "TOKEN_ENCRYPTION".into(),
             ..Default::default()
         })
         .await
-        .unwrap()
-        .into_inner()
         .records;
-    let client_id = s
-        .admin
-        .list_tokens(ListTokensRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .tokens[0]
-        .token_id
-        .clone();
+    let client_id = s.list_tokens().await.tokens[0].token_id.clone();
     let mine: Vec<_> = summaries
         .iter()
         .filter(|r| r.principal == client_id)
@@ -180,14 +127,11 @@ async fn client_tokens_are_limited_to_their_scope(backend: Backend) {
     );
     // Refusals were audited as denied, naming the token.
     let denied = s
-        .admin
-        .list_audit(rekey::proto::ListAuditRequest {
+        .list_audit(ListAuditRequest {
             principal: client_id.clone(),
             ..Default::default()
         })
         .await
-        .unwrap()
-        .into_inner()
         .records;
     assert!(
         denied
@@ -197,49 +141,34 @@ async fn client_tokens_are_limited_to_their_scope(backend: Backend) {
     );
     // Admin rpcs need an admin token.
     expect(
-        keys.rotate(RotateRequest {
-            key_name: "TOKEN_ENCRYPTION".into(),
-            force: true,
-        })
-        .await,
+        scoped.try_rotate_forced("TOKEN_ENCRYPTION").await,
         Code::PermissionDenied,
         "needs an admin token",
     );
     expect(
-        keys.get_status(GetStatusRequest::default()).await,
+        scoped.client.get_status(GetStatusRequest::default()).await,
         Code::PermissionDenied,
         "needs an admin token",
     );
     expect(
-        rotation.get_schedule(GetScheduleRequest {}).await,
+        scoped.rotation.get_schedule(GetScheduleRequest {}).await,
         Code::PermissionDenied,
         "needs an admin token",
     );
     expect(
-        admin.list_tokens(ListTokensRequest {}).await,
+        scoped.admin.list_tokens(ListTokensRequest {}).await,
         Code::PermissionDenied,
         "needs an admin token",
     );
     // Refusals changed nothing.
-    let status = s
-        .client
-        .get_status(GetStatusRequest {
-            key_name: "TOKEN_ENCRYPTION".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let status = s.status("TOKEN_ENCRYPTION").await;
     assert_eq!(status.keys[0].primary_version, 1);
 
     // Another admin token can do everything.
     let admin_token = create(&mut s, "admin", &[], &[]).await;
-    let (mut keys, _, _) = as_token(&s, &admin_token);
-    keys.rotate(RotateRequest {
-        key_name: "TOKEN_ENCRYPTION".into(),
-        force: true,
-    })
-    .await
-    .unwrap();
+    as_token(&s, &admin_token)
+        .rotate_forced("TOKEN_ENCRYPTION")
+        .await;
     s.stop().await;
     env.finish().await;
 }
@@ -249,17 +178,9 @@ async fn revoked_and_expired_tokens_stop_working(backend: Backend) {
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let mut s = env.start_with(&env.config, clock.clone()).await;
     let token = create(&mut s, "client", &[], &[]).await;
-    let (mut keys, _, _) = as_token(&s, &token);
-    keys.encrypt(enc_req("TOKEN_ENCRYPTION", b"x"))
-        .await
-        .unwrap();
-    let listed = s
-        .admin
-        .list_tokens(ListTokensRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .tokens;
+    let mut keys = as_token(&s, &token);
+    keys.encrypt("TOKEN_ENCRYPTION", b"x").await;
+    let listed = s.list_tokens().await.tokens;
     assert_eq!(listed.len(), 1);
     let id = listed[0].token_id.clone();
     assert!(
@@ -270,54 +191,35 @@ async fn revoked_and_expired_tokens_stop_working(backend: Backend) {
         !format!("{listed:?}").contains(&token),
         "ListTokens never shows a secret"
     );
-    let revoked = s
-        .admin
-        .revoke_token(RevokeTokenRequest {
-            token_id: id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let revoked = s.revoke_token(&id).await;
     assert!(revoked.revoked_at.is_some());
     expect(
-        keys.encrypt(enc_req("TOKEN_ENCRYPTION", b"x")).await,
+        keys.try_encrypt("TOKEN_ENCRYPTION", b"x").await,
         Code::Unauthenticated,
         "revoked",
     );
     expect(
-        s.admin
-            .revoke_token(RevokeTokenRequest {
-                token_id: "tok_000000000000".into(),
-            })
-            .await,
+        s.try_revoke_token("tok_000000000000").await,
         Code::NotFound,
         "does not exist",
     );
 
     let expiring = s
-        .admin
         .create_token(CreateTokenRequest {
-            name: "short-lived".into(),
-            role: "client".into(),
-            key_names: vec![],
-            operations: vec![],
             expires_at: Some(prost_types::Timestamp {
                 seconds: clock.now() / 1000 + 3600,
                 nanos: 0,
             }),
+            ..token_request("short-lived", "client")
         })
         .await
-        .unwrap()
-        .into_inner()
         .token
         .clone();
-    let (mut keys, _, _) = as_token(&s, &expiring);
-    keys.encrypt(enc_req("TOKEN_ENCRYPTION", b"x"))
-        .await
-        .unwrap();
+    let mut keys = as_token(&s, &expiring);
+    keys.encrypt("TOKEN_ENCRYPTION", b"x").await;
     clock.advance_secs(3601);
     expect(
-        keys.encrypt(enc_req("TOKEN_ENCRYPTION", b"x")).await,
+        keys.try_encrypt("TOKEN_ENCRYPTION", b"x").await,
         Code::Unauthenticated,
         "expired",
     );
@@ -329,15 +231,11 @@ async fn revoked_and_expired_tokens_stop_working(backend: Backend) {
         ("admin", vec!["encrypt".to_string()], "cannot be scoped"),
     ] {
         expect(
-            s.admin
-                .create_token(CreateTokenRequest {
-                    name: "x".into(),
-                    role: role.into(),
-                    key_names: vec![],
-                    operations: ops,
-                    expires_at: None,
-                })
-                .await,
+            s.try_create_token(CreateTokenRequest {
+                operations: ops,
+                ..token_request("x", role)
+            })
+            .await,
             Code::InvalidArgument,
             words,
         );
@@ -350,12 +248,12 @@ async fn a_flood_of_bad_tokens_is_rate_limited_while_valid_clients_keep_working(
     let env = TestEnv::new(backend).await;
     let mut s = env.start().await;
     let token = create(&mut s, "client", &["TOKEN_ENCRYPTION"], &["encrypt"]).await;
-    let (mut bad, _, _) = as_token(&s, "rekey_0123456789ab_flooding-with-a-wrong-secret");
+    let mut bad = as_token(&s, "rekey_0123456789ab_flooding-with-a-wrong-secret");
     let flood = tokio::spawn(async move {
         let mut codes = Vec::new();
         for _ in 0..100 {
             codes.push(
-                bad.encrypt(enc_req("TOKEN_ENCRYPTION", b"x"))
+                bad.try_encrypt("TOKEN_ENCRYPTION", b"x")
                     .await
                     .unwrap_err()
                     .code(),
@@ -363,9 +261,9 @@ async fn a_flood_of_bad_tokens_is_rate_limited_while_valid_clients_keep_working(
         }
         codes
     });
-    let (mut good, _, _) = as_token(&s, &token);
+    let mut good = as_token(&s, &token);
     for _ in 0..50 {
-        good.encrypt(enc_req("TOKEN_ENCRYPTION", b"x"))
+        good.try_encrypt("TOKEN_ENCRYPTION", b"x")
             .await
             .expect("valid clients keep working");
     }
@@ -382,10 +280,8 @@ async fn a_flood_of_bad_tokens_is_rate_limited_while_valid_clients_keep_working(
         "the flood ends up rate limited"
     );
     let err = {
-        let (mut bad, _, _) = as_token(&s, "rekey_0123456789ab_again");
-        bad.encrypt(enc_req("TOKEN_ENCRYPTION", b"x"))
-            .await
-            .unwrap_err()
+        let mut bad = as_token(&s, "rekey_0123456789ab_again");
+        bad.try_encrypt("TOKEN_ENCRYPTION", b"x").await.unwrap_err()
     };
     assert!(
         err.message()
@@ -394,9 +290,7 @@ async fn a_flood_of_bad_tokens_is_rate_limited_while_valid_clients_keep_working(
         err.message()
     );
     // Still fine for the valid client, from the same address.
-    good.encrypt(enc_req("TOKEN_ENCRYPTION", b"x"))
-        .await
-        .unwrap();
+    good.encrypt("TOKEN_ENCRYPTION", b"x").await;
     s.stop().await;
     env.finish().await;
 }
@@ -425,13 +319,7 @@ async fn the_first_start_creates_one_admin_token(backend: Backend) {
         .connect()
         .await
         .unwrap();
-    let mut admin = AdminServiceClient::with_interceptor(channel, Bearer::new(&token));
-    let tokens = admin
-        .list_tokens(ListTokensRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .tokens;
+    let tokens = Clients::new(&channel, &token).list_tokens().await.tokens;
     assert_eq!(tokens.len(), 1);
     assert_eq!(
         (tokens[0].role.as_str(), tokens[0].created_by.as_str()),

@@ -1,10 +1,8 @@
 //! Every client mistake gets the right status and a message a person can act on, nothing
 //! panics, and the server keeps serving afterwards.
 
-use rekey::proto::{DecryptRequest, EncryptRequest, SignRequest, VerifyRequest};
 use tonic::Code;
 
-use crate::keys::{dec_req, enc_req};
 use crate::support::{Backend, TestEnv};
 
 fn expect(
@@ -26,35 +24,29 @@ async fn malformed_ciphertexts_are_invalid_arguments(backend: Backend) {
     let env = TestEnv::new(backend).await;
     let mut s = env.start().await;
     let good = s
-        .client
-        .encrypt(EncryptRequest {
-            key_name: "TOKEN_ENCRYPTION".into(),
-            plaintext: b"card 4111 1111 1111 1111".to_vec(),
-            associated_data: b"customer 7".to_vec(),
-        })
+        .encrypt_ad(
+            "TOKEN_ENCRYPTION",
+            b"card 4111 1111 1111 1111",
+            b"customer 7",
+        )
         .await
-        .unwrap()
-        .into_inner()
         .ciphertext;
-    let with_ad = |ct: &[u8]| DecryptRequest {
-        ciphertext: ct.to_vec(),
-        associated_data: b"customer 7".to_vec(),
-    };
+    let ad = b"customer 7";
 
     expect(
-        s.client.decrypt(with_ad(&[])).await,
+        s.try_decrypt_ad(&[], ad).await,
         Code::InvalidArgument,
         "empty",
         "empty",
     );
     expect(
-        s.client.decrypt(with_ad(&good[..10])).await,
+        s.try_decrypt_ad(&good[..10], ad).await,
         Code::InvalidArgument,
         "truncated",
         "truncated header",
     );
     expect(
-        s.client.decrypt(with_ad(&good[..good.len() - 1])).await,
+        s.try_decrypt_ad(&good[..good.len() - 1], ad).await,
         Code::InvalidArgument,
         "authentication",
         "truncated tag",
@@ -63,7 +55,7 @@ async fn malformed_ciphertexts_are_invalid_arguments(backend: Backend) {
         .map(|i| i.wrapping_mul(37).wrapping_add(11))
         .collect();
     expect(
-        s.client.decrypt(with_ad(&random)).await,
+        s.try_decrypt_ad(&random, ad).await,
         Code::InvalidArgument,
         "not a Rekey ciphertext",
         "random bytes",
@@ -71,7 +63,7 @@ async fn malformed_ciphertexts_are_invalid_arguments(backend: Backend) {
     let mut wrong_version = good.clone();
     wrong_version[2] = 9;
     expect(
-        s.client.decrypt(with_ad(&wrong_version)).await,
+        s.try_decrypt_ad(&wrong_version, ad).await,
         Code::InvalidArgument,
         "format version 9",
         "format version",
@@ -80,7 +72,7 @@ async fn malformed_ciphertexts_are_invalid_arguments(backend: Backend) {
     let last = flipped.len() - 20;
     flipped[last] ^= 0x01;
     expect(
-        s.client.decrypt(with_ad(&flipped)).await,
+        s.try_decrypt_ad(&flipped, ad).await,
         Code::InvalidArgument,
         "authentication",
         "bit flip in body",
@@ -88,13 +80,13 @@ async fn malformed_ciphertexts_are_invalid_arguments(backend: Backend) {
     let mut nonce_flipped = good.clone();
     nonce_flipped[5 + "TOKEN_ENCRYPTION".len() + 4] ^= 0x80;
     expect(
-        s.client.decrypt(with_ad(&nonce_flipped)).await,
+        s.try_decrypt_ad(&nonce_flipped, ad).await,
         Code::InvalidArgument,
         "authentication",
         "bit flip in nonce",
     );
     expect(
-        s.client.decrypt(dec_req(&good)).await,
+        s.try_decrypt(&good).await,
         Code::InvalidArgument,
         "associated data",
         "missing associated data",
@@ -102,14 +94,14 @@ async fn malformed_ciphertexts_are_invalid_arguments(backend: Backend) {
     let mut version_flipped = good.clone();
     version_flipped[5 + "TOKEN_ENCRYPTION".len() + 3] = 7;
     expect(
-        s.client.decrypt(with_ad(&version_flipped)).await,
+        s.try_decrypt_ad(&version_flipped, ad).await,
         Code::NotFound,
         "version 7",
         "unknown version",
     );
 
     // The untouched ciphertext still decrypts: nothing above changed any state.
-    let ok = s.client.decrypt(with_ad(&good)).await.unwrap().into_inner();
+    let ok = s.decrypt_ad(&good, ad).await;
     assert_eq!(ok.plaintext, b"card 4111 1111 1111 1111");
     s.stop().await;
     env.finish().await;
@@ -119,46 +111,37 @@ async fn unknown_empty_and_malformed_key_names(backend: Backend) {
     let env = TestEnv::new(backend).await;
     let mut s = env.start().await;
     expect(
-        s.client.encrypt(enc_req("NO_SUCH_KEY", b"x")).await,
+        s.try_encrypt("NO_SUCH_KEY", b"x").await,
         Code::NotFound,
         "NO_SUCH_KEY",
         "unknown key",
     );
     expect(
-        s.client.encrypt(enc_req("", b"x")).await,
+        s.try_encrypt("", b"x").await,
         Code::InvalidArgument,
         "empty",
         "empty key name",
     );
     expect(
-        s.client.encrypt(enc_req("bad name!", b"x")).await,
+        s.try_encrypt("bad name!", b"x").await,
         Code::InvalidArgument,
         "key name",
         "bad characters",
     );
     expect(
-        s.client.encrypt(enc_req(&"K".repeat(65), b"x")).await,
+        s.try_encrypt(&"K".repeat(65), b"x").await,
         Code::InvalidArgument,
         "key name",
         "65-byte name",
     );
     expect(
-        s.client
-            .get_status(rekey::proto::GetStatusRequest {
-                key_name: "NO_SUCH_KEY".into(),
-            })
-            .await,
+        s.try_status("NO_SUCH_KEY").await,
         Code::NotFound,
         "NO_SUCH_KEY",
         "status of unknown key",
     );
     expect(
-        s.client
-            .rotate(rekey::proto::RotateRequest {
-                key_name: "NO_SUCH_KEY".into(),
-                force: true,
-            })
-            .await,
+        s.try_rotate_forced("NO_SUCH_KEY").await,
         Code::NotFound,
         "NO_SUCH_KEY",
         "rotate unknown key",
@@ -171,52 +154,27 @@ async fn wrong_purpose_is_a_failed_precondition(backend: Backend) {
     let env = TestEnv::new(backend).await;
     let mut s = env.start().await;
     expect(
-        s.client
-            .sign(SignRequest {
-                key_name: "TOKEN_ENCRYPTION".into(),
-                message: b"m".to_vec(),
-            })
-            .await,
+        s.try_sign("TOKEN_ENCRYPTION", b"m").await,
         Code::FailedPrecondition,
         "cannot be used to sign",
         "sign with an encryption key",
     );
     expect(
-        s.client.encrypt(enc_req("API_SIGNATURE", b"x")).await,
+        s.try_encrypt("API_SIGNATURE", b"x").await,
         Code::FailedPrecondition,
         "cannot be used to encrypt",
         "encrypt with a signing key",
     );
-    let signature = s
-        .client
-        .sign(SignRequest {
-            key_name: "API_SIGNATURE".into(),
-            message: b"m".to_vec(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .signature;
+    let signature = s.sign("API_SIGNATURE", b"m").await.signature;
     expect(
-        s.client.decrypt(dec_req(&signature)).await,
+        s.try_decrypt(&signature).await,
         Code::InvalidArgument,
         "expected a ciphertext, got a signature",
         "signature given to Decrypt",
     );
-    let ciphertext = s
-        .client
-        .encrypt(enc_req("TOKEN_ENCRYPTION", b"x"))
-        .await
-        .unwrap()
-        .into_inner()
-        .ciphertext;
+    let ciphertext = s.encrypt("TOKEN_ENCRYPTION", b"x").await.ciphertext;
     expect(
-        s.client
-            .verify(VerifyRequest {
-                message: b"x".to_vec(),
-                signature: ciphertext,
-            })
-            .await,
+        s.try_verify(b"x", &ciphertext).await,
         Code::InvalidArgument,
         "expected a signature, got a ciphertext",
         "ciphertext given to Verify",
@@ -228,13 +186,8 @@ async fn wrong_purpose_is_a_failed_precondition(backend: Backend) {
 async fn retired_versions_are_refused_by_name(backend: Backend) {
     let env = TestEnv::new(backend).await;
     let mut s = env.start().await;
-    let old = s
-        .client
-        .encrypt(enc_req("SESSION_ENCRYPTION", b"session"))
-        .await
-        .unwrap()
-        .into_inner();
-    crate::rotation::rotate(&mut s, "SESSION_ENCRYPTION", false).await;
+    let old = s.encrypt("SESSION_ENCRYPTION", b"session").await;
+    s.rotate("SESSION_ENCRYPTION").await;
     assert!(s
         .server
         .manager()
@@ -242,7 +195,7 @@ async fn retired_versions_are_refused_by_name(backend: Backend) {
         .await
         .unwrap());
     expect(
-        s.client.decrypt(dec_req(&old.ciphertext)).await,
+        s.try_decrypt(&old.ciphertext).await,
         Code::FailedPrecondition,
         "version 1 of key \"SESSION_ENCRYPTION\" is retired",
         "decrypt with a retired version",
@@ -254,10 +207,7 @@ async fn retired_versions_are_refused_by_name(backend: Backend) {
         .retire_version("SESSION_ENCRYPTION", 2)
         .await
         .unwrap());
-    s.client
-        .encrypt(enc_req("SESSION_ENCRYPTION", b"new"))
-        .await
-        .unwrap();
+    s.encrypt("SESSION_ENCRYPTION", b"new").await;
     s.stop().await;
     env.finish().await;
 }
@@ -266,35 +216,24 @@ async fn oversized_messages_are_resource_exhausted(backend: Backend) {
     let env = TestEnv::with(backend, |c| c.keystore.max_plaintext_bytes = 1024).await;
     let mut s = env.start().await;
     expect(
-        s.client
-            .encrypt(enc_req("TOKEN_ENCRYPTION", &[0u8; 1025]))
-            .await,
+        s.try_encrypt("TOKEN_ENCRYPTION", &[0u8; 1025]).await,
         Code::ResourceExhausted,
         "limit of 1024 bytes",
         "plaintext over the limit",
     );
     expect(
-        s.client
-            .sign(SignRequest {
-                key_name: "API_SIGNATURE".into(),
-                message: vec![0u8; 2048],
-            })
-            .await,
+        s.try_sign("API_SIGNATURE", &[0u8; 2048]).await,
         Code::ResourceExhausted,
         "limit of 1024 bytes",
         "message over the limit",
     );
     // Far beyond the limit, the transport refuses the message before it is decoded.
     let huge = s
-        .client
-        .encrypt(enc_req("TOKEN_ENCRYPTION", &vec![0u8; 200 * 1024]))
+        .try_encrypt("TOKEN_ENCRYPTION", &vec![0u8; 200 * 1024])
         .await;
     let status = huge.expect_err("transport limit");
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
-    s.client
-        .encrypt(enc_req("TOKEN_ENCRYPTION", &[0u8; 1024]))
-        .await
-        .unwrap();
+    s.encrypt("TOKEN_ENCRYPTION", &[0u8; 1024]).await;
     s.stop().await;
     env.finish().await;
 }

@@ -4,16 +4,14 @@
 
 use std::process::Command;
 
-use rekey::proto::key_service_client::KeyServiceClient;
 use rekey::rotation::BatchSize;
 use secrecy::ExposeSecret;
 use serde_json::Value;
 use tonic::Code;
 
 use crate::app_db::{AppDb, KEY};
-use crate::keys::{dec_req, enc_req};
 use crate::migration::env_with_legacy_key;
-use crate::support::{Backend, Bearer, TestEnv, TestServer};
+use crate::support::{Backend, Clients, TestEnv, TestServer};
 
 const KEYS: [&str; 5] = [
     "TOKEN_ENCRYPTION",
@@ -277,14 +275,13 @@ async fn tokens_are_created_listed_and_revoked(backend: Backend) {
         .trim()
         .to_owned();
 
-    let mut client = KeyServiceClient::with_interceptor(s.channel.clone(), Bearer::new(&secret));
+    let mut client = Clients::new(&s.channel, &secret);
     let ct = client
-        .encrypt(enc_req(KEY, b"card"))
+        .try_encrypt(KEY, b"card")
         .await
         .expect("the new token encrypts")
-        .into_inner()
         .ciphertext;
-    let denied = client.decrypt(dec_req(&ct)).await.unwrap_err();
+    let denied = client.try_decrypt(&ct).await.unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied, "encrypt only");
 
     let run = rekey(&env, &s, &["token", "list"]).await;
@@ -317,7 +314,7 @@ async fn tokens_are_created_listed_and_revoked(backend: Backend) {
 
     let run = rekey(&env, &s, &["token", "revoke", &token_id]).await;
     assert_exit(&run, 0);
-    let err = client.encrypt(enc_req(KEY, b"card")).await.unwrap_err();
+    let err = client.try_encrypt(KEY, b"card").await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
     let run = rekey(&env, &s, &["token", "revoke", "tok_000000000000"]).await;
     assert_exit(&run, 4);

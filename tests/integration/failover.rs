@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use rekey::proto::{DecryptRequest, EncryptRequest, GetEventRequest};
 use rekey::rotation::BatchSize;
 
 use crate::app_db::{AppDb, KEY};
@@ -14,29 +13,15 @@ use crate::processes::Replica;
 use crate::support::Backend;
 
 async fn encrypt_on(replica: &Replica, text: &str) -> Vec<u8> {
-    replica
-        .keys()
-        .encrypt(EncryptRequest {
-            key_name: KEY.into(),
-            plaintext: text.as_bytes().to_vec(),
-            associated_data: Vec::new(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("encrypt: {e}"))
-        .into_inner()
-        .ciphertext
+    let encrypted = replica.clients().encrypt(KEY, text.as_bytes()).await;
+    encrypted.ciphertext
 }
 
 async fn decrypt_on(replica: &Replica, ciphertext: &[u8]) -> Vec<u8> {
     replica
-        .keys()
-        .decrypt(DecryptRequest {
-            ciphertext: ciphertext.to_vec(),
-            associated_data: Vec::new(),
-        })
+        .clients()
+        .decrypt(ciphertext)
         .await
-        .unwrap_or_else(|e| panic!("decrypt: {e}"))
-        .into_inner()
         .plaintext
         .clone()
 }
@@ -85,15 +70,9 @@ async fn the_lease_holder_dies_mid_migration_and_another_of_three_replicas_finis
 
     let event = replicas[1].force_rotation(KEY).await;
     let get_event = |r: &Replica| {
-        let mut client = r.rotation();
+        let mut clients = r.clients();
         let id = event.event_id.clone();
-        async move {
-            client
-                .get_event(GetEventRequest { event_id: id })
-                .await
-                .unwrap()
-                .into_inner()
-        }
+        async move { clients.get_event(&id).await }
     };
     let mut under_way = false;
     for _ in 0..1200 {

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::app_db::{AppDb, KEY};
 use crate::migration::env_with_legacy_key;
-use crate::support::{Backend, TestServer};
+use crate::support::{token_request, Backend, TestServer};
 
 /// Runs a runbook curl command with the host swapped and the placeholders filled in; returns
 /// the HTTP status and the parsed body.
@@ -239,42 +239,19 @@ async fn http_errors_are_json_with_the_right_status(backend: Backend) {
     }
     // A client token may not use admin routes.
     let client = s
-        .admin
-        .create_token(rekey::proto::CreateTokenRequest {
-            name: "app".into(),
-            role: "client".into(),
-            key_names: vec![],
-            operations: vec![],
-            expires_at: None,
-        })
+        .create_token(token_request("app", "client"))
         .await
-        .unwrap()
-        .into_inner()
         .token
         .clone();
     let (got, body) = run_curl(&s, STATUS, &client, &[]);
     assert_eq!(got, 403, "{body}");
     assert_eq!(body["error"]["code"], "PERMISSION_DENIED");
     // A revoked admin token is refused at once.
-    let admin2 = s
-        .admin
-        .create_token(rekey::proto::CreateTokenRequest {
-            name: "second admin".into(),
-            role: "admin".into(),
-            key_names: vec![],
-            operations: vec![],
-            expires_at: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let admin2 = s.create_token(token_request("second admin", "admin")).await;
     let (got, _) = run_curl(&s, STATUS, &admin2.token, &[]);
     assert_eq!(got, 200);
     let id = admin2.info.as_ref().unwrap().token_id.clone();
-    s.admin
-        .revoke_token(rekey::proto::RevokeTokenRequest { token_id: id })
-        .await
-        .unwrap();
+    s.revoke_token(&id).await;
     let (got, body) = run_curl(&s, STATUS, &admin2.token, &[]);
     assert_eq!(got, 401, "{body}");
     assert!(

@@ -1,9 +1,6 @@
 //! Round trips of every data-plane rpc and the status report.
 
-use rekey::proto::{
-    AlertLevel, DecryptRequest, EncryptRequest, GenerateDataKeyRequest, GetStatusRequest,
-    KeyPurpose, KeyVersionState, RewrapRequest, SignRequest, VerifyRequest,
-};
+use rekey::proto::{AlertLevel, KeyPurpose, KeyVersionState};
 
 use crate::support::{Backend, TestEnv};
 
@@ -12,101 +9,39 @@ async fn encrypt_decrypt_round_trip(backend: Backend) {
     let mut s = env.start().await;
     for plaintext in [Vec::new(), b"x".to_vec(), vec![0xA5; 64 * 1024]] {
         let enc = s
-            .client
-            .encrypt(EncryptRequest {
-                key_name: "TOKEN_ENCRYPTION".into(),
-                plaintext: plaintext.clone(),
-                associated_data: b"user:42".to_vec(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+            .encrypt_ad("TOKEN_ENCRYPTION", &plaintext, b"user:42")
+            .await;
         assert_eq!(enc.key_version, 1);
         // Header (21 bytes + key name), ciphertext, 16-byte tag: see docs/ciphertext-format.md.
         assert_eq!(
             enc.ciphertext.len(),
             21 + "TOKEN_ENCRYPTION".len() + plaintext.len() + 16
         );
-        let dec = s
-            .client
-            .decrypt(DecryptRequest {
-                ciphertext: enc.ciphertext.clone(),
-                associated_data: b"user:42".to_vec(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let dec = s.decrypt_ad(&enc.ciphertext, b"user:42").await;
         assert_eq!(dec.plaintext, plaintext);
         assert_eq!(dec.key_name, "TOKEN_ENCRYPTION");
         assert_eq!(dec.key_version, 1);
     }
     // Two encryptions of the same plaintext differ (fresh nonce each time).
-    let a = s
-        .client
-        .encrypt(enc_req("DATABASE_ENCRYPTION", b"same"))
-        .await
-        .unwrap()
-        .into_inner();
-    let b = s
-        .client
-        .encrypt(enc_req("DATABASE_ENCRYPTION", b"same"))
-        .await
-        .unwrap()
-        .into_inner();
+    let a = s.encrypt("DATABASE_ENCRYPTION", b"same").await;
+    let b = s.encrypt("DATABASE_ENCRYPTION", b"same").await;
     assert_ne!(a.ciphertext, b.ciphertext);
     s.stop().await;
     env.finish().await;
-}
-
-pub fn enc_req(key: &str, plaintext: &[u8]) -> EncryptRequest {
-    EncryptRequest {
-        key_name: key.into(),
-        plaintext: plaintext.to_vec(),
-        associated_data: Vec::new(),
-    }
-}
-
-pub fn dec_req(ciphertext: &[u8]) -> DecryptRequest {
-    DecryptRequest {
-        ciphertext: ciphertext.to_vec(),
-        associated_data: Vec::new(),
-    }
 }
 
 async fn data_keys_unwrap_with_decrypt(backend: Backend) {
     let env = TestEnv::new(backend).await;
     let mut s = env.start().await;
     let dk = s
-        .client
-        .generate_data_key(GenerateDataKeyRequest {
-            key_name: "FILE_ENCRYPTION".into(),
-            associated_data: b"bucket/report.pdf".to_vec(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+        .generate_data_key("FILE_ENCRYPTION", b"bucket/report.pdf")
+        .await;
     assert_eq!(dk.plaintext_key.len(), 32);
     assert_eq!(dk.key_version, 1);
-    let dec = s
-        .client
-        .decrypt(DecryptRequest {
-            ciphertext: dk.wrapped_key.clone(),
-            associated_data: b"bucket/report.pdf".to_vec(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let dec = s.decrypt_ad(&dk.wrapped_key, b"bucket/report.pdf").await;
     assert_eq!(dec.plaintext, dk.plaintext_key);
     assert_eq!(dec.key_name, "FILE_ENCRYPTION");
-    let other = s
-        .client
-        .generate_data_key(GenerateDataKeyRequest {
-            key_name: "FILE_ENCRYPTION".into(),
-            associated_data: Vec::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let other = s.generate_data_key("FILE_ENCRYPTION", b"").await;
     assert_ne!(other.plaintext_key, dk.plaintext_key);
     s.stop().await;
     env.finish().await;
@@ -116,36 +51,13 @@ async fn rewrap_moves_to_the_primary_and_keeps_the_plaintext(backend: Backend) {
     let env = TestEnv::new(backend).await;
     let mut s = env.start().await;
     let old = s
-        .client
-        .encrypt(EncryptRequest {
-            key_name: "TOKEN_ENCRYPTION".into(),
-            plaintext: b"oauth-refresh-token".to_vec(),
-            associated_data: b"ad".to_vec(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    crate::rotation::rotate(&mut s, "TOKEN_ENCRYPTION", false).await;
-    let rewrapped = s
-        .client
-        .rewrap(RewrapRequest {
-            ciphertext: old.ciphertext.clone(),
-            associated_data: b"ad".to_vec(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+        .encrypt_ad("TOKEN_ENCRYPTION", b"oauth-refresh-token", b"ad")
+        .await;
+    s.rotate("TOKEN_ENCRYPTION").await;
+    let rewrapped = s.rewrap(&old.ciphertext, b"ad").await;
     assert_eq!(rewrapped.key_version, 2);
     assert_ne!(rewrapped.ciphertext, old.ciphertext);
-    let dec = s
-        .client
-        .decrypt(DecryptRequest {
-            ciphertext: rewrapped.ciphertext,
-            associated_data: b"ad".to_vec(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let dec = s.decrypt_ad(&rewrapped.ciphertext, b"ad").await;
     assert_eq!(dec.plaintext, b"oauth-refresh-token");
     assert_eq!(dec.key_version, 2);
     s.stop().await;
@@ -156,53 +68,28 @@ async fn sign_and_verify(backend: Backend) {
     let env = TestEnv::new(backend).await;
     let mut s = env.start().await;
     let signed = s
-        .client
-        .sign(SignRequest {
-            key_name: "API_SIGNATURE".into(),
-            message: b"POST /v1/payments amount=10".to_vec(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+        .sign("API_SIGNATURE", b"POST /v1/payments amount=10")
+        .await;
     assert_eq!(signed.key_version, 1);
-    let verify = |message: &[u8]| VerifyRequest {
-        message: message.to_vec(),
-        signature: signed.signature.clone(),
-    };
     let ok = s
-        .client
-        .verify(verify(b"POST /v1/payments amount=10"))
-        .await
-        .unwrap()
-        .into_inner();
+        .verify(b"POST /v1/payments amount=10", &signed.signature)
+        .await;
     assert!(ok.valid);
     assert_eq!((ok.key_name.as_str(), ok.key_version), ("API_SIGNATURE", 1));
     let bad = s
-        .client
-        .verify(verify(b"POST /v1/payments amount=99"))
-        .await
-        .unwrap()
-        .into_inner();
+        .verify(b"POST /v1/payments amount=99", &signed.signature)
+        .await;
     assert!(!bad.valid);
 
     // Old signatures still verify after a rotation; new ones use the new version.
-    crate::rotation::rotate(&mut s, "API_SIGNATURE", false).await;
+    s.rotate("API_SIGNATURE").await;
     let ok = s
-        .client
-        .verify(verify(b"POST /v1/payments amount=10"))
-        .await
-        .unwrap()
-        .into_inner();
+        .verify(b"POST /v1/payments amount=10", &signed.signature)
+        .await;
     assert!(ok.valid);
     let resigned = s
-        .client
-        .sign(SignRequest {
-            key_name: "API_SIGNATURE".into(),
-            message: b"POST /v1/payments amount=10".to_vec(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+        .sign("API_SIGNATURE", b"POST /v1/payments amount=10")
+        .await;
     assert_eq!(resigned.key_version, 2);
     assert_ne!(resigned.signature, signed.signature);
     s.stop().await;
@@ -212,14 +99,7 @@ async fn sign_and_verify(backend: Backend) {
 async fn status_lists_the_runbook_keys(backend: Backend) {
     let env = TestEnv::new(backend).await;
     let mut s = env.start().await;
-    let all = s
-        .client
-        .get_status(GetStatusRequest {
-            key_name: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let all = s.status_all().await;
     let mut names: Vec<_> = all.keys.iter().map(|k| k.key_name.as_str()).collect();
     names.sort_unstable();
     assert_eq!(
@@ -232,14 +112,7 @@ async fn status_lists_the_runbook_keys(backend: Backend) {
             "TOKEN_ENCRYPTION"
         ]
     );
-    let session = s
-        .client
-        .get_status(GetStatusRequest {
-            key_name: "SESSION_ENCRYPTION".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let session = s.status("SESSION_ENCRYPTION").await;
     assert_eq!(session.keys.len(), 1);
     let key = &session.keys[0];
     assert_eq!(key.purpose(), KeyPurpose::EncryptDecrypt);

@@ -6,13 +6,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use rekey::proto::key_service_client::KeyServiceClient;
-use rekey::proto::{DecryptRequest, EncryptRequest};
+use rekey::proto::EncryptRequest;
 use rekey::rotation::BatchSize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::Code;
 
 use crate::app_db::{version_of, AppDb, KEY};
-use crate::migration::{env_with_legacy_key, force_rotation, wait_for};
+use crate::migration::env_with_legacy_key;
 use crate::support::Backend;
 
 /// One scrape: every sample by metric name and its labels.
@@ -204,24 +204,12 @@ async fn metrics_follow_encrypt_rotate_and_migrate(backend: Backend) {
     // token.
     let mut last = None;
     for _ in 0..3 {
-        last = Some(
-            s.client
-                .encrypt(encrypt_request(KEY))
-                .await
-                .unwrap()
-                .into_inner(),
-        );
+        last = Some(s.encrypt(KEY, b"metrics scenario").await);
     }
     assert_eq!(last.as_ref().unwrap().key_version, 1);
-    let unknown = s.client.encrypt(encrypt_request("NO_SUCH_KEY")).await;
+    let unknown = s.try_encrypt("NO_SUCH_KEY", b"metrics scenario").await;
     assert_eq!(unknown.unwrap_err().code(), Code::NotFound);
-    let garbage = s
-        .client
-        .decrypt(DecryptRequest {
-            ciphertext: b"not a ciphertext".to_vec(),
-            associated_data: Vec::new(),
-        })
-        .await;
+    let garbage = s.try_decrypt(b"not a ciphertext").await;
     assert_eq!(garbage.unwrap_err().code(), Code::InvalidArgument);
     let anonymous = KeyServiceClient::new(s.channel.clone())
         .encrypt(encrypt_request(KEY))
@@ -241,7 +229,7 @@ async fn metrics_follow_encrypt_rotate_and_migrate(backend: Backend) {
         .await;
     assert_eq!(unimplemented.unwrap_err().code(), Code::Unimplemented);
 
-    let event = force_rotation(&mut s).await;
+    let event = s.force_rotation(KEY).await;
     // While the migration runs, this replica reports its rate for the event.
     let mut rate = None;
     for _ in 0..400 {
@@ -259,7 +247,7 @@ async fn metrics_follow_encrypt_rotate_and_migrate(backend: Backend) {
     let mut exported = scrape(http).await.names();
     // The target's rate limit is 300 records/s; the rate shown is the one achieved.
     assert!(rate > 0.0 && rate <= 330.0, "records/s {rate}");
-    let done = wait_for(&mut s, &event.event_id, "completed").await;
+    let done = s.wait_for_event(&event.event_id, "completed").await;
     let totals = done.totals.unwrap();
     assert_eq!((totals.migrated, totals.failed), (rows as u64, 0));
     for (_, token) in db.all().await {

@@ -7,10 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rekey::proto::{
-    ExecuteEventRequest, GetEventRequest, GetImpactRequest, ListEventsRequest, RetryEventRequest,
-    RollbackEventRequest, RotationEvent, ScheduleRotationRequest,
-};
 use rekey::rotation::BatchSize;
 use secrecy::SecretString;
 use tonic::Code;
@@ -27,39 +23,6 @@ pub async fn env_with_legacy_key(backend: Backend) -> TestEnv {
         c.rotation.worker_poll_interval_ms = 100;
     })
     .await
-}
-
-pub async fn force_rotation(s: &mut TestServer) -> RotationEvent {
-    let reply = s
-        .rotation
-        .schedule_rotation(ScheduleRotationRequest {
-            key_name: KEY.into(),
-            force: true,
-        })
-        .await
-        .expect("rotation")
-        .into_inner();
-    assert!(reply.rotated);
-    reply.event.expect("event")
-}
-
-/// Polls the event until it reaches `status` (bounded; generous for a shared machine).
-pub async fn wait_for(s: &mut TestServer, event_id: &str, status: &str) -> RotationEvent {
-    for _ in 0..6000 {
-        let event = s
-            .rotation
-            .get_event(GetEventRequest {
-                event_id: event_id.into(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        if event.status == status {
-            return event;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("event {event_id} never reached {status}");
 }
 
 /// Every row decrypts (in process, through the server's key manager) to `expected(id)` and
@@ -93,26 +56,19 @@ async fn a_rotation_migrates_every_row(backend: Backend) {
     env.config.targets.push(db.target("secrets.token"));
     let mut s = env.start().await;
 
-    let impact = s
-        .rotation
-        .get_impact(GetImpactRequest {
-            key_name: KEY.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let impact = s.get_impact(KEY).await;
     assert_eq!(impact.versions.len(), 1);
     assert_eq!(
         (impact.versions[0].version, impact.versions[0].records),
         (1, rows as u64)
     );
 
-    let event = force_rotation(&mut s).await;
+    let event = s.force_rotation(KEY).await;
     assert_eq!(
         (event.from_version, event.to_version, event.trigger.as_str()),
         (1, 2, "emergency")
     );
-    let done = wait_for(&mut s, &event.event_id, "completed").await;
+    let done = s.wait_for_event(&event.event_id, "completed").await;
     let totals = done.totals.unwrap();
     assert_eq!(totals.total, rows as u64);
     assert_eq!(totals.migrated, rows as u64);
@@ -128,14 +84,7 @@ async fn a_rotation_migrates_every_row(backend: Backend) {
     assert!(done.started_at.is_some() && done.finished_at.is_some());
     assert!(done.targets[0].done);
 
-    let impact = s
-        .rotation
-        .get_impact(GetImpactRequest {
-            key_name: KEY.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let impact = s.get_impact(KEY).await;
     assert_eq!(impact.records_to_migrate, 0);
     assert_eq!(
         (impact.versions[0].version, impact.versions[0].records),
@@ -185,8 +134,8 @@ async fn application_writes_during_a_migration_are_never_lost(backend: Backend) 
         })
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let event = force_rotation(&mut s).await;
-    let done = wait_for(&mut s, &event.event_id, "completed").await;
+    let event = s.force_rotation(KEY).await;
+    let done = s.wait_for_event(&event.event_id, "completed").await;
     stop.store(true, Ordering::SeqCst);
     let latest = writer.await.unwrap();
     assert!(latest.len() > 10, "the writer wrote during the migration");
@@ -230,8 +179,8 @@ async fn garbage_rows_are_reported_and_left_untouched(backend: Backend) {
     env.config.targets.push(db.target("secrets.token"));
     let mut s = env.start().await;
 
-    let event = force_rotation(&mut s).await;
-    let done = wait_for(&mut s, &event.event_id, "completed").await;
+    let event = s.force_rotation(KEY).await;
+    let done = s.wait_for_event(&event.event_id, "completed").await;
     let totals = done.totals.unwrap();
     assert_eq!(
         (totals.total, totals.migrated, totals.failed),
@@ -242,14 +191,7 @@ async fn garbage_rows_are_reported_and_left_untouched(backend: Backend) {
     for (id, value) in &garbage {
         assert_eq!(&stored[id], value, "row {id} must be left as it was");
     }
-    let impact = s
-        .rotation
-        .get_impact(GetImpactRequest {
-            key_name: KEY.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let impact = s.get_impact(KEY).await;
     assert_eq!(
         impact.targets[0].unreadable, 3,
         "other key, random bytes, plain text"
@@ -264,19 +206,12 @@ async fn rolling_back_an_event_moves_rows_back(backend: Backend) {
     let db = AppDb::create(&env, backend, rows).await;
     env.config.targets.push(db.target("secrets.token"));
     let mut s = env.start().await;
-    let event = force_rotation(&mut s).await;
-    wait_for(&mut s, &event.event_id, "completed").await;
+    let event = s.force_rotation(KEY).await;
+    s.wait_for_event(&event.event_id, "completed").await;
 
-    let rolling = s
-        .rotation
-        .rollback_event(RollbackEventRequest {
-            event_id: event.event_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let rolling = s.rollback_event(&event.event_id).await;
     assert!(rolling.rolling_back);
-    let done = wait_for(&mut s, &event.event_id, "rolled_back").await;
+    let done = s.wait_for_event(&event.event_id, "rolled_back").await;
     assert_eq!(done.totals.unwrap().migrated, rows as u64);
     assert!(!done.rolling_back);
     // Back on version 1: the legacy key alone decrypts every row again.
@@ -288,23 +223,10 @@ async fn rolling_back_an_event_moves_rows_back(backend: Backend) {
             .unwrap();
         assert_eq!(*pt, plaintext(id));
     }
-    let status = s
-        .client
-        .get_status(rekey::proto::GetStatusRequest {
-            key_name: KEY.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let status = s.status(KEY).await;
     assert_eq!(status.keys[0].primary_version, 1);
     // A second rollback of the same event is refused and changes nothing.
-    let err = s
-        .rotation
-        .rollback_event(RollbackEventRequest {
-            event_id: event.event_id.clone(),
-        })
-        .await
-        .unwrap_err();
+    let err = s.try_rollback_event(&event.event_id).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(
         err.message().contains("already rolled back"),
@@ -326,44 +248,27 @@ async fn a_failed_event_resumes_with_retry(backend: Backend) {
         .execute(&db.pool)
         .await
         .unwrap();
-    let event = force_rotation(&mut s).await;
-    let failed = wait_for(&mut s, &event.event_id, "failed").await;
+    let event = s.force_rotation(KEY).await;
+    let failed = s.wait_for_event(&event.event_id, "failed").await;
     assert!(
         failed.last_error.contains("secrets.token"),
         "{}",
         failed.last_error
     );
 
-    let err = s
-        .rotation
-        .execute_event(ExecuteEventRequest {
-            event_id: "evt-nope".into(),
-            batch_size: 10,
-        })
-        .await
-        .unwrap_err();
+    let err = s.try_execute_event("evt-nope", 10).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
     let err = s
-        .rotation
-        .execute_event(ExecuteEventRequest {
-            event_id: event.event_id.clone(),
-            batch_size: 1_000_000,
-        })
+        .try_execute_event(&event.event_id, 1_000_000)
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
 
     // A newer rotation supersedes the failed event: retrying the old one would move rows back
     // to version 2, so it is refused; the new event is the one to retry.
-    let newer = force_rotation(&mut s).await;
-    wait_for(&mut s, &newer.event_id, "failed").await;
-    let err = s
-        .rotation
-        .retry_event(RetryEventRequest {
-            event_id: event.event_id.clone(),
-        })
-        .await
-        .unwrap_err();
+    let newer = s.force_rotation(KEY).await;
+    s.wait_for_event(&newer.event_id, "failed").await;
+    let err = s.try_retry_event(&event.event_id).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(err.message().contains("superseded"), "{}", err.message());
 
@@ -371,59 +276,24 @@ async fn a_failed_event_resumes_with_retry(backend: Backend) {
         .execute(&db.pool)
         .await
         .unwrap();
-    let resumed = s
-        .rotation
-        .retry_event(RetryEventRequest {
-            event_id: newer.event_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let resumed = s.retry_event(&newer.event_id).await;
     assert_eq!(resumed.last_error, "");
-    let done = wait_for(&mut s, &newer.event_id, "completed").await;
+    let done = s.wait_for_event(&newer.event_id, "completed").await;
     assert_eq!(done.totals.unwrap().migrated, rows as u64);
     check_rows(&s, &db, 3, plaintext).await;
     let event = newer;
 
     // Completed events can be neither retried nor executed again.
     for err in [
-        s.rotation
-            .retry_event(RetryEventRequest {
-                event_id: event.event_id.clone(),
-            })
-            .await
-            .unwrap_err(),
-        s.rotation
-            .execute_event(ExecuteEventRequest {
-                event_id: event.event_id.clone(),
-                batch_size: 0,
-            })
-            .await
-            .unwrap_err(),
+        s.try_retry_event(&event.event_id).await.unwrap_err(),
+        s.try_execute_event(&event.event_id, 0).await.unwrap_err(),
     ] {
         assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
         assert!(err.message().contains("is completed"), "{}", err.message());
     }
-    let listed = s
-        .rotation
-        .list_events(ListEventsRequest {
-            key_name: KEY.into(),
-            status: "completed".into(),
-            limit: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let listed = s.list_events(KEY, "completed").await;
     assert_eq!(listed.events.len(), 1);
-    let err = s
-        .rotation
-        .list_events(ListEventsRequest {
-            key_name: String::new(),
-            status: "bogus".into(),
-            limit: 0,
-        })
-        .await
-        .unwrap_err();
+    let err = s.try_list_events("", "bogus").await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     s.stop().await;
     env.finish().await;
@@ -436,9 +306,9 @@ async fn retirement_waits_until_no_record_uses_the_version(backend: Backend) {
     env.config.targets.push(db.target("secrets.token"));
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let mut s = env.start_with(&env.config, clock.clone()).await;
-    let event = force_rotation(&mut s).await;
-    wait_for(&mut s, &event.event_id, "completed").await;
-    crate::rotation::rotate(&mut s, "SESSION_ENCRYPTION", true).await;
+    let event = s.force_rotation(KEY).await;
+    s.wait_for_event(&event.event_id, "completed").await;
+    s.rotate_forced("SESSION_ENCRYPTION").await;
     // An application instance that still encrypts with version 1 adds two rows.
     db.insert_v1(11, 2).await;
 
@@ -454,14 +324,7 @@ async fn retirement_waits_until_no_record_uses_the_version(backend: Backend) {
         "{report:?}"
     );
     assert!(!report.retired.iter().any(|(k, _)| k == KEY), "{report:?}");
-    let status = s
-        .client
-        .get_status(rekey::proto::GetStatusRequest {
-            key_name: KEY.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let status = s.status(KEY).await;
     let key = &status.keys[0];
     assert_eq!(
         key.versions[0].state(),
@@ -484,26 +347,14 @@ async fn retirement_waits_until_no_record_uses_the_version(backend: Backend) {
             .find(|(i, _)| *i == id)
             .unwrap()
             .1;
-        let rewrapped = s
-            .client
-            .rewrap(rekey::proto::RewrapRequest {
-                ciphertext: token,
-                associated_data: owner(id).into_bytes(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let rewrapped = s.rewrap(&token, owner(id).as_bytes()).await;
         db.set(id, &rewrapped.ciphertext).await;
     }
     let report = s.server.scheduler().run_once().await;
     assert_eq!(report.retired, [(KEY.to_owned(), 1)]);
     assert!(report.held.is_empty());
     let old = legacy_v1().encrypt(KEY, 1, b"old", b"").unwrap();
-    let err = s
-        .client
-        .decrypt(crate::keys::dec_req(&old))
-        .await
-        .unwrap_err();
+    let err = s.try_decrypt(&old).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(err.message().contains("retired"), "{}", err.message());
     s.stop().await;

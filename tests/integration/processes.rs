@@ -6,23 +6,21 @@ use std::fs::File;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use rekey::proto::admin_service_client::AdminServiceClient;
 use rekey::proto::key_service_client::KeyServiceClient;
-use rekey::proto::rotation_service_client::RotationServiceClient;
-use rekey::proto::{GetEventRequest, GetStatusRequest, ListEventsRequest, ScheduleRotationRequest};
 use rekey::rotation::targets::TargetConfig;
 use rekey::rotation::BatchSize;
 use secrecy::ExposeSecret;
 use tonic::transport::Channel;
 
 use crate::app_db::{plaintext, AppDb, KEY, LEGACY_V1};
-use crate::support::{Authed, Backend, Bearer, TestEnv};
+use crate::support::{Authed, Backend, Clients, TestEnv};
 
 /// A `rekey serve` child process, killed when dropped.
 pub struct Replica {
     child: Child,
     channel: Channel,
-    bearer: Bearer,
+    /// Clients with the admin token.
+    clients: Clients,
     http_addr: std::net::SocketAddr,
 }
 
@@ -93,8 +91,8 @@ impl Replica {
             if let Ok(channel) = endpoint.connect().await {
                 return Replica {
                     child,
+                    clients: Clients::new(&channel, admin_token.expose_secret()),
                     channel,
-                    bearer: Bearer::new(admin_token.expose_secret()),
                     http_addr: ([127, 0, 0, 1], http_port).into(),
                 };
             }
@@ -106,34 +104,22 @@ impl Replica {
         panic!("replica {name} did not start serving:\n{log}");
     }
 
-    pub fn keys(&self) -> KeyServiceClient<Authed> {
-        KeyServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
+    /// Admin clients with the typed calls (`replica.clients().get_event(id)`).
+    pub fn clients(&self) -> Clients {
+        self.clients.clone()
     }
 
-    pub fn rotation(&self) -> RotationServiceClient<Authed> {
-        RotationServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
+    pub fn keys(&self) -> KeyServiceClient<Authed> {
+        self.clients.client.clone()
     }
 
     pub fn channel(&self) -> Channel {
         self.channel.clone()
     }
 
-    pub fn admin(&self) -> AdminServiceClient<Authed> {
-        AdminServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
-    }
-
     /// ScheduleRotation with `force`: the event that migrates `key`.
     pub async fn force_rotation(&self, key: &str) -> rekey::proto::RotationEvent {
-        self.rotation()
-            .schedule_rotation(ScheduleRotationRequest {
-                key_name: key.into(),
-                force: true,
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .event
-            .expect("a rotation event")
+        self.clients().force_rotation(key).await
     }
 
     /// Where its HTTP port (admin API, `/metrics`) listens.
@@ -187,14 +173,7 @@ async fn a_migration_killed_with_sigkill_is_finished_by_another_replica(backend:
     // Let it get well into the table, then crash it.
     let mut progressed = false;
     for _ in 0..1200 {
-        let e = a
-            .rotation()
-            .get_event(GetEventRequest {
-                event_id: event.event_id.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let e = a.clients().get_event(&event.event_id).await;
         if e.totals.unwrap().migrated >= 2_000 {
             assert_eq!(e.status, "in_progress");
             progressed = true;
@@ -209,14 +188,7 @@ async fn a_migration_killed_with_sigkill_is_finished_by_another_replica(backend:
     let b = Replica::start(&env, "b", "", std::slice::from_ref(&target)).await;
     let mut finished = None;
     for _ in 0..2400 {
-        let e = b
-            .rotation()
-            .get_event(GetEventRequest {
-                event_id: event.event_id.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let e = b.clients().get_event(&event.event_id).await;
         if e.status == "completed" {
             finished = Some(e);
             break;
@@ -285,14 +257,10 @@ async fn three_replicas_with_the_scheduler_due_rotate_each_key_once(backend: Bac
         Replica::start(&env, "r2", every_second, &[]).await,
         Replica::start(&env, "r3", every_second, &[]).await,
     ];
-    let mut keys = replicas[0].keys();
+    let mut keys = replicas[0].clients();
     let mut all_rotated = false;
     for _ in 0..600 {
-        let status = keys
-            .get_status(GetStatusRequest::default())
-            .await
-            .unwrap()
-            .into_inner();
+        let status = keys.status_all().await;
         if status.keys.iter().all(|k| k.primary_version == 2) {
             all_rotated = true;
             break;
@@ -303,11 +271,7 @@ async fn three_replicas_with_the_scheduler_due_rotate_each_key_once(backend: Bac
     // Let each replica's scheduler fire a few more times.
     tokio::time::sleep(Duration::from_secs(3)).await;
 
-    let status = keys
-        .get_status(GetStatusRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let status = keys.status_all().await;
     for key in &status.keys {
         assert_eq!(
             key.versions.len(),
@@ -316,15 +280,9 @@ async fn three_replicas_with_the_scheduler_due_rotate_each_key_once(backend: Bac
             key.key_name
         );
         let events = replicas[1]
-            .rotation()
-            .list_events(ListEventsRequest {
-                key_name: key.key_name.clone(),
-                status: String::new(),
-                limit: 0,
-            })
+            .clients()
+            .list_events(&key.key_name, "")
             .await
-            .unwrap()
-            .into_inner()
             .events;
         assert_eq!(events.len(), 1, "{}", key.key_name);
         assert_eq!(

@@ -4,59 +4,33 @@
 
 use std::time::Duration;
 
-use crate::keys::{dec_req, enc_req};
 use crate::support::{Backend, TestEnv};
 
 async fn replicas_see_each_others_rotations(backend: Backend) {
     let env = TestEnv::with(backend, |c| c.keystore.refresh_interval_secs = 1).await;
     let mut a = env.start().await;
     let mut b = env.start().await;
-    let before = b
-        .client
-        .encrypt(enc_req("TOKEN_ENCRYPTION", b"from b"))
-        .await
-        .unwrap()
-        .into_inner();
+    let before = b.encrypt("TOKEN_ENCRYPTION", b"from b").await;
     assert_eq!(before.key_version, 1);
 
-    crate::rotation::rotate(&mut a, "TOKEN_ENCRYPTION", false).await;
-    let on_a = a
-        .client
-        .encrypt(enc_req("TOKEN_ENCRYPTION", b"from a"))
-        .await
-        .unwrap()
-        .into_inner();
+    a.rotate("TOKEN_ENCRYPTION").await;
+    let on_a = a.encrypt("TOKEN_ENCRYPTION", b"from a").await;
     assert_eq!(on_a.key_version, 2);
     // B has never seen version 2, yet decrypts it immediately.
-    let dec = b
-        .client
-        .decrypt(dec_req(&on_a.ciphertext))
-        .await
-        .unwrap()
-        .into_inner();
+    let dec = b.decrypt(&on_a.ciphertext).await;
     assert_eq!(
         (dec.plaintext.as_slice(), dec.key_version),
         (&b"from a"[..], 2)
     );
     // A decrypts what B made before the rotation.
-    let dec = a
-        .client
-        .decrypt(dec_req(&before.ciphertext))
-        .await
-        .unwrap()
-        .into_inner();
+    let dec = a.decrypt(&before.ciphertext).await;
     assert_eq!(dec.plaintext, b"from b");
 
     // B switches to version 2 for new encryptions within the refresh interval (1 s here);
     // the loop bound is generous because the machine is shared.
     let mut switched = false;
     for _ in 0..100 {
-        let ct = b
-            .client
-            .encrypt(enc_req("TOKEN_ENCRYPTION", b"x"))
-            .await
-            .unwrap()
-            .into_inner();
+        let ct = b.encrypt("TOKEN_ENCRYPTION", b"x").await;
         if ct.key_version == 2 {
             switched = true;
             break;

@@ -8,10 +8,8 @@ use std::sync::Arc;
 use base64::Engine as _;
 use rekey::clock::SystemClock;
 use rekey::crypto::{KeyMaterial, RootKey};
-use rekey::proto::{RotateRequest, SignRequest, VerifyRequest};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::keys::{dec_req, enc_req};
 use crate::support::{random_root_key, Backend, TestEnv};
 
 async fn the_root_key_rotates_resumably_and_old_data_still_decrypts(backend: Backend) {
@@ -20,36 +18,11 @@ async fn the_root_key_rotates_resumably_and_old_data_still_decrypts(backend: Bac
     })
     .await;
     let mut s = env.start().await;
-    let v1 = s
-        .client
-        .encrypt(enc_req("TOKEN_ENCRYPTION", b"before, v1"))
-        .await
-        .unwrap()
-        .into_inner();
-    s.client
-        .rotate(RotateRequest {
-            key_name: "TOKEN_ENCRYPTION".into(),
-            force: true,
-        })
-        .await
-        .unwrap();
-    let v2 = s
-        .client
-        .encrypt(enc_req("TOKEN_ENCRYPTION", b"before, v2"))
-        .await
-        .unwrap()
-        .into_inner();
+    let v1 = s.encrypt("TOKEN_ENCRYPTION", b"before, v1").await;
+    s.rotate_forced("TOKEN_ENCRYPTION").await;
+    let v2 = s.encrypt("TOKEN_ENCRYPTION", b"before, v2").await;
     let message = b"signed before".to_vec();
-    let signature = s
-        .client
-        .sign(SignRequest {
-            key_name: "API_SIGNATURE".into(),
-            message: message.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .signature;
+    let signature = s.sign("API_SIGNATURE", &message).await.signature;
     s.stop().await;
 
     // An earlier run was interrupted after re-wrapping one version.
@@ -135,15 +108,10 @@ async fn the_root_key_rotates_resumably_and_old_data_still_decrypts(backend: Bac
         (&v1.ciphertext, &b"before, v1"[..]),
         (&v2.ciphertext, &b"before, v2"[..]),
     ] {
-        let d = s.client.decrypt(dec_req(ct)).await.unwrap().into_inner();
+        let d = s.decrypt(ct).await;
         assert_eq!(d.plaintext, expected);
     }
-    let verified = s
-        .client
-        .verify(VerifyRequest { message, signature })
-        .await
-        .unwrap()
-        .into_inner();
+    let verified = s.verify(&message, &signature).await;
     assert!(verified.valid);
     s.stop().await;
     env.finish().await;

@@ -1,35 +1,16 @@
 //! Rotation and rollback: old ciphertexts keep decrypting, new ones use the new primary,
 //! concurrent rotations stay consistent.
 
-use rekey::proto::{
-    GetStatusRequest, KeyVersionState, RollbackRequest, RotateRequest, RotateResponse,
-};
+use rekey::proto::KeyVersionState;
 use tonic::Code;
 
-use crate::keys::{dec_req, enc_req};
-use crate::support::{Backend, TestEnv, TestServer};
-
-pub async fn rotate(s: &mut TestServer, key: &str, force: bool) -> RotateResponse {
-    s.client
-        .rotate(RotateRequest {
-            key_name: key.into(),
-            force,
-        })
-        .await
-        .expect("rotate")
-        .into_inner()
-}
+use crate::support::{Backend, Clients, TestEnv};
 
 async fn rotate_then_decrypt_old_and_new(backend: Backend) {
     let env = TestEnv::new(backend).await;
     let mut s = env.start().await;
-    let old = s
-        .client
-        .encrypt(enc_req("TOKEN_ENCRYPTION", b"before"))
-        .await
-        .unwrap()
-        .into_inner();
-    let rotated = rotate(&mut s, "TOKEN_ENCRYPTION", false).await;
+    let old = s.encrypt("TOKEN_ENCRYPTION", b"before").await;
+    let rotated = s.rotate("TOKEN_ENCRYPTION").await;
     assert_eq!(
         (
             rotated.key_name.as_str(),
@@ -38,42 +19,20 @@ async fn rotate_then_decrypt_old_and_new(backend: Backend) {
         ),
         ("TOKEN_ENCRYPTION", 1, 2)
     );
-    let new = s
-        .client
-        .encrypt(enc_req("TOKEN_ENCRYPTION", b"after"))
-        .await
-        .unwrap()
-        .into_inner();
+    let new = s.encrypt("TOKEN_ENCRYPTION", b"after").await;
     assert_eq!(new.key_version, 2);
-    let d_old = s
-        .client
-        .decrypt(dec_req(&old.ciphertext))
-        .await
-        .unwrap()
-        .into_inner();
+    let d_old = s.decrypt(&old.ciphertext).await;
     assert_eq!(
         (d_old.plaintext.as_slice(), d_old.key_version),
         (&b"before"[..], 1)
     );
-    let d_new = s
-        .client
-        .decrypt(dec_req(&new.ciphertext))
-        .await
-        .unwrap()
-        .into_inner();
+    let d_new = s.decrypt(&new.ciphertext).await;
     assert_eq!(
         (d_new.plaintext.as_slice(), d_new.key_version),
         (&b"after"[..], 2)
     );
 
-    let status = s
-        .client
-        .get_status(GetStatusRequest {
-            key_name: "TOKEN_ENCRYPTION".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let status = s.status("TOKEN_ENCRYPTION").await;
     let key = &status.keys[0];
     assert_eq!(key.primary_version, 2);
     let states: Vec<_> = key
@@ -97,19 +56,12 @@ async fn rotate_then_decrypt_old_and_new(backend: Backend) {
 async fn a_repeated_rotate_is_refused_unless_forced(backend: Backend) {
     let env = TestEnv::new(backend).await;
     let mut s = env.start().await;
-    rotate(&mut s, "DATABASE_ENCRYPTION", false).await;
-    let err = s
-        .client
-        .rotate(RotateRequest {
-            key_name: "DATABASE_ENCRYPTION".into(),
-            force: false,
-        })
-        .await
-        .unwrap_err();
+    s.rotate("DATABASE_ENCRYPTION").await;
+    let err = s.try_rotate("DATABASE_ENCRYPTION").await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(err.message().contains("force=true"), "{}", err.message());
     assert!(err.message().contains("version 2"), "{}", err.message());
-    let forced = rotate(&mut s, "DATABASE_ENCRYPTION", true).await;
+    let forced = s.rotate_forced("DATABASE_ENCRYPTION").await;
     assert_eq!((forced.previous_version, forced.new_version), (2, 3));
     s.stop().await;
     env.finish().await;
@@ -118,49 +70,21 @@ async fn a_repeated_rotate_is_refused_unless_forced(backend: Backend) {
 async fn rollback_restores_the_previous_primary(backend: Backend) {
     let env = TestEnv::new(backend).await;
     let mut s = env.start().await;
-    rotate(&mut s, "FILE_ENCRYPTION", false).await;
-    let on_v2 = s
-        .client
-        .encrypt(enc_req("FILE_ENCRYPTION", b"v2 data"))
-        .await
-        .unwrap()
-        .into_inner();
+    s.rotate("FILE_ENCRYPTION").await;
+    let on_v2 = s.encrypt("FILE_ENCRYPTION", b"v2 data").await;
     assert_eq!(on_v2.key_version, 2);
-    let rolled = s
-        .client
-        .rollback(RollbackRequest {
-            key_name: "FILE_ENCRYPTION".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let rolled = s.rollback("FILE_ENCRYPTION").await;
     assert_eq!((rolled.primary_version, rolled.rolled_back_version), (1, 2));
-    let after = s
-        .client
-        .encrypt(enc_req("FILE_ENCRYPTION", b"new data"))
-        .await
-        .unwrap()
-        .into_inner();
+    let after = s.encrypt("FILE_ENCRYPTION", b"new data").await;
     assert_eq!(after.key_version, 1);
     // Nothing was destroyed: data written under the rolled-back version still decrypts.
-    let dec = s
-        .client
-        .decrypt(dec_req(&on_v2.ciphertext))
-        .await
-        .unwrap()
-        .into_inner();
+    let dec = s.decrypt(&on_v2.ciphertext).await;
     assert_eq!(dec.plaintext, b"v2 data");
     // A later rotation creates version 3, never a second version 2.
-    let next = rotate(&mut s, "FILE_ENCRYPTION", true).await;
+    let next = s.rotate_forced("FILE_ENCRYPTION").await;
     assert_eq!((next.previous_version, next.new_version), (1, 3));
     // With a single version there is nothing to roll back to.
-    let err = s
-        .client
-        .rollback(RollbackRequest {
-            key_name: "SESSION_ENCRYPTION".into(),
-        })
-        .await
-        .unwrap_err();
+    let err = s.try_rollback("SESSION_ENCRYPTION").await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(
         err.message().contains("only version 1"),
@@ -178,19 +102,12 @@ async fn concurrent_rotations_stay_consistent(backend: Backend) {
     // Forced: every call rotates, the versions are distinct and consecutive.
     let mut calls = Vec::new();
     for i in 0..12 {
-        let mut client = if i % 2 == 0 {
-            a.client.clone()
-        } else {
-            b.client.clone()
-        };
+        let mut clients = Clients::clone(if i % 2 == 0 { &a } else { &b });
         calls.push(tokio::spawn(async move {
-            client
-                .rotate(RotateRequest {
-                    key_name: "TOKEN_ENCRYPTION".into(),
-                    force: true,
-                })
+            clients
+                .try_rotate_forced("TOKEN_ENCRYPTION")
                 .await
-                .map(|r| r.into_inner().new_version)
+                .map(|r| r.new_version)
         }));
     }
     let mut versions = Vec::new();
@@ -203,25 +120,16 @@ async fn concurrent_rotations_stay_consistent(backend: Backend) {
     // Not forced: exactly one rotation happens, the others get a clear refusal.
     let mut calls = Vec::new();
     for i in 0..8 {
-        let mut client = if i % 2 == 0 {
-            a.client.clone()
-        } else {
-            b.client.clone()
-        };
+        let mut clients = Clients::clone(if i % 2 == 0 { &a } else { &b });
         calls.push(tokio::spawn(async move {
-            client
-                .rotate(RotateRequest {
-                    key_name: "SESSION_ENCRYPTION".into(),
-                    force: false,
-                })
-                .await
+            clients.try_rotate("SESSION_ENCRYPTION").await
         }));
     }
     let mut ok = 0;
     for call in calls {
         match call.await.unwrap() {
             Ok(r) => {
-                assert_eq!(r.into_inner().new_version, 2);
+                assert_eq!(r.new_version, 2);
                 ok += 1;
             }
             Err(status) => assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}"),
@@ -230,14 +138,7 @@ async fn concurrent_rotations_stay_consistent(backend: Backend) {
     assert_eq!(ok, 1);
 
     let mut a = a;
-    let status = a
-        .client
-        .get_status(GetStatusRequest {
-            key_name: "TOKEN_ENCRYPTION".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let status = a.status("TOKEN_ENCRYPTION").await;
     let key = &status.keys[0];
     assert_eq!(key.primary_version, 13);
     let active: Vec<_> = key
@@ -256,19 +157,8 @@ async fn rotation_can_be_disabled(backend: Backend) {
     let env = TestEnv::with(backend, |c| c.rotation.enabled = false).await;
     let mut s = env.start().await;
     for err in [
-        s.client
-            .rotate(RotateRequest {
-                key_name: "TOKEN_ENCRYPTION".into(),
-                force: true,
-            })
-            .await
-            .unwrap_err(),
-        s.client
-            .rollback(RollbackRequest {
-                key_name: "TOKEN_ENCRYPTION".into(),
-            })
-            .await
-            .unwrap_err(),
+        s.try_rotate_forced("TOKEN_ENCRYPTION").await.unwrap_err(),
+        s.try_rollback("TOKEN_ENCRYPTION").await.unwrap_err(),
     ] {
         assert_eq!(err.code(), Code::FailedPrecondition);
         assert!(
@@ -278,10 +168,7 @@ async fn rotation_can_be_disabled(backend: Backend) {
         );
     }
     // Data-plane operations are unaffected.
-    s.client
-        .encrypt(enc_req("TOKEN_ENCRYPTION", b"still works"))
-        .await
-        .unwrap();
+    s.encrypt("TOKEN_ENCRYPTION", b"still works").await;
     s.stop().await;
     env.finish().await;
 }

@@ -3,15 +3,12 @@
 //! any secret the scenario used — tokens, the root key, key material, plaintext.
 
 use base64::Engine as _;
-use rekey::proto::{
-    CreateTokenRequest, DecryptRequest, EncryptRequest, GenerateDataKeyRequest, ListAuditRequest,
-    RotateRequest, SignRequest,
-};
+use rekey::proto::ListAuditRequest;
 use secrecy::ExposeSecret;
 
 use crate::app_db::LEGACY_V1;
 use crate::processes::Replica;
-use crate::support::{Backend, Bearer, TestEnv};
+use crate::support::{token_request, Backend, Clients, TestEnv};
 
 /// Every spelling of `bytes` a log line could carry.
 fn spellings(bytes: &[u8]) -> Vec<String> {
@@ -39,8 +36,7 @@ async fn no_secret_reaches_logs_errors_or_audit_rows(backend: Backend) {
     })
     .await;
     let replica = Replica::start(&env, "leak", "", &[]).await;
-    let mut keys = replica.keys();
-    let mut admin = replica.admin();
+    let mut admin = replica.clients();
     let mut secrets: Vec<String> = Vec::new();
     secrets.push(
         env.config
@@ -73,81 +69,34 @@ async fn no_secret_reaches_logs_errors_or_audit_rows(backend: Backend) {
 
     // A client token, its use, and a wrong token.
     let client = admin
-        .create_token(CreateTokenRequest {
-            name: "leak-test".into(),
-            role: "client".into(),
-            key_names: vec![],
-            operations: vec![],
-            expires_at: None,
-        })
+        .create_token(token_request("leak-test", "client"))
         .await
-        .unwrap()
-        .into_inner()
         .token
         .clone();
     secrets.push(client.clone());
-    let mut as_client = rekey::proto::key_service_client::KeyServiceClient::with_interceptor(
-        replica.channel(),
-        Bearer::new(&client),
-    );
+    let mut as_client = Clients::new(&replica.channel(), &client);
     let mut errors = Vec::new();
     let ct = as_client
-        .encrypt(EncryptRequest {
-            key_name: "TOKEN_ENCRYPTION".into(),
-            plaintext: plaintext.clone(),
-            associated_data: b"AD-CANARY".to_vec(),
-        })
+        .encrypt_ad("TOKEN_ENCRYPTION", &plaintext, b"AD-CANARY")
         .await
-        .unwrap()
-        .into_inner()
         .ciphertext;
-    as_client
-        .decrypt(DecryptRequest {
-            ciphertext: ct.clone(),
-            associated_data: b"AD-CANARY".to_vec(),
-        })
+    as_client.decrypt_ad(&ct, b"AD-CANARY").await;
+    let data_key = admin
+        .generate_data_key("FILE_ENCRYPTION", b"")
         .await
-        .unwrap();
-    let data_key = keys
-        .generate_data_key(GenerateDataKeyRequest {
-            key_name: "FILE_ENCRYPTION".into(),
-            associated_data: vec![],
-        })
-        .await
-        .unwrap()
-        .into_inner()
         .plaintext_key
         .clone();
     secrets.extend(spellings(&data_key));
-    keys.sign(SignRequest {
-        key_name: "API_SIGNATURE".into(),
-        message: message.clone(),
-    })
-    .await
-    .unwrap();
-    keys.rotate(RotateRequest {
-        key_name: "TOKEN_ENCRYPTION".into(),
-        force: true,
-    })
-    .await
-    .unwrap();
+    admin.sign("API_SIGNATURE", &message).await;
+    admin.rotate_forced("TOKEN_ENCRYPTION").await;
     // Failures: wrong associated data, a tampered ciphertext, a wrong token, a scope miss.
     let mut tampered = ct.clone();
     let last = tampered.len() - 1;
     tampered[last] ^= 1;
-    for request in [
-        DecryptRequest {
-            ciphertext: ct.clone(),
-            associated_data: b"wrong".to_vec(),
-        },
-        DecryptRequest {
-            ciphertext: tampered,
-            associated_data: b"AD-CANARY".to_vec(),
-        },
-    ] {
+    for (ciphertext, ad) in [(&ct, &b"wrong"[..]), (&tampered, &b"AD-CANARY"[..])] {
         errors.push(
             as_client
-                .decrypt(request)
+                .try_decrypt_ad(ciphertext, ad)
                 .await
                 .unwrap_err()
                 .message()
@@ -156,17 +105,10 @@ async fn no_secret_reaches_logs_errors_or_audit_rows(backend: Backend) {
     }
     let wrong = "rekey_0123456789ab_WRONG-TOKEN-CANARY-xxxxxxxxxxxxxxxxxxxxxxxxx";
     secrets.push(wrong.to_owned());
-    let mut as_wrong = rekey::proto::key_service_client::KeyServiceClient::with_interceptor(
-        replica.channel(),
-        Bearer::new(wrong),
-    );
+    let mut as_wrong = Clients::new(&replica.channel(), wrong);
     errors.push(
         as_wrong
-            .encrypt(EncryptRequest {
-                key_name: "TOKEN_ENCRYPTION".into(),
-                plaintext: plaintext.clone(),
-                associated_data: vec![],
-            })
+            .try_encrypt("TOKEN_ENCRYPTION", &plaintext)
             .await
             .unwrap_err()
             .message()
@@ -178,8 +120,6 @@ async fn no_secret_reaches_logs_errors_or_audit_rows(backend: Backend) {
             ..Default::default()
         })
         .await
-        .unwrap()
-        .into_inner()
         .records;
     assert!(
         audit.iter().any(|r| r.outcome == "denied"),

@@ -5,46 +5,24 @@ use std::sync::Arc;
 
 use rekey::clock::SystemClock;
 use rekey::crypto::{EncryptionKey, KeyMaterial};
-use rekey::proto::{GetStatusRequest, RotateRequest};
 use secrecy::SecretString;
 use tonic_health::pb::{
     health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
 };
 
-use crate::keys::{dec_req, enc_req};
 use crate::support::{random_root_key, Backend, TestEnv};
 
 async fn ciphertexts_survive_a_restart(backend: Backend) {
     let env = TestEnv::new(backend).await;
     let mut s = env.start().await;
-    let v1 = s
-        .client
-        .encrypt(enc_req("TOKEN_ENCRYPTION", b"made on v1"))
-        .await
-        .unwrap()
-        .into_inner();
-    crate::rotation::rotate(&mut s, "TOKEN_ENCRYPTION", false).await;
-    let v2 = s
-        .client
-        .encrypt(enc_req("TOKEN_ENCRYPTION", b"made on v2"))
-        .await
-        .unwrap()
-        .into_inner();
+    let v1 = s.encrypt("TOKEN_ENCRYPTION", b"made on v1").await;
+    s.rotate("TOKEN_ENCRYPTION").await;
+    let v2 = s.encrypt("TOKEN_ENCRYPTION", b"made on v2").await;
     s.stop().await;
 
     let mut s = env.start().await;
-    let d1 = s
-        .client
-        .decrypt(dec_req(&v1.ciphertext))
-        .await
-        .unwrap()
-        .into_inner();
-    let d2 = s
-        .client
-        .decrypt(dec_req(&v2.ciphertext))
-        .await
-        .unwrap()
-        .into_inner();
+    let d1 = s.decrypt(&v1.ciphertext).await;
+    let d2 = s.decrypt(&v2.ciphertext).await;
     assert_eq!(
         (d1.plaintext.as_slice(), d1.key_version),
         (&b"made on v1"[..], 1)
@@ -53,12 +31,7 @@ async fn ciphertexts_survive_a_restart(backend: Backend) {
         (d2.plaintext.as_slice(), d2.key_version),
         (&b"made on v2"[..], 2)
     );
-    let fresh = s
-        .client
-        .encrypt(enc_req("TOKEN_ENCRYPTION", b"x"))
-        .await
-        .unwrap()
-        .into_inner();
+    let fresh = s.encrypt("TOKEN_ENCRYPTION", b"x").await;
     assert_eq!(fresh.key_version, 2);
     s.stop().await;
     env.finish().await;
@@ -99,22 +72,10 @@ async fn legacy_environment_keys_become_version_1(backend: Backend) {
     let offline = EncryptionKey::new(&KeyMaterial::from_bytes(legacy))
         .encrypt("TOKEN_ENCRYPTION", 1, b"legacy secret", b"")
         .unwrap();
-    let dec = s
-        .client
-        .decrypt(dec_req(&offline))
-        .await
-        .unwrap()
-        .into_inner();
+    let dec = s.decrypt(&offline).await;
     assert_eq!(dec.plaintext, b"legacy secret");
     // Keys without a legacy variable got random material instead.
-    let status = s
-        .client
-        .get_status(GetStatusRequest {
-            key_name: "TOKEN_ENCRYPTION".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let status = s.status("TOKEN_ENCRYPTION").await;
     assert_eq!(
         status.keys[0].versions[0].check_value,
         KeyMaterial::from_bytes(legacy).check_value()
@@ -134,21 +95,9 @@ async fn declared_keys_are_created_with_their_policy(backend: Backend) {
     })
     .await;
     let mut s = env.start().await;
-    let ct = s
-        .client
-        .encrypt(enc_req("PAYMENTS", b"iban"))
-        .await
-        .unwrap()
-        .into_inner();
+    let ct = s.encrypt("PAYMENTS", b"iban").await;
     assert_eq!(ct.key_version, 1);
-    let status = s
-        .client
-        .get_status(GetStatusRequest {
-            key_name: "PAYMENTS".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let status = s.status("PAYMENTS").await;
     let policy = status.keys[0].policy.unwrap();
     assert_eq!(policy.rotation_interval.unwrap().seconds, 45 * 86_400);
     assert_eq!(policy.grace_period.unwrap().seconds, 5 * 86_400);
@@ -211,13 +160,7 @@ async fn shutdown_is_graceful_and_the_port_is_released(backend: Backend) {
     let env = TestEnv::new(backend).await;
     let mut s = env.start().await;
     let addr = s.server.grpc_addr();
-    s.client
-        .rotate(RotateRequest {
-            key_name: "FILE_ENCRYPTION".into(),
-            force: true,
-        })
-        .await
-        .unwrap();
+    s.rotate_forced("FILE_ENCRYPTION").await;
     s.stop().await;
     // Stopped means stopped: the address no longer accepts gRPC connections.
     let reconnect =

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use rekey::clock::Millis;
 use rekey::clock::{Clock, SystemClock};
-use rekey::proto::GetEventRequest;
 use rekey::rotation::BatchSize;
 use sqlx::Row;
 use tonic_health::pb::{
@@ -17,9 +16,8 @@ use tonic_health::pb::{
 };
 
 use crate::app_db::{version_of, AppDb, KEY};
-use crate::keys::{dec_req, enc_req};
 use crate::metrics::scrape;
-use crate::migration::{check_rows, env_with_legacy_key, force_rotation, wait_for};
+use crate::migration::{check_rows, env_with_legacy_key};
 use crate::support::{Backend, TestServer};
 
 const ROTATION_SERVICE: &str = "rekey.v1.RotationService";
@@ -96,11 +94,9 @@ async fn a_panicking_worker_is_restarted_while_keys_keep_serving(backend: Backen
     );
     assert_eq!(health_of(&s, "").await, ServingStatus::Serving);
     let ciphertext = s
-        .client
-        .encrypt(enc_req(KEY, b"while the worker is down"))
+        .try_encrypt(KEY, b"while the worker is down")
         .await
         .expect("KeyService answers while the worker is down")
-        .into_inner()
         .ciphertext;
     let metrics = scrape(s.server.http_addr().unwrap()).await;
     let restarts = |task| metrics.value("rekey_background_task_restarts_total", &[("task", task)]);
@@ -110,15 +106,12 @@ async fn a_panicking_worker_is_restarted_while_keys_keep_serving(backend: Backen
 
     wait_for_health(&s, ROTATION_SERVICE, ServingStatus::Serving).await;
     // The restarted worker migrates.
-    let event = force_rotation(&mut s).await;
-    let done = wait_for(&mut s, &event.event_id, "completed").await;
+    let event = s.force_rotation(KEY).await;
+    let done = s.wait_for_event(&event.event_id, "completed").await;
     assert_eq!(done.totals.unwrap().migrated, rows as u64);
     check_rows(&s, &db, 2, crate::app_db::plaintext).await;
-    let decrypted = s.client.decrypt(dec_req(&ciphertext)).await.unwrap();
-    assert_eq!(
-        decrypted.into_inner().plaintext,
-        b"while the worker is down"
-    );
+    let decrypted = s.decrypt(&ciphertext).await;
+    assert_eq!(decrypted.plaintext, b"while the worker is down");
     s.stop().await;
     env.finish().await;
 }
@@ -176,17 +169,10 @@ async fn a_shutdown_mid_migration_leaves_an_exact_checkpoint_that_the_next_start
     // resume at once.
     env.config.rotation.lease_secs = 3600;
     let mut s = env.start().await;
-    let event = force_rotation(&mut s).await;
+    let event = s.force_rotation(KEY).await;
     let mut under_way = false;
     for _ in 0..2000 {
-        let e = s
-            .rotation
-            .get_event(GetEventRequest {
-                event_id: event.event_id.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let e = s.get_event(&event.event_id).await;
         if e.totals.unwrap().migrated >= 1_000 {
             under_way = true;
             break;
@@ -223,14 +209,7 @@ async fn a_shutdown_mid_migration_leaves_an_exact_checkpoint_that_the_next_start
     let mut s = env.start().await;
     let mut done = None;
     for _ in 0..1200 {
-        let e = s
-            .rotation
-            .get_event(GetEventRequest {
-                event_id: event.event_id.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let e = s.get_event(&event.event_id).await;
         if e.status == "completed" {
             done = Some(e);
             break;

@@ -10,12 +10,11 @@ use rekey::clock::SystemClock;
 use rekey::proto::key_service_client::KeyServiceClient;
 use rekey::proto::{GetStatusRequest, SignRequest};
 use rekey::tls::{CertClient, TlsConfig};
-use secrecy::ExposeSecret;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use tonic::Code;
 
-use crate::keys::enc_req;
-use crate::support::{Backend, Bearer, TestEnv};
+use crate::support::enc_req;
+use crate::support::{Backend, Clients, TestEnv};
 
 struct Pki {
     ca_pem: String,
@@ -133,12 +132,9 @@ async fn tls_and_client_certificates(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
-    let admin = Bearer::new(env.config.admin_token.as_ref().unwrap().expose_secret());
-    let status = KeyServiceClient::with_interceptor(anonymous, admin)
-        .get_status(GetStatusRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let status = Clients::new(&anonymous, &env.admin_token())
+        .status_all()
+        .await;
     assert_eq!(status.keys.len(), 5);
 
     // Plaintext is refused on the TLS port.

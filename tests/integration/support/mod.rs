@@ -1,21 +1,22 @@
 //! Test harness: real servers on `127.0.0.1:0` over a fresh keystore (a temporary SQLite
 //! folder, or a fresh PostgreSQL database when REKEY_TEST_DATABASE_URL is set), driven with
-//! the generated gRPC client.
+//! the generated gRPC client through typed calls (`s.encrypt(key, pt)`, see `calls/`).
 
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use base64::Engine as _;
 use rekey::clock::{Clock, SystemClock};
 use rekey::config::Config;
-use rekey::proto::admin_service_client::AdminServiceClient;
-use rekey::proto::key_service_client::KeyServiceClient;
-use rekey::proto::rotation_service_client::RotationServiceClient;
 use rekey::server::RunningServer;
 use secrecy::{ExposeSecret, SecretString};
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
+mod calls;
+mod clients;
+
+pub use calls::{enc_req, token_request};
+pub use clients::{Authed, Clients};
 pub use rekey_testkit::pg;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,18 +83,10 @@ impl TestEnv {
             .connect()
             .await
             .expect("client connects");
-        let admin = Bearer::new(
-            config
-                .admin_token
-                .as_ref()
-                .expect("admin token")
-                .expose_secret(),
-        );
+        let admin_token = config.admin_token.as_ref().expect("admin token");
         TestServer {
             server,
-            client: KeyServiceClient::with_interceptor(channel.clone(), admin.clone()),
-            rotation: RotationServiceClient::with_interceptor(channel.clone(), admin.clone()),
-            admin: AdminServiceClient::with_interceptor(channel.clone(), admin),
+            clients: Clients::new(&channel, admin_token.expose_secret()),
             channel,
         }
     }
@@ -126,47 +119,36 @@ impl TestEnv {
     }
 }
 
+/// A running server and admin clients for it. It dereferences to its [`Clients`], so the
+/// typed calls (`s.encrypt(..)`) and the raw clients (`s.client`, `s.rotation`, `s.admin`)
+/// are reached on the server itself.
 pub struct TestServer {
     pub server: RunningServer,
-    /// Clients authenticated with the admin token.
-    pub client: KeyServiceClient<Authed>,
-    pub rotation: RotationServiceClient<Authed>,
-    pub admin: AdminServiceClient<Authed>,
     /// For clients with other credentials, or none.
     pub channel: Channel,
+    /// Clients authenticated with the admin token.
+    clients: Clients,
 }
-
-/// Adds `authorization: Bearer <token>` to every request.
-#[derive(Clone)]
-pub struct Bearer(MetadataValue<Ascii>);
-
-impl Bearer {
-    pub fn new(token: &str) -> Self {
-        Self(format!("Bearer {token}").parse().expect("ASCII token"))
-    }
-}
-
-impl tonic::service::Interceptor for Bearer {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
-
-pub type Authed = InterceptedService<Channel, Bearer>;
 
 impl TestServer {
     pub async fn stop(self) {
-        drop(self.client);
-        drop(self.rotation);
-        drop(self.admin);
+        drop(self.clients);
         drop(self.channel);
         self.server.shutdown().await.expect("clean shutdown");
+    }
+}
+
+impl Deref for TestServer {
+    type Target = Clients;
+
+    fn deref(&self) -> &Clients {
+        &self.clients
+    }
+}
+
+impl DerefMut for TestServer {
+    fn deref_mut(&mut self) -> &mut Clients {
+        &mut self.clients
     }
 }
 
