@@ -18,6 +18,7 @@
 //! replica, or the next start, resumes right after it.
 
 mod batch;
+mod pacing;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,10 +33,10 @@ use crate::rotation::events::{
     BatchRecord, EventStatus, EventStore, RotationEvent, TargetProgress,
 };
 use crate::rotation::targets::{PkValue, Row, Target, Update};
-use crate::telemetry::metrics::MigrationOutcomes;
 use crate::telemetry::Metrics;
 
 use batch::Prepared;
+use pacing::RateSeries;
 
 /// The lease a stopping worker leaves behind: already expired, so that another replica (or
 /// this one, restarted) claims the event at once and resumes from the checkpoint just written.
@@ -385,38 +386,6 @@ impl Worker {
         })
     }
 
-    /// Keeps the event within its rate limit (a stop cuts the wait short: the batch is
-    /// already recorded), then counts the batch.
-    async fn pace(
-        &self,
-        event: &RotationEvent,
-        record: &BatchRecord,
-        since: Instant,
-        stop: &CancellationToken,
-    ) {
-        let processed = record.counts.total.max(record.counts.migrated);
-        tokio::select! {
-            () = throttle(event.rate_limit, processed, since) => {}
-            () = stop.cancelled() => {}
-        }
-        // After the throttle, so that the rate shown is the one achieved.
-        self.count_batch(event, record, since);
-    }
-
-    fn count_batch(&self, event: &RotationEvent, record: &BatchRecord, since: Instant) {
-        let counts = &record.counts;
-        let processed = counts.total.max(counts.migrated);
-        let outcomes = MigrationOutcomes {
-            migrated: counts.migrated,
-            already_current: counts.already_current,
-            skipped: counts.skipped,
-            failed: counts.failed,
-        };
-        self.deps
-            .metrics
-            .migration_batch(&event.key_name, &event.id, outcomes, processed, since);
-    }
-
     async fn record(
         &self,
         event: &RotationEvent,
@@ -493,30 +462,6 @@ impl Worker {
     }
 }
 
-/// While alive, the event's records/s series is exported; dropped when this replica stops
-/// working the event, however that happens (including a stop at shutdown, or the task being aborted).
-struct RateSeries<'a> {
-    metrics: &'a crate::telemetry::Metrics,
-    event_id: &'a str,
-}
-
-impl Drop for RateSeries<'_> {
-    fn drop(&mut self) {
-        self.metrics.migration_stopped(self.event_id);
-    }
-}
-
 fn elapsed_ms(since: Instant) -> i64 {
     i64::try_from(since.elapsed().as_millis()).unwrap_or(i64::MAX)
-}
-
-/// Sleeps so that `processed` rows since `started` stay within `rate_limit` rows/second.
-async fn throttle(rate_limit: u32, processed: u64, started: Instant) {
-    if rate_limit == 0 || processed == 0 {
-        return;
-    }
-    let budget = Duration::from_secs_f64(processed as f64 / f64::from(rate_limit));
-    if let Some(rest) = budget.checked_sub(started.elapsed()) {
-        tokio::time::sleep(rest).await;
-    }
 }
