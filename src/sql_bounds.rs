@@ -13,7 +13,7 @@
 /// Wraps an `impl` block or an `async fn` generic over one database type parameter and adds
 /// the bounds generic sqlx code needs on it:
 ///
-/// ```ignore
+/// ```text
 /// with_sql_bounds! {
 ///     impl<DB: Backend> KeyStore for SqlStore<DB> { … }
 /// }
