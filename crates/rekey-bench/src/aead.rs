@@ -11,11 +11,12 @@ use rekey::crypto::{EncryptionKey, KeyMaterial};
 use serde_json::{json, Value};
 
 use crate::cli::Plan;
-use crate::report::{
-    bytes_per_s, median, ratio, size_label, wait_for_quiet_blocking, CpuMeter, Section, Table,
-    NOISY_CORES,
-};
+use crate::cpu::{CpuMeter, QuietAttempts};
+use crate::report::Section;
 use crate::rpc::{payload, ENCRYPTION_KEY};
+use crate::stats::{median, ratio};
+use crate::table::Table;
+use crate::units::{bytes_per_s, size_label};
 
 /// Bytes per second of Rekey's encrypt over about `window`.
 fn rekey_encrypt(key: &EncryptionKey, size: usize, window: Duration) -> anyhow::Result<f64> {
@@ -81,6 +82,15 @@ fn openssl_version() -> Result<String, String> {
     }
 }
 
+/// The kept rounds at one size, in bytes per second; openssl's are empty where it did not
+/// run at that size.
+#[derive(Default)]
+struct SizeRuns {
+    rekey: Vec<f64>,
+    openssl: Vec<f64>,
+    openssl_aead: Vec<f64>,
+}
+
 pub fn run(plan: &Plan) -> anyhow::Result<Section> {
     let key = EncryptionKey::new(&KeyMaterial::generate());
     let openssl = openssl_version();
@@ -93,104 +103,15 @@ pub fn run(plan: &Plan) -> anyhow::Result<Section> {
     } else {
         Duration::from_secs(plan.openssl_seconds)
     };
-    let sizes = &plan.aead_sizes;
-    let mut rekey_runs: Vec<Vec<f64>> = vec![Vec::new(); sizes.len()];
-    let mut openssl_runs: Vec<Vec<f64>> = vec![Vec::new(); sizes.len()];
-    let mut openssl_aead_runs: Vec<Vec<f64>> = vec![Vec::new(); sizes.len()];
     // Warm-up: page in, spin up the CPU.
     rekey_encrypt(
         &key,
         1024,
         Duration::from_millis(if plan.quick { 20 } else { 500 }),
     )?;
-    let mut waited = 0.0;
-    let mut discarded = 0u32;
-    for round in 1..=plan.rounds {
-        for (i, &size) in sizes.iter().enumerate() {
-            for attempt in 1..=plan.attempts {
-                waited += wait_for_quiet_blocking(plan.quiet_wait);
-                // openssl runs as a waited-for child: its CPU counts as this process's.
-                let meter = CpuMeter::start();
-                let a = rekey_encrypt(&key, size, window)?;
-                let mut line = format!(
-                    "aead round {round}/{}: {:>7} Rekey {:>12}",
-                    plan.rounds,
-                    size_label(size),
-                    bytes_per_s(a)
-                );
-                let mut b = None;
-                let mut c = None;
-                if openssl.is_ok() && plan.openssl_sizes.contains(&size) {
-                    let v = openssl_speed(size, plan.openssl_seconds, false)?;
-                    line += &format!(" | openssl {:>12}", bytes_per_s(v));
-                    b = Some(v);
-                    if plan.openssl_aead {
-                        let v = openssl_speed(size, plan.openssl_seconds, true)?;
-                        line += &format!(" | openssl -aead {:>12}", bytes_per_s(v));
-                        c = Some(v);
-                    }
-                }
-                let others = meter.others_cores();
-                let noisy = others > NOISY_CORES && attempt < plan.attempts;
-                eprintln!(
-                    "{line} | other processes {others:.2} cores{}",
-                    if noisy { " -> discarded, again" } else { "" }
-                );
-                if noisy {
-                    discarded += 1;
-                    continue;
-                }
-                rekey_runs[i].push(a);
-                openssl_runs[i].extend(b);
-                openssl_aead_runs[i].extend(c);
-                break;
-            }
-        }
-    }
-
-    let mut table = Table::new(
-        &format!(
-            "AES-256-GCM encrypt, one thread: medians of {} round(s)",
-            plan.rounds
-        ),
-        &[
-            "size",
-            "Rekey",
-            "openssl -evp",
-            "ratio",
-            "openssl -evp -aead",
-            "ratio",
-        ],
-    );
-    let optional = |runs: &Vec<f64>| (!runs.is_empty()).then(|| median(runs));
-    let mut cells = Vec::new();
-    for (i, &size) in sizes.iter().enumerate() {
-        let a = median(&rekey_runs[i]);
-        let b = optional(&openssl_runs[i]);
-        let c = optional(&openssl_aead_runs[i]);
-        let show = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), bytes_per_s);
-        let show_ratio =
-            |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{:.2}", ratio(a, v)));
-        table.row(vec![
-            size_label(size),
-            bytes_per_s(a),
-            show(b),
-            show_ratio(b),
-            show(c),
-            show_ratio(c),
-        ]);
-        cells.push(json!({
-            "bytes": size,
-            "rekey_bytes_per_s": a,
-            "rekey_rounds": rekey_runs[i],
-            "openssl_bytes_per_s": b,
-            "openssl_rounds": openssl_runs[i],
-            "ratio": b.map(|b| ratio(a, b)),
-            "openssl_aead_bytes_per_s": c,
-            "ratio_aead": c.map(|c| ratio(a, c)),
-        }));
-    }
-    table.print();
+    let mut quiet = QuietAttempts::new(plan);
+    let runs = measure_rounds(plan, &key, openssl.is_ok(), window, &mut quiet)?;
+    let cells = summarise(plan, &runs);
     let openssl_json: Value = match &openssl {
         Ok(version) => json!({
             "version": version,
@@ -207,11 +128,114 @@ pub fn run(plan: &Plan) -> anyhow::Result<Section> {
             "measured": "rekey::crypto::EncryptionKey::encrypt, one thread, new random nonce and output buffer per call, no associated data",
             "rekey_window_secs": window.as_secs_f64(),
             "rounds": plan.rounds,
-            "waited_for_quiet_secs": waited,
-            "discarded_noisy_pairs": discarded,
+            "waited_for_quiet_secs": quiet.waited_secs,
+            "discarded_noisy_pairs": quiet.discarded,
             "openssl": openssl_json,
             "cells": cells,
         }),
         checks: Vec::new(),
     })
+}
+
+/// Every round measures each size with Rekey, then with openssl where it runs at that
+/// size, measuring the set again when other processes were busy meanwhile.
+fn measure_rounds(
+    plan: &Plan,
+    key: &EncryptionKey,
+    openssl_available: bool,
+    window: Duration,
+    quiet: &mut QuietAttempts,
+) -> anyhow::Result<Vec<SizeRuns>> {
+    let sizes = &plan.aead_sizes;
+    let mut runs: Vec<SizeRuns> = sizes.iter().map(|_| SizeRuns::default()).collect();
+    for round in 1..=plan.rounds {
+        for (&size, runs) in sizes.iter().zip(runs.iter_mut()) {
+            for attempt in quiet.numbers() {
+                quiet.wait_for_quiet_blocking();
+                // openssl runs as a waited-for child: its CPU counts as this process's.
+                let meter = CpuMeter::start();
+                let a = rekey_encrypt(key, size, window)?;
+                let mut line = format!(
+                    "aead round {round}/{}: {:>7} Rekey {:>12}",
+                    plan.rounds,
+                    size_label(size),
+                    bytes_per_s(a)
+                );
+                let mut b = None;
+                let mut c = None;
+                if openssl_available && plan.openssl_sizes.contains(&size) {
+                    let v = openssl_speed(size, plan.openssl_seconds, false)?;
+                    line += &format!(" | openssl {:>12}", bytes_per_s(v));
+                    b = Some(v);
+                    if plan.openssl_aead {
+                        let v = openssl_speed(size, plan.openssl_seconds, true)?;
+                        line += &format!(" | openssl -aead {:>12}", bytes_per_s(v));
+                        c = Some(v);
+                    }
+                }
+                let others = meter.others_cores();
+                let noisy = quiet.discard_if_noisy(others, attempt);
+                eprintln!(
+                    "{line} | other processes {others:.2} cores{}",
+                    if noisy { " -> discarded, again" } else { "" }
+                );
+                if noisy {
+                    continue;
+                }
+                runs.rekey.push(a);
+                runs.openssl.extend(b);
+                runs.openssl_aead.extend(c);
+                break;
+            }
+        }
+    }
+    Ok(runs)
+}
+
+/// Prints the table; the JSON cells.
+fn summarise(plan: &Plan, runs: &[SizeRuns]) -> Vec<Value> {
+    let mut table = Table::new(
+        &format!(
+            "AES-256-GCM encrypt, one thread: medians of {} round(s)",
+            plan.rounds
+        ),
+        &[
+            "size",
+            "Rekey",
+            "openssl -evp",
+            "ratio",
+            "openssl -evp -aead",
+            "ratio",
+        ],
+    );
+    let optional = |runs: &Vec<f64>| (!runs.is_empty()).then(|| median(runs));
+    let mut cells = Vec::new();
+    for (&size, runs) in plan.aead_sizes.iter().zip(runs) {
+        let a = median(&runs.rekey);
+        let b = optional(&runs.openssl);
+        let c = optional(&runs.openssl_aead);
+        let show = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), bytes_per_s);
+        let show_ratio =
+            |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{:.2}", ratio(a, v)));
+        table.row(vec![
+            size_label(size),
+            bytes_per_s(a),
+            show(b),
+            show_ratio(b),
+            show(c),
+            show_ratio(c),
+        ]);
+        cells.push(json!({
+            "bytes": size,
+            "rekey_bytes_per_s": a,
+            "rekey_rounds": runs.rekey,
+            "openssl_bytes_per_s": b,
+            "openssl_rounds": runs.openssl,
+            "ratio": b.map(|b| ratio(a, b)),
+            "openssl_aead_bytes_per_s": c,
+            "ratio_aead": c.map(|c| ratio(a, c)),
+        }));
+    }
+    table.print();
+    cells
 }

@@ -33,6 +33,19 @@ impl Scenario {
             Scenario::All => "all",
         }
     }
+
+    /// The scenarios this choice runs, in order: `All` stands for each of the others.
+    pub fn expand(self) -> Vec<Scenario> {
+        match self {
+            Scenario::All => vec![
+                Scenario::Rpc,
+                Scenario::Migration,
+                Scenario::Aead,
+                Scenario::Footprint,
+            ],
+            one => vec![one],
+        }
+    }
 }
 
 /// Rekey against its physical limits: each scenario runs its baseline in the same

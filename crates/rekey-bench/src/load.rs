@@ -12,7 +12,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::echo::MESSAGE_OVERHEAD_BYTES;
 use crate::rekey_server::request;
-use crate::report::percentile;
+use crate::stats::percentile;
 
 /// One request, sent again and again.
 #[derive(Clone)]
@@ -114,38 +114,11 @@ pub async fn run(
     let mut tasks = Vec::with_capacity(channels.len() * in_flight);
     for channel in channels {
         for _ in 0..in_flight {
-            let mut client = client(channel.clone());
+            let client = client(channel.clone());
             let call = call.clone();
             let auth = auth.cloned();
             tasks.push(tokio::spawn(async move {
-                let mut latencies = Vec::with_capacity(4096);
-                let mut errors = 0u64;
-                let mut first_error = None;
-                loop {
-                    let sent = Instant::now();
-                    if sent >= end {
-                        break;
-                    }
-                    let result = call.send(&mut client, auth.as_ref()).await;
-                    let done = Instant::now();
-                    let measured = done >= measure_from && done <= end;
-                    match result {
-                        Ok(()) if measured => {
-                            let us = (done - sent).as_micros();
-                            latencies.push(u32::try_from(us).unwrap_or(u32::MAX));
-                        }
-                        Ok(()) => {}
-                        Err(status) => {
-                            errors += 1;
-                            first_error.get_or_insert_with(|| {
-                                format!("{:?}: {}", status.code(), status.message())
-                            });
-                            // An error answer is quick; do not spin on it.
-                            tokio::time::sleep(Duration::from_millis(1)).await;
-                        }
-                    }
-                }
-                (latencies, errors, first_error)
+                send_until(client, &call, auth.as_ref(), measure_from, end).await
             }));
         }
     }
@@ -158,12 +131,12 @@ pub async fn run(
     };
     for task in tasks {
         match task.await {
-            Ok((latencies, errors, first_error)) => {
-                stats.completed += latencies.len() as u64;
-                stats.latencies_us.extend(latencies);
-                stats.errors += errors;
+            Ok(tally) => {
+                stats.completed += tally.latencies_us.len() as u64;
+                stats.latencies_us.extend(tally.latencies_us);
+                stats.errors += tally.errors;
                 if stats.first_error.is_none() {
-                    stats.first_error = first_error;
+                    stats.first_error = tally.first_error;
                 }
             }
             Err(e) => {
@@ -176,4 +149,54 @@ pub async fn run(
     }
     stats.latencies_us.sort_unstable();
     stats
+}
+
+/// What one in-flight slot saw: latencies of the requests answered inside the window
+/// (unsorted), and the errors.
+struct Tally {
+    latencies_us: Vec<u32>,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+/// One in-flight slot: sends `call` again and again, each as soon as the one before was
+/// answered, until `end`; a request counts when its answer arrives in `measure_from..=end`.
+async fn send_until(
+    mut client: KeyServiceClient<Channel>,
+    call: &Call,
+    auth: Option<&AsciiMetadataValue>,
+    measure_from: Instant,
+    end: Instant,
+) -> Tally {
+    let mut tally = Tally {
+        latencies_us: Vec::with_capacity(4096),
+        errors: 0,
+        first_error: None,
+    };
+    loop {
+        let sent = Instant::now();
+        if sent >= end {
+            return tally;
+        }
+        let result = call.send(&mut client, auth).await;
+        let done = Instant::now();
+        let measured = done >= measure_from && done <= end;
+        match result {
+            Ok(()) if measured => {
+                let us = (done - sent).as_micros();
+                tally
+                    .latencies_us
+                    .push(u32::try_from(us).unwrap_or(u32::MAX));
+            }
+            Ok(()) => {}
+            Err(status) => {
+                tally.errors += 1;
+                tally
+                    .first_error
+                    .get_or_insert_with(|| format!("{:?}: {}", status.code(), status.message()));
+                // An error answer is quick; do not spin on it.
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    }
 }

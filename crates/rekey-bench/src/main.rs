@@ -7,9 +7,11 @@
 //! target/release/rekey-bench --quick --scenario rpc  # seconds
 //! ```
 //!
-//! Modules: `cli` options and plan · `echo` the RPC baseline server · `load` the RPC load
-//! driver · `rekey_server` Rekey in process · `rpc`, `migration`, `aead`, `footprint` the
-//! four scenarios · `report` statistics, tables, targets and JSON.
+//! Modules: `cli` options and plan · `meta` the invocation and machine in the JSON ·
+//! `echo` the RPC baseline server · `load` the RPC load driver · `rekey_server` Rekey in
+//! process · `rpc`, `migration`, `aead`, `footprint` the four scenarios · `cpu` what else
+//! the machine is doing · `stats` medians and ratios · `units` figures for people ·
+//! `table` printed tables · `report` targets and the JSON file.
 //!
 //! Threads: the in-process servers (Rekey and the echo baseline) run on one multi-thread
 //! runtime ("server", 2 workers by default, like `rekey serve` on this 2-core machine); the
@@ -18,22 +20,28 @@
 
 mod aead;
 mod cli;
+mod cpu;
 mod echo;
 mod footprint;
 mod load;
+mod meta;
 mod migration;
 mod rekey_server;
 mod report;
 mod rpc;
+mod stats;
+mod table;
+mod units;
 
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
-use serde_json::{json, Map, Value};
+use tokio::runtime::Runtime;
 
 use crate::cli::{Options, Plan, Scenario};
-use crate::report::{CpuMeter, Report, Section, Unavailable};
+use crate::cpu::CpuMeter;
+use crate::report::{Report, Section, Unavailable};
 
 fn main() -> ExitCode {
     let options = Options::parse();
@@ -51,91 +59,44 @@ fn main() -> ExitCode {
     }
 }
 
+/// The two runtimes: the in-process servers on one, the load generator on the other.
+struct Runtimes {
+    server: Runtime,
+    load: Runtime,
+}
+
+impl Runtimes {
+    fn new(plan: &Plan) -> std::io::Result<Self> {
+        Ok(Self {
+            server: runtime("server", plan.server_threads)?,
+            load: runtime("load", plan.client_threads)?,
+        })
+    }
+
+    fn shutdown(self) {
+        self.load.shutdown_timeout(Duration::from_secs(5));
+        self.server.shutdown_timeout(Duration::from_secs(5));
+    }
+}
+
+fn runtime(thread_name: &str, worker_threads: usize) -> std::io::Result<Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(worker_threads)
+        .thread_name(thread_name)
+        .enable_all()
+        .build()
+}
+
 /// Runs the selected scenarios; `Ok(false)` when one of them failed (the JSON says which).
 fn run(options: &Options, plan: &Plan) -> anyhow::Result<bool> {
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(plan.server_threads)
-        .thread_name("server")
-        .enable_all()
-        .build()?;
-    let load_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(plan.client_threads)
-        .thread_name("load")
-        .enable_all()
-        .build()?;
-
-    let mut meta = Map::new();
-    meta.insert(
-        "command".into(),
-        Value::String(std::env::args().collect::<Vec<_>>().join(" ")),
-    );
-    meta.insert("rekey_version".into(), json!(env!("CARGO_PKG_VERSION")));
-    meta.insert("debug_build".into(), json!(cfg!(debug_assertions)));
-    meta.insert("quick".into(), json!(plan.quick));
-    meta.insert("scenario".into(), json!(options.scenario.name()));
-    meta.insert("rounds".into(), json!(plan.rounds));
-    meta.insert("duration_secs".into(), json!(plan.duration.as_secs_f64()));
-    meta.insert(
-        "started_unix".into(),
-        json!(std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)),
-    );
-    meta.insert("machine".into(), report::machine());
-    let mut report = Report::new(meta);
-
-    let selected: Vec<Scenario> = match options.scenario {
-        Scenario::All => vec![
-            Scenario::Rpc,
-            Scenario::Migration,
-            Scenario::Aead,
-            Scenario::Footprint,
-        ],
-        one => vec![one],
-    };
-    let all = options.scenario == Scenario::All;
+    let runtimes = Runtimes::new(plan)?;
+    let mut report = Report::new(meta::run_metadata(options, plan));
+    // Only a full run skips what cannot run here; a scenario asked for by name must run.
+    let skip_unavailable = options.scenario == Scenario::All;
     let started = Instant::now();
     let mut ok = true;
-    for scenario in selected {
-        let name = scenario.name();
-        eprintln!("== {name}");
-        // PostgreSQL is part of what the migration scenario measures, not noise.
-        let meter = if scenario == Scenario::Migration {
-            CpuMeter::start_with(&["postgres"])
-        } else {
-            CpuMeter::start()
-        };
-        let result: anyhow::Result<Section> = match scenario {
-            Scenario::Rpc => load_rt.block_on(rpc::run(plan, server_rt.handle())),
-            Scenario::Migration => load_rt.block_on(migration::run(plan, server_rt.handle())),
-            Scenario::Aead => aead::run(plan),
-            Scenario::Footprint => load_rt.block_on(footprint::run(plan)),
-            Scenario::All => unreachable!("expanded above"),
-        };
-        match result {
-            Ok(mut section) => {
-                let cpu = meter.finish();
-                println!(
-                    "({name}: {:.0} s; other processes kept {:.2} cores busy on average)",
-                    cpu["wall_secs"].as_f64().unwrap_or(0.0),
-                    cpu["other_processes_avg_cores"].as_f64().unwrap_or(0.0)
-                );
-                if let Some(object) = section.value.as_object_mut() {
-                    object.insert("cpu".into(), cpu);
-                }
-                report.add(name, section)
-            }
-            Err(e) if all && e.downcast_ref::<Unavailable>().is_some() => {
-                eprintln!("{name}: skipped: {e}");
-                report.add_status(name, "skipped", &e.to_string());
-            }
-            Err(e) => {
-                eprintln!("{name}: failed: {e:#}");
-                report.add_status(name, "error", &format!("{e:#}"));
-                ok = false;
-            }
-        }
+    for scenario in options.scenario.expand() {
+        ok &= run_and_record(scenario, plan, &runtimes, &mut report, skip_unavailable);
     }
     report.print_targets();
     report.write_json(&options.json)?;
@@ -144,7 +105,61 @@ fn run(options: &Options, plan: &Plan) -> anyhow::Result<bool> {
         options.json.display(),
         started.elapsed().as_secs_f64()
     );
-    load_rt.shutdown_timeout(std::time::Duration::from_secs(5));
-    server_rt.shutdown_timeout(std::time::Duration::from_secs(5));
+    runtimes.shutdown();
     Ok(ok)
+}
+
+/// Runs one scenario under a CPU meter and adds its section (or why it has none) to the
+/// report; `false` when it failed.
+fn run_and_record(
+    scenario: Scenario,
+    plan: &Plan,
+    runtimes: &Runtimes,
+    report: &mut Report,
+    skip_unavailable: bool,
+) -> bool {
+    let name = scenario.name();
+    eprintln!("== {name}");
+    // PostgreSQL is part of what the migration scenario measures, not noise.
+    let meter = if scenario == Scenario::Migration {
+        CpuMeter::start_with(&["postgres"])
+    } else {
+        CpuMeter::start()
+    };
+    match run_scenario(scenario, plan, runtimes) {
+        Ok(mut section) => {
+            let cpu = meter.finish();
+            println!(
+                "({name}: {:.0} s; other processes kept {:.2} cores busy on average)",
+                cpu["wall_secs"].as_f64().unwrap_or(0.0),
+                cpu["other_processes_avg_cores"].as_f64().unwrap_or(0.0)
+            );
+            if let Some(object) = section.value.as_object_mut() {
+                object.insert("cpu".into(), cpu);
+            }
+            report.add(name, section);
+            true
+        }
+        Err(e) if skip_unavailable && e.downcast_ref::<Unavailable>().is_some() => {
+            eprintln!("{name}: skipped: {e}");
+            report.add_status(name, "skipped", &e.to_string());
+            true
+        }
+        Err(e) => {
+            eprintln!("{name}: failed: {e:#}");
+            report.add_status(name, "error", &format!("{e:#}"));
+            false
+        }
+    }
+}
+
+fn run_scenario(scenario: Scenario, plan: &Plan, runtimes: &Runtimes) -> anyhow::Result<Section> {
+    let server_rt = runtimes.server.handle();
+    match scenario {
+        Scenario::Rpc => runtimes.load.block_on(rpc::run(plan, server_rt)),
+        Scenario::Migration => runtimes.load.block_on(migration::run(plan, server_rt)),
+        Scenario::Aead => aead::run(plan),
+        Scenario::Footprint => runtimes.load.block_on(footprint::run(plan)),
+        Scenario::All => unreachable!("Scenario::expand never yields All"),
+    }
 }

@@ -1,0 +1,156 @@
+//! The Rekey side of the migration scenario: an in-process server whose migration targets
+//! are the benchmark tables, a forced rotation timed to its completed event, and the
+//! in-process decrypt+re-encrypt rate (the crypto ceiling under the worker).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use rekey::proto::rotation_service_client::RotationServiceClient;
+use rekey::proto::{GetEventRequest, RotationEvent, ScheduleRotationRequest};
+use rekey::rotation::targets::{Encoding, TargetConfig};
+use rekey::rotation::BatchSize;
+use secrecy::SecretString;
+use tokio::runtime::Handle;
+use tonic::metadata::AsciiMetadataValue;
+use tonic::transport::Channel;
+
+use super::dataset::{Dataset, Record};
+use crate::rekey_server::{request, InProcess};
+
+/// Rekey with every dataset's table as a migration target at `batch_size`, their legacy
+/// keys configured, and no scheduled rotations (the benchmark forces them).
+pub async fn start(
+    server_rt: &Handle,
+    datasets: &[Dataset],
+    database_url: &str,
+    batch_size: BatchSize,
+) -> anyhow::Result<InProcess> {
+    InProcess::start(server_rt, false, |c| {
+        for data in datasets {
+            c.legacy_keys.0.insert(
+                data.key.into(),
+                SecretString::from(hex::encode(data.legacy)),
+            );
+            c.targets.push(target(data, database_url, batch_size));
+        }
+        c.rotation.batch_size = batch_size;
+        c.rotation.worker_poll_interval_ms = 100;
+        c.rotation.schedule_enabled = false;
+    })
+    .await
+}
+
+fn target(data: &Dataset, url: &str, batch_size: BatchSize) -> TargetConfig {
+    TargetConfig {
+        name: data.table.clone(),
+        database_url: SecretString::from(url.to_owned()),
+        table: data.table.clone(),
+        primary_key: "id".into(),
+        column: "token".into(),
+        encoding: Encoding::Binary,
+        key: data.key.into(),
+        associated_data_column: Some("owner".into()),
+        batch_size: Some(batch_size),
+        rate_limit: None,
+    }
+}
+
+/// A rotation-service client of `rekey`, with the admin credentials it needs.
+pub struct Admin {
+    client: RotationServiceClient<Channel>,
+    auth: Option<AsciiMetadataValue>,
+}
+
+impl Admin {
+    pub async fn connect(rekey: &InProcess) -> anyhow::Result<Self> {
+        let channel = tonic::transport::Endpoint::from_shared(rekey.url())?
+            .connect()
+            .await?;
+        Ok(Self {
+            client: RotationServiceClient::new(channel),
+            auth: rekey.admin.clone(),
+        })
+    }
+
+    /// Forces a rotation of the dataset's key and waits for its migration to complete,
+    /// polling its event every `poll`.
+    pub async fn migrate(
+        &mut self,
+        data: &Dataset,
+        poll: Duration,
+    ) -> anyhow::Result<(Duration, RotationEvent)> {
+        let started = Instant::now();
+        let event_id = self.force_rotation(data.key).await?;
+        loop {
+            let event = self
+                .client
+                .get_event(request(
+                    GetEventRequest {
+                        event_id: event_id.clone(),
+                    },
+                    self.auth.as_ref(),
+                ))
+                .await
+                .context("GetEvent")?
+                .into_inner();
+            match event.status.as_str() {
+                "completed" => return Ok((started.elapsed(), event)),
+                "failed" | "rolled_back" => {
+                    bail!(
+                        "migration event {event_id} ended {}: {}",
+                        event.status,
+                        event.last_error
+                    )
+                }
+                _ => {}
+            }
+            if started.elapsed() > Duration::from_secs(3600) {
+                bail!("migration event {event_id} did not complete within an hour");
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+
+    /// ScheduleRotation(force) of `key`; the id of the rotation event it started.
+    async fn force_rotation(&mut self, key: &str) -> anyhow::Result<String> {
+        let reply = self
+            .client
+            .schedule_rotation(request(
+                ScheduleRotationRequest {
+                    key_name: key.into(),
+                    force: true,
+                },
+                self.auth.as_ref(),
+            ))
+            .await
+            .context("ScheduleRotation")?
+            .into_inner();
+        reply
+            .event
+            .map(|e| e.event_id)
+            .with_context(|| format!("ScheduleRotation did not rotate: {}", reply.reason))
+    }
+}
+
+/// Decrypt + re-encrypt of every row in process through the key manager, one task, as the
+/// worker does it; rows per second.
+pub async fn crypto_ceiling(
+    runtime: &Handle,
+    manager: Arc<rekey::keystore::KeyManager>,
+    records: Arc<Vec<Record>>,
+    to_version: u32,
+) -> anyhow::Result<f64> {
+    runtime
+        .spawn(async move {
+            let started = Instant::now();
+            for record in records.iter() {
+                let out = manager
+                    .reencrypt_to(&record.old, record.owner.as_bytes(), to_version)
+                    .await?;
+                std::hint::black_box(out);
+            }
+            Ok::<f64, anyhow::Error>(records.len() as f64 / started.elapsed().as_secs_f64())
+        })
+        .await?
+}
