@@ -52,5 +52,5 @@ impl Clock for ManualClock {
     }
 }
 
-pub const MILLIS_PER_SEC: i64 = 1000;
-pub const SECS_PER_DAY: i64 = 86_400;
+pub(crate) const MILLIS_PER_SEC: i64 = 1000;
+pub(crate) const SECS_PER_DAY: i64 = 86_400;

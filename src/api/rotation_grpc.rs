@@ -17,14 +17,14 @@ const DEFAULT_LIST_LIMIT: u32 = 50;
 const MAX_LIST_LIMIT: u32 = 1000;
 
 #[derive(Debug, Clone)]
-pub struct RotationServiceImpl {
+pub(crate) struct RotationServiceImpl {
     engine: Arc<RotationEngine>,
     scheduler: Arc<Scheduler>,
     auth: Arc<Authenticator>,
 }
 
 impl RotationServiceImpl {
-    pub fn new(
+    pub(crate) fn new(
         engine: Arc<RotationEngine>,
         scheduler: Arc<Scheduler>,
         auth: Arc<Authenticator>,

@@ -9,7 +9,7 @@ use crate::clock::Millis;
 use crate::storage_error::StoreResult;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenRecord {
+pub(crate) struct TokenRecord {
     pub id: String,
     pub name: String,
     /// "admin" or "client".
@@ -27,7 +27,7 @@ pub struct TokenRecord {
 }
 
 #[async_trait]
-pub trait TokenStore: Send + Sync + fmt::Debug {
+pub(crate) trait TokenStore: Send + Sync + fmt::Debug {
     async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
 
     /// Every token, revoked ones included, oldest first.

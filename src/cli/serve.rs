@@ -10,7 +10,7 @@ use crate::clock::SystemClock;
 use crate::config::Config;
 
 #[derive(Debug, clap::Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// TOML config file (optional). Environment variables REKEY_* override it.
     #[arg(long, env = "REKEY_CONFIG")]
     pub config: Option<PathBuf>,
@@ -27,7 +27,7 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     /// The config file, then the environment, then these flags.
-    pub fn config(self) -> anyhow::Result<Config> {
+    pub(crate) fn config(self) -> anyhow::Result<Config> {
         let env: HashMap<String, String> = std::env::vars().collect();
         let mut config = Config::load(self.config.as_deref(), &env)?;
         if let Some(listen) = self.listen {
@@ -43,7 +43,7 @@ impl ServeArgs {
     }
 }
 
-pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.config()?;
     let _telemetry = crate::telemetry::init_server(
         config.telemetry.log_format,

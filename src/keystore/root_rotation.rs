@@ -14,7 +14,7 @@ use crate::keystore::store::KeyStore;
 
 /// What a run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct RootRotationReport {
+pub(crate) struct RootRotationReport {
     /// Versions re-wrapped by this run.
     pub rewrapped: u64,
     /// Versions found already wrapped under the new root key (an earlier, interrupted run).
@@ -23,7 +23,7 @@ pub struct RootRotationReport {
     pub was_complete: bool,
 }
 
-pub async fn rotate_root_key(
+pub(crate) async fn rotate_root_key(
     store: &dyn KeyStore,
     old: &RootKey,
     new: &RootKey,

@@ -23,7 +23,7 @@ pub enum EventStatus {
 }
 
 impl EventStatus {
-    pub const ALL: [EventStatus; 5] = [
+    pub(crate) const ALL: [EventStatus; 5] = [
         EventStatus::Pending,
         EventStatus::InProgress,
         EventStatus::Completed,
@@ -31,7 +31,7 @@ impl EventStatus {
         EventStatus::RolledBack,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             EventStatus::Pending => "pending",
             EventStatus::InProgress => "in_progress",
@@ -41,12 +41,12 @@ impl EventStatus {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|status| status.as_str() == s)
     }
 
     /// Still to be worked by the migration worker.
-    pub fn is_open(self) -> bool {
+    pub(crate) fn is_open(self) -> bool {
         matches!(self, EventStatus::Pending | EventStatus::InProgress)
     }
 }
@@ -59,7 +59,7 @@ impl fmt::Display for EventStatus {
 
 /// Row counts of a migration.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
+pub(crate) struct Counts {
     pub total: u64,
     pub migrated: u64,
     pub already_current: u64,
@@ -79,7 +79,7 @@ impl std::ops::AddAssign for Counts {
 
 /// Progress of one migration target within an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TargetProgress {
+pub(crate) struct TargetProgress {
     pub target: String,
     pub counts: Counts,
     pub checkpoint: Option<String>,
@@ -88,7 +88,7 @@ pub struct TargetProgress {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct RotationEvent {
+pub(crate) struct RotationEvent {
     pub id: String,
     pub key_name: String,
     pub from_version: u32,
@@ -112,7 +112,7 @@ pub struct RotationEvent {
 impl RotationEvent {
     /// The version records are being moved to: the to-version, or the from-version while
     /// rolling back.
-    pub fn target_version(&self) -> u32 {
+    pub(crate) fn target_version(&self) -> u32 {
         if self.rolling_back {
             self.from_version
         } else {
@@ -120,7 +120,7 @@ impl RotationEvent {
         }
     }
 
-    pub fn totals(&self) -> Counts {
+    pub(crate) fn totals(&self) -> Counts {
         let mut sum = Counts::default();
         for target in &self.targets {
             sum += target.counts;
@@ -129,7 +129,7 @@ impl RotationEvent {
     }
 
     /// Records re-encrypted per second of migration work.
-    pub fn records_per_second(&self) -> f64 {
+    pub(crate) fn records_per_second(&self) -> f64 {
         if self.active_millis <= 0 {
             return 0.0;
         }
@@ -139,7 +139,7 @@ impl RotationEvent {
 
 /// What one batch of a migration did, recorded with its checkpoint.
 #[derive(Debug, Clone, Default)]
-pub struct BatchRecord {
+pub(crate) struct BatchRecord {
     pub counts: Counts,
     /// Primary key of the last row of the batch; None when the target is finished.
     pub checkpoint: Option<String>,
@@ -150,7 +150,7 @@ pub struct BatchRecord {
 
 /// Outcome of a request to resume or re-tune an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ResumeError {
+pub(crate) enum ResumeError {
     NotFound,
     /// The event is in a status that cannot be resumed; the status is given.
     WrongStatus(EventStatus),
@@ -165,7 +165,7 @@ pub enum ResumeError {
 
 /// Why an event cannot be rolled back.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RollbackRefusal {
+pub(crate) enum RollbackRefusal {
     NotFound,
     AlreadyRolledBack,
     AlreadyRollingBack,
@@ -178,7 +178,7 @@ pub enum RollbackRefusal {
 
 /// Storage of rotation events. Every method is safe with several replicas on one database.
 #[async_trait]
-pub trait EventStore: Send + Sync + fmt::Debug {
+pub(crate) trait EventStore: Send + Sync + fmt::Debug {
     async fn get_event(&self, id: &str) -> StoreResult<Option<RotationEvent>>;
 
     /// Newest first.

@@ -10,14 +10,14 @@ use crate::keystore::manager::{algorithm, KeySnapshot};
 use crate::rotation::engine::Impact;
 use crate::rotation::events::{Counts, RotationEvent};
 
-pub use crate::reports::rfc3339 as time;
+pub(super) use crate::reports::rfc3339 as time;
 
 fn days(secs: i64) -> f64 {
     secs as f64 / SECS_PER_DAY as f64
 }
 
 #[derive(Debug, Serialize)]
-pub struct VersionJson {
+pub(super) struct VersionJson {
     pub version: u32,
     pub state: &'static str,
     pub created_at: String,
@@ -27,7 +27,7 @@ pub struct VersionJson {
 }
 
 #[derive(Debug, Serialize)]
-pub struct KeyStatusJson {
+pub(super) struct KeyStatusJson {
     pub key_type: String,
     pub purpose: &'static str,
     pub algorithm: &'static str,
@@ -43,7 +43,7 @@ pub struct KeyStatusJson {
 }
 
 impl KeyStatusJson {
-    pub fn new(snapshot: &KeySnapshot, now: Millis) -> Self {
+    pub(super) fn new(snapshot: &KeySnapshot, now: Millis) -> Self {
         let record = &snapshot.record;
         let created = snapshot.primary_created_at();
         let assessment = lifecycle::assess_key(record.policy, created, &snapshot.versions, now);
@@ -77,13 +77,13 @@ impl KeyStatusJson {
 }
 
 #[derive(Debug, Serialize)]
-pub struct StatusJson {
+pub(super) struct StatusJson {
     pub generated_at: String,
     pub keys: Vec<KeyStatusJson>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct VersionRecordsJson {
+pub(super) struct VersionRecordsJson {
     pub version: u32,
     pub records: u64,
 }
@@ -99,14 +99,14 @@ fn records(by_version: &std::collections::BTreeMap<u32, u64>) -> Vec<VersionReco
 }
 
 #[derive(Debug, Serialize)]
-pub struct TargetImpactJson {
+pub(super) struct TargetImpactJson {
     pub target: String,
     pub versions: Vec<VersionRecordsJson>,
     pub unreadable: u64,
 }
 
 #[derive(Debug, Serialize)]
-pub struct ImpactJson {
+pub(super) struct ImpactJson {
     pub key_type: String,
     pub primary_version: u32,
     pub records_to_migrate: u64,
@@ -115,7 +115,7 @@ pub struct ImpactJson {
 }
 
 impl ImpactJson {
-    pub fn new(key: &str, impact: &Impact) -> Self {
+    pub(super) fn new(key: &str, impact: &Impact) -> Self {
         Self {
             key_type: key.to_owned(),
             primary_version: impact.primary_version,
@@ -135,7 +135,7 @@ impl ImpactJson {
 }
 
 #[derive(Debug, Serialize)]
-pub struct CountsJson {
+pub(super) struct CountsJson {
     pub total: u64,
     pub migrated: u64,
     pub already_current: u64,
@@ -156,7 +156,7 @@ impl From<Counts> for CountsJson {
 }
 
 #[derive(Debug, Serialize)]
-pub struct TargetProgressJson {
+pub(super) struct TargetProgressJson {
     pub target: String,
     pub counts: CountsJson,
     pub checkpoint: Option<String>,
@@ -165,7 +165,7 @@ pub struct TargetProgressJson {
 }
 
 #[derive(Debug, Serialize)]
-pub struct EventJson {
+pub(super) struct EventJson {
     pub event_id: String,
     pub key_type: String,
     pub from_version: u32,
@@ -220,14 +220,14 @@ impl From<&RotationEvent> for EventJson {
 }
 
 #[derive(Debug, Serialize)]
-pub struct ScheduledJson {
+pub(super) struct ScheduledJson {
     pub rotated: bool,
     pub event: Option<EventJson>,
     pub reason: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct KeyScheduleJson {
+pub(super) struct KeyScheduleJson {
     pub key_type: String,
     pub primary_version: u32,
     pub last_rotation: String,
@@ -236,7 +236,7 @@ pub struct KeyScheduleJson {
 }
 
 #[derive(Debug, Serialize)]
-pub struct ScheduleJson {
+pub(super) struct ScheduleJson {
     pub scheduler_enabled: bool,
     pub cron: String,
     pub next_run: Option<String>,
@@ -245,7 +245,7 @@ pub struct ScheduleJson {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ScheduleRequest {
+pub(super) struct ScheduleRequest {
     pub key_type: String,
     #[serde(default)]
     pub force: bool,
@@ -253,7 +253,7 @@ pub struct ScheduleRequest {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ExecuteRequest {
+pub(super) struct ExecuteRequest {
     pub event_id: String,
     #[serde(default)]
     pub batch_size: Option<u32>,

@@ -24,7 +24,7 @@ use crate::rotation::scheduler::Scheduler;
 use crate::rotation::{BatchSize, RotationEngine};
 
 #[derive(Debug, Clone)]
-pub struct HttpState {
+pub(crate) struct HttpState {
     pub engine: Arc<RotationEngine>,
     pub scheduler: Arc<Scheduler>,
     pub auth: Arc<Authenticator>,
@@ -32,7 +32,7 @@ pub struct HttpState {
 
 type HttpResult<T> = Result<Json<T>, HttpError>;
 
-pub fn router(state: HttpState) -> Router {
+pub(crate) fn router(state: HttpState) -> Router {
     Router::new()
         .route("/api/v1/key-rotation/status", get(status))
         .route("/api/v1/key-rotation/impact/{key_type}", get(impact))

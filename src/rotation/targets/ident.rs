@@ -22,7 +22,7 @@ pub(super) struct Names {
 
 impl Names {
     /// Validates the table and column names of `config`.
-    pub fn from_config(config: &TargetConfig) -> Result<Names, TargetError> {
+    pub(super) fn from_config(config: &TargetConfig) -> Result<Names, TargetError> {
         let invalid = |reason: String| TargetError::Config {
             target: config.name.clone(),
             reason,
@@ -73,7 +73,7 @@ impl Names {
     }
 
     /// The table for SQL: `"table"` or `"schema"."table"`.
-    pub fn quoted_table(&self) -> String {
+    pub(super) fn quoted_table(&self) -> String {
         match &self.schema {
             Some(schema) => format!("{}.{}", quote(schema), quote(&self.table)),
             None => quote(&self.table),

@@ -49,7 +49,7 @@ pub enum Encoding {
 /// A primary-key value. Ordering matches the database order the target pages in (integers
 /// numerically, text by bytes).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum PkValue {
+pub(crate) enum PkValue {
     Int(i64),
     Text(String),
 }
@@ -60,7 +60,7 @@ const TEXT_CHECKPOINT: &str = "text:";
 impl PkValue {
     /// A string from which [`super::Target::parse_checkpoint`] restores this value:
     /// `int:<decimal>` or `text:<text>`.
-    pub fn to_checkpoint(&self) -> String {
+    pub(crate) fn to_checkpoint(&self) -> String {
         match self {
             PkValue::Int(value) => format!("{INT_CHECKPOINT}{value}"),
             PkValue::Text(value) => format!("{TEXT_CHECKPOINT}{value}"),
@@ -99,7 +99,7 @@ pub(super) enum PkKind {
 
 /// One stored value, as read by [`super::Target::fetch_batch`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Row {
+pub(crate) struct Row {
     pub pk: PkValue,
     /// The column value exactly as stored (for base64: the text's bytes).
     pub stored: Vec<u8>,
@@ -110,7 +110,7 @@ pub struct Row {
 /// A replacement for [`super::Target::compare_and_swap`]: `new_stored` is written only if
 /// the row still holds `old_stored`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Update {
+pub(crate) struct Update {
     pub pk: PkValue,
     pub old_stored: Vec<u8>,
     pub new_stored: Vec<u8>,
@@ -118,7 +118,7 @@ pub struct Update {
 
 /// How many stored values use each version of a key.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct VersionCounts {
+pub(crate) struct VersionCounts {
     pub by_version: BTreeMap<u32, u64>,
     /// Values that are not a Rekey ciphertext of the key (garbage, another key, a signature).
     pub unreadable: u64,

@@ -44,7 +44,7 @@ const RELEASED_LEASE_MS: i64 = -1;
 
 /// What the migration worker works with.
 #[derive(Debug, Clone)]
-pub struct WorkerDeps {
+pub(crate) struct WorkerDeps {
     pub events: Arc<dyn EventStore>,
     /// Tells the time, checks the event's key and re-encrypts.
     pub keys: Arc<KeyManager>,
@@ -96,7 +96,7 @@ enum MigrateError {
 }
 
 #[derive(Debug)]
-pub struct Worker {
+pub(crate) struct Worker {
     deps: WorkerDeps,
     /// Identifies this replica in leases.
     owner: String,
@@ -104,7 +104,7 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(deps: WorkerDeps, owner: String, poll_interval: Duration) -> Self {
+    pub(crate) fn new(deps: WorkerDeps, owner: String, poll_interval: Duration) -> Self {
         Self {
             deps,
             owner,
@@ -114,7 +114,7 @@ impl Worker {
 
     /// Works events until `stop` is cancelled; a migration under way then stops at a batch
     /// boundary, its last batch written and checkpointed and its lease released.
-    pub async fn run(&self, stop: &CancellationToken) {
+    pub(crate) async fn run(&self, stop: &CancellationToken) {
         while !stop.is_cancelled() {
             if let Err(e) = self.work_available(stop).await {
                 warn!(error = %e, "migration worker could not claim events; retrying");
