@@ -64,7 +64,7 @@ impl RotationService for RotationServiceImpl {
             .schedule_rotation(&req.key_name, req.force, &principal.id)
             .await?;
         Ok(Response::new(match outcome {
-            ScheduleOutcome::Rotated(_, event) => proto::ScheduleRotationResponse {
+            ScheduleOutcome::Rotated(event) => proto::ScheduleRotationResponse {
                 rotated: true,
                 event: Some(convert::event(&event)),
                 reason: String::new(),

@@ -150,6 +150,20 @@ impl VerifyReport {
 /// Verifies a chain one record at a time, so that a store can page through a log of any
 /// size. Push records in `seq` order, then call [`ChainVerifier::finish`] (or
 /// [`ChainVerifier::finish_at_head`] when the log's head is known).
+///
+/// It reports the first fault among the records pushed (in `seq` order):
+/// - a gap in `seq` (row 1 missing, or `n + 1` not following `n`) → [`ChainFault::Deleted`];
+/// - row 1 not starting from [`GENESIS_HASH`] → [`ChainFault::BadGenesis`];
+/// - a hash that does not match the row's content → [`ChainFault::Edited`], unless the row
+///   matches its hash at another position nearby (rows swapped, or renumbered after a
+///   deletion) or its content is the next row's (contents swapped, hashes left in place) →
+///   [`ChainFault::Reordered`];
+/// - a consistent row whose `prev_hash` is not the previous row's hash, or a `seq` that does
+///   not increase → [`ChainFault::Reordered`].
+///
+/// Deleting the newest rows leaves a shorter, valid chain: compare [`VerifyReport::head_hash`]
+/// with a head kept elsewhere (the stores check it against the head they record, with
+/// [`ChainVerifier::finish_at_head`]).
 #[derive(Debug, Default)]
 pub(crate) struct ChainVerifier {
     rows: u64,
@@ -166,7 +180,8 @@ impl ChainVerifier {
         Self::default()
     }
 
-    /// The fault found so far, if any.
+    /// The fault found so far, if any (for the unit tests, which look before the end).
+    #[cfg(test)]
     pub(crate) fn fault(&self) -> Option<ChainFault> {
         self.fault
     }
@@ -307,32 +322,19 @@ fn settle_suspect(suspect: AuditRecord, next: Option<&AuditRecord>) -> ChainFaul
     }
 }
 
-/// Walks `records` in the order given (which should be `seq` order) and reports the first
-/// fault:
-/// - a gap in `seq` (row 1 missing, or `n + 1` not following `n`) → [`ChainFault::Deleted`];
-/// - row 1 not starting from [`GENESIS_HASH`] → [`ChainFault::BadGenesis`];
-/// - a hash that does not match the row's content → [`ChainFault::Edited`], unless the row
-///   matches its hash at another position nearby (rows swapped, or renumbered after a
-///   deletion) or its content is the next row's (contents swapped, hashes left in place) →
-///   [`ChainFault::Reordered`];
-/// - a consistent row whose `prev_hash` is not the previous row's hash, or a `seq` that does
-///   not increase → [`ChainFault::Reordered`].
-///
-/// Deleting the newest rows leaves a shorter, valid chain: compare [`VerifyReport::head_hash`]
-/// with a head kept elsewhere (the stores check it against the head they record, see
-/// [`ChainVerifier::finish_at_head`]).
-pub(crate) fn verify_chain(records: impl IntoIterator<Item = AuditRecord>) -> VerifyReport {
-    let mut verifier = ChainVerifier::new();
-    for record in records {
-        verifier.push(record);
-    }
-    verifier.finish()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::audit::Outcome;
+
+    /// Verifies all of `records` at once through a [`ChainVerifier`].
+    fn verify_chain(records: impl IntoIterator<Item = AuditRecord>) -> VerifyReport {
+        let mut verifier = ChainVerifier::new();
+        for record in records {
+            verifier.push(record);
+        }
+        verifier.finish()
+    }
 
     fn entry(i: i64) -> AuditEntry {
         AuditEntry {

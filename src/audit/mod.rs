@@ -1,5 +1,5 @@
 //! The tamper-evident audit trail: what is recorded ([`AuditEntry`]), how each stored row is
-//! chained to the one before it ([`record_hash`]), how a chain is checked ([`verify_chain`]),
+//! chained to the one before it ([`record_hash`]), how a chain is checked ([`ChainVerifier`]),
 //! and the storage trait ([`AuditStore`]). No SQL here: the SQL backends implement the trait
 //! in `sql/audit.rs`.
 //!
@@ -210,8 +210,8 @@ pub trait AuditStore: Send + Sync + fmt::Debug {
     /// Rows matching `filter`, `seq` ascending.
     async fn list(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
 
-    /// Reads the whole log in `seq` order, page by page, and verifies it (see
-    /// [`verify_chain`]); also checks the last row against the log's recorded head, so that
+    /// Reads the whole log in `seq` order, page by page, and verifies its chain (reporting the
+    /// first [`ChainFault`]); also checks the last row against the log's recorded head, so that
     /// deleting the newest rows is detected too.
     async fn verify(&self) -> StoreResult<VerifyReport>;
 }

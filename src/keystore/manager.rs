@@ -109,10 +109,6 @@ impl KeyManager {
         &self.store
     }
 
-    pub(crate) fn root(&self) -> &RootKey {
-        &self.root
-    }
-
     pub(crate) fn now(&self) -> crate::clock::Millis {
         self.clock.now()
     }

@@ -96,7 +96,7 @@ impl Impact {
 /// Result of a ScheduleRotation request.
 #[derive(Debug)]
 pub(crate) enum ScheduleOutcome {
-    Rotated(Rotated, Box<RotationEvent>),
+    Rotated(Box<RotationEvent>),
     NotDue(String),
 }
 
@@ -153,10 +153,6 @@ impl RotationEngine {
 
     pub(crate) fn audit(&self) -> &Arc<Auditor> {
         &self.audit
-    }
-
-    pub(crate) fn events(&self) -> &Arc<dyn EventStore> {
-        &self.events
     }
 
     pub(crate) fn settings(&self) -> &EngineSettings {
@@ -276,7 +272,7 @@ impl RotationEngine {
             (RotateGuard::DueBy(due_by), Trigger::Manual)
         };
         match self.rotate(key, guard, trigger, actor).await {
-            Ok((rotated, event)) => Ok(ScheduleOutcome::Rotated(rotated, Box::new(event))),
+            Ok((_, event)) => Ok(ScheduleOutcome::Rotated(Box::new(event))),
             Err(RotationError::Key(e @ KeyError::NotDue { .. })) => {
                 Ok(ScheduleOutcome::NotDue(e.to_string()))
             }

@@ -44,11 +44,6 @@ impl EventStatus {
     pub(crate) fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|status| status.as_str() == s)
     }
-
-    /// Still to be worked by the migration worker.
-    pub(crate) fn is_open(self) -> bool {
-        matches!(self, EventStatus::Pending | EventStatus::InProgress)
-    }
 }
 
 impl fmt::Display for EventStatus {

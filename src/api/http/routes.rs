@@ -150,7 +150,7 @@ async fn schedule_rotation(
         .schedule_rotation(&request.key_type, request.force, &principal.id)
         .await?;
     Ok(Json(match outcome {
-        ScheduleOutcome::Rotated(_, event) => ScheduledJson {
+        ScheduleOutcome::Rotated(event) => ScheduledJson {
             rotated: true,
             event: Some(EventJson::from(event.as_ref())),
             reason: None,
