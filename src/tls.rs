@@ -83,7 +83,8 @@ pub(crate) fn http(config: &TlsConfig) -> anyhow::Result<axum_server::tls_rustls
     ))
 }
 
-/// The subject of a DER certificate, as "CN=…, O=…".
+/// The subject of a DER certificate, as "CN=…, O=…": what `[[tls.clients]]` entries name.
+/// Public for the TLS tests, which configure a client by its certificate's subject.
 pub fn subject_of(der: &[u8]) -> Option<String> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     Some(cert.subject().to_string())

@@ -67,6 +67,11 @@ pub(crate) struct PrimaryAge {
     pub policy: crate::keystore::store::KeyPolicy,
 }
 
+/// Performs every key operation, over the keyring loaded from the key store.
+///
+/// Public only as [`RunningServer::manager`](crate::server::RunningServer::manager) hands it
+/// out, to the integration tests and the benchmark harness; of its methods, only those they
+/// call are public.
 #[derive(Debug)]
 pub struct KeyManager {
     store: Arc<dyn KeyStore>,
@@ -105,6 +110,7 @@ impl KeyManager {
         Ok(manager)
     }
 
+    /// The key store the keyring is loaded from.
     pub fn store(&self) -> &Arc<dyn KeyStore> {
         &self.store
     }
@@ -221,6 +227,8 @@ impl KeyManager {
         Ok(())
     }
 
+    /// Encrypts under the primary version of key `name`; returns the ciphertext and that
+    /// version.
     pub async fn encrypt(
         &self,
         name: &str,
@@ -235,6 +243,7 @@ impl KeyManager {
         Ok((ciphertext, primary.version))
     }
 
+    /// Decrypts with whichever usable version of its key `ciphertext` names.
     pub async fn decrypt(&self, ciphertext: &[u8], aad: &[u8]) -> KeyResult<Decrypted> {
         let envelope = Envelope::parse(ciphertext).map_err(KeyError::Malformed)?;
         expect_kind(&envelope, Kind::Ciphertext)?;

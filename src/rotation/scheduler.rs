@@ -37,6 +37,10 @@ pub struct RunReport {
     pub errors: Vec<(String, String)>,
 }
 
+/// Rotates keys when their policy says they are due and retires versions past their grace
+/// period, on the configured schedule. Public as
+/// [`RunningServer::scheduler`](crate::server::RunningServer::scheduler) hands it out, so that
+/// the integration tests can run it on demand ([`Scheduler::run_once`]).
 #[derive(Debug)]
 pub struct Scheduler {
     engine: Arc<RotationEngine>,

@@ -65,6 +65,7 @@ pub struct RunningServer {
 }
 
 impl RunningServer {
+    /// Where gRPC listens: the address of the listener given to [`start`].
     pub fn grpc_addr(&self) -> SocketAddr {
         self.grpc_addr
     }
@@ -74,6 +75,9 @@ impl RunningServer {
         self.http_addr
     }
 
+    /// The key manager behind this server's key operations. Public for the integration tests
+    /// (which encrypt as an application would, decrypt migrated rows in process and retire
+    /// versions) and the benchmark harness (which measures re-encryption in process).
     pub fn manager(&self) -> &Arc<KeyManager> {
         &self.manager
     }
