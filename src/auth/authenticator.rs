@@ -29,7 +29,7 @@ pub(super) const ENV_ADMIN_ID: &str = "admin-from-env";
 pub(super) const BOOTSTRAP_TOKEN_FILE: &str = "admin.token";
 
 #[derive(Debug, thiserror::Error)]
-pub enum AuthError {
+pub(crate) enum AuthError {
     #[error("missing credentials: send the header `authorization: Bearer <token>`")]
     Missing,
     #[error("the bearer token is not valid for this server")]

@@ -4,7 +4,7 @@ use std::fmt;
 
 /// Data-plane operations a client token can be limited to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Operation {
+pub(crate) enum Operation {
     Encrypt,
     Decrypt,
     GenerateDataKey,

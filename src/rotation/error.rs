@@ -6,7 +6,7 @@ use crate::rotation::targets::TargetError;
 use crate::storage_error::StoreError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum RotationError {
+pub(crate) enum RotationError {
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error("event id is empty")]

@@ -10,7 +10,7 @@ use crate::storage_error::StoreResult;
 
 /// Lifecycle of a rotation event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EventStatus {
+pub(crate) enum EventStatus {
     /// Waiting for a worker.
     Pending,
     /// A worker holds its lease and is migrating.

@@ -127,7 +127,7 @@ pub(crate) struct VersionCounts {
 /// What went wrong with a target. Messages name the target and what to fix; they never
 /// contain the database URL or any stored value.
 #[derive(Debug, thiserror::Error)]
-pub enum TargetError {
+pub(crate) enum TargetError {
     #[error("migration target {target:?}: invalid configuration: {reason}")]
     Config { target: String, reason: String },
     #[error(
