@@ -61,8 +61,8 @@ pub(crate) enum AuthError {
 /// A token just created: the secret is shown once and never stored.
 #[derive(Debug)]
 pub(crate) struct CreatedToken {
-    pub secret: Zeroizing<String>,
-    pub record: TokenRecord,
+    pub(crate) secret: Zeroizing<String>,
+    pub(crate) record: TokenRecord,
 }
 
 #[derive(Debug)]

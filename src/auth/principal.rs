@@ -74,12 +74,12 @@ impl Role {
 /// An authenticated caller. Holds no secret: `id` is the token id (or certificate subject).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Principal {
-    pub id: String,
-    pub role: Role,
+    pub(crate) id: String,
+    pub(crate) role: Role,
     /// Keys a client may use; empty means every key.
-    pub key_names: Vec<String>,
+    pub(crate) key_names: Vec<String>,
     /// Operations a client may perform; empty means all.
-    pub operations: Vec<Operation>,
+    pub(crate) operations: Vec<Operation>,
 }
 
 impl Principal {

@@ -13,8 +13,8 @@ const ID_HEX_LEN: usize = 12;
 
 /// A freshly generated token: the secret string (shown once) and its id.
 pub(crate) struct NewToken {
-    pub id: String,
-    pub secret: Zeroizing<String>,
+    pub(crate) id: String,
+    pub(crate) secret: Zeroizing<String>,
 }
 
 impl std::fmt::Debug for NewToken {

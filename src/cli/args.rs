@@ -8,22 +8,22 @@ use prost_types::Timestamp;
 #[derive(Debug, clap::Args)]
 pub(crate) struct RotateArgs {
     /// Key name, e.g. TOKEN_ENCRYPTION.
-    pub key: String,
+    pub(crate) key: String,
     /// Emergency rotation: rotate now even though the key is not due.
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
     /// Follow the migration (progress on stderr) until it ends; exit 1 unless it completes.
     #[arg(long)]
-    pub wait: bool,
+    pub(crate) wait: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct RollbackArgs {
     /// Key name.
-    pub key: String,
+    pub(crate) key: String,
     /// Follow the migration back (progress on stderr) until it ends; exit 1 unless it completes.
     #[arg(long)]
-    pub wait: bool,
+    pub(crate) wait: bool,
 }
 
 const EVENT_STATUSES: [&str; 5] = [
@@ -117,19 +117,19 @@ pub(crate) enum ReportFormat {
 pub(crate) struct ReportArgs {
     /// Which report.
     #[arg(long, value_enum, default_value = "post_rotation")]
-    pub kind: ReportKind,
+    pub(crate) kind: ReportKind,
     /// Start of the period (RFC 3339, or YYYY-MM-DD for midnight UTC), inclusive.
     #[arg(long, value_parser = parse_time)]
-    pub from: Option<Timestamp>,
+    pub(crate) from: Option<Timestamp>,
     /// End of the period (RFC 3339, or YYYY-MM-DD), exclusive; default now.
     #[arg(long, value_parser = parse_time)]
-    pub to: Option<Timestamp>,
+    pub(crate) to: Option<Timestamp>,
     /// Output format; default markdown, or json with --json.
     #[arg(long, value_enum)]
-    pub format: Option<ReportFormat>,
+    pub(crate) format: Option<ReportFormat>,
     /// Write the report to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -62,7 +62,7 @@ pub(super) struct Conn {
     channel: Channel,
     bearer: Bearer,
     /// `--json`: machine output.
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 impl Conn {

@@ -50,8 +50,8 @@ impl Exit {
 /// A failed client subcommand: what to print after `rekey: error: `, and how to exit.
 #[derive(Debug)]
 pub(crate) struct CliError {
-    pub exit: Exit,
-    pub message: String,
+    pub(crate) exit: Exit,
+    pub(crate) message: String,
 }
 
 impl CliError {

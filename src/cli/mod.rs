@@ -76,13 +76,13 @@ pub(crate) struct ConnectionArgs {
         env = "REKEY_ADDR",
         default_value = "http://127.0.0.1:50051"
     )]
-    pub addr: String,
+    pub(crate) addr: String,
     /// Read the bearer token from this file instead of the REKEY_TOKEN environment variable.
     #[arg(long, global = true, value_name = "PATH")]
-    pub token_file: Option<PathBuf>,
+    pub(crate) token_file: Option<PathBuf>,
     /// Print machine-readable JSON on stdout instead of tables.
     #[arg(long, global = true)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,9 +12,9 @@ use crate::keystore::root_rotation;
 pub(crate) struct RotateRootKeyArgs {
     /// File holding the new root key as base64 of 32 bytes (e.g. `openssl rand -base64 32`).
     #[arg(long)]
-    pub new_key_file: PathBuf,
+    pub(crate) new_key_file: PathBuf,
     #[command(flatten)]
-    pub server: ServeArgs,
+    pub(crate) server: ServeArgs,
 }
 
 pub(super) async fn rotate_root_key(args: RotateRootKeyArgs) -> anyhow::Result<()> {

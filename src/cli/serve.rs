@@ -13,16 +13,16 @@ use crate::config::Config;
 pub(crate) struct ServeArgs {
     /// TOML config file (optional). Environment variables REKEY_* override it.
     #[arg(long, env = "REKEY_CONFIG")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// gRPC listen address (overrides config and REKEY_LISTEN).
     #[arg(long)]
-    pub listen: Option<SocketAddr>,
+    pub(crate) listen: Option<SocketAddr>,
     /// Data folder of the embedded SQLite keystore (overrides config and REKEY_DATA_DIR).
     #[arg(long)]
-    pub data_dir: Option<PathBuf>,
+    pub(crate) data_dir: Option<PathBuf>,
     /// postgres://… to use PostgreSQL (overrides config and REKEY_DATABASE_URL).
     #[arg(long, hide_env_values = true)]
-    pub database_url: Option<String>,
+    pub(crate) database_url: Option<String>,
 }
 
 impl ServeArgs {

@@ -23,9 +23,9 @@ pub(crate) enum VersionCipher {
 }
 
 pub(crate) struct LoadedVersion {
-    pub version: u32,
-    pub state: VersionState,
-    pub cipher: VersionCipher,
+    pub(crate) version: u32,
+    pub(crate) state: VersionState,
+    pub(crate) cipher: VersionCipher,
 }
 
 impl fmt::Debug for LoadedVersion {
@@ -39,10 +39,10 @@ impl fmt::Debug for LoadedVersion {
 
 #[derive(Debug)]
 pub(crate) struct LoadedKey {
-    pub record: KeyRecord,
-    pub versions: BTreeMap<u32, Arc<LoadedVersion>>,
+    pub(crate) record: KeyRecord,
+    pub(crate) versions: BTreeMap<u32, Arc<LoadedVersion>>,
     /// When the primary version was created (its age drives the rotation alerts).
-    pub primary_created_at: Millis,
+    pub(crate) primary_created_at: Millis,
 }
 
 impl LoadedKey {

@@ -31,11 +31,11 @@ impl AlertLevel {
 /// Where a key stands against its rotation policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Assessment {
-    pub primary_age_ms: Millis,
-    pub next_rotation_due: Millis,
-    pub level: AlertLevel,
+    pub(crate) primary_age_ms: Millis,
+    pub(crate) next_rotation_due: Millis,
+    pub(crate) level: AlertLevel,
     /// The level explained in words, for operators.
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 pub(crate) fn assess(policy: KeyPolicy, primary_created_at: Millis, now: Millis) -> Assessment {

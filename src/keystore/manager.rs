@@ -18,9 +18,9 @@ use crate::keystore::store::{
 /// Behaviour switches of the key manager, taken from the server config.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
-    pub max_plaintext_bytes: usize,
-    pub min_rotation_interval_secs: u64,
-    pub rotation_enabled: bool,
+    pub(crate) max_plaintext_bytes: usize,
+    pub(crate) min_rotation_interval_secs: u64,
+    pub(crate) rotation_enabled: bool,
 }
 
 /// Plaintext recovered by Decrypt; wiped on drop.
@@ -31,22 +31,22 @@ pub struct Decrypted {
 }
 
 pub(crate) struct Verified {
-    pub valid: bool,
-    pub key_name: String,
-    pub key_version: u32,
+    pub(crate) valid: bool,
+    pub(crate) key_name: String,
+    pub(crate) key_version: u32,
 }
 
 pub(crate) struct DataKey {
-    pub plaintext_key: KeyMaterial,
-    pub wrapped_key: Vec<u8>,
-    pub key_version: u32,
+    pub(crate) plaintext_key: KeyMaterial,
+    pub(crate) wrapped_key: Vec<u8>,
+    pub(crate) key_version: u32,
 }
 
 /// A key as stored, for status reports.
 #[derive(Debug, Clone)]
 pub(crate) struct KeySnapshot {
-    pub record: KeyRecord,
-    pub versions: Vec<VersionRecord>,
+    pub(crate) record: KeyRecord,
+    pub(crate) versions: Vec<VersionRecord>,
 }
 
 impl KeySnapshot {
@@ -62,9 +62,9 @@ impl KeySnapshot {
 /// A loaded key's primary version age and policy, read from memory (for metrics).
 #[derive(Debug, Clone)]
 pub(crate) struct PrimaryAge {
-    pub key: String,
-    pub age_secs: f64,
-    pub policy: crate::keystore::store::KeyPolicy,
+    pub(crate) key: String,
+    pub(crate) age_secs: f64,
+    pub(crate) policy: crate::keystore::store::KeyPolicy,
 }
 
 /// Performs every key operation, over the keyring loaded from the key store.

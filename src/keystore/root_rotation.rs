@@ -16,11 +16,11 @@ use crate::keystore::store::KeyStore;
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct RootRotationReport {
     /// Versions re-wrapped by this run.
-    pub rewrapped: u64,
+    pub(crate) rewrapped: u64,
     /// Versions found already wrapped under the new root key (an earlier, interrupted run).
-    pub already_done: u64,
+    pub(crate) already_done: u64,
     /// True when the keystore already belonged to the new root key before this run.
-    pub was_complete: bool,
+    pub(crate) was_complete: bool,
 }
 
 pub(crate) async fn rotate_root_key(

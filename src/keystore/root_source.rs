@@ -16,8 +16,8 @@ pub(crate) const DEV_ROOT_KEY_FILE: &str = "master.key";
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RootKeySource {
     /// Base64 of 32 bytes; wins over `master_key_file`.
-    pub master_key: Option<SecretString>,
-    pub master_key_file: Option<PathBuf>,
+    pub(crate) master_key: Option<SecretString>,
+    pub(crate) master_key_file: Option<PathBuf>,
 }
 
 /// Where the keystore is, for what happens when no root key is configured.

@@ -52,21 +52,21 @@ impl Trigger {
 /// Engine settings taken from the server config.
 #[derive(Debug, Clone)]
 pub(crate) struct EngineSettings {
-    pub default_batch_size: BatchSize,
-    pub lease_ms: i64,
+    pub(crate) default_batch_size: BatchSize,
+    pub(crate) lease_ms: i64,
     /// Passes over the targets at most per event (a pass that skipped rows changed
     /// underneath is followed by another).
-    pub max_passes: u32,
-    pub schedule: cron::Schedule,
-    pub schedule_enabled: bool,
-    pub schedule_cron: String,
+    pub(crate) max_passes: u32,
+    pub(crate) schedule: cron::Schedule,
+    pub(crate) schedule_enabled: bool,
+    pub(crate) schedule_cron: String,
 }
 
 /// Stored records per version of a key, over its targets.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Impact {
-    pub primary_version: u32,
-    pub by_target: Vec<(String, VersionCounts)>,
+    pub(crate) primary_version: u32,
+    pub(crate) by_target: Vec<(String, VersionCounts)>,
 }
 
 impl Impact {

@@ -55,11 +55,11 @@ impl fmt::Display for EventStatus {
 /// Row counts of a migration.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Counts {
-    pub total: u64,
-    pub migrated: u64,
-    pub already_current: u64,
-    pub skipped: u64,
-    pub failed: u64,
+    pub(crate) total: u64,
+    pub(crate) migrated: u64,
+    pub(crate) already_current: u64,
+    pub(crate) skipped: u64,
+    pub(crate) failed: u64,
 }
 
 impl std::ops::AddAssign for Counts {
@@ -75,33 +75,33 @@ impl std::ops::AddAssign for Counts {
 /// Progress of one migration target within an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TargetProgress {
-    pub target: String,
-    pub counts: Counts,
-    pub checkpoint: Option<String>,
-    pub done: bool,
-    pub failed_ids: Vec<String>,
+    pub(crate) target: String,
+    pub(crate) counts: Counts,
+    pub(crate) checkpoint: Option<String>,
+    pub(crate) done: bool,
+    pub(crate) failed_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct RotationEvent {
-    pub id: String,
-    pub key_name: String,
-    pub from_version: u32,
-    pub to_version: u32,
-    pub trigger: String,
-    pub actor: String,
-    pub status: EventStatus,
-    pub rolling_back: bool,
-    pub created_at: Millis,
-    pub started_at: Option<Millis>,
-    pub finished_at: Option<Millis>,
-    pub batch_size: u32,
-    pub rate_limit: u32,
-    pub active_millis: i64,
-    pub pass: u32,
-    pub last_error: Option<String>,
-    pub lease_owner: Option<String>,
-    pub targets: Vec<TargetProgress>,
+    pub(crate) id: String,
+    pub(crate) key_name: String,
+    pub(crate) from_version: u32,
+    pub(crate) to_version: u32,
+    pub(crate) trigger: String,
+    pub(crate) actor: String,
+    pub(crate) status: EventStatus,
+    pub(crate) rolling_back: bool,
+    pub(crate) created_at: Millis,
+    pub(crate) started_at: Option<Millis>,
+    pub(crate) finished_at: Option<Millis>,
+    pub(crate) batch_size: u32,
+    pub(crate) rate_limit: u32,
+    pub(crate) active_millis: i64,
+    pub(crate) pass: u32,
+    pub(crate) last_error: Option<String>,
+    pub(crate) lease_owner: Option<String>,
+    pub(crate) targets: Vec<TargetProgress>,
 }
 
 impl RotationEvent {
@@ -135,12 +135,12 @@ impl RotationEvent {
 /// What one batch of a migration did, recorded with its checkpoint.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct BatchRecord {
-    pub counts: Counts,
+    pub(crate) counts: Counts,
     /// Primary key of the last row of the batch; None when the target is finished.
-    pub checkpoint: Option<String>,
-    pub done: bool,
-    pub failed_ids: Vec<String>,
-    pub elapsed_ms: i64,
+    pub(crate) checkpoint: Option<String>,
+    pub(crate) done: bool,
+    pub(crate) failed_ids: Vec<String>,
+    pub(crate) elapsed_ms: i64,
 }
 
 /// Outcome of a request to resume or re-tune an event.

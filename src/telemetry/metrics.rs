@@ -74,20 +74,20 @@ const MIGRATION_OUTCOMES: [&str; 4] = ["migrated", "already_current", "skipped",
 /// Records of one migration batch by outcome (`rekey_migration_records_total{outcome}`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct MigrationOutcomes {
-    pub migrated: u64,
-    pub already_current: u64,
-    pub skipped: u64,
-    pub failed: u64,
+    pub(crate) migrated: u64,
+    pub(crate) already_current: u64,
+    pub(crate) skipped: u64,
+    pub(crate) failed: u64,
 }
 
 /// One managed key's gauges, read at every scrape.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct KeyGauges {
-    pub key: String,
+    pub(crate) key: String,
     /// Age of the key's primary version.
-    pub primary_age_secs: f64,
-    pub rotation_interval_secs: f64,
-    pub grace_period_secs: f64,
+    pub(crate) primary_age_secs: f64,
+    pub(crate) rotation_interval_secs: f64,
+    pub(crate) grace_period_secs: f64,
 }
 
 /// The metrics of one server.

@@ -55,9 +55,9 @@ impl std::str::FromStr for LogFormat {
 #[derive(Debug, Clone)]
 pub(crate) struct TraceExport {
     /// OTLP/gRPC endpoint, e.g. `http://otel-collector:4317`.
-    pub endpoint: String,
+    pub(crate) endpoint: String,
     /// Fraction of new traces sampled (a caller's sampling decision is followed).
-    pub sample_ratio: f64,
+    pub(crate) sample_ratio: f64,
 }
 
 /// Flushes exported spans when dropped (at the end of `rekey serve`).

@@ -18,28 +18,28 @@ fn days(secs: i64) -> f64 {
 
 #[derive(Debug, Serialize)]
 pub(super) struct VersionJson {
-    pub version: u32,
-    pub state: &'static str,
-    pub created_at: String,
-    pub deprecated_at: Option<String>,
-    pub retired_at: Option<String>,
-    pub check_value: String,
+    pub(crate) version: u32,
+    pub(crate) state: &'static str,
+    pub(crate) created_at: String,
+    pub(crate) deprecated_at: Option<String>,
+    pub(crate) retired_at: Option<String>,
+    pub(crate) check_value: String,
 }
 
 #[derive(Debug, Serialize)]
 pub(super) struct KeyStatusJson {
-    pub key_type: String,
-    pub purpose: &'static str,
-    pub algorithm: &'static str,
-    pub rotation_interval_days: f64,
-    pub grace_period_days: f64,
-    pub primary_version: u32,
-    pub primary_age_days: f64,
-    pub last_rotation: String,
-    pub next_rotation_due: String,
-    pub alert_level: &'static str,
-    pub alert_reason: String,
-    pub versions: Vec<VersionJson>,
+    pub(crate) key_type: String,
+    pub(crate) purpose: &'static str,
+    pub(crate) algorithm: &'static str,
+    pub(crate) rotation_interval_days: f64,
+    pub(crate) grace_period_days: f64,
+    pub(crate) primary_version: u32,
+    pub(crate) primary_age_days: f64,
+    pub(crate) last_rotation: String,
+    pub(crate) next_rotation_due: String,
+    pub(crate) alert_level: &'static str,
+    pub(crate) alert_reason: String,
+    pub(crate) versions: Vec<VersionJson>,
 }
 
 impl KeyStatusJson {
@@ -78,14 +78,14 @@ impl KeyStatusJson {
 
 #[derive(Debug, Serialize)]
 pub(super) struct StatusJson {
-    pub generated_at: String,
-    pub keys: Vec<KeyStatusJson>,
+    pub(crate) generated_at: String,
+    pub(crate) keys: Vec<KeyStatusJson>,
 }
 
 #[derive(Debug, Serialize)]
 pub(super) struct VersionRecordsJson {
-    pub version: u32,
-    pub records: u64,
+    pub(crate) version: u32,
+    pub(crate) records: u64,
 }
 
 fn records(by_version: &std::collections::BTreeMap<u32, u64>) -> Vec<VersionRecordsJson> {
@@ -100,18 +100,18 @@ fn records(by_version: &std::collections::BTreeMap<u32, u64>) -> Vec<VersionReco
 
 #[derive(Debug, Serialize)]
 pub(super) struct TargetImpactJson {
-    pub target: String,
-    pub versions: Vec<VersionRecordsJson>,
-    pub unreadable: u64,
+    pub(crate) target: String,
+    pub(crate) versions: Vec<VersionRecordsJson>,
+    pub(crate) unreadable: u64,
 }
 
 #[derive(Debug, Serialize)]
 pub(super) struct ImpactJson {
-    pub key_type: String,
-    pub primary_version: u32,
-    pub records_to_migrate: u64,
-    pub versions: Vec<VersionRecordsJson>,
-    pub targets: Vec<TargetImpactJson>,
+    pub(crate) key_type: String,
+    pub(crate) primary_version: u32,
+    pub(crate) records_to_migrate: u64,
+    pub(crate) versions: Vec<VersionRecordsJson>,
+    pub(crate) targets: Vec<TargetImpactJson>,
 }
 
 impl ImpactJson {
@@ -136,11 +136,11 @@ impl ImpactJson {
 
 #[derive(Debug, Serialize)]
 pub(super) struct CountsJson {
-    pub total: u64,
-    pub migrated: u64,
-    pub already_current: u64,
-    pub skipped: u64,
-    pub failed: u64,
+    pub(crate) total: u64,
+    pub(crate) migrated: u64,
+    pub(crate) already_current: u64,
+    pub(crate) skipped: u64,
+    pub(crate) failed: u64,
 }
 
 impl From<Counts> for CountsJson {
@@ -157,32 +157,32 @@ impl From<Counts> for CountsJson {
 
 #[derive(Debug, Serialize)]
 pub(super) struct TargetProgressJson {
-    pub target: String,
-    pub counts: CountsJson,
-    pub checkpoint: Option<String>,
-    pub done: bool,
-    pub failed_ids: Vec<String>,
+    pub(crate) target: String,
+    pub(crate) counts: CountsJson,
+    pub(crate) checkpoint: Option<String>,
+    pub(crate) done: bool,
+    pub(crate) failed_ids: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub(super) struct EventJson {
-    pub event_id: String,
-    pub key_type: String,
-    pub from_version: u32,
-    pub to_version: u32,
-    pub trigger: String,
-    pub actor: String,
-    pub status: &'static str,
-    pub rolling_back: bool,
-    pub created_at: String,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
-    pub batch_size: u32,
-    pub rate_limit: u32,
-    pub records_per_second: f64,
-    pub last_error: Option<String>,
-    pub totals: CountsJson,
-    pub targets: Vec<TargetProgressJson>,
+    pub(crate) event_id: String,
+    pub(crate) key_type: String,
+    pub(crate) from_version: u32,
+    pub(crate) to_version: u32,
+    pub(crate) trigger: String,
+    pub(crate) actor: String,
+    pub(crate) status: &'static str,
+    pub(crate) rolling_back: bool,
+    pub(crate) created_at: String,
+    pub(crate) started_at: Option<String>,
+    pub(crate) finished_at: Option<String>,
+    pub(crate) batch_size: u32,
+    pub(crate) rate_limit: u32,
+    pub(crate) records_per_second: f64,
+    pub(crate) last_error: Option<String>,
+    pub(crate) totals: CountsJson,
+    pub(crate) targets: Vec<TargetProgressJson>,
 }
 
 impl From<&RotationEvent> for EventJson {
@@ -221,40 +221,40 @@ impl From<&RotationEvent> for EventJson {
 
 #[derive(Debug, Serialize)]
 pub(super) struct ScheduledJson {
-    pub rotated: bool,
-    pub event: Option<EventJson>,
-    pub reason: Option<String>,
+    pub(crate) rotated: bool,
+    pub(crate) event: Option<EventJson>,
+    pub(crate) reason: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub(super) struct KeyScheduleJson {
-    pub key_type: String,
-    pub primary_version: u32,
-    pub last_rotation: String,
-    pub next_rotation_due: String,
-    pub due: bool,
+    pub(crate) key_type: String,
+    pub(crate) primary_version: u32,
+    pub(crate) last_rotation: String,
+    pub(crate) next_rotation_due: String,
+    pub(crate) due: bool,
 }
 
 #[derive(Debug, Serialize)]
 pub(super) struct ScheduleJson {
-    pub scheduler_enabled: bool,
-    pub cron: String,
-    pub next_run: Option<String>,
-    pub keys: Vec<KeyScheduleJson>,
+    pub(crate) scheduler_enabled: bool,
+    pub(crate) cron: String,
+    pub(crate) next_run: Option<String>,
+    pub(crate) keys: Vec<KeyScheduleJson>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ScheduleRequest {
-    pub key_type: String,
+    pub(crate) key_type: String,
     #[serde(default)]
-    pub force: bool,
+    pub(crate) force: bool,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ExecuteRequest {
-    pub event_id: String,
+    pub(crate) event_id: String,
     #[serde(default)]
-    pub batch_size: Option<u32>,
+    pub(crate) batch_size: Option<u32>,
 }

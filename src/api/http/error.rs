@@ -10,9 +10,9 @@ use tonic::Code;
 
 #[derive(Debug)]
 pub(super) struct HttpError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
+    pub(crate) status: StatusCode,
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
 }
 
 impl HttpError {

@@ -25,9 +25,9 @@ use crate::rotation::{BatchSize, RotationEngine};
 
 #[derive(Debug, Clone)]
 pub(crate) struct HttpState {
-    pub engine: Arc<RotationEngine>,
-    pub scheduler: Arc<Scheduler>,
-    pub auth: Arc<Authenticator>,
+    pub(crate) engine: Arc<RotationEngine>,
+    pub(crate) scheduler: Arc<Scheduler>,
+    pub(crate) auth: Arc<Authenticator>,
 }
 
 type HttpResult<T> = Result<Json<T>, HttpError>;

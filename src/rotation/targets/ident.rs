@@ -11,13 +11,13 @@ const MAX_IDENTIFIER_LEN: usize = 63;
 #[derive(Debug, Clone)]
 pub(super) struct Names {
     /// The schema part of `schema.table`, unquoted (`None`: the default schema).
-    pub schema: Option<String>,
+    pub(crate) schema: Option<String>,
     /// The table name, unquoted.
-    pub table: String,
+    pub(crate) table: String,
     /// Unquoted column names.
-    pub pk: String,
-    pub column: String,
-    pub ad: Option<String>,
+    pub(crate) pk: String,
+    pub(crate) column: String,
+    pub(crate) ad: Option<String>,
 }
 
 impl Names {

@@ -57,9 +57,9 @@ pub(super) trait Backend: Database {
 
 /// Quoted identifiers for building statements.
 pub(super) struct Parts {
-    pub table: String,
-    pub pk: String,
-    pub column: String,
+    pub(crate) table: String,
+    pub(crate) pk: String,
+    pub(crate) column: String,
 }
 
 /// The SELECT expression of a primary key of type `kind`.

@@ -100,28 +100,28 @@ pub(super) enum PkKind {
 /// One stored value, as read by [`super::Target::fetch_batch`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Row {
-    pub pk: PkValue,
+    pub(crate) pk: PkValue,
     /// The column value exactly as stored (for base64: the text's bytes).
-    pub stored: Vec<u8>,
+    pub(crate) stored: Vec<u8>,
     /// The associated-data column's text as UTF-8 bytes; empty without one or when NULL.
-    pub associated_data: Vec<u8>,
+    pub(crate) associated_data: Vec<u8>,
 }
 
 /// A replacement for [`super::Target::compare_and_swap`]: `new_stored` is written only if
 /// the row still holds `old_stored`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Update {
-    pub pk: PkValue,
-    pub old_stored: Vec<u8>,
-    pub new_stored: Vec<u8>,
+    pub(crate) pk: PkValue,
+    pub(crate) old_stored: Vec<u8>,
+    pub(crate) new_stored: Vec<u8>,
 }
 
 /// How many stored values use each version of a key.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct VersionCounts {
-    pub by_version: BTreeMap<u32, u64>,
+    pub(crate) by_version: BTreeMap<u32, u64>,
     /// Values that are not a Rekey ciphertext of the key (garbage, another key, a signature).
-    pub unreadable: u64,
+    pub(crate) unreadable: u64,
 }
 
 /// What went wrong with a target. Messages name the target and what to fix; they never

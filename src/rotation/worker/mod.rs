@@ -45,19 +45,19 @@ const RELEASED_LEASE_MS: i64 = -1;
 /// What the migration worker works with.
 #[derive(Debug, Clone)]
 pub(crate) struct WorkerDeps {
-    pub events: Arc<dyn EventStore>,
+    pub(crate) events: Arc<dyn EventStore>,
     /// Tells the time, checks the event's key and re-encrypts.
-    pub keys: Arc<KeyManager>,
-    pub audit: Arc<Auditor>,
-    pub metrics: Arc<Metrics>,
+    pub(crate) keys: Arc<KeyManager>,
+    pub(crate) audit: Arc<Auditor>,
+    pub(crate) metrics: Arc<Metrics>,
     /// The migration targets configured on this server.
-    pub targets: Vec<Arc<Target>>,
+    pub(crate) targets: Vec<Arc<Target>>,
     /// How long a claimed event stays this worker's without a recorded batch.
-    pub lease_ms: i64,
+    pub(crate) lease_ms: i64,
     /// Passes over the targets per event at most.
-    pub max_passes: u32,
+    pub(crate) max_passes: u32,
     /// Notified when an event is created or resumed.
-    pub wakeup: Arc<Notify>,
+    pub(crate) wakeup: Arc<Notify>,
 }
 
 /// How one claimed event ended for this worker.
