@@ -10,6 +10,7 @@ use std::{
 /// Milliseconds since the Unix epoch, UTC. Stored as a 64-bit integer on every backend.
 pub type Millis = i64;
 
+/// The time as the server sees it: [`SystemClock`] when serving, [`ManualClock`] in tests.
 pub trait Clock: Send + Sync + fmt::Debug {
     /// Milliseconds since the Unix epoch, UTC.
     fn now(&self) -> Millis;
@@ -28,19 +29,23 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that stands still until moved; for tests.
+/// A clock that stands still until moved. Public for the integration tests, which start a
+/// server on it to cross grace periods and rotation intervals without waiting.
 #[derive(Debug)]
 pub struct ManualClock(AtomicI64);
 
 impl ManualClock {
+    /// A clock showing `start`.
     pub fn new(start: Millis) -> Self {
         Self(AtomicI64::new(start))
     }
 
+    /// Moves the clock `secs` seconds forward.
     pub fn advance_secs(&self, secs: i64) {
         self.0.fetch_add(secs * 1000, Ordering::SeqCst);
     }
 
+    /// Sets the clock to `now`, also backwards.
     pub fn set(&self, now: Millis) {
         self.0.store(now, Ordering::SeqCst);
     }
@@ -52,5 +57,5 @@ impl Clock for ManualClock {
     }
 }
 
-pub const MILLIS_PER_SEC: i64 = 1000;
-pub const SECS_PER_DAY: i64 = 86_400;
+pub(crate) const MILLIS_PER_SEC: i64 = 1000;
+pub(crate) const SECS_PER_DAY: i64 = 86_400;

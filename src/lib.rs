@@ -6,11 +6,29 @@
 //! `rotation`, `auth` and `audit` own their storage contracts too; `sql` implements every
 //! contract for SQLite and PostgreSQL; `api` adapts the domains to gRPC; `server` assembles
 //! everything; `cli` is the `rekey` command line.
+//!
+//! # The public face
+//!
+//! Everything is crate-private unless something outside this library uses it, so that the
+//! compiler reports dead code (`unreachable_pub` keeps it that way). A module is public only
+//! to carry the few items its users name, at the path they already write:
+//!
+//! - [`proto`]: the generated gRPC types and clients, the service's public API;
+//! - [`crypto`]: the envelope crate, shared with clients;
+//! - [`cli`]: what the `rekey` binary runs;
+//! - [`server`], [`config`], [`clock`]: starting a server in process (integration tests, the
+//!   benchmark harness);
+//! - [`keystore`], [`rotation`]: the key manager and the scheduler a running server hands out,
+//!   and the migration target settings (integration tests, the benchmark harness);
+//! - [`tls`], [`telemetry`]: TLS settings and log set-up (integration tests, the benchmark
+//!   harness);
+//! - [`storage`]: the storage contracts and their SQL stores, for the storage behaviour suites.
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
-pub mod api;
-pub mod audit;
-pub mod auth;
+mod api;
+mod audit;
+mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -18,11 +36,12 @@ pub mod config;
 pub use rekey_envelope as crypto;
 pub mod keystore;
 pub mod proto;
-pub mod reports;
+mod reports;
 pub mod rotation;
 pub mod server;
-pub mod sql;
+mod sql;
 mod sql_bounds;
-pub mod storage_error;
+pub mod storage;
+mod storage_error;
 pub mod telemetry;
 pub mod tls;

@@ -21,7 +21,7 @@ const DAY_MS: Millis = SECS_PER_DAY * MILLIS_PER_SEC;
 const MAX_EVENTS: u32 = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReportKind {
+pub(crate) enum ReportKind {
     PostRotation,
     Weekly,
     Monthly,
@@ -29,7 +29,7 @@ pub enum ReportKind {
 }
 
 impl ReportKind {
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "post_rotation" | "post-rotation" => Some(ReportKind::PostRotation),
             "weekly" => Some(ReportKind::Weekly),
@@ -39,7 +39,7 @@ impl ReportKind {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ReportKind::PostRotation => "post_rotation",
             ReportKind::Weekly => "weekly",
@@ -59,7 +59,7 @@ impl ReportKind {
 }
 
 /// RFC 3339 UTC, to the second.
-pub fn rfc3339(ms: Millis) -> String {
+pub(crate) fn rfc3339(ms: Millis) -> String {
     chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default()
@@ -96,7 +96,7 @@ fn event_summary(e: &RotationEvent) -> Value {
 }
 
 /// Builds a report as JSON.
-pub async fn build(
+pub(crate) async fn build(
     engine: &RotationEngine,
     kind: ReportKind,
     from: Option<Millis>,

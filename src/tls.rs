@@ -50,7 +50,7 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The gRPC server's TLS settings.
-pub fn grpc(config: &TlsConfig) -> anyhow::Result<ServerTlsConfig> {
+pub(crate) fn grpc(config: &TlsConfig) -> anyhow::Result<ServerTlsConfig> {
     let identity = Identity::from_pem(read(&config.cert_file)?, read(&config.key_file)?);
     let mut tls = ServerTlsConfig::new().identity(identity);
     if let Some(ca) = &config.client_ca_file {
@@ -62,7 +62,7 @@ pub fn grpc(config: &TlsConfig) -> anyhow::Result<ServerTlsConfig> {
 }
 
 /// The HTTP server's TLS settings (server certificate only: HTTP callers use tokens).
-pub fn http(config: &TlsConfig) -> anyhow::Result<axum_server::tls_rustls::RustlsConfig> {
+pub(crate) fn http(config: &TlsConfig) -> anyhow::Result<axum_server::tls_rustls::RustlsConfig> {
     let certs = CertificateDer::pem_file_iter(&config.cert_file)
         .with_context(|| format!("cannot read {}", config.cert_file.display()))?
         .collect::<Result<Vec<_>, _>>()
@@ -83,7 +83,8 @@ pub fn http(config: &TlsConfig) -> anyhow::Result<axum_server::tls_rustls::Rustl
     ))
 }
 
-/// The subject of a DER certificate, as "CN=…, O=…".
+/// The subject of a DER certificate, as "CN=…, O=…": what `[[tls.clients]]` entries name.
+/// Public for the TLS tests, which configure a client by its certificate's subject.
 pub fn subject_of(der: &[u8]) -> Option<String> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     Some(cert.subject().to_string())

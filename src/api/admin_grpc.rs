@@ -13,14 +13,14 @@ use crate::reports::{self, ReportKind};
 use crate::rotation::RotationEngine;
 
 #[derive(Debug, Clone)]
-pub struct AdminServiceImpl {
+pub(crate) struct AdminServiceImpl {
     auth: Arc<Authenticator>,
     engine: Arc<RotationEngine>,
     audit: Arc<Auditor>,
 }
 
 impl AdminServiceImpl {
-    pub fn new(auth: Arc<Authenticator>, engine: Arc<RotationEngine>) -> Self {
+    pub(crate) fn new(auth: Arc<Authenticator>, engine: Arc<RotationEngine>) -> Self {
         Self {
             auth,
             audit: Arc::clone(engine.audit()),
@@ -31,7 +31,7 @@ impl AdminServiceImpl {
 
 type RpcResult<T> = Result<Response<T>, Status>;
 
-pub fn token_info(t: &TokenRecord) -> proto::TokenInfo {
+pub(crate) fn token_info(t: &TokenRecord) -> proto::TokenInfo {
     proto::TokenInfo {
         token_id: t.id.clone(),
         name: t.name.clone(),
@@ -211,7 +211,7 @@ fn non_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
-pub fn audit_record(r: &AuditRecord) -> proto::AuditRecord {
+pub(crate) fn audit_record(r: &AuditRecord) -> proto::AuditRecord {
     proto::AuditRecord {
         seq: r.seq,
         at: Some(convert::timestamp(r.at)),
@@ -229,7 +229,7 @@ pub fn audit_record(r: &AuditRecord) -> proto::AuditRecord {
 }
 
 impl AdminServiceImpl {
-    pub async fn list_audit_records(
+    pub(crate) async fn list_audit_records(
         &self,
         req: &proto::ListAuditRequest,
     ) -> Result<Vec<AuditRecord>, Status> {

@@ -9,14 +9,14 @@ use crate::proto;
 use crate::rotation::engine::Impact;
 use crate::rotation::events::{Counts, RotationEvent};
 
-pub fn timestamp(ms: Millis) -> prost_types::Timestamp {
+pub(crate) fn timestamp(ms: Millis) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: ms.div_euclid(MILLIS_PER_SEC),
         nanos: (ms.rem_euclid(MILLIS_PER_SEC) * 1_000_000) as i32,
     }
 }
 
-pub fn duration_ms(ms: Millis) -> prost_types::Duration {
+pub(crate) fn duration_ms(ms: Millis) -> prost_types::Duration {
     prost_types::Duration {
         seconds: ms / MILLIS_PER_SEC,
         nanos: ((ms % MILLIS_PER_SEC) * 1_000_000) as i32,
@@ -46,7 +46,7 @@ fn alert(level: AlertLevel) -> proto::AlertLevel {
     }
 }
 
-pub fn key_status(snapshot: &KeySnapshot, now: Millis) -> proto::KeyStatus {
+pub(crate) fn key_status(snapshot: &KeySnapshot, now: Millis) -> proto::KeyStatus {
     let record = &snapshot.record;
     let assessment = lifecycle::assess_key(
         record.policy,
@@ -87,7 +87,7 @@ pub fn key_status(snapshot: &KeySnapshot, now: Millis) -> proto::KeyStatus {
     }
 }
 
-pub fn counts(c: &Counts) -> proto::MigrationCounts {
+pub(crate) fn counts(c: &Counts) -> proto::MigrationCounts {
     proto::MigrationCounts {
         total: c.total,
         migrated: c.migrated,
@@ -97,7 +97,7 @@ pub fn counts(c: &Counts) -> proto::MigrationCounts {
     }
 }
 
-pub fn event(e: &RotationEvent) -> proto::RotationEvent {
+pub(crate) fn event(e: &RotationEvent) -> proto::RotationEvent {
     proto::RotationEvent {
         event_id: e.id.clone(),
         key_name: e.key_name.clone(),
@@ -139,7 +139,7 @@ fn version_impacts(by_version: &std::collections::BTreeMap<u32, u64>) -> Vec<pro
         .collect()
 }
 
-pub fn impact(key: &str, impact: &Impact) -> proto::GetImpactResponse {
+pub(crate) fn impact(key: &str, impact: &Impact) -> proto::GetImpactResponse {
     proto::GetImpactResponse {
         key_name: key.to_owned(),
         primary_version: impact.primary_version,
@@ -157,7 +157,7 @@ pub fn impact(key: &str, impact: &Impact) -> proto::GetImpactResponse {
     }
 }
 
-pub fn key_schedule(snapshot: &KeySnapshot, now: Millis) -> proto::KeySchedule {
+pub(crate) fn key_schedule(snapshot: &KeySnapshot, now: Millis) -> proto::KeySchedule {
     let record = &snapshot.record;
     let primary_created = snapshot.primary_created_at();
     let due_at = primary_created + record.policy.rotation_interval_secs * MILLIS_PER_SEC;
@@ -177,7 +177,7 @@ pub fn key_schedule(snapshot: &KeySnapshot, now: Millis) -> proto::KeySchedule {
 }
 
 /// A JSON value as a protobuf `Value` kind (for `google.protobuf.Struct` fields).
-pub fn json_to_prost(value: serde_json::Value) -> prost_types::value::Kind {
+pub(crate) fn json_to_prost(value: serde_json::Value) -> prost_types::value::Kind {
     use prost_types::value::Kind;
     match value {
         serde_json::Value::Null => Kind::NullValue(0),

@@ -14,14 +14,14 @@ use crate::rotation::engine::Trigger;
 use crate::rotation::RotationEngine;
 
 #[derive(Debug, Clone)]
-pub struct KeyServiceImpl {
+pub(crate) struct KeyServiceImpl {
     manager: Arc<KeyManager>,
     engine: Arc<RotationEngine>,
     auth: Arc<Authenticator>,
 }
 
 impl KeyServiceImpl {
-    pub fn new(engine: Arc<RotationEngine>, auth: Arc<Authenticator>) -> Self {
+    pub(crate) fn new(engine: Arc<RotationEngine>, auth: Arc<Authenticator>) -> Self {
         Self {
             manager: Arc::clone(engine.manager()),
             engine,

@@ -9,7 +9,7 @@ use crate::auth::{Authenticator, Operation, Principal};
 
 /// The caller of `request`, or the status to answer with. `rpc` names the call in the audit
 /// record of a refusal.
-pub async fn authenticate<T>(
+pub(super) async fn authenticate<T>(
     auth: &Authenticator,
     request: &Request<T>,
     rpc: &str,
@@ -31,7 +31,7 @@ pub async fn authenticate<T>(
 }
 
 /// The caller, who must hold an admin token.
-pub async fn admin<T>(
+pub(super) async fn admin<T>(
     auth: &Authenticator,
     request: &Request<T>,
     rpc: &str,
@@ -42,7 +42,7 @@ pub async fn admin<T>(
 }
 
 /// Checks that `principal` may perform `operation` with `key`.
-pub async fn scope(
+pub(super) async fn scope(
     auth: &Authenticator,
     principal: &Principal,
     operation: Operation,
@@ -53,7 +53,7 @@ pub async fn scope(
 
 /// The key a ciphertext or signature names, for the scope check. A value that is not a Rekey
 /// envelope is let through: the rpc itself answers it with INVALID_ARGUMENT.
-pub fn key_of(envelope: &[u8]) -> Option<&str> {
+pub(super) fn key_of(envelope: &[u8]) -> Option<&str> {
     crate::crypto::peek_key_version(envelope)
         .ok()
         .map(|(_, key, _)| key)

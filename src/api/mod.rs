@@ -1,9 +1,9 @@
 //! Transport adapters: gRPC services (and, later, HTTP admin routes) over the key manager.
 
-pub mod admin_grpc;
-pub mod convert;
-pub mod grpc;
+pub(crate) mod admin_grpc;
+pub(crate) mod convert;
+pub(crate) mod grpc;
 mod guard;
-pub mod http;
-pub mod rotation_grpc;
+pub(crate) mod http;
+pub(crate) mod rotation_grpc;
 mod status;

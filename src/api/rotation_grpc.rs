@@ -17,14 +17,14 @@ const DEFAULT_LIST_LIMIT: u32 = 50;
 const MAX_LIST_LIMIT: u32 = 1000;
 
 #[derive(Debug, Clone)]
-pub struct RotationServiceImpl {
+pub(crate) struct RotationServiceImpl {
     engine: Arc<RotationEngine>,
     scheduler: Arc<Scheduler>,
     auth: Arc<Authenticator>,
 }
 
 impl RotationServiceImpl {
-    pub fn new(
+    pub(crate) fn new(
         engine: Arc<RotationEngine>,
         scheduler: Arc<Scheduler>,
         auth: Arc<Authenticator>,
@@ -64,7 +64,7 @@ impl RotationService for RotationServiceImpl {
             .schedule_rotation(&req.key_name, req.force, &principal.id)
             .await?;
         Ok(Response::new(match outcome {
-            ScheduleOutcome::Rotated(_, event) => proto::ScheduleRotationResponse {
+            ScheduleOutcome::Rotated(event) => proto::ScheduleRotationResponse {
                 rotated: true,
                 event: Some(convert::event(&event)),
                 reason: String::new(),

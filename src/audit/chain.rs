@@ -81,7 +81,7 @@ pub enum ChainFault {
 
 impl ChainFault {
     /// The row the fault is reported at (for `Deleted`, the first missing row).
-    pub fn seq(&self) -> i64 {
+    pub(crate) fn seq(&self) -> i64 {
         match *self {
             ChainFault::Edited { seq }
             | ChainFault::Reordered { seq }
@@ -150,8 +150,22 @@ impl VerifyReport {
 /// Verifies a chain one record at a time, so that a store can page through a log of any
 /// size. Push records in `seq` order, then call [`ChainVerifier::finish`] (or
 /// [`ChainVerifier::finish_at_head`] when the log's head is known).
+///
+/// It reports the first fault among the records pushed (in `seq` order):
+/// - a gap in `seq` (row 1 missing, or `n + 1` not following `n`) → [`ChainFault::Deleted`];
+/// - row 1 not starting from [`GENESIS_HASH`] → [`ChainFault::BadGenesis`];
+/// - a hash that does not match the row's content → [`ChainFault::Edited`], unless the row
+///   matches its hash at another position nearby (rows swapped, or renumbered after a
+///   deletion) or its content is the next row's (contents swapped, hashes left in place) →
+///   [`ChainFault::Reordered`];
+/// - a consistent row whose `prev_hash` is not the previous row's hash, or a `seq` that does
+///   not increase → [`ChainFault::Reordered`].
+///
+/// Deleting the newest rows leaves a shorter, valid chain: compare [`VerifyReport::head_hash`]
+/// with a head kept elsewhere (the stores check it against the head they record, with
+/// [`ChainVerifier::finish_at_head`]).
 #[derive(Debug, Default)]
-pub struct ChainVerifier {
+pub(crate) struct ChainVerifier {
     rows: u64,
     /// `seq` and stored hash of the last record pushed.
     last: Option<(i64, String)>,
@@ -162,16 +176,17 @@ pub struct ChainVerifier {
 }
 
 impl ChainVerifier {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
-    /// The fault found so far, if any.
-    pub fn fault(&self) -> Option<ChainFault> {
+    /// The fault found so far, if any (for the unit tests, which look before the end).
+    #[cfg(test)]
+    pub(crate) fn fault(&self) -> Option<ChainFault> {
         self.fault
     }
 
-    pub fn push(&mut self, record: AuditRecord) {
+    pub(crate) fn push(&mut self, record: AuditRecord) {
         self.rows += 1;
         let previous = self.last.replace((record.seq, record.hash.clone()));
         if self.fault.is_some() {
@@ -186,7 +201,7 @@ impl ChainVerifier {
 
     /// Counts a row that cannot be read as an [`AuditRecord`] (an outcome or number no append
     /// writes): it was edited, unless the walk already found a fault before it.
-    pub fn push_unreadable(&mut self, seq: i64, hash: String) {
+    pub(crate) fn push_unreadable(&mut self, seq: i64, hash: String) {
         self.rows += 1;
         let previous = self.last.replace((seq, hash));
         if self.fault.is_some() {
@@ -243,7 +258,7 @@ impl ChainVerifier {
     }
 
     /// The report over the records pushed.
-    pub fn finish(mut self) -> VerifyReport {
+    pub(crate) fn finish(mut self) -> VerifyReport {
         if let Some(suspect) = self.suspect.take() {
             self.fault = Some(settle_suspect(suspect, None));
         }
@@ -259,7 +274,7 @@ impl ChainVerifier {
     /// As [`ChainVerifier::finish`], also checking the records against the log's head as
     /// recorded separately (the `seq` and hash of the newest row): a log that ends before its
     /// head lost its newest rows; a last row whose hash differs from the head's was rewritten.
-    pub fn finish_at_head(self, head_seq: i64, head_hash: &str) -> VerifyReport {
+    pub(crate) fn finish_at_head(self, head_seq: i64, head_hash: &str) -> VerifyReport {
         let last_seq = self.last.as_ref().map_or(0, |(seq, _)| *seq);
         let mut report = self.finish();
         if report.first_fault.is_none() {
@@ -307,32 +322,19 @@ fn settle_suspect(suspect: AuditRecord, next: Option<&AuditRecord>) -> ChainFaul
     }
 }
 
-/// Walks `records` in the order given (which should be `seq` order) and reports the first
-/// fault:
-/// - a gap in `seq` (row 1 missing, or `n + 1` not following `n`) → [`ChainFault::Deleted`];
-/// - row 1 not starting from [`GENESIS_HASH`] → [`ChainFault::BadGenesis`];
-/// - a hash that does not match the row's content → [`ChainFault::Edited`], unless the row
-///   matches its hash at another position nearby (rows swapped, or renumbered after a
-///   deletion) or its content is the next row's (contents swapped, hashes left in place) →
-///   [`ChainFault::Reordered`];
-/// - a consistent row whose `prev_hash` is not the previous row's hash, or a `seq` that does
-///   not increase → [`ChainFault::Reordered`].
-///
-/// Deleting the newest rows leaves a shorter, valid chain: compare [`VerifyReport::head_hash`]
-/// with a head kept elsewhere (the stores check it against the head they record, see
-/// [`ChainVerifier::finish_at_head`]).
-pub fn verify_chain(records: impl IntoIterator<Item = AuditRecord>) -> VerifyReport {
-    let mut verifier = ChainVerifier::new();
-    for record in records {
-        verifier.push(record);
-    }
-    verifier.finish()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::audit::Outcome;
+
+    /// Verifies all of `records` at once through a [`ChainVerifier`].
+    fn verify_chain(records: impl IntoIterator<Item = AuditRecord>) -> VerifyReport {
+        let mut verifier = ChainVerifier::new();
+        for record in records {
+            verifier.push(record);
+        }
+        verifier.finish()
+    }
 
     fn entry(i: i64) -> AuditEntry {
         AuditEntry {

@@ -1,5 +1,5 @@
 //! The tamper-evident audit trail: what is recorded ([`AuditEntry`]), how each stored row is
-//! chained to the one before it ([`record_hash`]), how a chain is checked ([`verify_chain`]),
+//! chained to the one before it ([`record_hash`]), how a chain is checked ([`ChainVerifier`]),
 //! and the storage trait ([`AuditStore`]). No SQL here: the SQL backends implement the trait
 //! in `sql/audit.rs`.
 //!
@@ -20,8 +20,10 @@ use async_trait::async_trait;
 use crate::clock::Millis;
 use crate::storage_error::StoreResult;
 
-pub use chain::{record_hash, verify_chain, ChainFault, ChainVerifier, VerifyReport, GENESIS_HASH};
-pub use recorder::{Auditor, DataPlaneAudit};
+pub(crate) use chain::ChainVerifier;
+pub use chain::{record_hash, ChainFault, VerifyReport, GENESIS_HASH};
+pub(crate) use recorder::Auditor;
+pub use recorder::DataPlaneAudit;
 
 /// How an audited operation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,7 +37,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// The spelling stored in the database and hashed into the chain.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Outcome::Success => "success",
             Outcome::Denied => "denied",
@@ -43,7 +45,7 @@ impl Outcome {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "success" => Some(Outcome::Success),
             "denied" => Some(Outcome::Denied),
@@ -174,7 +176,7 @@ impl AuditFilter {
     pub const MAX_LIMIT: u32 = 10_000;
 
     /// The number of rows a store returns at most.
-    pub fn effective_limit(&self) -> u32 {
+    pub(crate) fn effective_limit(&self) -> u32 {
         match self.limit {
             0 => Self::DEFAULT_LIMIT,
             n => n.min(Self::MAX_LIMIT),
@@ -208,8 +210,8 @@ pub trait AuditStore: Send + Sync + fmt::Debug {
     /// Rows matching `filter`, `seq` ascending.
     async fn list(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
 
-    /// Reads the whole log in `seq` order, page by page, and verifies it (see
-    /// [`verify_chain`]); also checks the last row against the log's recorded head, so that
+    /// Reads the whole log in `seq` order, page by page, and verifies its chain (reporting the
+    /// first [`ChainFault`]); also checks the last row against the log's recorded head, so that
     /// deleting the newest rows is detected too.
     async fn verify(&self) -> StoreResult<VerifyReport>;
 }

@@ -27,7 +27,7 @@ pub enum DataPlaneAudit {
 }
 
 impl DataPlaneAudit {
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "off" => Some(DataPlaneAudit::Off),
             "counts" => Some(DataPlaneAudit::Counts),
@@ -40,7 +40,7 @@ impl DataPlaneAudit {
 /// principal → key → operation → calls.
 type CallCounts = HashMap<Arc<str>, HashMap<Arc<str>, HashMap<&'static str, u64>>>;
 
-pub struct Auditor {
+pub(crate) struct Auditor {
     store: Arc<dyn AuditStore>,
     clock: Arc<dyn Clock>,
     data_plane: DataPlaneAudit,
@@ -63,7 +63,7 @@ impl fmt::Debug for Auditor {
 }
 
 impl Auditor {
-    pub fn new(
+    pub(crate) fn new(
         store: Arc<dyn AuditStore>,
         clock: Arc<dyn Clock>,
         data_plane: DataPlaneAudit,
@@ -77,13 +77,13 @@ impl Auditor {
         }
     }
 
-    pub fn store(&self) -> &Arc<dyn AuditStore> {
+    pub(crate) fn store(&self) -> &Arc<dyn AuditStore> {
         &self.store
     }
 
     /// Appends one entry. A failed write is logged and counted (`write_failures`), never
     /// turned into a failure of the operation that was already performed.
-    pub async fn record(&self, entry: AuditEntry) {
+    pub(crate) async fn record(&self, entry: AuditEntry) {
         if let Err(e) = self.store.append(&entry, self.clock.now()).await {
             self.write_failures.fetch_add(1, Ordering::Relaxed);
             error!(error = %e, operation = %entry.operation, "audit write failed");
@@ -91,12 +91,12 @@ impl Auditor {
     }
 
     /// Audit writes that failed since start.
-    pub fn write_failures(&self) -> u64 {
+    pub(crate) fn write_failures(&self) -> u64 {
         self.write_failures.load(Ordering::Relaxed)
     }
 
     /// Records `result` of an operation by `principal`: success, or failure with its message.
-    pub async fn outcome<T, E: fmt::Display>(
+    pub(crate) async fn outcome<T, E: fmt::Display>(
         &self,
         principal: &str,
         operation: &str,
@@ -114,7 +114,7 @@ impl Auditor {
     }
 
     /// A successful data-plane call.
-    pub async fn data_plane(&self, principal: &str, key: &str, operation: &'static str) {
+    pub(crate) async fn data_plane(&self, principal: &str, key: &str, operation: &'static str) {
         match self.data_plane {
             DataPlaneAudit::Off => {}
             DataPlaneAudit::EveryCall => {
@@ -140,7 +140,7 @@ impl Auditor {
     }
 
     /// Appends the data-plane counts gathered since the last flush as `data_plane.summary` rows.
-    pub async fn flush(&self) {
+    pub(crate) async fn flush(&self) {
         let counts = std::mem::take(&mut *self.counts.lock().unwrap_or_else(|e| e.into_inner()));
         for (principal, by_key) in counts {
             for (key, by_operation) in by_key {

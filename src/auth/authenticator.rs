@@ -24,12 +24,12 @@ use crate::telemetry::metrics::AuthFailure;
 use crate::telemetry::Metrics;
 
 /// The principal id of the admin token given in REKEY_ADMIN_TOKEN.
-pub const ENV_ADMIN_ID: &str = "admin-from-env";
+pub(super) const ENV_ADMIN_ID: &str = "admin-from-env";
 /// File in the data folder that receives the bootstrap admin token.
-pub const BOOTSTRAP_TOKEN_FILE: &str = "admin.token";
+pub(super) const BOOTSTRAP_TOKEN_FILE: &str = "admin.token";
 
 #[derive(Debug, thiserror::Error)]
-pub enum AuthError {
+pub(crate) enum AuthError {
     #[error("missing credentials: send the header `authorization: Bearer <token>`")]
     Missing,
     #[error("the bearer token is not valid for this server")]
@@ -60,13 +60,13 @@ pub enum AuthError {
 
 /// A token just created: the secret is shown once and never stored.
 #[derive(Debug)]
-pub struct CreatedToken {
-    pub secret: Zeroizing<String>,
-    pub record: TokenRecord,
+pub(crate) struct CreatedToken {
+    pub(crate) secret: Zeroizing<String>,
+    pub(crate) record: TokenRecord,
 }
 
 #[derive(Debug)]
-pub struct Authenticator {
+pub(crate) struct Authenticator {
     audit: Arc<Auditor>,
     store: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
@@ -80,7 +80,7 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub async fn new(
+    pub(crate) async fn new(
         store: Arc<dyn TokenStore>,
         audit: Arc<Auditor>,
         clock: Arc<dyn Clock>,
@@ -108,7 +108,7 @@ impl Authenticator {
     }
 
     /// Accepts the listed client certificate subjects as principals (mutual TLS).
-    pub fn with_certificates(
+    pub(crate) fn with_certificates(
         mut self,
         clients: &[crate::tls::CertClient],
     ) -> Result<Self, AuthError> {
@@ -142,12 +142,12 @@ impl Authenticator {
     }
 
     /// The principal of a verified client certificate's subject, if it is listed.
-    pub fn by_certificate(&self, subject: &str) -> Option<Arc<Principal>> {
+    pub(crate) fn by_certificate(&self, subject: &str) -> Option<Arc<Principal>> {
         self.certificates.get(subject).cloned()
     }
 
     /// Reloads every token (revocations made on other replicas take effect here).
-    pub async fn refresh(&self) -> Result<(), AuthError> {
+    pub(crate) async fn refresh(&self) -> Result<(), AuthError> {
         let all = self.store.list_tokens().await?;
         let cached = all
             .into_iter()
@@ -172,7 +172,7 @@ impl Authenticator {
     /// An address that failed too often recently is answered from memory only: a valid token
     /// this replica knows still works (valid clients behind the same address keep working),
     /// anything else is refused without touching the database.
-    pub async fn authenticate(
+    pub(crate) async fn authenticate(
         &self,
         header: Option<&str>,
         peer: Option<IpAddr>,
@@ -221,7 +221,7 @@ impl Authenticator {
     }
 
     /// `require_admin`, with the refusal audited.
-    pub async fn admin_only(
+    pub(crate) async fn admin_only(
         &self,
         principal: &Principal,
         operation: &str,
@@ -240,7 +240,7 @@ impl Authenticator {
     }
 
     /// `require`, with the refusal audited.
-    pub async fn within_scope(
+    pub(crate) async fn within_scope(
         &self,
         principal: &Principal,
         operation: Operation,
@@ -301,7 +301,7 @@ impl Authenticator {
         Ok(Arc::clone(&cached.principal))
     }
 
-    pub fn require_admin(principal: &Principal) -> Result<(), AuthError> {
+    pub(crate) fn require_admin(principal: &Principal) -> Result<(), AuthError> {
         if principal.is_admin() {
             Ok(())
         } else {
@@ -311,7 +311,7 @@ impl Authenticator {
         }
     }
 
-    pub fn require(
+    pub(crate) fn require(
         principal: &Principal,
         operation: Operation,
         key: &str,
@@ -336,7 +336,7 @@ impl Authenticator {
     }
 
     /// Creates a token. `key_names` and `operations` scope client tokens (empty: all).
-    pub async fn create_token(
+    pub(crate) async fn create_token(
         &self,
         name: &str,
         role: Role,
@@ -393,13 +393,13 @@ impl Authenticator {
         })
     }
 
-    pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>, AuthError> {
+    pub(crate) async fn list_tokens(&self) -> Result<Vec<TokenRecord>, AuthError> {
         Ok(self.store.list_tokens().await?)
     }
 
     /// Revokes a token; effective at once on this replica and within the refresh interval on
     /// the others.
-    pub async fn revoke_token(&self, id: &str) -> Result<TokenRecord, AuthError> {
+    pub(crate) async fn revoke_token(&self, id: &str) -> Result<TokenRecord, AuthError> {
         self.store.revoke_token(id, self.clock.now()).await?;
         let record = self
             .store
@@ -412,7 +412,7 @@ impl Authenticator {
 
     /// On the first start of a keystore (and only then, across all replicas), creates an admin
     /// token, writes it to `<data_dir>/admin.token` (mode 0600) and returns its path.
-    pub async fn bootstrap(&self, data_dir: &Path) -> anyhow::Result<Option<PathBuf>> {
+    pub(crate) async fn bootstrap(&self, data_dir: &Path) -> anyhow::Result<Option<PathBuf>> {
         if self.env_admin_hash.is_some() || !self.store.claim_admin_bootstrap().await? {
             return Ok(None);
         }

@@ -8,26 +8,26 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Failures allowed per address and window.
-pub const MAX_FAILURES: u32 = 20;
-pub const WINDOW: Duration = Duration::from_secs(60);
+pub(super) const MAX_FAILURES: u32 = 20;
+pub(super) const WINDOW: Duration = Duration::from_secs(60);
 /// Addresses tracked at most; older windows are dropped first when full.
 const MAX_TRACKED: usize = 10_000;
 
 #[derive(Debug, Default)]
-pub struct FailureLimiter {
+pub(super) struct FailureLimiter {
     windows: Mutex<HashMap<IpAddr, (Instant, u32)>>,
 }
 
 impl FailureLimiter {
     /// Seconds until `peer` may try again, if it is blocked now.
-    pub fn blocked(&self, peer: IpAddr) -> Option<u64> {
+    pub(super) fn blocked(&self, peer: IpAddr) -> Option<u64> {
         let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         let (start, count) = windows.get(&peer)?;
         let elapsed = start.elapsed();
         (*count >= MAX_FAILURES && elapsed < WINDOW).then(|| (WINDOW - elapsed).as_secs().max(1))
     }
 
-    pub fn record_failure(&self, peer: IpAddr) {
+    pub(super) fn record_failure(&self, peer: IpAddr) {
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         if windows.len() >= MAX_TRACKED && !windows.contains_key(&peer) {
             windows.retain(|_, (start, _)| start.elapsed() < WINDOW);

@@ -4,8 +4,8 @@
 mod authenticator;
 mod limiter;
 mod principal;
-pub mod store;
-pub mod token;
+pub(crate) mod store;
+pub(crate) mod token;
 
-pub use authenticator::{AuthError, Authenticator, CreatedToken};
-pub use principal::{Operation, Principal, Role};
+pub(crate) use authenticator::{AuthError, Authenticator};
+pub(crate) use principal::{Operation, Principal, Role};

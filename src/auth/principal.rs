@@ -4,7 +4,7 @@ use std::fmt;
 
 /// Data-plane operations a client token can be limited to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Operation {
+pub(crate) enum Operation {
     Encrypt,
     Decrypt,
     GenerateDataKey,
@@ -14,7 +14,7 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Operation; 6] = [
+    pub(crate) const ALL: [Operation; 6] = [
         Operation::Encrypt,
         Operation::Decrypt,
         Operation::GenerateDataKey,
@@ -24,7 +24,7 @@ impl Operation {
     ];
 
     /// The spelling in token scopes: encrypt, decrypt, generate_data_key, rewrap, sign, verify.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Operation::Encrypt => "encrypt",
             Operation::Decrypt => "decrypt",
@@ -35,7 +35,7 @@ impl Operation {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|op| op.as_str() == s)
     }
 }
@@ -47,7 +47,7 @@ impl fmt::Display for Operation {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
+pub(crate) enum Role {
     /// Every rpc and route.
     Admin,
     /// Data-plane rpcs only, within the token's key and operation scope.
@@ -55,14 +55,14 @@ pub enum Role {
 }
 
 impl Role {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
             Role::Client => "client",
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "admin" => Some(Role::Admin),
             "client" => Some(Role::Client),
@@ -73,21 +73,21 @@ impl Role {
 
 /// An authenticated caller. Holds no secret: `id` is the token id (or certificate subject).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub id: String,
-    pub role: Role,
+pub(crate) struct Principal {
+    pub(crate) id: String,
+    pub(crate) role: Role,
     /// Keys a client may use; empty means every key.
-    pub key_names: Vec<String>,
+    pub(crate) key_names: Vec<String>,
     /// Operations a client may perform; empty means all.
-    pub operations: Vec<Operation>,
+    pub(crate) operations: Vec<Operation>,
 }
 
 impl Principal {
-    pub fn is_admin(&self) -> bool {
+    pub(crate) fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
 
-    pub fn may(&self, operation: Operation, key: &str) -> bool {
+    pub(crate) fn may(&self, operation: Operation, key: &str) -> bool {
         self.is_admin()
             || ((self.key_names.is_empty() || self.key_names.iter().any(|k| k == key))
                 && (self.operations.is_empty() || self.operations.contains(&operation)))

@@ -9,25 +9,25 @@ use crate::clock::Millis;
 use crate::storage_error::StoreResult;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenRecord {
-    pub id: String,
-    pub name: String,
+pub(crate) struct TokenRecord {
+    pub(crate) id: String,
+    pub(crate) name: String,
     /// "admin" or "client".
-    pub role: String,
+    pub(crate) role: String,
     /// Key names a client token may use; empty means every key.
-    pub key_names: Vec<String>,
+    pub(crate) key_names: Vec<String>,
     /// Data-plane operations a client token may perform; empty means all.
-    pub operations: Vec<String>,
+    pub(crate) operations: Vec<String>,
     /// Lowercase hex SHA-256 of the whole token string.
-    pub secret_hash: String,
-    pub created_at: Millis,
-    pub created_by: String,
-    pub expires_at: Option<Millis>,
-    pub revoked_at: Option<Millis>,
+    pub(crate) secret_hash: String,
+    pub(crate) created_at: Millis,
+    pub(crate) created_by: String,
+    pub(crate) expires_at: Option<Millis>,
+    pub(crate) revoked_at: Option<Millis>,
 }
 
 #[async_trait]
-pub trait TokenStore: Send + Sync + fmt::Debug {
+pub(crate) trait TokenStore: Send + Sync + fmt::Debug {
     async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
 
     /// Every token, revoked ones included, oldest first.

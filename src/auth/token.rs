@@ -12,9 +12,9 @@ const PREFIX: &str = "rekey_";
 const ID_HEX_LEN: usize = 12;
 
 /// A freshly generated token: the secret string (shown once) and its id.
-pub struct NewToken {
-    pub id: String,
-    pub secret: Zeroizing<String>,
+pub(crate) struct NewToken {
+    pub(crate) id: String,
+    pub(crate) secret: Zeroizing<String>,
 }
 
 impl std::fmt::Debug for NewToken {
@@ -26,11 +26,11 @@ impl std::fmt::Debug for NewToken {
 }
 
 /// Token ids as shown to operators and stored: `tok_<12 hex>`.
-pub fn token_id(id_hex: &str) -> String {
+pub(crate) fn token_id(id_hex: &str) -> String {
     format!("tok_{id_hex}")
 }
 
-pub fn generate() -> NewToken {
+pub(crate) fn generate() -> NewToken {
     let mut id = [0u8; ID_HEX_LEN / 2];
     let mut secret = Zeroizing::new([0u8; 32]);
     crate::crypto::rng::fill(&mut id);
@@ -44,7 +44,7 @@ pub fn generate() -> NewToken {
 }
 
 /// The token id named inside a presented token, if it has Rekey's shape.
-pub fn id_of(presented: &str) -> Option<String> {
+pub(crate) fn id_of(presented: &str) -> Option<String> {
     let rest = presented.strip_prefix(PREFIX)?;
     let id_hex = rest.get(..ID_HEX_LEN)?;
     if !id_hex.bytes().all(|b| b.is_ascii_hexdigit())
@@ -56,12 +56,12 @@ pub fn id_of(presented: &str) -> Option<String> {
 }
 
 /// Lowercase hex SHA-256 of a token string: what is stored.
-pub fn hash(presented: &str) -> String {
+pub(crate) fn hash(presented: &str) -> String {
     hex::encode(Sha256::digest(presented.as_bytes()))
 }
 
 /// Constant-time equality of two stored-format hashes.
-pub fn hashes_match(a: &str, b: &str) -> bool {
+pub(crate) fn hashes_match(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 

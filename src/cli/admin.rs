@@ -12,7 +12,7 @@ use crate::proto::{
     VerifyAuditRequest,
 };
 
-pub async fn token(conn: &Conn, command: TokenCommand) -> Result<Exit, CliError> {
+pub(super) async fn token(conn: &Conn, command: TokenCommand) -> Result<Exit, CliError> {
     match command {
         TokenCommand::Create {
             name,
@@ -123,7 +123,7 @@ fn token_table(tokens: &[TokenInfo]) -> String {
     table.render()
 }
 
-pub async fn audit(conn: &Conn, command: AuditCommand) -> Result<Exit, CliError> {
+pub(super) async fn audit(conn: &Conn, command: AuditCommand) -> Result<Exit, CliError> {
     match command {
         AuditCommand::List {
             key,

@@ -6,24 +6,24 @@ use clap::{Subcommand, ValueEnum};
 use prost_types::Timestamp;
 
 #[derive(Debug, clap::Args)]
-pub struct RotateArgs {
+pub(crate) struct RotateArgs {
     /// Key name, e.g. TOKEN_ENCRYPTION.
-    pub key: String,
+    pub(crate) key: String,
     /// Emergency rotation: rotate now even though the key is not due.
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
     /// Follow the migration (progress on stderr) until it ends; exit 1 unless it completes.
     #[arg(long)]
-    pub wait: bool,
+    pub(crate) wait: bool,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct RollbackArgs {
+pub(crate) struct RollbackArgs {
     /// Key name.
-    pub key: String,
+    pub(crate) key: String,
     /// Follow the migration back (progress on stderr) until it ends; exit 1 unless it completes.
     #[arg(long)]
-    pub wait: bool,
+    pub(crate) wait: bool,
 }
 
 const EVENT_STATUSES: [&str; 5] = [
@@ -35,7 +35,7 @@ const EVENT_STATUSES: [&str; 5] = [
 ];
 
 #[derive(Debug, Subcommand)]
-pub enum EventsCommand {
+pub(crate) enum EventsCommand {
     /// Rotation events, newest first.
     List {
         /// Only this key's events.
@@ -83,7 +83,7 @@ pub enum EventsCommand {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReportKind {
+pub(crate) enum ReportKind {
     /// Per event: key, versions, duration, counts, records/second, errors (default: last day).
     #[value(name = "post_rotation", alias = "post-rotation")]
     PostRotation,
@@ -96,7 +96,7 @@ pub enum ReportKind {
 }
 
 impl ReportKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ReportKind::PostRotation => "post_rotation",
             ReportKind::Weekly => "weekly",
@@ -107,33 +107,33 @@ impl ReportKind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReportFormat {
+pub(crate) enum ReportFormat {
     Json,
     Markdown,
     Csv,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct ReportArgs {
+pub(crate) struct ReportArgs {
     /// Which report.
     #[arg(long, value_enum, default_value = "post_rotation")]
-    pub kind: ReportKind,
+    pub(crate) kind: ReportKind,
     /// Start of the period (RFC 3339, or YYYY-MM-DD for midnight UTC), inclusive.
     #[arg(long, value_parser = parse_time)]
-    pub from: Option<Timestamp>,
+    pub(crate) from: Option<Timestamp>,
     /// End of the period (RFC 3339, or YYYY-MM-DD), exclusive; default now.
     #[arg(long, value_parser = parse_time)]
-    pub to: Option<Timestamp>,
+    pub(crate) to: Option<Timestamp>,
     /// Output format; default markdown, or json with --json.
     #[arg(long, value_enum)]
-    pub format: Option<ReportFormat>,
+    pub(crate) format: Option<ReportFormat>,
     /// Write the report to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TokenRole {
+pub(crate) enum TokenRole {
     /// Every rpc.
     Admin,
     /// Data-plane rpcs only, optionally limited to --keys and --operations.
@@ -150,7 +150,7 @@ const OPERATIONS: [&str; 6] = [
 ];
 
 #[derive(Debug, Subcommand)]
-pub enum TokenCommand {
+pub(crate) enum TokenCommand {
     /// Create a token; it is printed once and cannot be shown again.
     Create {
         /// A label for people, e.g. "billing-service production".
@@ -178,7 +178,7 @@ pub enum TokenCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum AuditCommand {
+pub(crate) enum AuditCommand {
     /// Audit records, oldest first.
     List {
         /// Only records about this key.
@@ -205,7 +205,7 @@ pub enum AuditCommand {
 }
 
 /// RFC 3339 (`2025-01-31T12:00:00Z`), or a date (`2025-01-31`) meaning midnight UTC.
-pub fn parse_time(s: &str) -> Result<Timestamp, String> {
+pub(super) fn parse_time(s: &str) -> Result<Timestamp, String> {
     let parsed = chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&chrono::Utc))
         .or_else(|_| {

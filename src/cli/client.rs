@@ -15,7 +15,7 @@ use crate::proto::rotation_service_client::RotationServiceClient;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The token in REKEY_TOKEN, if set and not blank.
-pub fn env_token() -> Option<String> {
+pub(super) fn env_token() -> Option<String> {
     std::env::var("REKEY_TOKEN")
         .ok()
         .map(|t| t.trim().to_owned())
@@ -25,7 +25,7 @@ pub fn env_token() -> Option<String> {
 /// Adds `authorization: Bearer <token>` to every request (nothing without a token: the server
 /// then answers UNAUTHENTICATED).
 #[derive(Clone)]
-pub struct Bearer(Option<MetadataValue<Ascii>>);
+pub(super) struct Bearer(Option<MetadataValue<Ascii>>);
 
 impl Bearer {
     fn new(token: Option<String>) -> Result<Self, CliError> {
@@ -55,19 +55,19 @@ impl tonic::service::Interceptor for Bearer {
     }
 }
 
-pub type Authed = InterceptedService<Channel, Bearer>;
+pub(super) type Authed = InterceptedService<Channel, Bearer>;
 
 /// A connected channel, the bearer token and the output mode.
-pub struct Conn {
+pub(super) struct Conn {
     channel: Channel,
     bearer: Bearer,
     /// `--json`: machine output.
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 impl Conn {
     /// Reads the token and connects (exit 6 when the server cannot be reached).
-    pub async fn connect(args: &ConnectionArgs) -> Result<Self, CliError> {
+    pub(super) async fn connect(args: &ConnectionArgs) -> Result<Self, CliError> {
         let bearer = Bearer::new(read_token(args)?)?;
         let addr = normalize(&args.addr)?;
         let endpoint = Endpoint::from_shared(addr.clone())
@@ -86,20 +86,20 @@ impl Conn {
         })
     }
 
-    pub fn keys(&self) -> KeyServiceClient<Authed> {
+    pub(super) fn keys(&self) -> KeyServiceClient<Authed> {
         KeyServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
     }
 
-    pub fn rotation(&self) -> RotationServiceClient<Authed> {
+    pub(super) fn rotation(&self) -> RotationServiceClient<Authed> {
         RotationServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
     }
 
     /// The standard health service (no token needed).
-    pub fn health(&self) -> tonic_health::pb::health_client::HealthClient<Channel> {
+    pub(super) fn health(&self) -> tonic_health::pb::health_client::HealthClient<Channel> {
         tonic_health::pb::health_client::HealthClient::new(self.channel.clone())
     }
 
-    pub fn admin(&self) -> AdminServiceClient<Authed> {
+    pub(super) fn admin(&self) -> AdminServiceClient<Authed> {
         AdminServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
     }
 }

@@ -13,7 +13,7 @@ use crate::proto::{
     RollbackEventRequest, RotationEvent,
 };
 
-pub async fn run(conn: &Conn, command: EventsCommand) -> Result<Exit, CliError> {
+pub(super) async fn run(conn: &Conn, command: EventsCommand) -> Result<Exit, CliError> {
     match command {
         EventsCommand::List { key, status, limit } => list(conn, key, status, limit).await,
         EventsCommand::Show { id } => show(conn, id).await,

@@ -6,7 +6,7 @@ use tonic::Code;
 
 /// The process exit code of a client subcommand (see `rekey --help`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
+pub(crate) enum Exit {
     Success,
     /// The operation failed: event failed, audit tampered, server error.
     Failed,
@@ -22,7 +22,7 @@ pub enum Exit {
 }
 
 impl Exit {
-    pub fn code(self) -> i32 {
+    pub(crate) fn code(self) -> i32 {
         match self {
             Exit::Success => 0,
             Exit::Failed => 1,
@@ -35,7 +35,7 @@ impl Exit {
     }
 
     /// The exit code for a gRPC status.
-    pub fn of(code: Code) -> Self {
+    pub(crate) fn of(code: Code) -> Self {
         match code {
             Code::Ok => Exit::Success,
             Code::NotFound => Exit::NotFound,
@@ -49,24 +49,24 @@ impl Exit {
 
 /// A failed client subcommand: what to print after `rekey: error: `, and how to exit.
 #[derive(Debug)]
-pub struct CliError {
-    pub exit: Exit,
-    pub message: String,
+pub(crate) struct CliError {
+    pub(crate) exit: Exit,
+    pub(crate) message: String,
 }
 
 impl CliError {
-    pub fn new(exit: Exit, message: impl Into<String>) -> Self {
+    pub(crate) fn new(exit: Exit, message: impl Into<String>) -> Self {
         Self {
             exit,
             message: message.into(),
         }
     }
 
-    pub fn usage(message: impl Into<String>) -> Self {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
         Self::new(Exit::Usage, message)
     }
 
-    pub fn failed(message: impl Into<String>) -> Self {
+    pub(crate) fn failed(message: impl Into<String>) -> Self {
         Self::new(Exit::Failed, message)
     }
 }
@@ -80,7 +80,7 @@ impl fmt::Display for CliError {
 impl std::error::Error for CliError {}
 
 /// `err` and its sources, joined with ": ".
-pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(inner) = source {

@@ -6,26 +6,26 @@ use serde_json::{json, Map, Value};
 use super::output::{rfc3339, seconds};
 use crate::proto;
 
-pub fn purpose(value: i32) -> String {
+pub(super) fn purpose(value: i32) -> String {
     proto::KeyPurpose::try_from(value)
         .map_or("unspecified", |p| p.as_str_name())
         .to_ascii_lowercase()
 }
 
-pub fn state(value: i32) -> String {
+pub(super) fn state(value: i32) -> String {
     proto::KeyVersionState::try_from(value)
         .map_or("unspecified", |s| s.as_str_name())
         .to_ascii_lowercase()
 }
 
 /// "OK", "WARNING" or "CRITICAL", as in the reports.
-pub fn alert(value: i32) -> String {
+pub(super) fn alert(value: i32) -> String {
     proto::AlertLevel::try_from(value)
         .map_or("UNSPECIFIED", |a| a.as_str_name())
         .to_owned()
 }
 
-pub fn key_status(k: &proto::KeyStatus) -> Value {
+pub(super) fn key_status(k: &proto::KeyStatus) -> Value {
     let policy = k.policy.as_ref();
     json!({
         "key_name": k.key_name,
@@ -56,7 +56,7 @@ fn versions(v: &[proto::VersionImpact]) -> Value {
         .collect()
 }
 
-pub fn impact(i: &proto::GetImpactResponse) -> Value {
+pub(super) fn impact(i: &proto::GetImpactResponse) -> Value {
     json!({
         "key_name": i.key_name,
         "primary_version": i.primary_version,
@@ -70,7 +70,7 @@ pub fn impact(i: &proto::GetImpactResponse) -> Value {
     })
 }
 
-pub fn counts(c: Option<&proto::MigrationCounts>) -> Value {
+pub(super) fn counts(c: Option<&proto::MigrationCounts>) -> Value {
     let c = c.copied().unwrap_or_default();
     json!({
         "total": c.total,
@@ -81,7 +81,7 @@ pub fn counts(c: Option<&proto::MigrationCounts>) -> Value {
     })
 }
 
-pub fn event(e: &proto::RotationEvent) -> Value {
+pub(super) fn event(e: &proto::RotationEvent) -> Value {
     json!({
         "event_id": e.event_id,
         "key_name": e.key_name,
@@ -109,7 +109,7 @@ pub fn event(e: &proto::RotationEvent) -> Value {
     })
 }
 
-pub fn schedule(s: &proto::GetScheduleResponse) -> Value {
+pub(super) fn schedule(s: &proto::GetScheduleResponse) -> Value {
     json!({
         "scheduler_enabled": s.scheduler_enabled,
         "cron": s.cron,
@@ -126,7 +126,7 @@ pub fn schedule(s: &proto::GetScheduleResponse) -> Value {
     })
 }
 
-pub fn token(t: &proto::TokenInfo) -> Value {
+pub(super) fn token(t: &proto::TokenInfo) -> Value {
     json!({
         "token_id": t.token_id,
         "name": t.name,
@@ -140,7 +140,7 @@ pub fn token(t: &proto::TokenInfo) -> Value {
     })
 }
 
-pub fn audit_record(r: &proto::AuditRecord) -> Value {
+pub(super) fn audit_record(r: &proto::AuditRecord) -> Value {
     json!({
         "seq": r.seq,
         "at": rfc3339(r.at.as_ref()),
@@ -157,7 +157,7 @@ pub fn audit_record(r: &proto::AuditRecord) -> Value {
     })
 }
 
-pub fn verify(v: &proto::VerifyAuditResponse) -> Value {
+pub(super) fn verify(v: &proto::VerifyAuditResponse) -> Value {
     json!({
         "rows": v.rows,
         "intact": v.intact,
@@ -169,7 +169,7 @@ pub fn verify(v: &proto::VerifyAuditResponse) -> Value {
 
 /// A `google.protobuf.Struct` as a JSON object. Whole numbers become integers (protobuf
 /// carries every number as a double).
-pub fn from_struct(s: prost_types::Struct) -> Value {
+pub(super) fn from_struct(s: prost_types::Struct) -> Value {
     Value::Object(
         s.fields
             .into_iter()

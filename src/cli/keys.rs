@@ -13,7 +13,7 @@ use crate::proto::{
     ScheduleRotationRequest, VersionImpact,
 };
 
-pub async fn status(conn: &Conn, key: Option<String>) -> Result<Exit, CliError> {
+pub(super) async fn status(conn: &Conn, key: Option<String>) -> Result<Exit, CliError> {
     let reply = conn
         .keys()
         .get_status(GetStatusRequest {
@@ -70,7 +70,7 @@ fn version_list(versions: &[VersionImpact]) -> String {
     }
 }
 
-pub async fn impact(conn: &Conn, key: String) -> Result<Exit, CliError> {
+pub(super) async fn impact(conn: &Conn, key: String) -> Result<Exit, CliError> {
     let reply = conn
         .rotation()
         .get_impact(GetImpactRequest { key_name: key })
@@ -109,7 +109,7 @@ pub async fn impact(conn: &Conn, key: String) -> Result<Exit, CliError> {
     Ok(Exit::Success)
 }
 
-pub async fn rotate(conn: &Conn, args: RotateArgs) -> Result<Exit, CliError> {
+pub(super) async fn rotate(conn: &Conn, args: RotateArgs) -> Result<Exit, CliError> {
     let reply = conn
         .rotation()
         .schedule_rotation(ScheduleRotationRequest {
@@ -155,7 +155,7 @@ pub async fn rotate(conn: &Conn, args: RotateArgs) -> Result<Exit, CliError> {
     Ok(Exit::Success)
 }
 
-pub async fn rollback(conn: &Conn, args: RollbackArgs) -> Result<Exit, CliError> {
+pub(super) async fn rollback(conn: &Conn, args: RollbackArgs) -> Result<Exit, CliError> {
     let reply = conn
         .keys()
         .rollback(RollbackRequest { key_name: args.key })
@@ -180,7 +180,7 @@ pub async fn rollback(conn: &Conn, args: RollbackArgs) -> Result<Exit, CliError>
     Ok(Exit::Success)
 }
 
-pub async fn schedule(conn: &Conn) -> Result<Exit, CliError> {
+pub(super) async fn schedule(conn: &Conn) -> Result<Exit, CliError> {
     let reply = conn
         .rotation()
         .get_schedule(GetScheduleRequest {})
@@ -225,7 +225,7 @@ pub async fn schedule(conn: &Conn) -> Result<Exit, CliError> {
 }
 
 /// `rekey health`: SERVING is exit 0, anything else exit 1.
-pub async fn health(conn: &Conn) -> Result<Exit, CliError> {
+pub(super) async fn health(conn: &Conn) -> Result<Exit, CliError> {
     use tonic_health::pb::{health_check_response::ServingStatus, HealthCheckRequest};
     let reply = conn
         .health()

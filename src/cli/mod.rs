@@ -24,12 +24,11 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-pub use args::{
-    AuditCommand, EventsCommand, ReportArgs, ReportFormat, ReportKind, RollbackArgs, RotateArgs,
-    TokenCommand, TokenRole,
+pub(crate) use args::{
+    AuditCommand, EventsCommand, ReportArgs, RollbackArgs, RotateArgs, TokenCommand,
 };
-pub use exit::{CliError, Exit};
-pub use serve::ServeArgs;
+pub(crate) use exit::{CliError, Exit};
+pub(crate) use serve::ServeArgs;
 
 use client::Conn;
 
@@ -61,15 +60,15 @@ Exit codes:
 )]
 pub struct Cli {
     #[command(flatten)]
-    pub connection: ConnectionArgs,
+    pub(crate) connection: ConnectionArgs,
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 /// How the client subcommands reach the server (ignored by `serve`).
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Client options")]
-pub struct ConnectionArgs {
+pub(crate) struct ConnectionArgs {
     /// gRPC address of the Rekey server.
     #[arg(
         long,
@@ -77,17 +76,17 @@ pub struct ConnectionArgs {
         env = "REKEY_ADDR",
         default_value = "http://127.0.0.1:50051"
     )]
-    pub addr: String,
+    pub(crate) addr: String,
     /// Read the bearer token from this file instead of the REKEY_TOKEN environment variable.
     #[arg(long, global = true, value_name = "PATH")]
-    pub token_file: Option<PathBuf>,
+    pub(crate) token_file: Option<PathBuf>,
     /// Print machine-readable JSON on stdout instead of tables.
     #[arg(long, global = true)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the server (gRPC on 127.0.0.1:50051, SQLite in ./rekey-data unless configured).
     Serve(ServeArgs),
     /// Re-wrap every stored key version under a new root key (offline: stop every replica

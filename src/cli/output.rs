@@ -8,28 +8,28 @@ use super::exit::CliError;
 
 /// Plain columns separated by two spaces, padded to the widest cell.
 #[derive(Debug, Default)]
-pub struct Table {
+pub(super) struct Table {
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
     /// A table whose first row is `headers`.
-    pub fn new(headers: &[&str]) -> Self {
+    pub(super) fn new(headers: &[&str]) -> Self {
         Self {
             rows: vec![headers.iter().map(|h| (*h).to_owned()).collect()],
         }
     }
 
     /// A table without a header row (e.g. name/value pairs).
-    pub fn plain() -> Self {
+    pub(super) fn plain() -> Self {
         Self::default()
     }
 
-    pub fn row(&mut self, cells: Vec<String>) {
+    pub(super) fn row(&mut self, cells: Vec<String>) {
         self.rows.push(cells);
     }
 
-    pub fn render(&self) -> String {
+    pub(super) fn render(&self) -> String {
         let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
         let mut widths = vec![0; columns];
         for row in &self.rows {
@@ -56,7 +56,7 @@ impl Table {
 }
 
 /// Writes `text` to stdout.
-pub fn emit(text: &str) -> Result<(), CliError> {
+pub(super) fn emit(text: &str) -> Result<(), CliError> {
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(text.as_bytes())?;
     stdout.flush()?;
@@ -64,38 +64,38 @@ pub fn emit(text: &str) -> Result<(), CliError> {
 }
 
 /// Writes `value` as pretty JSON and a newline to stdout.
-pub fn emit_json(value: &serde_json::Value) -> Result<(), CliError> {
+pub(super) fn emit_json(value: &serde_json::Value) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| CliError::failed(format!("cannot encode JSON: {e}")))?;
     emit(&format!("{text}\n"))
 }
 
 /// RFC 3339 UTC to the second, or None when unset or out of range.
-pub fn rfc3339(ts: Option<&Timestamp>) -> Option<String> {
+pub(super) fn rfc3339(ts: Option<&Timestamp>) -> Option<String> {
     let ts = ts?;
     chrono::DateTime::from_timestamp(ts.seconds, ts.nanos.max(0) as u32)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 /// RFC 3339, or "-" when unset.
-pub fn time(ts: Option<&Timestamp>) -> String {
+pub(super) fn time(ts: Option<&Timestamp>) -> String {
     rfc3339(ts).unwrap_or_else(|| "-".into())
 }
 
 /// Seconds in a duration (fractions included), or None when unset.
-pub fn seconds(d: Option<&Duration>) -> Option<f64> {
+pub(super) fn seconds(d: Option<&Duration>) -> Option<f64> {
     d.map(|d| d.seconds as f64 + f64::from(d.nanos) / 1e9)
 }
 
 /// "89d 23h", "5h 3m", "4m 10s", "42s"; "-" when unset.
-pub fn duration(d: Option<&Duration>) -> String {
+pub(super) fn duration(d: Option<&Duration>) -> String {
     match d {
         Some(d) => human_secs(d.seconds),
         None => "-".into(),
     }
 }
 
-pub fn human_secs(secs: i64) -> String {
+pub(super) fn human_secs(secs: i64) -> String {
     let (d, h, m, s) = (
         secs / 86_400,
         secs % 86_400 / 3600,
@@ -114,7 +114,7 @@ pub fn human_secs(secs: i64) -> String {
 }
 
 /// `text`, or "-" when empty.
-pub fn or_dash(text: &str) -> String {
+pub(super) fn or_dash(text: &str) -> String {
     if text.is_empty() {
         "-".into()
     } else {

@@ -11,7 +11,7 @@ use super::json;
 use super::output::emit;
 use crate::proto::GetReportRequest;
 
-pub async fn run(conn: &Conn, args: ReportArgs) -> Result<Exit, CliError> {
+pub(super) async fn run(conn: &Conn, args: ReportArgs) -> Result<Exit, CliError> {
     let reply = conn
         .admin()
         .get_report(GetReportRequest {
@@ -198,7 +198,7 @@ fn csv_field(text: &str) -> String {
 
 /// A header row, then one row per event (post_rotation, monthly) or per key (weekly,
 /// quarterly).
-pub fn csv(kind: ReportKind, report: &Value) -> String {
+pub(super) fn csv(kind: ReportKind, report: &Value) -> String {
     let (list, columns) = main_list(kind);
     let mut out = String::new();
     let header: Vec<&str> = columns.iter().map(|c| c.0).collect();
@@ -246,7 +246,7 @@ fn label(name: &str) -> String {
 }
 
 /// A title, the period, the report's summary figures, then a table per list of records.
-pub fn markdown(kind: ReportKind, report: &Value) -> String {
+pub(super) fn markdown(kind: ReportKind, report: &Value) -> String {
     let get = |k: &str| report.get(k).map_or(String::new(), |v| scalar(v, true));
     let mut out = format!(
         "# {}\n\nPeriod: {} to {} (generated {})\n",

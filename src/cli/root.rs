@@ -9,15 +9,15 @@ use crate::crypto::RootKey;
 use crate::keystore::root_rotation;
 
 #[derive(Debug, clap::Args)]
-pub struct RotateRootKeyArgs {
+pub(crate) struct RotateRootKeyArgs {
     /// File holding the new root key as base64 of 32 bytes (e.g. `openssl rand -base64 32`).
     #[arg(long)]
-    pub new_key_file: PathBuf,
+    pub(crate) new_key_file: PathBuf,
     #[command(flatten)]
-    pub server: ServeArgs,
+    pub(crate) server: ServeArgs,
 }
 
-pub async fn rotate_root_key(args: RotateRootKeyArgs) -> anyhow::Result<()> {
+pub(super) async fn rotate_root_key(args: RotateRootKeyArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.new_key_file)
         .with_context(|| format!("cannot read {}", args.new_key_file.display()))?;
     let new = RootKey::from_base64(&text)

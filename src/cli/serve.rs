@@ -10,24 +10,24 @@ use crate::clock::SystemClock;
 use crate::config::Config;
 
 #[derive(Debug, clap::Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// TOML config file (optional). Environment variables REKEY_* override it.
     #[arg(long, env = "REKEY_CONFIG")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// gRPC listen address (overrides config and REKEY_LISTEN).
     #[arg(long)]
-    pub listen: Option<SocketAddr>,
+    pub(crate) listen: Option<SocketAddr>,
     /// Data folder of the embedded SQLite keystore (overrides config and REKEY_DATA_DIR).
     #[arg(long)]
-    pub data_dir: Option<PathBuf>,
+    pub(crate) data_dir: Option<PathBuf>,
     /// postgres://… to use PostgreSQL (overrides config and REKEY_DATABASE_URL).
     #[arg(long, hide_env_values = true)]
-    pub database_url: Option<String>,
+    pub(crate) database_url: Option<String>,
 }
 
 impl ServeArgs {
     /// The config file, then the environment, then these flags.
-    pub fn config(self) -> anyhow::Result<Config> {
+    pub(crate) fn config(self) -> anyhow::Result<Config> {
         let env: HashMap<String, String> = std::env::vars().collect();
         let mut config = Config::load(self.config.as_deref(), &env)?;
         if let Some(listen) = self.listen {
@@ -43,7 +43,7 @@ impl ServeArgs {
     }
 }
 
-pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.config()?;
     let _telemetry = crate::telemetry::init_server(
         config.telemetry.log_format,

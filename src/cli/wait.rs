@@ -18,7 +18,7 @@ const UNAVAILABLE_RETRIES: u32 = 40;
 
 /// The status the command wants the event to end in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Goal {
+pub(super) enum Goal {
     Completed,
     RolledBack,
 }
@@ -38,7 +38,7 @@ fn finished(status: &str) -> bool {
 
 /// Polls the event until it is completed, failed or rolled back; prints it (a summary, or
 /// JSON with --json) and returns Success when it ended as `goal` wants, Failed otherwise.
-pub async fn follow(conn: &Conn, event_id: &str, goal: Goal) -> Result<Exit, CliError> {
+pub(super) async fn follow(conn: &Conn, event_id: &str, goal: Goal) -> Result<Exit, CliError> {
     // The bar's total: records still to move (read before the event's counts, so that a batch
     // written in between is counted twice rather than never), plus those already moved.
     let key = get(conn, event_id).await?.key_name;

@@ -28,13 +28,13 @@ impl Default for DatabaseConfig {
 
 /// Where the keystore lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Backend {
+pub(crate) enum Backend {
     Sqlite(PathBuf),
     Postgres,
 }
 
 impl Backend {
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Backend::Sqlite(_) => "sqlite",
             Backend::Postgres => "postgres",
@@ -54,7 +54,7 @@ impl DatabaseConfig {
     }
 
     /// The storage backend selected by `url`; without one, SQLite in `data_dir`.
-    pub fn backend(&self, data_dir: &Path) -> Result<Backend, ConfigError> {
+    pub(crate) fn backend(&self, data_dir: &Path) -> Result<Backend, ConfigError> {
         let Some(url) = &self.url else {
             return Ok(Backend::Sqlite(data_dir.join("rekey.db")));
         };

@@ -53,7 +53,7 @@ impl KeystoreConfig {
     }
 
     /// Where the root key comes from, as the keystore reads it.
-    pub fn root_key_source(&self) -> RootKeySource {
+    pub(crate) fn root_key_source(&self) -> RootKeySource {
         RootKeySource {
             master_key: self.master_key.clone(),
             master_key_file: self.master_key_file.clone(),
@@ -94,14 +94,14 @@ impl KeyConfig {
         }
     }
 
-    pub fn purpose(&self) -> Purpose {
+    pub(crate) fn purpose(&self) -> Purpose {
         match self.purpose {
             PurposeConfig::EncryptDecrypt => Purpose::EncryptDecrypt,
             PurposeConfig::SignVerify => Purpose::SignVerify,
         }
     }
 
-    pub fn policy(&self) -> KeyPolicy {
+    pub(crate) fn policy(&self) -> KeyPolicy {
         KeyPolicy {
             rotation_interval_secs: i64::from(self.rotation_interval_days) * SECS_PER_DAY,
             grace_period_secs: i64::from(self.grace_period_days) * SECS_PER_DAY,
@@ -123,7 +123,7 @@ impl KeyConfig {
 }
 
 /// The runbook's five key types and their schedules (interval / grace period, in days).
-pub fn builtin_keys() -> Vec<KeyConfig> {
+pub(crate) fn builtin_keys() -> Vec<KeyConfig> {
     use PurposeConfig::*;
     vec![
         KeyConfig::builtin("TOKEN_ENCRYPTION", EncryptDecrypt, 90, 30),

@@ -4,7 +4,7 @@
 //!
 //! The file has a few top-level settings, one table per section (`[database]`, `[keystore]`,
 //! `[rotation]`, `[telemetry]`, `[tls]`) and the `[[keys]]` and `[[targets]]` arrays. Each
-//! section checks its own values; [`Config::validate`] checks what spans sections (a target's
+//! section checks its own values; `Config::validate` checks what spans sections (a target's
 //! key must be a managed encryption key).
 //!
 //! Dependencies point down: this module sits next to `server`, above the domain. It reads
@@ -25,18 +25,20 @@ use std::{collections::HashMap, fmt, net::SocketAddr, path::Path, path::PathBuf}
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::audit::DataPlaneAudit;
 use crate::keystore::store::Purpose;
 use crate::rotation::targets::TargetConfig;
 use crate::tls::TlsConfig;
 
-pub use database::{Backend, DatabaseConfig};
-pub use keys::{builtin_keys, KeyConfig, KeystoreConfig, PurposeConfig};
-pub use rotation::{RotationConfig, DEFAULT_SCHEDULE_CRON};
+/// The setting `data_plane_audit`, defined beside the auditor that follows it.
+pub use crate::audit::DataPlaneAudit;
+pub(crate) use database::Backend;
+pub use database::DatabaseConfig;
+pub use keys::{KeyConfig, KeystoreConfig, PurposeConfig};
+pub use rotation::RotationConfig;
 pub use telemetry::TelemetryConfig;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
     Read {
         path: PathBuf,
@@ -127,7 +129,10 @@ impl Default for Config {
 
 impl Config {
     /// Reads the optional TOML file, then applies environment overrides from `env`.
-    pub fn load(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, ConfigError> {
+    pub(crate) fn load(
+        file: Option<&Path>,
+        env: &HashMap<String, String>,
+    ) -> Result<Self, ConfigError> {
         let mut config = match file {
             Some(path) => Self::from_file(path)?,
             None => Self::default(),
@@ -208,12 +213,12 @@ impl Config {
 
     /// The keys this server manages: the built-in five, with config entries replacing a
     /// built-in of the same name or adding new keys.
-    pub fn managed_keys(&self) -> Vec<KeyConfig> {
+    pub(crate) fn managed_keys(&self) -> Vec<KeyConfig> {
         keys::managed_keys(&self.keys)
     }
 
     /// The managed keys as the keystore creates them at startup.
-    pub fn seed_keys(&self) -> Vec<crate::keystore::store::NewKey> {
+    pub(crate) fn seed_keys(&self) -> Vec<crate::keystore::store::NewKey> {
         self.managed_keys()
             .iter()
             .map(|k| crate::keystore::store::NewKey {
@@ -225,12 +230,12 @@ impl Config {
     }
 
     /// The storage backend selected by `database.url`.
-    pub fn backend(&self) -> Result<Backend, ConfigError> {
+    pub(crate) fn backend(&self) -> Result<Backend, ConfigError> {
         self.database.backend(&self.data_dir)
     }
 
     /// The key manager's behaviour switches, from `[keystore]` and `[rotation]`.
-    pub fn key_manager_settings(&self) -> crate::keystore::Settings {
+    pub(crate) fn key_manager_settings(&self) -> crate::keystore::Settings {
         crate::keystore::Settings {
             max_plaintext_bytes: self.keystore.max_plaintext_bytes,
             min_rotation_interval_secs: self.rotation.min_interval_secs,

@@ -8,7 +8,7 @@ use crate::rotation::engine::EngineSettings;
 use crate::rotation::BatchSize;
 
 /// Daily at 02:00 UTC, as the runbook says.
-pub const DEFAULT_SCHEDULE_CRON: &str = "0 0 2 * * *";
+pub(crate) const DEFAULT_SCHEDULE_CRON: &str = "0 0 2 * * *";
 
 /// `[rotation]` in the config file.
 #[derive(Debug, Clone, Deserialize)]
@@ -60,7 +60,7 @@ impl RotationConfig {
     }
 
     /// The parsed scheduler cron expression.
-    pub fn schedule(&self) -> Result<cron::Schedule, ConfigError> {
+    pub(crate) fn schedule(&self) -> Result<cron::Schedule, ConfigError> {
         self.schedule_cron.parse().map_err(|e| {
             ConfigError::Invalid(format!(
                 "rotation.schedule_cron {:?} is not a cron expression (sec min hour day month weekday): {e}",
@@ -71,7 +71,7 @@ impl RotationConfig {
 
     /// The rotation engine's settings; `max_passes` bounds the passes over the targets per
     /// migration event.
-    pub fn engine_settings(&self, max_passes: u32) -> Result<EngineSettings, ConfigError> {
+    pub(crate) fn engine_settings(&self, max_passes: u32) -> Result<EngineSettings, ConfigError> {
         Ok(EngineSettings {
             default_batch_size: self.batch_size,
             lease_ms: i64::try_from(self.lease_secs.saturating_mul(MILLIS_PER_SEC as u64))

@@ -48,7 +48,7 @@ impl TelemetryConfig {
     }
 
     /// Trace export settings, when an OTLP endpoint is configured.
-    pub fn trace_export(&self) -> Option<TraceExport> {
+    pub(crate) fn trace_export(&self) -> Option<TraceExport> {
         self.otlp_endpoint.as_ref().map(|endpoint| TraceExport {
             endpoint: endpoint.clone(),
             sample_ratio: self.trace_sample_ratio,

@@ -15,17 +15,17 @@ use crate::keystore::store::{KeyRecord, Purpose, VersionRecord, VersionState};
 /// The usable form of one version's material.
 // Boxing would add a pointer chase on the hot path; a few hundred bytes per version is nothing.
 #[allow(clippy::large_enum_variant)]
-pub enum VersionCipher {
+pub(crate) enum VersionCipher {
     Encrypt(EncryptionKey),
     Sign(SigningKey),
     /// Retired versions are never unwrapped.
     Retired,
 }
 
-pub struct LoadedVersion {
-    pub version: u32,
-    pub state: VersionState,
-    pub cipher: VersionCipher,
+pub(crate) struct LoadedVersion {
+    pub(crate) version: u32,
+    pub(crate) state: VersionState,
+    pub(crate) cipher: VersionCipher,
 }
 
 impl fmt::Debug for LoadedVersion {
@@ -38,17 +38,21 @@ impl fmt::Debug for LoadedVersion {
 }
 
 #[derive(Debug)]
-pub struct LoadedKey {
-    pub record: KeyRecord,
-    pub versions: BTreeMap<u32, Arc<LoadedVersion>>,
+pub(crate) struct LoadedKey {
+    pub(crate) record: KeyRecord,
+    pub(crate) versions: BTreeMap<u32, Arc<LoadedVersion>>,
     /// When the primary version was created (its age drives the rotation alerts).
-    pub primary_created_at: Millis,
+    pub(crate) primary_created_at: Millis,
 }
 
 impl LoadedKey {
     /// Unwraps the key's versions with the root key. A version whose material fails to unwrap,
     /// or whose check value differs, means a damaged or tampered keystore: refuse the key.
-    pub fn unwrap(root: &RootKey, record: KeyRecord, rows: Vec<VersionRecord>) -> KeyResult<Self> {
+    pub(crate) fn unwrap(
+        root: &RootKey,
+        record: KeyRecord,
+        rows: Vec<VersionRecord>,
+    ) -> KeyResult<Self> {
         let mut versions = BTreeMap::new();
         let primary_created_at = rows
             .iter()
@@ -96,7 +100,7 @@ impl LoadedKey {
     }
 
     /// The primary (Active) version.
-    pub fn primary(&self) -> KeyResult<&Arc<LoadedVersion>> {
+    pub(crate) fn primary(&self) -> KeyResult<&Arc<LoadedVersion>> {
         self.versions
             .get(&self.record.primary_version)
             .filter(|v| v.state == VersionState::Active)
@@ -110,16 +114,16 @@ impl LoadedKey {
 }
 
 #[derive(Debug, Default)]
-pub struct Keyring {
+pub(crate) struct Keyring {
     keys: ArcSwap<HashMap<String, Arc<LoadedKey>>>,
 }
 
 impl Keyring {
-    pub fn get(&self, name: &str) -> Option<Arc<LoadedKey>> {
+    pub(crate) fn get(&self, name: &str) -> Option<Arc<LoadedKey>> {
         self.keys.load().get(name).cloned()
     }
 
-    pub fn insert(&self, key: LoadedKey) -> Arc<LoadedKey> {
+    pub(crate) fn insert(&self, key: LoadedKey) -> Arc<LoadedKey> {
         let key = Arc::new(key);
         self.keys.rcu(|current| {
             let mut next = HashMap::clone(current);
@@ -130,7 +134,7 @@ impl Keyring {
     }
 
     /// Every loaded key, in no particular order.
-    pub fn all(&self) -> Vec<Arc<LoadedKey>> {
+    pub(crate) fn all(&self) -> Vec<Arc<LoadedKey>> {
         self.keys.load().values().cloned().collect()
     }
 }

@@ -9,17 +9,17 @@ use crate::clock::{MILLIS_PER_SEC, SECS_PER_DAY};
 use crate::keystore::store::{KeyPolicy, VersionRecord, VersionState};
 
 /// How long before the due date a key turns WARNING.
-pub const WARNING_WINDOW_SECS: i64 = 7 * SECS_PER_DAY;
+pub(crate) const WARNING_WINDOW_SECS: i64 = 7 * SECS_PER_DAY;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum AlertLevel {
+pub(crate) enum AlertLevel {
     Ok,
     Warning,
     Critical,
 }
 
 impl AlertLevel {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             AlertLevel::Ok => "OK",
             AlertLevel::Warning => "WARNING",
@@ -30,15 +30,15 @@ impl AlertLevel {
 
 /// Where a key stands against its rotation policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Assessment {
-    pub primary_age_ms: Millis,
-    pub next_rotation_due: Millis,
-    pub level: AlertLevel,
+pub(crate) struct Assessment {
+    pub(crate) primary_age_ms: Millis,
+    pub(crate) next_rotation_due: Millis,
+    pub(crate) level: AlertLevel,
     /// The level explained in words, for operators.
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
-pub fn assess(policy: KeyPolicy, primary_created_at: Millis, now: Millis) -> Assessment {
+pub(crate) fn assess(policy: KeyPolicy, primary_created_at: Millis, now: Millis) -> Assessment {
     let interval_ms = policy.rotation_interval_secs * MILLIS_PER_SEC;
     let grace_ms = policy.grace_period_secs * MILLIS_PER_SEC;
     let age = (now - primary_created_at).max(0);
@@ -85,7 +85,7 @@ pub fn assess(policy: KeyPolicy, primary_created_at: Millis, now: Millis) -> Ass
 /// `assess`, plus the retirement rule: a Deprecated version still not retired after its grace
 /// period means records still use it (the scheduler retires it only once none does) or the
 /// scheduler is not running. That is CRITICAL too.
-pub fn assess_key(
+pub(crate) fn assess_key(
     policy: KeyPolicy,
     primary_created_at: Millis,
     versions: &[VersionRecord],

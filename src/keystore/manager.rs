@@ -17,10 +17,10 @@ use crate::keystore::store::{
 
 /// Behaviour switches of the key manager, taken from the server config.
 #[derive(Debug, Clone)]
-pub struct Settings {
-    pub max_plaintext_bytes: usize,
-    pub min_rotation_interval_secs: u64,
-    pub rotation_enabled: bool,
+pub(crate) struct Settings {
+    pub(crate) max_plaintext_bytes: usize,
+    pub(crate) min_rotation_interval_secs: u64,
+    pub(crate) rotation_enabled: bool,
 }
 
 /// Plaintext recovered by Decrypt; wiped on drop.
@@ -30,28 +30,28 @@ pub struct Decrypted {
     pub key_version: u32,
 }
 
-pub struct Verified {
-    pub valid: bool,
-    pub key_name: String,
-    pub key_version: u32,
+pub(crate) struct Verified {
+    pub(crate) valid: bool,
+    pub(crate) key_name: String,
+    pub(crate) key_version: u32,
 }
 
-pub struct DataKey {
-    pub plaintext_key: KeyMaterial,
-    pub wrapped_key: Vec<u8>,
-    pub key_version: u32,
+pub(crate) struct DataKey {
+    pub(crate) plaintext_key: KeyMaterial,
+    pub(crate) wrapped_key: Vec<u8>,
+    pub(crate) key_version: u32,
 }
 
 /// A key as stored, for status reports.
 #[derive(Debug, Clone)]
-pub struct KeySnapshot {
-    pub record: KeyRecord,
-    pub versions: Vec<VersionRecord>,
+pub(crate) struct KeySnapshot {
+    pub(crate) record: KeyRecord,
+    pub(crate) versions: Vec<VersionRecord>,
 }
 
 impl KeySnapshot {
     /// When the primary version was created (by the last rotation, or with the key).
-    pub fn primary_created_at(&self) -> crate::clock::Millis {
+    pub(crate) fn primary_created_at(&self) -> crate::clock::Millis {
         self.versions
             .iter()
             .find(|v| v.version == self.record.primary_version)
@@ -61,12 +61,17 @@ impl KeySnapshot {
 
 /// A loaded key's primary version age and policy, read from memory (for metrics).
 #[derive(Debug, Clone)]
-pub struct PrimaryAge {
-    pub key: String,
-    pub age_secs: f64,
-    pub policy: crate::keystore::store::KeyPolicy,
+pub(crate) struct PrimaryAge {
+    pub(crate) key: String,
+    pub(crate) age_secs: f64,
+    pub(crate) policy: crate::keystore::store::KeyPolicy,
 }
 
+/// Performs every key operation, over the keyring loaded from the key store.
+///
+/// Public only as [`RunningServer::manager`](crate::server::RunningServer::manager) hands it
+/// out, to the integration tests and the benchmark harness; of its methods, only those they
+/// call are public.
 #[derive(Debug)]
 pub struct KeyManager {
     store: Arc<dyn KeyStore>,
@@ -79,7 +84,7 @@ pub struct KeyManager {
 impl KeyManager {
     /// Opens the keystore with `root`, refusing a root key other than the one the keystore was
     /// created with, and loads every key.
-    pub async fn open(
+    pub(crate) async fn open(
         store: Arc<dyn KeyStore>,
         root: RootKey,
         clock: Arc<dyn Clock>,
@@ -105,21 +110,18 @@ impl KeyManager {
         Ok(manager)
     }
 
+    /// The key store the keyring is loaded from.
     pub fn store(&self) -> &Arc<dyn KeyStore> {
         &self.store
     }
 
-    pub fn root(&self) -> &RootKey {
-        &self.root
-    }
-
-    pub fn now(&self) -> crate::clock::Millis {
+    pub(crate) fn now(&self) -> crate::clock::Millis {
         self.clock.now()
     }
 
     /// The primary version age and policy of every loaded key, without touching the database:
     /// as fresh as the last refresh (`key_refresh_interval_secs`) or local rotation.
-    pub fn primary_ages(&self) -> Vec<PrimaryAge> {
+    pub(crate) fn primary_ages(&self) -> Vec<PrimaryAge> {
         let now = self.clock.now();
         self.keyring
             .all()
@@ -134,7 +136,7 @@ impl KeyManager {
 
     /// Creates a key with `material` (or fresh random material) as version 1 unless it exists.
     /// Returns whether it was created here.
-    pub async fn create_key_if_absent(
+    pub(crate) async fn create_key_if_absent(
         &self,
         key: &crate::keystore::store::NewKey,
         material: Option<KeyMaterial>,
@@ -148,7 +150,7 @@ impl KeyManager {
 
     /// Reloads every key from the database (the periodic refresh that bounds how long another
     /// replica's rotation takes to reach this one).
-    pub async fn refresh_all(&self) -> KeyResult<()> {
+    pub(crate) async fn refresh_all(&self) -> KeyResult<()> {
         for record in self.store.list_keys().await? {
             let rows = self.store.list_versions(&record.name).await?;
             self.keyring
@@ -225,6 +227,8 @@ impl KeyManager {
         Ok(())
     }
 
+    /// Encrypts under the primary version of key `name`; returns the ciphertext and that
+    /// version.
     pub async fn encrypt(
         &self,
         name: &str,
@@ -239,6 +243,7 @@ impl KeyManager {
         Ok((ciphertext, primary.version))
     }
 
+    /// Decrypts with whichever usable version of its key `ciphertext` names.
     pub async fn decrypt(&self, ciphertext: &[u8], aad: &[u8]) -> KeyResult<Decrypted> {
         let envelope = Envelope::parse(ciphertext).map_err(KeyError::Malformed)?;
         expect_kind(&envelope, Kind::Ciphertext)?;
@@ -254,7 +259,7 @@ impl KeyManager {
         })
     }
 
-    pub async fn generate_data_key(&self, name: &str, aad: &[u8]) -> KeyResult<DataKey> {
+    pub(crate) async fn generate_data_key(&self, name: &str, aad: &[u8]) -> KeyResult<DataKey> {
         let plaintext_key = KeyMaterial::generate();
         let (wrapped_key, key_version) = self.encrypt(name, plaintext_key.expose(), aad).await?;
         Ok(DataKey {
@@ -264,13 +269,13 @@ impl KeyManager {
         })
     }
 
-    pub async fn rewrap(&self, ciphertext: &[u8], aad: &[u8]) -> KeyResult<(Vec<u8>, u32)> {
+    pub(crate) async fn rewrap(&self, ciphertext: &[u8], aad: &[u8]) -> KeyResult<(Vec<u8>, u32)> {
         let decrypted = self.decrypt(ciphertext, aad).await?;
         self.encrypt(&decrypted.key_name, &decrypted.plaintext, aad)
             .await
     }
 
-    pub async fn sign(&self, name: &str, message: &[u8]) -> KeyResult<(Vec<u8>, u32)> {
+    pub(crate) async fn sign(&self, name: &str, message: &[u8]) -> KeyResult<(Vec<u8>, u32)> {
         self.check_size("message", message.len())?;
         let key = self.key(name).await?;
         let primary = key.primary()?;
@@ -281,7 +286,7 @@ impl KeyManager {
         ))
     }
 
-    pub async fn verify(&self, message: &[u8], signature: &[u8]) -> KeyResult<Verified> {
+    pub(crate) async fn verify(&self, message: &[u8], signature: &[u8]) -> KeyResult<Verified> {
         let envelope = Envelope::parse(signature).map_err(KeyError::Malformed)?;
         expect_kind(&envelope, Kind::Signature)?;
         let (key, version) = self
@@ -297,7 +302,7 @@ impl KeyManager {
 
     /// The guard of a rotation requested by a person: with `force` always, otherwise refused
     /// when the key was rotated less than the minimum rotation interval ago.
-    pub fn manual_guard(&self, force: bool) -> RotateGuard {
+    pub(crate) fn manual_guard(&self, force: bool) -> RotateGuard {
         if force {
             return RotateGuard::Always;
         }
@@ -309,7 +314,7 @@ impl KeyManager {
 
     /// Creates a new primary version if `guard` allows, recording `event` in the same
     /// transaction.
-    pub async fn rotate(
+    pub(crate) async fn rotate(
         &self,
         name: &str,
         guard: RotateGuard,
@@ -338,7 +343,11 @@ impl KeyManager {
     }
 
     /// Makes the previous version primary again; the current primary becomes Deprecated.
-    pub async fn rollback(&self, name: &str, event: Option<&EventDraft>) -> KeyResult<RolledBack> {
+    pub(crate) async fn rollback(
+        &self,
+        name: &str,
+        event: Option<&EventDraft>,
+    ) -> KeyResult<RolledBack> {
         if !self.settings.rotation_enabled {
             return Err(KeyError::RotationDisabled);
         }
@@ -357,7 +366,7 @@ impl KeyManager {
 
     /// Reloads one key from the database into the keyring (after a change made outside this
     /// manager, such as an event rollback).
-    pub async fn refresh_key(&self, name: &str) -> KeyResult<()> {
+    pub(crate) async fn refresh_key(&self, name: &str) -> KeyResult<()> {
         self.reload(name).await?;
         Ok(())
     }
@@ -376,7 +385,7 @@ impl KeyManager {
         Ok(cipher.encrypt(&decrypted.key_name, version, &decrypted.plaintext, aad)?)
     }
 
-    pub fn rotation_enabled(&self) -> bool {
+    pub(crate) fn rotation_enabled(&self) -> bool {
         self.settings.rotation_enabled
     }
 
@@ -396,7 +405,7 @@ impl KeyManager {
     }
 
     /// The stored state of one key, or of every key when `name` is None.
-    pub async fn snapshots(&self, name: Option<&str>) -> KeyResult<Vec<KeySnapshot>> {
+    pub(crate) async fn snapshots(&self, name: Option<&str>) -> KeyResult<Vec<KeySnapshot>> {
         let records = match name {
             Some(name) => {
                 self.key(name).await?;
@@ -466,7 +475,7 @@ fn signing_key<'a>(
 }
 
 /// The algorithm name shown in status for a purpose.
-pub fn algorithm(purpose: Purpose) -> &'static str {
+pub(crate) fn algorithm(purpose: Purpose) -> &'static str {
     match purpose {
         Purpose::EncryptDecrypt => "AES-256-GCM",
         Purpose::SignVerify => "HMAC-SHA256",

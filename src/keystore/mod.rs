@@ -2,14 +2,15 @@
 //! records), the in-memory keyring, and the key manager that performs every key operation.
 //! The SQL that implements the contract is in `crate::sql`.
 
-pub mod error;
-pub mod keyring;
-pub mod lifecycle;
-pub mod manager;
-pub mod root_rotation;
-pub mod root_source;
-pub mod seed;
-pub mod store;
+pub(crate) mod error;
+pub(crate) mod keyring;
+pub(crate) mod lifecycle;
+pub(crate) mod manager;
+pub(crate) mod root_rotation;
+pub(crate) mod root_source;
+pub(crate) mod seed;
+pub(crate) mod store;
 
 pub use error::{KeyError, KeyResult};
-pub use manager::{KeyManager, Settings};
+pub(crate) use manager::Settings;
+pub use manager::{Decrypted, KeyManager};

@@ -14,16 +14,16 @@ use crate::keystore::store::KeyStore;
 
 /// What a run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct RootRotationReport {
+pub(crate) struct RootRotationReport {
     /// Versions re-wrapped by this run.
-    pub rewrapped: u64,
+    pub(crate) rewrapped: u64,
     /// Versions found already wrapped under the new root key (an earlier, interrupted run).
-    pub already_done: u64,
+    pub(crate) already_done: u64,
     /// True when the keystore already belonged to the new root key before this run.
-    pub was_complete: bool,
+    pub(crate) was_complete: bool,
 }
 
-pub async fn rotate_root_key(
+pub(crate) async fn rotate_root_key(
     store: &dyn KeyStore,
     old: &RootKey,
     new: &RootKey,

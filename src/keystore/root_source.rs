@@ -10,19 +10,19 @@ use tracing::warn;
 use crate::crypto::{KeyMaterial, RootKey};
 
 /// File name of the generated development root key inside the data folder.
-pub const DEV_ROOT_KEY_FILE: &str = "master.key";
+pub(crate) const DEV_ROOT_KEY_FILE: &str = "master.key";
 
 /// The configured root key, if any: the key itself (`REKEY_MASTER_KEY`) or a file holding it.
 #[derive(Debug, Clone, Default)]
-pub struct RootKeySource {
+pub(crate) struct RootKeySource {
     /// Base64 of 32 bytes; wins over `master_key_file`.
-    pub master_key: Option<SecretString>,
-    pub master_key_file: Option<PathBuf>,
+    pub(crate) master_key: Option<SecretString>,
+    pub(crate) master_key_file: Option<PathBuf>,
 }
 
 /// Where the keystore is, for what happens when no root key is configured.
 #[derive(Debug, Clone, Copy)]
-pub enum KeystoreLocation<'a> {
+pub(crate) enum KeystoreLocation<'a> {
     /// A database shared by replicas (PostgreSQL): a root key must be configured.
     Shared,
     /// The embedded SQLite keystore whose data folder may hold a development key.
@@ -36,7 +36,7 @@ pub enum KeystoreLocation<'a> {
 }
 
 /// Loads the configured root key, or (embedded keystore only) the development key.
-pub fn load_root_key(
+pub(crate) fn load_root_key(
     source: &RootKeySource,
     location: KeystoreLocation<'_>,
 ) -> anyhow::Result<RootKey> {
@@ -99,7 +99,7 @@ fn generate_dev_key(path: &Path) -> anyhow::Result<RootKey> {
 }
 
 /// The data folder holds the keystore (and, in development, the root key): owner-only.
-pub fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+pub(crate) fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -114,7 +114,7 @@ pub fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 
 /// Creates `path` (which must not exist) readable by the owner only, and writes `secret` and a
 /// newline to it, durably.
-pub fn write_private_file(path: &Path, secret: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_private_file(path: &Path, secret: &[u8]) -> anyhow::Result<()> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -14,7 +14,7 @@ use crate::keystore::store::NewKey;
 /// Creates missing keys and applies configured policies to existing ones. `legacy` holds the
 /// values of the legacy key variables by key name (`TOKEN_ENCRYPTION` for
 /// `TOKEN_ENCRYPTION_KEY`).
-pub async fn ensure_keys(
+pub(crate) async fn ensure_keys(
     manager: &KeyManager,
     keys: &[NewKey],
     legacy: &HashMap<String, SecretString>,
@@ -63,7 +63,7 @@ pub async fn ensure_keys(
 
 /// Reads a legacy key as the runbook specifies it: 32 raw characters, or hex or base64 of 32
 /// bytes. The error never repeats the value.
-pub fn parse_legacy_key(value: &str) -> anyhow::Result<KeyMaterial> {
+pub(crate) fn parse_legacy_key(value: &str) -> anyhow::Result<KeyMaterial> {
     use base64::Engine as _;
     let trimmed = value.trim();
     if trimmed.len() == 64 {

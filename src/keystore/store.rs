@@ -20,14 +20,14 @@ pub enum Purpose {
 
 impl Purpose {
     /// The spelling stored in the database.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Purpose::EncryptDecrypt => "encrypt_decrypt",
             Purpose::SignVerify => "sign_verify",
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "encrypt_decrypt" => Some(Purpose::EncryptDecrypt),
             "sign_verify" => Some(Purpose::SignVerify),
@@ -48,7 +48,7 @@ pub enum VersionState {
 }
 
 impl VersionState {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             VersionState::Active => "active",
             VersionState::Deprecated => "deprecated",
@@ -56,7 +56,7 @@ impl VersionState {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "active" => Some(VersionState::Active),
             "deprecated" => Some(VersionState::Deprecated),

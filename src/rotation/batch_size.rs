@@ -23,7 +23,7 @@ impl BatchSize {
     /// Largest batch a migration may use: bounds the rows (and ciphertexts) held in memory.
     pub const MAX: u32 = 100_000;
     /// Rows per batch when neither a target nor ExecuteEvent names a size.
-    pub const DEFAULT: BatchSize = match NonZeroU32::new(1000) {
+    pub(crate) const DEFAULT: BatchSize = match NonZeroU32::new(1000) {
         Some(n) => BatchSize(n),
         None => unreachable!(),
     };
@@ -35,7 +35,7 @@ impl BatchSize {
         }
     }
 
-    pub fn get(self) -> u32 {
+    pub(crate) fn get(self) -> u32 {
         self.0.get()
     }
 }

@@ -24,7 +24,7 @@ use crate::telemetry::Metrics;
 
 /// How a rotation came about, as recorded on its event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
+pub(crate) enum Trigger {
     Scheduled,
     Manual,
     Emergency,
@@ -32,14 +32,14 @@ pub enum Trigger {
 }
 
 impl Trigger {
-    pub const ALL: [Trigger; 4] = [
+    pub(crate) const ALL: [Trigger; 4] = [
         Trigger::Scheduled,
         Trigger::Manual,
         Trigger::Emergency,
         Trigger::Rollback,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Trigger::Scheduled => "scheduled",
             Trigger::Manual => "manual",
@@ -51,26 +51,26 @@ impl Trigger {
 
 /// Engine settings taken from the server config.
 #[derive(Debug, Clone)]
-pub struct EngineSettings {
-    pub default_batch_size: BatchSize,
-    pub lease_ms: i64,
+pub(crate) struct EngineSettings {
+    pub(crate) default_batch_size: BatchSize,
+    pub(crate) lease_ms: i64,
     /// Passes over the targets at most per event (a pass that skipped rows changed
     /// underneath is followed by another).
-    pub max_passes: u32,
-    pub schedule: cron::Schedule,
-    pub schedule_enabled: bool,
-    pub schedule_cron: String,
+    pub(crate) max_passes: u32,
+    pub(crate) schedule: cron::Schedule,
+    pub(crate) schedule_enabled: bool,
+    pub(crate) schedule_cron: String,
 }
 
 /// Stored records per version of a key, over its targets.
 #[derive(Debug, Clone, Default)]
-pub struct Impact {
-    pub primary_version: u32,
-    pub by_target: Vec<(String, VersionCounts)>,
+pub(crate) struct Impact {
+    pub(crate) primary_version: u32,
+    pub(crate) by_target: Vec<(String, VersionCounts)>,
 }
 
 impl Impact {
-    pub fn by_version(&self) -> BTreeMap<u32, u64> {
+    pub(crate) fn by_version(&self) -> BTreeMap<u32, u64> {
         let mut sum = BTreeMap::new();
         for (_, counts) in &self.by_target {
             for (version, n) in &counts.by_version {
@@ -80,11 +80,11 @@ impl Impact {
         sum
     }
 
-    pub fn records_on(&self, version: u32) -> u64 {
+    pub(crate) fn records_on(&self, version: u32) -> u64 {
         self.by_version().get(&version).copied().unwrap_or(0)
     }
 
-    pub fn records_to_migrate(&self) -> u64 {
+    pub(crate) fn records_to_migrate(&self) -> u64 {
         self.by_version()
             .iter()
             .filter(|(v, _)| **v != self.primary_version)
@@ -95,13 +95,13 @@ impl Impact {
 
 /// Result of a ScheduleRotation request.
 #[derive(Debug)]
-pub enum ScheduleOutcome {
-    Rotated(Rotated, Box<RotationEvent>),
+pub(crate) enum ScheduleOutcome {
+    Rotated(Box<RotationEvent>),
     NotDue(String),
 }
 
 #[derive(Debug)]
-pub struct RotationEngine {
+pub(crate) struct RotationEngine {
     manager: Arc<KeyManager>,
     audit: Arc<Auditor>,
     events: Arc<dyn EventStore>,
@@ -113,7 +113,7 @@ pub struct RotationEngine {
 }
 
 impl RotationEngine {
-    pub fn new(
+    pub(crate) fn new(
         manager: Arc<KeyManager>,
         audit: Arc<Auditor>,
         events: Arc<dyn EventStore>,
@@ -133,7 +133,7 @@ impl RotationEngine {
         }
     }
 
-    pub fn metrics(&self) -> &Arc<Metrics> {
+    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
 
@@ -147,23 +147,22 @@ impl RotationEngine {
         }
     }
 
-    pub fn manager(&self) -> &Arc<KeyManager> {
+    pub(crate) fn manager(&self) -> &Arc<KeyManager> {
         &self.manager
     }
 
-    pub fn audit(&self) -> &Arc<Auditor> {
+    pub(crate) fn audit(&self) -> &Arc<Auditor> {
         &self.audit
     }
 
-    pub fn events(&self) -> &Arc<dyn EventStore> {
-        &self.events
-    }
-
-    pub fn settings(&self) -> &EngineSettings {
+    pub(crate) fn settings(&self) -> &EngineSettings {
         &self.settings
     }
 
-    pub fn targets_of<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a Arc<Target>> + 'a {
+    pub(crate) fn targets_of<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> impl Iterator<Item = &'a Arc<Target>> + 'a {
         self.targets.iter().filter(move |t| t.config().key == key)
     }
 
@@ -203,7 +202,7 @@ impl RotationEngine {
     }
 
     /// Rotates `key` if `guard` allows and records the event that migrates its targets.
-    pub async fn rotate(
+    pub(crate) async fn rotate(
         &self,
         key: &str,
         guard: RotateGuard,
@@ -241,7 +240,7 @@ impl RotationEngine {
 
     /// Rolls `key` back to its previous version and records the event that migrates its
     /// targets back.
-    pub async fn rollback_key(
+    pub(crate) async fn rollback_key(
         &self,
         key: &str,
         actor: &str,
@@ -259,7 +258,7 @@ impl RotationEngine {
     }
 
     /// The runbook's "schedule rotation": rotate now if due, or at once with `force`.
-    pub async fn schedule_rotation(
+    pub(crate) async fn schedule_rotation(
         &self,
         key: &str,
         force: bool,
@@ -273,7 +272,7 @@ impl RotationEngine {
             (RotateGuard::DueBy(due_by), Trigger::Manual)
         };
         match self.rotate(key, guard, trigger, actor).await {
-            Ok((rotated, event)) => Ok(ScheduleOutcome::Rotated(rotated, Box::new(event))),
+            Ok((_, event)) => Ok(ScheduleOutcome::Rotated(Box::new(event))),
             Err(RotationError::Key(e @ KeyError::NotDue { .. })) => {
                 Ok(ScheduleOutcome::NotDue(e.to_string()))
             }
@@ -290,7 +289,7 @@ impl RotationEngine {
     }
 
     /// Stored records per version of `key` in its targets, from the ciphertext headers only.
-    pub async fn impact(&self, key: &str) -> RotationResult<Impact> {
+    pub(crate) async fn impact(&self, key: &str) -> RotationResult<Impact> {
         let snapshot = self.manager.snapshots(Some(key)).await?;
         let primary_version = snapshot.first().map_or(0, |s| s.record.primary_version);
         let mut by_target = Vec::new();
@@ -306,11 +305,11 @@ impl RotationEngine {
         })
     }
 
-    pub async fn get_event(&self, id: &str) -> RotationResult<RotationEvent> {
+    pub(crate) async fn get_event(&self, id: &str) -> RotationResult<RotationEvent> {
         self.event(id).await
     }
 
-    pub async fn list_events(
+    pub(crate) async fn list_events(
         &self,
         key: Option<&str>,
         status: Option<EventStatus>,
@@ -320,7 +319,7 @@ impl RotationEngine {
     }
 
     /// Runs or continues an event now, optionally with a new batch size.
-    pub async fn execute(
+    pub(crate) async fn execute(
         &self,
         id: &str,
         batch_size: Option<BatchSize>,
@@ -347,7 +346,7 @@ impl RotationEngine {
     }
 
     /// Resumes a failed event from its checkpoint.
-    pub async fn retry(&self, id: &str, actor: &str) -> RotationResult<RotationEvent> {
+    pub(crate) async fn retry(&self, id: &str, actor: &str) -> RotationResult<RotationEvent> {
         let result = self
             .resume(id, None, false, "only failed events can be retried")
             .await;
@@ -407,7 +406,11 @@ impl RotationEngine {
 
     /// Rolls an event back: its from-version is primary again and the worker migrates the
     /// records back; the event ends `rolled_back`.
-    pub async fn rollback_event(&self, id: &str, actor: &str) -> RotationResult<RotationEvent> {
+    pub(crate) async fn rollback_event(
+        &self,
+        id: &str,
+        actor: &str,
+    ) -> RotationResult<RotationEvent> {
         let result = self.rollback_event_unaudited(id).await;
         if let Ok(event) = &result {
             self.metrics
@@ -456,7 +459,11 @@ impl RotationEngine {
     }
 
     /// Whether the primary of a key created at `primary_created_at` is due at `now`.
-    pub fn is_due(rotation_interval_secs: i64, primary_created_at: Millis, now: Millis) -> bool {
+    pub(crate) fn is_due(
+        rotation_interval_secs: i64,
+        primary_created_at: Millis,
+        now: Millis,
+    ) -> bool {
         primary_created_at + rotation_interval_secs * MILLIS_PER_SEC <= now
     }
 }

@@ -6,7 +6,7 @@ use crate::rotation::targets::TargetError;
 use crate::storage_error::StoreError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum RotationError {
+pub(crate) enum RotationError {
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error("event id is empty")]
@@ -36,12 +36,12 @@ pub enum RotationError {
     Target(#[from] TargetError),
 }
 
-pub type RotationResult<T> = Result<T, RotationError>;
+pub(crate) type RotationResult<T> = Result<T, RotationError>;
 
 impl RotationError {
     /// Whether the server (its database, a migration target) failed, as opposed to the
     /// request being refused for a reason the caller can act on.
-    pub fn is_server_fault(&self) -> bool {
+    pub(crate) fn is_server_fault(&self) -> bool {
         matches!(
             self,
             RotationError::Key(KeyError::Unavailable(_) | KeyError::Internal(_))

@@ -10,7 +10,7 @@ use crate::storage_error::StoreResult;
 
 /// Lifecycle of a rotation event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EventStatus {
+pub(crate) enum EventStatus {
     /// Waiting for a worker.
     Pending,
     /// A worker holds its lease and is migrating.
@@ -23,7 +23,7 @@ pub enum EventStatus {
 }
 
 impl EventStatus {
-    pub const ALL: [EventStatus; 5] = [
+    pub(crate) const ALL: [EventStatus; 5] = [
         EventStatus::Pending,
         EventStatus::InProgress,
         EventStatus::Completed,
@@ -31,7 +31,7 @@ impl EventStatus {
         EventStatus::RolledBack,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             EventStatus::Pending => "pending",
             EventStatus::InProgress => "in_progress",
@@ -41,13 +41,8 @@ impl EventStatus {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|status| status.as_str() == s)
-    }
-
-    /// Still to be worked by the migration worker.
-    pub fn is_open(self) -> bool {
-        matches!(self, EventStatus::Pending | EventStatus::InProgress)
     }
 }
 
@@ -59,12 +54,12 @@ impl fmt::Display for EventStatus {
 
 /// Row counts of a migration.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub total: u64,
-    pub migrated: u64,
-    pub already_current: u64,
-    pub skipped: u64,
-    pub failed: u64,
+pub(crate) struct Counts {
+    pub(crate) total: u64,
+    pub(crate) migrated: u64,
+    pub(crate) already_current: u64,
+    pub(crate) skipped: u64,
+    pub(crate) failed: u64,
 }
 
 impl std::ops::AddAssign for Counts {
@@ -79,40 +74,40 @@ impl std::ops::AddAssign for Counts {
 
 /// Progress of one migration target within an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TargetProgress {
-    pub target: String,
-    pub counts: Counts,
-    pub checkpoint: Option<String>,
-    pub done: bool,
-    pub failed_ids: Vec<String>,
+pub(crate) struct TargetProgress {
+    pub(crate) target: String,
+    pub(crate) counts: Counts,
+    pub(crate) checkpoint: Option<String>,
+    pub(crate) done: bool,
+    pub(crate) failed_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct RotationEvent {
-    pub id: String,
-    pub key_name: String,
-    pub from_version: u32,
-    pub to_version: u32,
-    pub trigger: String,
-    pub actor: String,
-    pub status: EventStatus,
-    pub rolling_back: bool,
-    pub created_at: Millis,
-    pub started_at: Option<Millis>,
-    pub finished_at: Option<Millis>,
-    pub batch_size: u32,
-    pub rate_limit: u32,
-    pub active_millis: i64,
-    pub pass: u32,
-    pub last_error: Option<String>,
-    pub lease_owner: Option<String>,
-    pub targets: Vec<TargetProgress>,
+pub(crate) struct RotationEvent {
+    pub(crate) id: String,
+    pub(crate) key_name: String,
+    pub(crate) from_version: u32,
+    pub(crate) to_version: u32,
+    pub(crate) trigger: String,
+    pub(crate) actor: String,
+    pub(crate) status: EventStatus,
+    pub(crate) rolling_back: bool,
+    pub(crate) created_at: Millis,
+    pub(crate) started_at: Option<Millis>,
+    pub(crate) finished_at: Option<Millis>,
+    pub(crate) batch_size: u32,
+    pub(crate) rate_limit: u32,
+    pub(crate) active_millis: i64,
+    pub(crate) pass: u32,
+    pub(crate) last_error: Option<String>,
+    pub(crate) lease_owner: Option<String>,
+    pub(crate) targets: Vec<TargetProgress>,
 }
 
 impl RotationEvent {
     /// The version records are being moved to: the to-version, or the from-version while
     /// rolling back.
-    pub fn target_version(&self) -> u32 {
+    pub(crate) fn target_version(&self) -> u32 {
         if self.rolling_back {
             self.from_version
         } else {
@@ -120,7 +115,7 @@ impl RotationEvent {
         }
     }
 
-    pub fn totals(&self) -> Counts {
+    pub(crate) fn totals(&self) -> Counts {
         let mut sum = Counts::default();
         for target in &self.targets {
             sum += target.counts;
@@ -129,7 +124,7 @@ impl RotationEvent {
     }
 
     /// Records re-encrypted per second of migration work.
-    pub fn records_per_second(&self) -> f64 {
+    pub(crate) fn records_per_second(&self) -> f64 {
         if self.active_millis <= 0 {
             return 0.0;
         }
@@ -139,18 +134,18 @@ impl RotationEvent {
 
 /// What one batch of a migration did, recorded with its checkpoint.
 #[derive(Debug, Clone, Default)]
-pub struct BatchRecord {
-    pub counts: Counts,
+pub(crate) struct BatchRecord {
+    pub(crate) counts: Counts,
     /// Primary key of the last row of the batch; None when the target is finished.
-    pub checkpoint: Option<String>,
-    pub done: bool,
-    pub failed_ids: Vec<String>,
-    pub elapsed_ms: i64,
+    pub(crate) checkpoint: Option<String>,
+    pub(crate) done: bool,
+    pub(crate) failed_ids: Vec<String>,
+    pub(crate) elapsed_ms: i64,
 }
 
 /// Outcome of a request to resume or re-tune an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ResumeError {
+pub(crate) enum ResumeError {
     NotFound,
     /// The event is in a status that cannot be resumed; the status is given.
     WrongStatus(EventStatus),
@@ -165,7 +160,7 @@ pub enum ResumeError {
 
 /// Why an event cannot be rolled back.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RollbackRefusal {
+pub(crate) enum RollbackRefusal {
     NotFound,
     AlreadyRolledBack,
     AlreadyRollingBack,
@@ -178,7 +173,7 @@ pub enum RollbackRefusal {
 
 /// Storage of rotation events. Every method is safe with several replicas on one database.
 #[async_trait]
-pub trait EventStore: Send + Sync + fmt::Debug {
+pub(crate) trait EventStore: Send + Sync + fmt::Debug {
     async fn get_event(&self, id: &str) -> StoreResult<Option<RotationEvent>>;
 
     /// Newest first.

@@ -1,14 +1,15 @@
 //! Rotation engine: rotation events, the migration worker that re-encrypts the ciphertexts
 //! stored in application tables ("targets"), and the scheduler.
 
-pub mod batch_size;
-pub mod engine;
-pub mod error;
-pub mod events;
-pub mod scheduler;
+pub(crate) mod batch_size;
+pub(crate) mod engine;
+pub(crate) mod error;
+pub(crate) mod events;
+pub(crate) mod scheduler;
 pub mod targets;
-pub mod worker;
+pub(crate) mod worker;
 
-pub use batch_size::BatchSize;
-pub use engine::RotationEngine;
-pub use error::{RotationError, RotationResult};
+pub use batch_size::{BatchSize, BatchSizeError};
+pub(crate) use engine::RotationEngine;
+pub(crate) use error::{RotationError, RotationResult};
+pub use scheduler::{RunReport, Scheduler};

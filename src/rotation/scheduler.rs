@@ -22,7 +22,7 @@ use crate::rotation::engine::{RotationEngine, Trigger};
 use crate::rotation::error::RotationError;
 
 /// The actor recorded on what the scheduler does.
-pub const SCHEDULER_ACTOR: &str = "scheduler";
+pub(crate) const SCHEDULER_ACTOR: &str = "scheduler";
 
 /// What one run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -37,13 +37,17 @@ pub struct RunReport {
     pub errors: Vec<(String, String)>,
 }
 
+/// Rotates keys when their policy says they are due and retires versions past their grace
+/// period, on the configured schedule. Public as
+/// [`RunningServer::scheduler`](crate::server::RunningServer::scheduler) hands it out, so that
+/// the integration tests can run it on demand ([`Scheduler::run_once`]).
 #[derive(Debug)]
 pub struct Scheduler {
     engine: Arc<RotationEngine>,
 }
 
 impl Scheduler {
-    pub fn new(engine: Arc<RotationEngine>) -> Self {
+    pub(crate) fn new(engine: Arc<RotationEngine>) -> Self {
         Self { engine }
     }
 
@@ -52,7 +56,7 @@ impl Scheduler {
     }
 
     /// The next run after `now`, if the scheduler is enabled.
-    pub fn next_run(&self, now: Millis) -> Option<Millis> {
+    pub(crate) fn next_run(&self, now: Millis) -> Option<Millis> {
         let settings = self.engine.settings();
         if !settings.schedule_enabled || !self.engine.manager().rotation_enabled() {
             return None;
@@ -67,7 +71,7 @@ impl Scheduler {
 
     /// Runs on schedule until `stop` is cancelled (a run under way is finished first).
     /// Decisions use the injectable clock; the wait between runs uses real time.
-    pub async fn run(&self, stop: &CancellationToken) {
+    pub(crate) async fn run(&self, stop: &CancellationToken) {
         loop {
             let now = self.engine.manager().now();
             let Some(next) = self.next_run(now) else {

@@ -2,10 +2,10 @@
 //! the Rekey ciphertexts an application stores in one column of one of its tables, in
 //! PostgreSQL or SQLite.
 //!
-//! A [`Target`] pages through the table by primary key ([`Target::fetch_batch`]), writes
+//! A `Target` pages through the table by primary key (`Target::fetch_batch`), writes
 //! re-encrypted values back only where the application has not changed them meanwhile
-//! ([`Target::compare_and_swap`]), and reports which key versions the stored values use
-//! from their first bytes alone ([`Target::version_counts`]).
+//! (`Target::compare_and_swap`), and reports which key versions the stored values use
+//! from their first bytes alone (`Target::version_counts`).
 //!
 //! Layout: `types` (configuration, values, errors), `ident` (identifier checks), `schema`
 //! (column checks), `counts` (version tally), `sql` (statements and queries shared by the
@@ -29,7 +29,8 @@ use base64::Engine as _;
 use secrecy::ExposeSecret as _;
 use sqlx::{Postgres, Sqlite};
 
-pub use types::{Encoding, PkValue, Row, TargetConfig, TargetError, Update, VersionCounts};
+pub use types::{Encoding, TargetConfig};
+pub(crate) use types::{PkValue, Row, TargetError, Update, VersionCounts};
 
 use ident::Names;
 use sql::SqlTarget;
@@ -39,7 +40,7 @@ use types::PkKind;
 const MAX_CONNECTIONS: u32 = 4;
 
 /// A connected, validated migration target.
-pub struct Target {
+pub(crate) struct Target {
     config: TargetConfig,
     db: Db,
 }
@@ -66,7 +67,7 @@ impl Target {
     /// # Errors
     /// [`TargetError::Config`] for a bad identifier, key name or URL, [`TargetError::Schema`]
     /// when the table does not match, [`TargetError::Database`] when connecting fails.
-    pub async fn connect(config: TargetConfig) -> Result<Target, TargetError> {
+    pub(crate) async fn connect(config: TargetConfig) -> Result<Target, TargetError> {
         let config_error = |reason: String| TargetError::Config {
             target: config.name.clone(),
             reason,
@@ -100,7 +101,7 @@ impl Target {
         Ok(target)
     }
 
-    pub fn config(&self) -> &TargetConfig {
+    pub(crate) fn config(&self) -> &TargetConfig {
         &self.config
     }
 
@@ -118,7 +119,7 @@ impl Target {
     /// # Errors
     /// [`TargetError::BadCheckpoint`] if `after` is not of the primary key's type;
     /// [`TargetError::Database`].
-    pub async fn fetch_batch(
+    pub(crate) async fn fetch_batch(
         &self,
         after: Option<&PkValue>,
         limit: u32,
@@ -143,7 +144,10 @@ impl Target {
     ///
     /// # Errors
     /// [`TargetError::Database`]; then no row was changed.
-    pub async fn compare_and_swap(&self, updates: &[Update]) -> Result<Vec<PkValue>, TargetError> {
+    pub(crate) async fn compare_and_swap(
+        &self,
+        updates: &[Update],
+    ) -> Result<Vec<PkValue>, TargetError> {
         let usable: Vec<&Update> = updates.iter().filter(|u| self.can_match(u)).collect();
         if usable.is_empty() {
             return Ok(Vec::new());
@@ -156,7 +160,10 @@ impl Target {
     ///
     /// # Errors
     /// [`TargetError::Config`] for an invalid key name; [`TargetError::Database`].
-    pub async fn version_counts(&self, key_name: &str) -> Result<VersionCounts, TargetError> {
+    pub(crate) async fn version_counts(
+        &self,
+        key_name: &str,
+    ) -> Result<VersionCounts, TargetError> {
         crate::crypto::validate_key_name(key_name).map_err(|error| TargetError::Config {
             target: self.config.name.clone(),
             reason: format!("key name for version counts: {error}"),
@@ -166,7 +173,7 @@ impl Target {
 
     /// The ciphertext in a stored value: itself (binary) or its base64 decoding; `None` if
     /// it is not valid base64.
-    pub fn decode(&self, stored: &[u8]) -> Option<Vec<u8>> {
+    pub(crate) fn decode(&self, stored: &[u8]) -> Option<Vec<u8>> {
         match self.config.encoding {
             Encoding::Binary => Some(stored.to_vec()),
             Encoding::Base64 => STANDARD.decode(stored).ok(),
@@ -174,7 +181,7 @@ impl Target {
     }
 
     /// The value to store for `ciphertext` (the reverse of [`Target::decode`]).
-    pub fn encode(&self, ciphertext: &[u8]) -> Vec<u8> {
+    pub(crate) fn encode(&self, ciphertext: &[u8]) -> Vec<u8> {
         match self.config.encoding {
             Encoding::Binary => ciphertext.to_vec(),
             Encoding::Base64 => STANDARD.encode(ciphertext).into_bytes(),
@@ -185,7 +192,7 @@ impl Target {
     ///
     /// # Errors
     /// [`TargetError::BadCheckpoint`] if it is not a checkpoint of this primary key's type.
-    pub fn parse_checkpoint(&self, checkpoint: &str) -> Result<PkValue, TargetError> {
+    pub(crate) fn parse_checkpoint(&self, checkpoint: &str) -> Result<PkValue, TargetError> {
         PkValue::from_checkpoint(self.pk_kind(), checkpoint).ok_or_else(|| {
             TargetError::BadCheckpoint {
                 target: self.config.name.clone(),

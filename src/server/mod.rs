@@ -1,13 +1,13 @@
 //! Assembles and runs the server. `start` composes the rooms below on a listener the caller
 //! provides (`rekey serve` binds the configured address, tests bind `127.0.0.1:0`):
 //!
-//! - [`stores`]: the keystore database, seen through each storage trait;
-//! - [`keys`]: the root key, the key manager and the managed keys seeded on first start;
-//! - [`rotation`]: the migration targets, the rotation engine, its one scheduler and the
+//! - `stores`: the keystore database, seen through each storage trait;
+//! - `keys`: the root key, the key manager and the managed keys seeded on first start;
+//! - `rotation`: the migration targets, the rotation engine, its one scheduler and the
 //!   migration worker's dependencies;
-//! - [`metrics`]: this server's metrics, fed by the domains through callbacks;
-//! - [`grpc`] and [`http`]: the services, their health and the listeners;
-//! - [`supervisor`] and [`tasks`]: the background tasks (worker, scheduler, refresh) in one
+//! - `metrics`: this server's metrics, fed by the domains through callbacks;
+//! - `grpc` and `http`: the services, their health and the listeners;
+//! - `supervisor` and `tasks`: the background tasks (worker, scheduler, refresh) in one
 //!   supervised set, restarted when they panic.
 //!
 //! One cancellation token stops it all: health goes NOT_SERVING, the listeners drain, the
@@ -65,6 +65,7 @@ pub struct RunningServer {
 }
 
 impl RunningServer {
+    /// Where gRPC listens: the address of the listener given to [`start`].
     pub fn grpc_addr(&self) -> SocketAddr {
         self.grpc_addr
     }
@@ -74,12 +75,18 @@ impl RunningServer {
         self.http_addr
     }
 
+    /// The key manager behind this server's key operations. Public for the integration tests
+    /// (which encrypt as an application would, decrypt migrated rows in process and retire
+    /// versions) and the benchmark harness (which measures re-encryption in process).
     pub fn manager(&self) -> &Arc<KeyManager> {
         &self.manager
     }
 
-    pub fn engine(&self) -> &Arc<RotationEngine> {
-        &self.engine
+    /// Writes the buffered data-plane audit summaries now rather than at the next periodic
+    /// flush. Public for the integration tests, which read the audit trail right after making
+    /// the calls it records.
+    pub async fn flush_audit(&self) {
+        self.engine.audit().flush().await;
     }
 
     /// The scheduler, for running it on demand (tests, operators' one-off runs): the same
@@ -90,7 +97,7 @@ impl RunningServer {
 
     /// Cancelling this token stops the server (`rekey serve` cancels it on SIGINT/SIGTERM);
     /// [`RunningServer::until_stopped`] then drains it.
-    pub fn stop_token(&self) -> CancellationToken {
+    pub(crate) fn stop_token(&self) -> CancellationToken {
         self.stop.clone()
     }
 
@@ -104,7 +111,7 @@ impl RunningServer {
     /// Runs until the server stops, by itself (the gRPC server failed) or through its stop
     /// token; then stops everything else, logs how the HTTP server and every background task
     /// ended, and returns how the gRPC server ended.
-    pub async fn until_stopped(mut self) -> anyhow::Result<()> {
+    pub(crate) async fn until_stopped(mut self) -> anyhow::Result<()> {
         let early = tokio::select! {
             ended = &mut self.grpc => Some(ended),
             () = self.stop.cancelled() => None,

@@ -70,6 +70,7 @@ pub(super) async fn open_store(config: &Config, backend: &Backend) -> anyhow::Re
 
 /// Opens the keystore database of `config` (applying migrations) and the root key that opens
 /// it, for offline maintenance such as root-key rotation.
+/// Public for the root-key rotation tests, which read the keystore before and after.
 pub async fn open_keystore(
     config: &Config,
 ) -> anyhow::Result<(Arc<dyn KeyStore>, crate::crypto::RootKey)> {

@@ -26,7 +26,7 @@ type Start = dyn Fn(CancellationToken) -> BoxFuture<'static, anyhow::Result<()>>
 
 /// A background task: how to start it (again), and which gRPC service cannot work without it.
 #[derive(Clone)]
-pub struct BackgroundTask {
+pub(super) struct BackgroundTask {
     name: &'static str,
     needed_by: Option<&'static str>,
     start: Arc<Start>,
@@ -34,7 +34,7 @@ pub struct BackgroundTask {
 
 impl BackgroundTask {
     /// A task named `name` (its metric label) that `start` runs until the token is cancelled.
-    pub fn new<F, Fut>(name: &'static str, start: F) -> Self
+    pub(super) fn new<F, Fut>(name: &'static str, start: F) -> Self
     where
         F: Fn(CancellationToken) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
@@ -47,7 +47,7 @@ impl BackgroundTask {
     }
 
     /// While this task is down, the health of gRPC service `service` is NOT_SERVING.
-    pub fn needed_by(mut self, service: &'static str) -> Self {
+    pub(super) fn needed_by(mut self, service: &'static str) -> Self {
         self.needed_by = Some(service);
         self
     }
@@ -64,7 +64,7 @@ impl fmt::Debug for BackgroundTask {
 
 /// How a background task ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TaskEnd {
+pub(super) enum TaskEnd {
     /// It returned by itself (the scheduler does when scheduling is disabled).
     Finished,
     /// It stopped when asked to.

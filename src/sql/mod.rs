@@ -51,7 +51,7 @@ pub struct SqlStore<DB: Backend> {
 
 impl<DB: Backend> SqlStore<DB> {
     /// Wraps an existing pool, applying the migrations first.
-    pub async fn from_pool(pool: Pool<DB>) -> StoreResult<Self> {
+    pub(crate) async fn from_pool(pool: Pool<DB>) -> StoreResult<Self> {
         DB::migrate(&pool).await?;
         Ok(Self { pool })
     }

@@ -33,7 +33,7 @@ const UNKNOWN_METHOD: &str = "unknown";
 
 /// Why a request was refused authentication or authorization (`rekey_auth_failures_total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthFailure {
+pub(crate) enum AuthFailure {
     /// No bearer token and no listed client certificate.
     Missing,
     /// A token this server does not know, or a wrong secret.
@@ -56,7 +56,7 @@ impl AuthFailure {
         AuthFailure::Forbidden,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             AuthFailure::Missing => "missing",
             AuthFailure::UnknownToken => "unknown_token",
@@ -73,25 +73,25 @@ const MIGRATION_OUTCOMES: [&str; 4] = ["migrated", "already_current", "skipped",
 
 /// Records of one migration batch by outcome (`rekey_migration_records_total{outcome}`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct MigrationOutcomes {
-    pub migrated: u64,
-    pub already_current: u64,
-    pub skipped: u64,
-    pub failed: u64,
+pub(crate) struct MigrationOutcomes {
+    pub(crate) migrated: u64,
+    pub(crate) already_current: u64,
+    pub(crate) skipped: u64,
+    pub(crate) failed: u64,
 }
 
 /// One managed key's gauges, read at every scrape.
 #[derive(Debug, Clone, PartialEq)]
-pub struct KeyGauges {
-    pub key: String,
+pub(crate) struct KeyGauges {
+    pub(crate) key: String,
     /// Age of the key's primary version.
-    pub primary_age_secs: f64,
-    pub rotation_interval_secs: f64,
-    pub grace_period_secs: f64,
+    pub(crate) primary_age_secs: f64,
+    pub(crate) rotation_interval_secs: f64,
+    pub(crate) grace_period_secs: f64,
 }
 
 /// The metrics of one server.
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: prometheus::Registry,
     provider: SdkMeterProvider,
     meter: Meter,
@@ -124,7 +124,7 @@ struct MigrationRate {
 impl Metrics {
     /// Metrics with every instrument registered and no observed sources yet; `rpc_paths` are
     /// the gRPC paths (`/package.Service/Method`) that get their own method label.
-    pub fn new(rpc_paths: impl IntoIterator<Item = String>) -> anyhow::Result<Self> {
+    pub(crate) fn new(rpc_paths: impl IntoIterator<Item = String>) -> anyhow::Result<Self> {
         let registry = prometheus::Registry::new();
         let exporter = opentelemetry_prometheus::exporter()
             .with_registry(registry.clone())
@@ -187,7 +187,7 @@ impl Metrics {
     }
 
     /// The gRPC paths of every service in `descriptor_sets` (encoded `FileDescriptorSet`s).
-    pub fn rpc_paths(descriptor_sets: &[&[u8]]) -> anyhow::Result<Vec<String>> {
+    pub(crate) fn rpc_paths(descriptor_sets: &[&[u8]]) -> anyhow::Result<Vec<String>> {
         let mut paths = Vec::new();
         for encoded in descriptor_sets {
             let set = prost_types::FileDescriptorSet::decode(*encoded)?;
@@ -206,7 +206,7 @@ impl Metrics {
     /// Starts every counter series at zero — of `keys` (all managed keys) by each of
     /// `triggers`, of `encryption_keys` by migration outcome, and of every auth failure reason —
     /// so that the first rotation or failure shows as an increase instead of a series appearing.
-    pub fn start_series(
+    pub(crate) fn start_series(
         &self,
         keys: &[String],
         encryption_keys: &[String],
@@ -239,7 +239,7 @@ impl Metrics {
 
     /// Publishes the per-key gauges at every scrape, each reading the keys from `read` (which
     /// returns nothing once its source is gone).
-    pub fn observe_keys(&self, read: impl Fn() -> Vec<KeyGauges> + Send + Sync + 'static) {
+    pub(crate) fn observe_keys(&self, read: impl Fn() -> Vec<KeyGauges> + Send + Sync + 'static) {
         let read: Arc<dyn Fn() -> Vec<KeyGauges> + Send + Sync> = Arc::new(read);
         let gauge =
             |name: &'static str, description: &'static str, value: fn(&KeyGauges) -> f64| {
@@ -297,7 +297,10 @@ impl Metrics {
 
     /// Publishes the audit trail's write failures (a running total read by `read`) at every
     /// scrape.
-    pub fn observe_audit_write_failures(&self, read: impl Fn() -> u64 + Send + Sync + 'static) {
+    pub(crate) fn observe_audit_write_failures(
+        &self,
+        read: impl Fn() -> u64 + Send + Sync + 'static,
+    ) {
         self.meter
             .u64_observable_counter("rekey_audit_write_failures")
             .with_description("Audit records that could not be written to the keystore database")
@@ -306,7 +309,7 @@ impl Metrics {
     }
 
     /// The method label for a request path: our rpcs by name, anything else `unknown`.
-    pub fn method_label(&self, path: &str) -> Value {
+    pub(crate) fn method_label(&self, path: &str) -> Value {
         self.methods
             .get(path)
             .unwrap_or(&self.unknown_method)
@@ -314,7 +317,7 @@ impl Metrics {
     }
 
     /// One finished rpc.
-    pub fn rpc_finished(&self, method: Value, code: tonic::Code, elapsed: Duration) {
+    pub(crate) fn rpc_finished(&self, method: Value, code: tonic::Code, elapsed: Duration) {
         let labels = [
             KeyValue::new("method", method),
             KeyValue::new("code", code_name(code)),
@@ -326,13 +329,13 @@ impl Metrics {
     /// A rotation or rollback attempt that got as far as changing (or failing to change) the
     /// keystore. Refusals (not due, rotated recently, disabled) are not rotations.
     /// `trigger` is the trigger's label (`scheduled`, `manual`, `emergency`, `rollback`).
-    pub fn rotation(&self, key: &str, trigger: &'static str, success: bool) {
+    pub(crate) fn rotation(&self, key: &str, trigger: &'static str, success: bool) {
         let outcome = if success { "success" } else { "failure" };
         self.rotations
             .add(1, &rotation_labels(key, trigger, outcome));
     }
 
-    pub fn auth_failure(&self, reason: AuthFailure) {
+    pub(crate) fn auth_failure(&self, reason: AuthFailure) {
         self.auth_failures
             .add(1, &[KeyValue::new("reason", reason.as_str())]);
     }
@@ -340,7 +343,7 @@ impl Metrics {
     /// One recorded migration batch of `event_id` (of `key`): adds its outcomes and updates
     /// the event's current rate, `processed` records since `started` (the previous batch's
     /// end, so throttling included).
-    pub fn migration_batch(
+    pub(crate) fn migration_batch(
         &self,
         key: &str,
         event_id: &str,
@@ -385,7 +388,7 @@ impl Metrics {
 
     /// The worker stopped working `event_id` here (finished, failed or lost its lease): its
     /// rate series goes away.
-    pub fn migration_stopped(&self, event_id: &str) {
+    pub(crate) fn migration_stopped(&self, event_id: &str) {
         self.migration_rates
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -393,17 +396,17 @@ impl Metrics {
     }
 
     /// Starts the restart series of a background task at zero.
-    pub fn background_task_started(&self, task: &'static str) {
+    pub(crate) fn background_task_started(&self, task: &'static str) {
         self.task_restarts.add(0, &[KeyValue::new("task", task)]);
     }
 
     /// A background task that panicked or failed is being restarted.
-    pub fn background_task_restarted(&self, task: &'static str) {
+    pub(crate) fn background_task_restarted(&self, task: &'static str) {
         self.task_restarts.add(1, &[KeyValue::new("task", task)]);
     }
 
     /// Everything, in Prometheus text exposition format.
-    pub fn render(&self) -> anyhow::Result<String> {
+    pub(crate) fn render(&self) -> anyhow::Result<String> {
         use prometheus::Encoder as _;
         let mut out = Vec::new();
         prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
@@ -426,7 +429,7 @@ fn rotation_labels(key: &str, trigger: &'static str, outcome: &'static str) -> [
 }
 
 /// The canonical gRPC name of a status code, as in the gRPC specification.
-pub fn code_name(code: tonic::Code) -> &'static str {
+pub(crate) fn code_name(code: tonic::Code) -> &'static str {
     use tonic::Code;
     match code {
         Code::Ok => "OK",

@@ -6,11 +6,11 @@
 //!   or the standard `OTEL_EXPORTER_OTLP_ENDPOINT`); then spans go to it over OTLP/gRPC, and a
 //!   caller's W3C `traceparent` is continued. Spans name keys, versions and event ids; plaintext
 //!   and key material are never span fields.
-//! - Metrics: per server, see [`metrics`]; served at `GET /metrics` on the HTTP port.
+//! - Metrics: per server, see `metrics`; served at `GET /metrics` on the HTTP port.
 
-pub mod metrics;
-pub mod rpc;
-pub mod trace_context;
+pub(crate) mod metrics;
+pub(crate) mod rpc;
+pub(crate) mod trace_context;
 
 use std::io::IsTerminal;
 
@@ -23,7 +23,7 @@ use tracing_subscriber::{
     fmt, layer::SubscriberExt as _, util::SubscriberInitExt as _, EnvFilter, Layer as _,
 };
 
-pub use metrics::Metrics;
+pub(crate) use metrics::Metrics;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Default)]
@@ -53,17 +53,17 @@ impl std::str::FromStr for LogFormat {
 
 /// Where and how traces are exported.
 #[derive(Debug, Clone)]
-pub struct TraceExport {
+pub(crate) struct TraceExport {
     /// OTLP/gRPC endpoint, e.g. `http://otel-collector:4317`.
-    pub endpoint: String,
+    pub(crate) endpoint: String,
     /// Fraction of new traces sampled (a caller's sampling decision is followed).
-    pub sample_ratio: f64,
+    pub(crate) sample_ratio: f64,
 }
 
 /// Flushes exported spans when dropped (at the end of `rekey serve`).
 #[derive(Debug, Default)]
 #[must_use = "dropping the guard stops the trace export"]
-pub struct TelemetryGuard {
+pub(crate) struct TelemetryGuard {
     tracer: Option<SdkTracerProvider>,
 }
 
@@ -84,7 +84,7 @@ pub fn init(format: LogFormat) {
 
 /// Logging, and trace export when `traces` is set. Must run inside the Tokio runtime (the
 /// OTLP exporter uses it). A second call in one process (tests) keeps the first subscriber.
-pub fn init_server(
+pub(crate) fn init_server(
     format: LogFormat,
     traces: Option<&TraceExport>,
 ) -> anyhow::Result<TelemetryGuard> {

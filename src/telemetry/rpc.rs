@@ -21,12 +21,12 @@ use crate::telemetry::metrics::Metrics;
 
 /// Adds [`RpcTelemetry`] to a service.
 #[derive(Debug, Clone)]
-pub struct RpcTelemetryLayer {
+pub(crate) struct RpcTelemetryLayer {
     metrics: Arc<Metrics>,
 }
 
 impl RpcTelemetryLayer {
-    pub fn new(metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(metrics: Arc<Metrics>) -> Self {
         Self { metrics }
     }
 }
@@ -43,7 +43,7 @@ impl<S> tower::Layer<S> for RpcTelemetryLayer {
 }
 
 #[derive(Debug, Clone)]
-pub struct RpcTelemetry<S> {
+pub(crate) struct RpcTelemetry<S> {
     inner: S,
     metrics: Arc<Metrics>,
 }

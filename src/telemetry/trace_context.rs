@@ -7,7 +7,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 /// Makes `span` a child of the trace named in `headers`, if they name one. Must be called
 /// before the span is first entered.
-pub fn continue_trace(span: &Span, headers: &http::HeaderMap) {
+pub(crate) fn continue_trace(span: &Span, headers: &http::HeaderMap) {
     if !headers.contains_key("traceparent") {
         return;
     }

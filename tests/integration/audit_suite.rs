@@ -8,7 +8,7 @@ use crate::store_ctx::{Ctx, Opened};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use rekey::audit::{
+use rekey::storage::{
     record_hash, AuditEntry, AuditFilter, AuditRecord, AuditStore, ChainFault, Outcome,
     GENESIS_HASH,
 };

@@ -103,7 +103,7 @@ async fn client_tokens_are_limited_to_their_scope(backend: Backend) {
         "FILE_ENCRYPTION",
     );
     // Successful calls are counted per token, key and operation in the audit trail.
-    s.server.engine().audit().flush().await;
+    s.server.flush_audit().await;
     let summaries = s
         .list_audit(ListAuditRequest {
             operation: "data_plane.summary".into(),

@@ -6,8 +6,8 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use rekey::sql::PostgresStore;
-use rekey::sql::SqliteStore;
+use rekey::storage::PostgresStore;
+use rekey::storage::SqliteStore;
 use sqlx::Executor;
 
 use crate::support::pg;

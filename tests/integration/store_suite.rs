@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use crate::store_ctx::{Ctx, Opened};
 
-use rekey::keystore::store::{
+use rekey::storage::StoreError;
+use rekey::storage::{
     KeyPolicy, KeyStore, NewKey, NewVersion, Purpose, RotateGuard, VersionRecord, VersionState,
 };
-use rekey::storage_error::StoreError;
 
 crate::storage_suite!(
     create_list_get,

@@ -10,40 +10,40 @@ use crate::keystore::manager::{algorithm, KeySnapshot};
 use crate::rotation::engine::Impact;
 use crate::rotation::events::{Counts, RotationEvent};
 
-pub use crate::reports::rfc3339 as time;
+pub(super) use crate::reports::rfc3339 as time;
 
 fn days(secs: i64) -> f64 {
     secs as f64 / SECS_PER_DAY as f64
 }
 
 #[derive(Debug, Serialize)]
-pub struct VersionJson {
-    pub version: u32,
-    pub state: &'static str,
-    pub created_at: String,
-    pub deprecated_at: Option<String>,
-    pub retired_at: Option<String>,
-    pub check_value: String,
+pub(super) struct VersionJson {
+    pub(crate) version: u32,
+    pub(crate) state: &'static str,
+    pub(crate) created_at: String,
+    pub(crate) deprecated_at: Option<String>,
+    pub(crate) retired_at: Option<String>,
+    pub(crate) check_value: String,
 }
 
 #[derive(Debug, Serialize)]
-pub struct KeyStatusJson {
-    pub key_type: String,
-    pub purpose: &'static str,
-    pub algorithm: &'static str,
-    pub rotation_interval_days: f64,
-    pub grace_period_days: f64,
-    pub primary_version: u32,
-    pub primary_age_days: f64,
-    pub last_rotation: String,
-    pub next_rotation_due: String,
-    pub alert_level: &'static str,
-    pub alert_reason: String,
-    pub versions: Vec<VersionJson>,
+pub(super) struct KeyStatusJson {
+    pub(crate) key_type: String,
+    pub(crate) purpose: &'static str,
+    pub(crate) algorithm: &'static str,
+    pub(crate) rotation_interval_days: f64,
+    pub(crate) grace_period_days: f64,
+    pub(crate) primary_version: u32,
+    pub(crate) primary_age_days: f64,
+    pub(crate) last_rotation: String,
+    pub(crate) next_rotation_due: String,
+    pub(crate) alert_level: &'static str,
+    pub(crate) alert_reason: String,
+    pub(crate) versions: Vec<VersionJson>,
 }
 
 impl KeyStatusJson {
-    pub fn new(snapshot: &KeySnapshot, now: Millis) -> Self {
+    pub(super) fn new(snapshot: &KeySnapshot, now: Millis) -> Self {
         let record = &snapshot.record;
         let created = snapshot.primary_created_at();
         let assessment = lifecycle::assess_key(record.policy, created, &snapshot.versions, now);
@@ -77,15 +77,15 @@ impl KeyStatusJson {
 }
 
 #[derive(Debug, Serialize)]
-pub struct StatusJson {
-    pub generated_at: String,
-    pub keys: Vec<KeyStatusJson>,
+pub(super) struct StatusJson {
+    pub(crate) generated_at: String,
+    pub(crate) keys: Vec<KeyStatusJson>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct VersionRecordsJson {
-    pub version: u32,
-    pub records: u64,
+pub(super) struct VersionRecordsJson {
+    pub(crate) version: u32,
+    pub(crate) records: u64,
 }
 
 fn records(by_version: &std::collections::BTreeMap<u32, u64>) -> Vec<VersionRecordsJson> {
@@ -99,23 +99,23 @@ fn records(by_version: &std::collections::BTreeMap<u32, u64>) -> Vec<VersionReco
 }
 
 #[derive(Debug, Serialize)]
-pub struct TargetImpactJson {
-    pub target: String,
-    pub versions: Vec<VersionRecordsJson>,
-    pub unreadable: u64,
+pub(super) struct TargetImpactJson {
+    pub(crate) target: String,
+    pub(crate) versions: Vec<VersionRecordsJson>,
+    pub(crate) unreadable: u64,
 }
 
 #[derive(Debug, Serialize)]
-pub struct ImpactJson {
-    pub key_type: String,
-    pub primary_version: u32,
-    pub records_to_migrate: u64,
-    pub versions: Vec<VersionRecordsJson>,
-    pub targets: Vec<TargetImpactJson>,
+pub(super) struct ImpactJson {
+    pub(crate) key_type: String,
+    pub(crate) primary_version: u32,
+    pub(crate) records_to_migrate: u64,
+    pub(crate) versions: Vec<VersionRecordsJson>,
+    pub(crate) targets: Vec<TargetImpactJson>,
 }
 
 impl ImpactJson {
-    pub fn new(key: &str, impact: &Impact) -> Self {
+    pub(super) fn new(key: &str, impact: &Impact) -> Self {
         Self {
             key_type: key.to_owned(),
             primary_version: impact.primary_version,
@@ -135,12 +135,12 @@ impl ImpactJson {
 }
 
 #[derive(Debug, Serialize)]
-pub struct CountsJson {
-    pub total: u64,
-    pub migrated: u64,
-    pub already_current: u64,
-    pub skipped: u64,
-    pub failed: u64,
+pub(super) struct CountsJson {
+    pub(crate) total: u64,
+    pub(crate) migrated: u64,
+    pub(crate) already_current: u64,
+    pub(crate) skipped: u64,
+    pub(crate) failed: u64,
 }
 
 impl From<Counts> for CountsJson {
@@ -156,33 +156,33 @@ impl From<Counts> for CountsJson {
 }
 
 #[derive(Debug, Serialize)]
-pub struct TargetProgressJson {
-    pub target: String,
-    pub counts: CountsJson,
-    pub checkpoint: Option<String>,
-    pub done: bool,
-    pub failed_ids: Vec<String>,
+pub(super) struct TargetProgressJson {
+    pub(crate) target: String,
+    pub(crate) counts: CountsJson,
+    pub(crate) checkpoint: Option<String>,
+    pub(crate) done: bool,
+    pub(crate) failed_ids: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct EventJson {
-    pub event_id: String,
-    pub key_type: String,
-    pub from_version: u32,
-    pub to_version: u32,
-    pub trigger: String,
-    pub actor: String,
-    pub status: &'static str,
-    pub rolling_back: bool,
-    pub created_at: String,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
-    pub batch_size: u32,
-    pub rate_limit: u32,
-    pub records_per_second: f64,
-    pub last_error: Option<String>,
-    pub totals: CountsJson,
-    pub targets: Vec<TargetProgressJson>,
+pub(super) struct EventJson {
+    pub(crate) event_id: String,
+    pub(crate) key_type: String,
+    pub(crate) from_version: u32,
+    pub(crate) to_version: u32,
+    pub(crate) trigger: String,
+    pub(crate) actor: String,
+    pub(crate) status: &'static str,
+    pub(crate) rolling_back: bool,
+    pub(crate) created_at: String,
+    pub(crate) started_at: Option<String>,
+    pub(crate) finished_at: Option<String>,
+    pub(crate) batch_size: u32,
+    pub(crate) rate_limit: u32,
+    pub(crate) records_per_second: f64,
+    pub(crate) last_error: Option<String>,
+    pub(crate) totals: CountsJson,
+    pub(crate) targets: Vec<TargetProgressJson>,
 }
 
 impl From<&RotationEvent> for EventJson {
@@ -220,41 +220,41 @@ impl From<&RotationEvent> for EventJson {
 }
 
 #[derive(Debug, Serialize)]
-pub struct ScheduledJson {
-    pub rotated: bool,
-    pub event: Option<EventJson>,
-    pub reason: Option<String>,
+pub(super) struct ScheduledJson {
+    pub(crate) rotated: bool,
+    pub(crate) event: Option<EventJson>,
+    pub(crate) reason: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct KeyScheduleJson {
-    pub key_type: String,
-    pub primary_version: u32,
-    pub last_rotation: String,
-    pub next_rotation_due: String,
-    pub due: bool,
+pub(super) struct KeyScheduleJson {
+    pub(crate) key_type: String,
+    pub(crate) primary_version: u32,
+    pub(crate) last_rotation: String,
+    pub(crate) next_rotation_due: String,
+    pub(crate) due: bool,
 }
 
 #[derive(Debug, Serialize)]
-pub struct ScheduleJson {
-    pub scheduler_enabled: bool,
-    pub cron: String,
-    pub next_run: Option<String>,
-    pub keys: Vec<KeyScheduleJson>,
+pub(super) struct ScheduleJson {
+    pub(crate) scheduler_enabled: bool,
+    pub(crate) cron: String,
+    pub(crate) next_run: Option<String>,
+    pub(crate) keys: Vec<KeyScheduleJson>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ScheduleRequest {
-    pub key_type: String,
+pub(super) struct ScheduleRequest {
+    pub(crate) key_type: String,
     #[serde(default)]
-    pub force: bool,
+    pub(crate) force: bool,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ExecuteRequest {
-    pub event_id: String,
+pub(super) struct ExecuteRequest {
+    pub(crate) event_id: String,
     #[serde(default)]
-    pub batch_size: Option<u32>,
+    pub(crate) batch_size: Option<u32>,
 }

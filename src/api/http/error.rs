@@ -9,14 +9,14 @@ use serde_json::json;
 use tonic::Code;
 
 #[derive(Debug)]
-pub struct HttpError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
+pub(super) struct HttpError {
+    pub(crate) status: StatusCode,
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
 }
 
 impl HttpError {
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(super) fn bad_request(message: impl Into<String>) -> Self {
         Self {
             status: StatusCode::BAD_REQUEST,
             code: "INVALID_ARGUMENT",
@@ -24,7 +24,7 @@ impl HttpError {
         }
     }
 
-    pub fn not_found(message: impl Into<String>) -> Self {
+    pub(super) fn not_found(message: impl Into<String>) -> Self {
         Self {
             status: StatusCode::NOT_FOUND,
             code: "NOT_FOUND",

@@ -6,7 +6,7 @@ mod error;
 mod routes;
 mod trace;
 
-pub use routes::{router, HttpState};
+pub(crate) use routes::{router, HttpState};
 
 /// The OpenAPI 3 description of the routes, served at `/api/v1/openapi.json`.
-pub const OPENAPI: &str = include_str!("openapi.json");
+pub(crate) const OPENAPI: &str = include_str!("openapi.json");

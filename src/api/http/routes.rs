@@ -24,15 +24,15 @@ use crate::rotation::scheduler::Scheduler;
 use crate::rotation::{BatchSize, RotationEngine};
 
 #[derive(Debug, Clone)]
-pub struct HttpState {
-    pub engine: Arc<RotationEngine>,
-    pub scheduler: Arc<Scheduler>,
-    pub auth: Arc<Authenticator>,
+pub(crate) struct HttpState {
+    pub(crate) engine: Arc<RotationEngine>,
+    pub(crate) scheduler: Arc<Scheduler>,
+    pub(crate) auth: Arc<Authenticator>,
 }
 
 type HttpResult<T> = Result<Json<T>, HttpError>;
 
-pub fn router(state: HttpState) -> Router {
+pub(crate) fn router(state: HttpState) -> Router {
     Router::new()
         .route("/api/v1/key-rotation/status", get(status))
         .route("/api/v1/key-rotation/impact/{key_type}", get(impact))
@@ -150,7 +150,7 @@ async fn schedule_rotation(
         .schedule_rotation(&request.key_type, request.force, &principal.id)
         .await?;
     Ok(Json(match outcome {
-        ScheduleOutcome::Rotated(_, event) => ScheduledJson {
+        ScheduleOutcome::Rotated(event) => ScheduledJson {
             rotated: true,
             event: Some(EventJson::from(event.as_ref())),
             reason: None,

@@ -5,7 +5,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::{field::Empty, Instrument};
 
-pub async fn http_span(request: Request, next: Next) -> Response {
+pub(super) async fn http_span(request: Request, next: Next) -> Response {
     // The route template, not the raw path: ids in paths do not become span names.
     let route = request
         .extensions()

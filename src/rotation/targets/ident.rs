@@ -11,18 +11,18 @@ const MAX_IDENTIFIER_LEN: usize = 63;
 #[derive(Debug, Clone)]
 pub(super) struct Names {
     /// The schema part of `schema.table`, unquoted (`None`: the default schema).
-    pub schema: Option<String>,
+    pub(crate) schema: Option<String>,
     /// The table name, unquoted.
-    pub table: String,
+    pub(crate) table: String,
     /// Unquoted column names.
-    pub pk: String,
-    pub column: String,
-    pub ad: Option<String>,
+    pub(crate) pk: String,
+    pub(crate) column: String,
+    pub(crate) ad: Option<String>,
 }
 
 impl Names {
     /// Validates the table and column names of `config`.
-    pub fn from_config(config: &TargetConfig) -> Result<Names, TargetError> {
+    pub(super) fn from_config(config: &TargetConfig) -> Result<Names, TargetError> {
         let invalid = |reason: String| TargetError::Config {
             target: config.name.clone(),
             reason,
@@ -73,7 +73,7 @@ impl Names {
     }
 
     /// The table for SQL: `"table"` or `"schema"."table"`.
-    pub fn quoted_table(&self) -> String {
+    pub(super) fn quoted_table(&self) -> String {
         match &self.schema {
             Some(schema) => format!("{}.{}", quote(schema), quote(&self.table)),
             None => quote(&self.table),

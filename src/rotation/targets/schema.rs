@@ -15,19 +15,19 @@ pub(super) enum TypeClass {
 /// A column of the target table.
 #[derive(Debug, Clone)]
 pub(super) struct Column {
-    pub name: String,
+    pub(crate) name: String,
     /// The type as the database reports it, for messages.
-    pub declared: String,
-    pub class: TypeClass,
+    pub(crate) declared: String,
+    pub(crate) class: TypeClass,
 }
 
 /// How a backend names and matches columns, for [`check`].
 pub(super) struct Conventions {
     /// Whether column names match regardless of ASCII case (SQLite).
-    pub case_insensitive: bool,
+    pub(crate) case_insensitive: bool,
     /// Type names to suggest for binary and base64 ciphertext columns.
-    pub binary_type: &'static str,
-    pub text_type: &'static str,
+    pub(crate) binary_type: &'static str,
+    pub(crate) text_type: &'static str,
 }
 
 /// Checks that the table exists with the configured columns of suitable types; returns how

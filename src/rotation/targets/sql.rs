@@ -57,9 +57,9 @@ pub(super) trait Backend: Database {
 
 /// Quoted identifiers for building statements.
 pub(super) struct Parts {
-    pub table: String,
-    pub pk: String,
-    pub column: String,
+    pub(crate) table: String,
+    pub(crate) pk: String,
+    pub(crate) column: String,
 }
 
 /// The SELECT expression of a primary key of type `kind`.
@@ -151,7 +151,7 @@ pub(super) struct SqlTarget<DB: Database> {
 with_sql_bounds! {
     impl<DB: Backend> SqlTarget<DB> {
         /// Connects to the target's database and checks the table against `config`.
-        pub async fn open(
+        pub(super) async fn open(
             config: &TargetConfig,
             names: &Names,
             url: &str,
@@ -195,11 +195,11 @@ with_sql_bounds! {
             })
         }
 
-        pub fn backend(&self) -> &'static str {
+        pub(super) fn backend(&self) -> &'static str {
             DB::BACKEND_NAME
         }
 
-        pub fn kind(&self) -> PkKind {
+        pub(super) fn kind(&self) -> PkKind {
             self.kind
         }
 
@@ -210,7 +210,7 @@ with_sql_bounds! {
             }
         }
 
-        pub async fn fetch_batch(
+        pub(super) async fn fetch_batch(
             &self,
             after: Option<&PkValue>,
             limit: u32,
@@ -234,14 +234,14 @@ with_sql_bounds! {
                 .map_err(|error| self.database_error(error))
         }
 
-        pub async fn compare_and_swap(&self, updates: &[&Update]) -> Result<Vec<PkValue>, TargetError> {
+        pub(super) async fn compare_and_swap(&self, updates: &[&Update]) -> Result<Vec<PkValue>, TargetError> {
             let sql = &self.statements.compare_and_swap;
             DB::compare_and_swap(&self.pool, sql, self.kind, updates)
                 .await
                 .map_err(|error| self.database_error(error))
         }
 
-        pub async fn version_counts(&self, key_name: &str) -> Result<VersionCounts, TargetError> {
+        pub(super) async fn version_counts(&self, key_name: &str) -> Result<VersionCounts, TargetError> {
             let prefix_len = stored_prefix_len(self.encoding, key_name.len());
             let groups: Vec<(Vec<u8>, i64)> = sqlx::query_as(&self.statements.count_prefixes)
                 .bind(i32::try_from(prefix_len).unwrap_or(i32::MAX))

@@ -49,7 +49,7 @@ pub enum Encoding {
 /// A primary-key value. Ordering matches the database order the target pages in (integers
 /// numerically, text by bytes).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum PkValue {
+pub(crate) enum PkValue {
     Int(i64),
     Text(String),
 }
@@ -60,7 +60,7 @@ const TEXT_CHECKPOINT: &str = "text:";
 impl PkValue {
     /// A string from which [`super::Target::parse_checkpoint`] restores this value:
     /// `int:<decimal>` or `text:<text>`.
-    pub fn to_checkpoint(&self) -> String {
+    pub(crate) fn to_checkpoint(&self) -> String {
         match self {
             PkValue::Int(value) => format!("{INT_CHECKPOINT}{value}"),
             PkValue::Text(value) => format!("{TEXT_CHECKPOINT}{value}"),
@@ -99,35 +99,35 @@ pub(super) enum PkKind {
 
 /// One stored value, as read by [`super::Target::fetch_batch`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Row {
-    pub pk: PkValue,
+pub(crate) struct Row {
+    pub(crate) pk: PkValue,
     /// The column value exactly as stored (for base64: the text's bytes).
-    pub stored: Vec<u8>,
+    pub(crate) stored: Vec<u8>,
     /// The associated-data column's text as UTF-8 bytes; empty without one or when NULL.
-    pub associated_data: Vec<u8>,
+    pub(crate) associated_data: Vec<u8>,
 }
 
 /// A replacement for [`super::Target::compare_and_swap`]: `new_stored` is written only if
 /// the row still holds `old_stored`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Update {
-    pub pk: PkValue,
-    pub old_stored: Vec<u8>,
-    pub new_stored: Vec<u8>,
+pub(crate) struct Update {
+    pub(crate) pk: PkValue,
+    pub(crate) old_stored: Vec<u8>,
+    pub(crate) new_stored: Vec<u8>,
 }
 
 /// How many stored values use each version of a key.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct VersionCounts {
-    pub by_version: BTreeMap<u32, u64>,
+pub(crate) struct VersionCounts {
+    pub(crate) by_version: BTreeMap<u32, u64>,
     /// Values that are not a Rekey ciphertext of the key (garbage, another key, a signature).
-    pub unreadable: u64,
+    pub(crate) unreadable: u64,
 }
 
 /// What went wrong with a target. Messages name the target and what to fix; they never
 /// contain the database URL or any stored value.
 #[derive(Debug, thiserror::Error)]
-pub enum TargetError {
+pub(crate) enum TargetError {
     #[error("migration target {target:?}: invalid configuration: {reason}")]
     Config { target: String, reason: String },
     #[error(

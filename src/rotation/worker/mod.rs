@@ -44,20 +44,20 @@ const RELEASED_LEASE_MS: i64 = -1;
 
 /// What the migration worker works with.
 #[derive(Debug, Clone)]
-pub struct WorkerDeps {
-    pub events: Arc<dyn EventStore>,
+pub(crate) struct WorkerDeps {
+    pub(crate) events: Arc<dyn EventStore>,
     /// Tells the time, checks the event's key and re-encrypts.
-    pub keys: Arc<KeyManager>,
-    pub audit: Arc<Auditor>,
-    pub metrics: Arc<Metrics>,
+    pub(crate) keys: Arc<KeyManager>,
+    pub(crate) audit: Arc<Auditor>,
+    pub(crate) metrics: Arc<Metrics>,
     /// The migration targets configured on this server.
-    pub targets: Vec<Arc<Target>>,
+    pub(crate) targets: Vec<Arc<Target>>,
     /// How long a claimed event stays this worker's without a recorded batch.
-    pub lease_ms: i64,
+    pub(crate) lease_ms: i64,
     /// Passes over the targets per event at most.
-    pub max_passes: u32,
+    pub(crate) max_passes: u32,
     /// Notified when an event is created or resumed.
-    pub wakeup: Arc<Notify>,
+    pub(crate) wakeup: Arc<Notify>,
 }
 
 /// How one claimed event ended for this worker.
@@ -96,7 +96,7 @@ enum MigrateError {
 }
 
 #[derive(Debug)]
-pub struct Worker {
+pub(crate) struct Worker {
     deps: WorkerDeps,
     /// Identifies this replica in leases.
     owner: String,
@@ -104,7 +104,7 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(deps: WorkerDeps, owner: String, poll_interval: Duration) -> Self {
+    pub(crate) fn new(deps: WorkerDeps, owner: String, poll_interval: Duration) -> Self {
         Self {
             deps,
             owner,
@@ -114,7 +114,7 @@ impl Worker {
 
     /// Works events until `stop` is cancelled; a migration under way then stops at a batch
     /// boundary, its last batch written and checkpointed and its lease released.
-    pub async fn run(&self, stop: &CancellationToken) {
+    pub(crate) async fn run(&self, stop: &CancellationToken) {
         while !stop.is_cancelled() {
             if let Err(e) = self.work_available(stop).await {
                 warn!(error = %e, "migration worker could not claim events; retrying");
