@@ -1,4 +1,6 @@
-//! Transport adapters: gRPC services (and, later, HTTP admin routes) over the key manager.
+//! Transport adapters over the domain: the gRPC services (KeyService, RotationService,
+//! AdminService) and the HTTP admin API (`http`), with the proto conversions, the error to
+//! status mapping and the authorization guard they share.
 
 pub(crate) mod admin_grpc;
 pub(crate) mod convert;

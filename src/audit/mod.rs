@@ -67,7 +67,10 @@ impl fmt::Display for Outcome {
 pub struct AuditEntry {
     /// Who: a token id ("tok-…"), a certificate subject, "scheduler" or "anonymous".
     pub principal: String,
-    /// What: "Rotate", "RollbackEvent", "TokenCreate", "auth.denied", "data_plane.summary"…
+    /// What: "Rotate (<trigger>)", an event operation ("ExecuteEvent", "RetryEvent",
+    /// "RollbackEvent"), a token operation ("CreateToken", "RevokeToken"), "VerifyAudit",
+    /// "RetireVersion", "data_plane.summary", a data-plane operation ("encrypt"…) in
+    /// `every_call` mode, or, on a denial, the name of the refused rpc.
     pub operation: String,
     pub key_name: Option<String>,
     pub key_version: Option<u32>,

@@ -2,8 +2,11 @@
 
 use std::path::PathBuf;
 
+use clap::builder::PossibleValue;
 use clap::{Subcommand, ValueEnum};
 use prost_types::Timestamp;
+
+pub(crate) use crate::reports::ReportKind;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct RotateArgs {
@@ -82,27 +85,36 @@ pub(crate) enum EventsCommand {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum ReportKind {
-    /// Per event: key, versions, duration, counts, records/second, errors (default: last day).
-    #[value(name = "post_rotation", alias = "post-rotation")]
-    PostRotation,
-    /// Key status summary (default: last 7 days).
-    Weekly,
-    /// Rotation performance: success rate, records/second, error rates (last 30 days).
-    Monthly,
-    /// Compliance per key: policy, rotations, overdue periods, versions past grace (90 days).
-    Quarterly,
-}
+/// The server's report kinds as `rekey report` names them (the one [`ReportKind`], so the
+/// names cannot drift from what the server accepts).
+impl ValueEnum for ReportKind {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[
+            ReportKind::PostRotation,
+            ReportKind::Weekly,
+            ReportKind::Monthly,
+            ReportKind::Quarterly,
+        ]
+    }
 
-impl ReportKind {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            ReportKind::PostRotation => "post_rotation",
-            ReportKind::Weekly => "weekly",
-            ReportKind::Monthly => "monthly",
-            ReportKind::Quarterly => "quarterly",
-        }
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        let help = match self {
+            ReportKind::PostRotation => {
+                "Per event: key, versions, duration, counts, records/second, errors (default: last day)"
+            }
+            ReportKind::Weekly => "Key status summary (default: last 7 days)",
+            ReportKind::Monthly => {
+                "Rotation performance: success rate, records/second, error rates (last 30 days)"
+            }
+            ReportKind::Quarterly => {
+                "Compliance per key: policy, rotations, overdue periods, versions past grace (90 days)"
+            }
+        };
+        let value = PossibleValue::new(self.as_str()).help(help);
+        Some(match self {
+            ReportKind::PostRotation => value.alias("post-rotation"),
+            _ => value,
+        })
     }
 }
 

@@ -1,17 +1,19 @@
 //! The key manager: the root key that unwraps the stored key versions, and the managed keys
-//! (declared in the config, or imported from legacy environment keys) seeded on first start.
+//! (declared in the config, or imported from legacy environment keys) seeded on first start;
+//! and the keystore with its root key opened offline, for maintenance.
 
 use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::{Backend, Config};
+use crate::keystore::store::KeyStore;
 use crate::keystore::{
     root_source::{load_root_key, KeystoreLocation},
     seed::ensure_keys,
     KeyError, KeyManager,
 };
 
-use super::stores::Stores;
+use super::stores::{open_store, Stores};
 
 /// Opens the key manager over the keystore's keys and makes sure every managed key exists.
 pub(super) async fn open_key_manager(
@@ -53,4 +55,21 @@ pub(super) fn internal_detail(err: KeyError) -> String {
         KeyError::Internal(detail) | KeyError::Unavailable(detail) => detail,
         other => other.to_string(),
     }
+}
+
+/// Opens the keystore database of `config` (applying migrations) and the root key that opens
+/// it, for offline maintenance such as root-key rotation.
+/// Public for the root-key rotation tests, which read the keystore before and after.
+pub async fn open_keystore(
+    config: &Config,
+) -> anyhow::Result<(Arc<dyn KeyStore>, crate::crypto::RootKey)> {
+    let backend = config.backend()?;
+    if let Backend::Sqlite(path) = &backend {
+        if !path.exists() {
+            anyhow::bail!("no keystore at {}", path.display());
+        }
+    }
+    let stores = open_store(config, &backend).await?;
+    let root = root_key(config, &backend, stores.existed)?;
+    Ok((stores.keys, root))
 }

@@ -43,7 +43,7 @@ use crate::rotation::RotationEngine;
 use crate::telemetry::Metrics;
 
 pub use grpc::oversized_is_resource_exhausted;
-pub use stores::open_keystore;
+pub use keys::open_keystore;
 
 use supervisor::{Backoff, Supervisor, TaskEnd};
 

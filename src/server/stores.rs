@@ -13,8 +13,6 @@ use crate::keystore::store::KeyStore;
 use crate::rotation::events::EventStore;
 use crate::sql::{PostgresStore, SqliteStore};
 
-use super::keys::root_key;
-
 /// The keystore database seen through each of its storage traits.
 pub(super) struct Stores {
     pub(super) keys: Arc<dyn KeyStore>,
@@ -66,21 +64,4 @@ pub(super) async fn open_store(config: &Config, backend: &Backend) -> anyhow::Re
             Ok(Stores::over(Arc::new(store), true))
         }
     }
-}
-
-/// Opens the keystore database of `config` (applying migrations) and the root key that opens
-/// it, for offline maintenance such as root-key rotation.
-/// Public for the root-key rotation tests, which read the keystore before and after.
-pub async fn open_keystore(
-    config: &Config,
-) -> anyhow::Result<(Arc<dyn KeyStore>, crate::crypto::RootKey)> {
-    let backend = config.backend()?;
-    if let Backend::Sqlite(path) = &backend {
-        if !path.exists() {
-            anyhow::bail!("no keystore at {}", path.display());
-        }
-    }
-    let stores = open_store(config, &backend).await?;
-    let root = root_key(config, &backend, stores.existed)?;
-    Ok((stores.keys, root))
 }

@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 use sqlx::Transaction;
 
-use super::keys::install_primary;
+use super::primary::install_primary;
 use super::rows::{append_failed_ids, event_record, number, EventRow, TargetRow, EVENT_COLUMNS};
 use super::{begin_write, Backend, SqlStore};
 use crate::clock::Millis;
@@ -20,6 +20,17 @@ use crate::sql_bounds::with_sql_bounds;
 use crate::storage_error::{StoreError, StoreResult};
 
 const OPEN: &str = "('pending', 'in_progress')";
+
+with_sql_bounds! {
+    impl<DB: Backend> SqlStore<DB> {
+        /// Event `id` as a transaction that found it has just committed it.
+        async fn committed_event(&self, id: &str) -> StoreResult<RotationEvent> {
+            self.get_event(id)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt(format!("event {id} vanished")))
+        }
+    }
+}
 
 with_sql_bounds! {
     #[async_trait]
@@ -266,11 +277,7 @@ with_sql_bounds! {
                 other => return Ok(Err(ResumeError::WrongStatus(other))),
             }
             tx.commit().await?;
-            let event = self
-                .get_event(event_id)
-                .await?
-                .ok_or_else(|| StoreError::Corrupt(format!("event {event_id} vanished")))?;
-            Ok(Ok(event))
+            Ok(Ok(self.committed_event(event_id).await?))
         }
 
         async fn rollback_event(
@@ -335,11 +342,7 @@ with_sql_bounds! {
             .await?;
             reopen_rolling_back(&mut tx, event_id).await?;
             tx.commit().await?;
-            let event = self
-                .get_event(event_id)
-                .await?
-                .ok_or_else(|| StoreError::Corrupt(format!("event {event_id} vanished")))?;
-            Ok(Ok(event))
+            Ok(Ok(self.committed_event(event_id).await?))
         }
     }
 }

@@ -13,6 +13,7 @@ mod audit;
 mod events;
 mod keys;
 mod postgres;
+mod primary;
 mod rows;
 mod sqlite;
 mod tokens;
