@@ -18,7 +18,7 @@
 
 use core::fmt;
 
-use super::error::FormatError;
+use super::format_error::FormatError;
 
 /// The only envelope format version this build writes and reads.
 pub const FORMAT_VERSION: u8 = 1;

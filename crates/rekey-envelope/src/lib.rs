@@ -13,6 +13,7 @@
 mod aead;
 mod error;
 mod format;
+mod format_error;
 mod kdf;
 mod mac;
 mod material;
@@ -20,11 +21,12 @@ pub mod rng;
 mod root;
 
 pub use aead::EncryptionKey;
-pub use error::{CryptoError, FormatError};
+pub use error::CryptoError;
 pub use format::{
     peek_key_version, validate_key_name, Envelope, Kind, FORMAT_VERSION, MAC_LEN, MAGIC,
     MAX_KEY_NAME_LEN, NONCE_LEN, TAG_LEN,
 };
+pub use format_error::FormatError;
 pub use mac::SigningKey;
 pub use material::{KeyMaterial, KEY_LEN};
 pub use root::RootKey;
