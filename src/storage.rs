@@ -5,7 +5,7 @@
 //! own.
 
 pub use crate::audit::{
-    record_hash, AuditEntry, AuditFilter, AuditRecord, AuditStore, ChainFault, Outcome,
+    record_hash, AuditEntry, AuditFilter, AuditOperation, AuditRecord, AuditStore, ChainFault, Outcome,
     VerifyReport, GENESIS_HASH,
 };
 pub use crate::keystore::store::{
