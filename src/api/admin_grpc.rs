@@ -136,7 +136,9 @@ impl AdminService for AdminServiceImpl {
             None => format!("{} rows intact", report.rows),
         };
         self.audit
-            .record(AuditEntry::new(&principal.id, AuditOperation::VerifyAudit, outcome).detail(detail))
+            .record(
+                AuditEntry::new(&principal.id, AuditOperation::VerifyAudit, outcome).detail(detail),
+            )
             .await;
         Ok(Response::new(proto::VerifyAuditResponse {
             rows: report.rows,

@@ -133,9 +133,9 @@ impl Auditor {
                             AuditOperation::DataPlaneSummary,
                             Outcome::Success,
                         )
-                            .key(key.as_ref(), None)
-                            .records(n)
-                            .detail(format!("{n} successful {operation} calls")),
+                        .key(key.as_ref(), None)
+                        .records(n)
+                        .detail(format!("{n} successful {operation} calls")),
                     )
                     .await;
                 }

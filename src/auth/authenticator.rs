@@ -441,7 +441,9 @@ impl Authenticator {
     async fn revoke_token_audited(&self, id: &str, by: &str) -> Result<TokenRecord, AuthError> {
         let audit = AuditEntry::new(by, AuditOperation::RevokeToken, Outcome::Success)
             .detail(format!("revoked token {id}"));
-        self.store.revoke_token(id, self.clock.now(), &audit).await?;
+        self.store
+            .revoke_token(id, self.clock.now(), &audit)
+            .await?;
         let record = self
             .store
             .get_token(id)

@@ -398,8 +398,8 @@ impl KeyManager {
     /// is audited as done by `actor`, in its own transaction.
     pub async fn retire_version(&self, name: &str, version: u32, actor: &str) -> KeyResult<bool> {
         self.key(name).await?;
-        let audit = AuditEntry::new(actor, AuditOperation::RetireVersion, Outcome::Success)
-            .records(0);
+        let audit =
+            AuditEntry::new(actor, AuditOperation::RetireVersion, Outcome::Success).records(0);
         let retired = self
             .store
             .retire_version(name, version, self.clock.now(), &audit)

@@ -46,8 +46,7 @@ impl RotationError {
             self,
             RotationError::Key(
                 KeyError::Unavailable(_) | KeyError::AuditUnavailable(_) | KeyError::Internal(_)
-            )
-                | RotationError::Target(_)
+            ) | RotationError::Target(_)
         )
     }
 }

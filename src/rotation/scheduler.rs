@@ -172,12 +172,16 @@ impl Scheduler {
                 );
                 report.held.push((key.to_owned(), version, records));
                 self.audit(
-                    AuditEntry::new(SCHEDULER_ACTOR, AuditOperation::RetireVersion, Outcome::Failed)
-                        .key(key, Some(version))
-                        .records(records)
-                        .detail(format!(
-                            "grace period over but {records} stored records still use this version"
-                        )),
+                    AuditEntry::new(
+                        SCHEDULER_ACTOR,
+                        AuditOperation::RetireVersion,
+                        Outcome::Failed,
+                    )
+                    .key(key, Some(version))
+                    .records(records)
+                    .detail(format!(
+                        "grace period over but {records} stored records still use this version"
+                    )),
                 )
                 .await;
                 continue;

@@ -34,7 +34,11 @@ crate::storage_suite!(
 
 /// The audit entry a change is made with; the store completes it with key and version.
 fn audit() -> AuditEntry {
-    AuditEntry::new("store-suite", AuditOperation::RotateEmergency, Outcome::Success)
+    AuditEntry::new(
+        "store-suite",
+        AuditOperation::RotateEmergency,
+        Outcome::Success,
+    )
 }
 
 /// Store-suite access to the case's database.
@@ -292,14 +296,28 @@ async fn refuse_if_rotated_after(ctx: Ctx) {
     let store = with_key(&ctx, "k").await; // version 1 created at 1_000
                                            // Version 1 was created by create_key, not by a rotation: never refused.
     let rotated = store
-        .rotate("k", 2_000, RotateGuard::NotRotatedSince(1_500), &make, None, &audit())
+        .rotate(
+            "k",
+            2_000,
+            RotateGuard::NotRotatedSince(1_500),
+            &make,
+            None,
+            &audit(),
+        )
         .await
         .unwrap();
     assert_eq!(rotated.new_version, 2);
 
     // Version 2 was created at 2_000, after 1_500: a retried request is refused.
     let err = store
-        .rotate("k", 2_100, RotateGuard::NotRotatedSince(1_500), &make, None, &audit())
+        .rotate(
+            "k",
+            2_100,
+            RotateGuard::NotRotatedSince(1_500),
+            &make,
+            None,
+            &audit(),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -316,7 +334,14 @@ async fn refuse_if_rotated_after(ctx: Ctx) {
 
     // Not created after the limit (equal): allowed; without a limit (forced): allowed.
     let rotated = store
-        .rotate("k", 3_000, RotateGuard::NotRotatedSince(2_000), &make, None, &audit())
+        .rotate(
+            "k",
+            3_000,
+            RotateGuard::NotRotatedSince(2_000),
+            &make,
+            None,
+            &audit(),
+        )
         .await
         .unwrap();
     assert_eq!(rotated.new_version, 3);
@@ -353,7 +378,10 @@ async fn rollback_restores_previous(ctx: Ctx) {
 
 async fn rollback_without_previous(ctx: Ctx) {
     let store = with_key(&ctx, "k").await;
-    let err = store.rollback("k", 2_000, None, &audit()).await.unwrap_err();
+    let err = store
+        .rollback("k", 2_000, None, &audit())
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, StoreError::NoPreviousVersion { ref key, primary: 1 } if key == "k"),
         "{err:?}"
@@ -372,7 +400,10 @@ async fn rollback_onto_retired_is_refused(ctx: Ctx) {
         .await
         .unwrap();
     assert!(store.retire_version("k", 2, 4_000, &audit()).await.unwrap());
-    let err = store.rollback("k", 5_000, None, &audit()).await.unwrap_err();
+    let err = store
+        .rollback("k", 5_000, None, &audit())
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, StoreError::PreviousVersionRetired { ref key, version: 2 } if key == "k"),
         "{err:?}"
@@ -406,7 +437,10 @@ async fn retire_version(ctx: Ctx) {
         [(1, Retired), (2, Active)]
     );
 
-    let err = store.retire_version("k", 7, 3_000, &audit()).await.unwrap_err();
+    let err = store
+        .retire_version("k", 7, 3_000, &audit())
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, StoreError::VersionNotFound { ref key, version: 7 } if key == "k"),
         "{err:?}"
@@ -498,7 +532,10 @@ async fn missing_key(ctx: Ctx) {
         store.update_policy("nope", POLICY).await.unwrap_err()
     ));
     assert!(not_found(
-        store.retire_version("nope", 1, 1, &audit()).await.unwrap_err()
+        store
+            .retire_version("nope", 1, 1, &audit())
+            .await
+            .unwrap_err()
     ));
     assert_eq!(store.get_key("nope").await.unwrap(), None);
     assert_eq!(store.get_version("nope", 1).await.unwrap(), None);

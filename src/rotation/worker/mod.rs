@@ -222,7 +222,7 @@ impl Worker {
             .records(migrated)
             .request_id(event.id.clone())
             .event(event.id.clone())
-        .detail(error.unwrap_or_else(|| format!("{migrated} records re-encrypted")));
+            .detail(error.unwrap_or_else(|| format!("{migrated} records re-encrypted")));
         self.deps.audit.record(entry).await;
     }
 
