@@ -5,8 +5,8 @@
 //! own.
 
 pub use crate::audit::{
-    record_hash, AuditEntry, AuditFilter, AuditRecord, AuditStore, ChainFault, Outcome,
-    VerifyReport, GENESIS_HASH,
+    record_hash, AuditEntry, AuditFilter, AuditOperation, AuditRecord, AuditStore, ChainFault,
+    Outcome, VerifyReport, GENESIS_HASH,
 };
 pub use crate::keystore::store::{
     EventDraft, KeyPolicy, KeyRecord, KeyStore, MakeVersion, NewKey, NewVersion, Purpose,

@@ -36,6 +36,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The audit row of a change could not be written, so the change was not made either.
+    #[error("the audit record could not be written: {0}")]
+    AuditWrite(sqlx::Error),
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use crate::api::{convert, guard};
-use crate::audit::{AuditEntry, AuditFilter, AuditRecord, Auditor, Outcome};
+use crate::audit::{AuditEntry, AuditFilter, AuditOperation, AuditRecord, Auditor, Outcome};
 use crate::auth::store::TokenRecord;
 use crate::auth::{Authenticator, Role};
 use crate::proto::{self, admin_service_server::AdminService};
@@ -73,14 +73,7 @@ impl AdminService for AdminServiceImpl {
                 expires_at,
                 &principal.id,
             )
-            .await;
-        let detail = created
-            .as_ref()
-            .map(|c| format!("created {} token {}", c.record.role, c.record.id));
-        self.audit
-            .outcome(&principal.id, "CreateToken", None, &detail)
-            .await;
-        let created = created?;
+            .await?;
         tracing::info!(token_id = %created.record.id, role = %created.record.role, by = %principal.id, "token created");
         Ok(Response::new(proto::CreateTokenResponse {
             token: created.secret.to_string(),
@@ -105,29 +98,8 @@ impl AdminService for AdminServiceImpl {
     ) -> RpcResult<proto::TokenInfo> {
         let principal = guard::admin(&self.auth, &request, "RevokeToken").await?;
         let id = &request.get_ref().token_id;
-        let record = self.auth.revoke_token(id).await;
-        let detail = record.as_ref().map(|_| format!("revoked token {id}"));
-        match &detail {
-            Ok(d) => {
-                self.audit
-                    .record(
-                        AuditEntry::new(&principal.id, "RevokeToken", Outcome::Success)
-                            .detail(d.clone()),
-                    )
-                    .await
-            }
-            Err(e) => {
-                self.audit
-                    .outcome(
-                        &principal.id,
-                        "RevokeToken",
-                        None,
-                        &Err::<(), _>(e.to_string()),
-                    )
-                    .await
-            }
-        }
-        let record = record?;
+        // Audited by the authenticator, in the revocation's transaction.
+        let record = self.auth.revoke_token(id, &principal.id).await?;
         tracing::info!(token_id = %id, by = %principal.id, "token revoked");
         Ok(Response::new(token_info(&record)))
     }
@@ -164,7 +136,9 @@ impl AdminService for AdminServiceImpl {
             None => format!("{} rows intact", report.rows),
         };
         self.audit
-            .record(AuditEntry::new(&principal.id, "VerifyAudit", outcome).detail(detail))
+            .record(
+                AuditEntry::new(&principal.id, AuditOperation::VerifyAudit, outcome).detail(detail),
+            )
             .await;
         Ok(Response::new(proto::VerifyAuditResponse {
             rows: report.rows,

@@ -30,6 +30,10 @@ impl From<KeyError> for Status {
                 warn!(%detail, "keystore database unavailable");
                 Code::Unavailable
             }
+            KeyError::AuditUnavailable(detail) => {
+                error!(%detail, "audit write failed; the operation was not performed");
+                Code::Unavailable
+            }
             KeyError::Internal(detail) => {
                 error!(%detail, "internal error");
                 Code::Internal

@@ -19,7 +19,7 @@ const DOMAIN: &[u8] = b"rekey.audit.v1";
 const MOVE_WINDOW: i64 = 4096;
 
 /// Lowercase hex SHA-256 of the row: the domain tag, then `seq`, `at`, every field of `entry`
-/// in declaration order, then `prev_hash`. Integers are fixed-width big-endian, strings are
+/// in declaration order (`event_id` excepted), then `prev_hash`, then `event_id` if present. Integers are fixed-width big-endian, strings are
 /// prefixed with their length in bytes (u64 big-endian), and optional fields with a presence
 /// byte (0 absent, 1 present), so no two different rows encode to the same bytes.
 pub fn record_hash(seq: i64, at: Millis, entry: &AuditEntry, prev_hash: &str) -> String {
@@ -44,6 +44,13 @@ pub fn record_hash(seq: i64, at: Millis, entry: &AuditEntry, prev_hash: &str) ->
         bytes(h, id.as_bytes())
     });
     bytes(&mut h, prev_hash.as_bytes());
+    // Added after the first release: absent, nothing is hashed (rows written before keep
+    // their hashes); present, a presence byte and the id follow the length-prefixed
+    // `prev_hash`, which no row without it can end with.
+    if let Some(event_id) = entry.event_id.as_deref() {
+        h.update([1u8]);
+        bytes(&mut h, event_id.as_bytes());
+    }
     hex::encode(h.finalize())
 }
 
@@ -350,6 +357,7 @@ mod tests {
             records: (i % 3 == 0).then_some(i as u64 * 10),
             detail: format!("entry {i}"),
             request_id: (i % 2 == 1).then(|| format!("req-{i}")),
+            event_id: (i % 3 == 1).then(|| format!("evt-{i}")),
         }
     }
 
@@ -435,6 +443,8 @@ mod tests {
             |e| e.records = Some(1),
             |e| e.detail.push('x'),
             |e| e.request_id = None,
+            |e| e.event_id = None,
+            |e| e.event_id = Some("evt-other".into()),
         ];
         for edit in edits {
             let mut e = base.clone();
@@ -445,6 +455,30 @@ mod tests {
         for v in &variants {
             assert_ne!(v, &reference);
         }
+    }
+
+    #[test]
+    fn an_event_id_extends_the_encoding_without_changing_rows_that_have_none() {
+        let e = AuditEntry::new("tok-1", "Rotate", Outcome::Success)
+            .key("TOKEN_ENCRYPTION", Some(2))
+            .records(42)
+            .detail("rotated")
+            .request_id("req-1");
+        // The pinned hash of a row written before the field existed.
+        let old = "6c0d076e67602828fcb77a46692a99e37ed687c47c372042b4ebd120e990776e";
+        assert_eq!(record_hash(1, 1_700_000_000_000, &e, GENESIS_HASH), old);
+        let with_event = e.clone().event("evt-1");
+        let hashed = record_hash(1, 1_700_000_000_000, &with_event, GENESIS_HASH);
+        assert_ne!(hashed, old);
+        let empty_event = e.event("");
+        assert_ne!(
+            record_hash(1, 1_700_000_000_000, &empty_event, GENESIS_HASH),
+            old
+        );
+        assert_ne!(
+            record_hash(1, 1_700_000_000_000, &empty_event, GENESIS_HASH),
+            hashed
+        );
     }
 
     #[test]

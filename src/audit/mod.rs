@@ -11,6 +11,7 @@
 //! the database to catch that.
 
 mod chain;
+mod operation;
 mod recorder;
 
 use std::fmt;
@@ -22,6 +23,7 @@ use crate::storage_error::StoreResult;
 
 pub(crate) use chain::ChainVerifier;
 pub use chain::{record_hash, ChainFault, VerifyReport, GENESIS_HASH};
+pub use operation::AuditOperation;
 pub(crate) use recorder::Auditor;
 pub use recorder::DataPlaneAudit;
 
@@ -67,9 +69,7 @@ impl fmt::Display for Outcome {
 pub struct AuditEntry {
     /// Who: a token id ("tok-…"), a certificate subject, "scheduler" or "anonymous".
     pub principal: String,
-    /// What: "Rotate (<trigger>)", an event operation ("ExecuteEvent", "RetryEvent",
-    /// "RollbackEvent"), a token operation ("CreateToken", "RevokeToken"), "VerifyAudit",
-    /// "RetireVersion", "data_plane.summary", a data-plane operation ("encrypt"…) in
+    /// What: an [`AuditOperation`]'s spelling, a data-plane operation ("encrypt"…) in
     /// `every_call` mode, or, on a denial, the name of the refused rpc.
     pub operation: String,
     pub key_name: Option<String>,
@@ -80,6 +80,9 @@ pub struct AuditEntry {
     /// Short human text.
     pub detail: String,
     pub request_id: Option<String>,
+    /// The rotation event the operation created or acted on. Hashed only when present, so
+    /// rows written before the field existed keep their hashes.
+    pub event_id: Option<String>,
 }
 
 impl AuditEntry {
@@ -98,6 +101,7 @@ impl AuditEntry {
             records: None,
             detail: String::new(),
             request_id: None,
+            event_id: None,
         }
     }
 
@@ -123,6 +127,11 @@ impl AuditEntry {
         self
     }
 
+    pub fn event(mut self, event_id: impl Into<String>) -> Self {
+        self.event_id = Some(event_id.into());
+        self
+    }
+
     /// The entry as every backend can store it: NUL characters (which PostgreSQL `TEXT`
     /// refuses) replaced by U+FFFD, so that an odd principal or detail never makes the audit
     /// write, and with it the audited operation, fail. Stores hash and keep this form.
@@ -139,6 +148,7 @@ impl AuditEntry {
             records: self.records,
             detail: clean(&self.detail),
             request_id: self.request_id.as_deref().map(clean),
+            event_id: self.event_id.as_deref().map(clean),
         }
     }
 }

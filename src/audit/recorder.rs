@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use serde::Deserialize;
 use tracing::error;
 
-use crate::audit::{AuditEntry, AuditStore, Outcome};
+use crate::audit::{AuditEntry, AuditOperation, AuditStore, Outcome};
 use crate::clock::Clock;
 
 /// How successful data-plane calls are audited.
@@ -95,24 +95,6 @@ impl Auditor {
         self.write_failures.load(Ordering::Relaxed)
     }
 
-    /// Records `result` of an operation by `principal`: success, or failure with its message.
-    pub(crate) async fn outcome<T, E: fmt::Display>(
-        &self,
-        principal: &str,
-        operation: &str,
-        key: Option<(&str, Option<u32>)>,
-        result: &Result<T, E>,
-    ) {
-        let mut entry = match result {
-            Ok(_) => AuditEntry::new(principal, operation, Outcome::Success),
-            Err(e) => AuditEntry::new(principal, operation, Outcome::Failed).detail(e.to_string()),
-        };
-        if let Some((name, version)) = key {
-            entry = entry.key(name, version);
-        }
-        self.record(entry).await;
-    }
-
     /// A successful data-plane call.
     pub(crate) async fn data_plane(&self, principal: &str, key: &str, operation: &'static str) {
         match self.data_plane {
@@ -146,10 +128,14 @@ impl Auditor {
             for (key, by_operation) in by_key {
                 for (operation, n) in by_operation {
                     self.record(
-                        AuditEntry::new(principal.as_ref(), "data_plane.summary", Outcome::Success)
-                            .key(key.as_ref(), None)
-                            .records(n)
-                            .detail(format!("{n} successful {operation} calls")),
+                        AuditEntry::new(
+                            principal.as_ref(),
+                            AuditOperation::DataPlaneSummary,
+                            Outcome::Success,
+                        )
+                        .key(key.as_ref(), None)
+                        .records(n)
+                        .detail(format!("{n} successful {operation} calls")),
                     )
                     .await;
                 }

@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tracing::warn;
 use zeroize::Zeroizing;
 
-use crate::audit::{AuditEntry, Auditor, Outcome};
+use crate::audit::{AuditEntry, AuditOperation, Auditor, Outcome};
 use crate::auth::limiter::FailureLimiter;
 use crate::auth::principal::{Operation, Principal, Role};
 use crate::auth::store::{TokenRecord, TokenStore};
@@ -335,8 +335,36 @@ impl Authenticator {
         })
     }
 
-    /// Creates a token. `key_names` and `operations` scope client tokens (empty: all).
+    /// Creates a token. `key_names` and `operations` scope client tokens (empty: all). The
+    /// token and its audit row are stored together; a refusal or failure is audited too.
     pub(crate) async fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+        key_names: Vec<String>,
+        operations: Vec<String>,
+        expires_at: Option<Millis>,
+        created_by: &str,
+    ) -> Result<CreatedToken, AuthError> {
+        let created = self
+            .create_token_audited(name, role, key_names, operations, expires_at, created_by)
+            .await;
+        if let Err(e) = &created {
+            self.audit_failure(created_by, AuditOperation::CreateToken, e)
+                .await;
+        }
+        created
+    }
+
+    /// Records a token operation that changed nothing (best effort: there is no change to
+    /// undo if the audit trail cannot record it either).
+    async fn audit_failure(&self, who: &str, operation: AuditOperation, error: &AuthError) {
+        self.audit
+            .record(AuditEntry::new(who, operation, Outcome::Failed).detail(error.to_string()))
+            .await;
+    }
+
+    async fn create_token_audited(
         &self,
         name: &str,
         role: Role,
@@ -385,7 +413,9 @@ impl Authenticator {
             expires_at,
             revoked_at: None,
         };
-        self.store.insert_token(&record).await?;
+        let audit = AuditEntry::new(created_by, AuditOperation::CreateToken, Outcome::Success)
+            .detail(format!("created {} token {}", record.role, record.id));
+        self.store.insert_token(&record, &audit).await?;
         self.cache(record.clone())?;
         Ok(CreatedToken {
             secret: new.secret,
@@ -399,8 +429,21 @@ impl Authenticator {
 
     /// Revokes a token; effective at once on this replica and within the refresh interval on
     /// the others.
-    pub(crate) async fn revoke_token(&self, id: &str) -> Result<TokenRecord, AuthError> {
-        self.store.revoke_token(id, self.clock.now()).await?;
+    /// The revocation and its audit row are stored together; a failure is audited too.
+    pub(crate) async fn revoke_token(&self, id: &str, by: &str) -> Result<TokenRecord, AuthError> {
+        let revoked = self.revoke_token_audited(id, by).await;
+        if let Err(e) = &revoked {
+            self.audit_failure(by, AuditOperation::RevokeToken, e).await;
+        }
+        revoked
+    }
+
+    async fn revoke_token_audited(&self, id: &str, by: &str) -> Result<TokenRecord, AuthError> {
+        let audit = AuditEntry::new(by, AuditOperation::RevokeToken, Outcome::Success)
+            .detail(format!("revoked token {id}"));
+        self.store
+            .revoke_token(id, self.clock.now(), &audit)
+            .await?;
         let record = self
             .store
             .get_token(id)

@@ -5,6 +5,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 
+use crate::audit::AuditEntry;
 use crate::clock::Millis;
 use crate::storage_error::StoreResult;
 
@@ -28,15 +29,18 @@ pub(crate) struct TokenRecord {
 
 #[async_trait]
 pub(crate) trait TokenStore: Send + Sync + fmt::Debug {
-    async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
+    /// Inserts the token with `audit` (recorded at its `created_at`) in one transaction: if
+    /// the audit row cannot be written (`AuditWrite`), there is no token either.
+    async fn insert_token(&self, token: &TokenRecord, audit: &AuditEntry) -> StoreResult<()>;
 
     /// Every token, revoked ones included, oldest first.
     async fn list_tokens(&self) -> StoreResult<Vec<TokenRecord>>;
 
     async fn get_token(&self, id: &str) -> StoreResult<Option<TokenRecord>>;
 
-    /// Marks the token revoked; false if it does not exist or was revoked already.
-    async fn revoke_token(&self, id: &str, now: Millis) -> StoreResult<bool>;
+    /// Marks the token revoked, with `audit` in the same transaction; false (and no audit row)
+    /// if it does not exist or was revoked already.
+    async fn revoke_token(&self, id: &str, now: Millis, audit: &AuditEntry) -> StoreResult<bool>;
 
     /// Claims the one-time bootstrap of the first admin token: true for exactly one caller
     /// over the life of the keystore, even with several replicas starting at once.

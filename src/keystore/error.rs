@@ -56,6 +56,10 @@ pub enum KeyError {
     /// The keystore database cannot be reached right now; the detail is logged.
     #[error("the keystore database is unavailable; retry later")]
     Unavailable(String),
+    /// The audit trail could not record the operation, so it was not performed; the detail
+    /// is logged.
+    #[error("the audit trail could not record this operation, so nothing was changed; retry later (the cause is in the server log)")]
+    AuditUnavailable(String),
     /// A bug or damaged keystore; the detail is logged, never returned.
     #[error("internal error; see the server log")]
     Internal(String),
@@ -106,6 +110,7 @@ impl KeyError {
                 KeyError::PreviousVersionRetired { key, version }
             }
             StoreError::Database(e) if is_unavailable(&e) => KeyError::Unavailable(e.to_string()),
+            StoreError::AuditWrite(e) => KeyError::AuditUnavailable(e.to_string()),
             other @ (StoreError::Database(_)
             | StoreError::Corrupt(_)
             | StoreError::Migration(_)) => KeyError::Internal(other.to_string()),

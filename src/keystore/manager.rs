@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tracing::{info, warn};
 use zeroize::Zeroizing;
 
+use crate::audit::{AuditEntry, AuditOperation, Outcome};
 use crate::clock::{Clock, MILLIS_PER_SEC};
 use crate::crypto::{self, Envelope, KeyMaterial, Kind, RootKey};
 use crate::keystore::error::{KeyError, KeyResult};
@@ -312,13 +313,14 @@ impl KeyManager {
         RotateGuard::NotRotatedSince(self.clock.now().saturating_sub(min_ms))
     }
 
-    /// Creates a new primary version if `guard` allows, recording `event` in the same
-    /// transaction.
+    /// Creates a new primary version if `guard` allows, recording `event` and `audit` (which
+    /// the store completes with the key, new version and event) in the same transaction.
     pub(crate) async fn rotate(
         &self,
         name: &str,
         guard: RotateGuard,
         event: Option<&EventDraft>,
+        audit: &AuditEntry,
     ) -> KeyResult<Rotated> {
         if !self.settings.rotation_enabled {
             return Err(KeyError::RotationDisabled);
@@ -328,7 +330,7 @@ impl KeyManager {
         let make = |version: u32| self.wrap_version(name, version, &KeyMaterial::generate());
         let rotated = self
             .store
-            .rotate(name, now, guard, &make, event)
+            .rotate(name, now, guard, &make, event, audit)
             .await
             .map_err(|e| KeyError::from_store(e, now, self.settings.min_rotation_interval_secs))?;
         self.reload(name).await?;
@@ -343,17 +345,19 @@ impl KeyManager {
     }
 
     /// Makes the previous version primary again; the current primary becomes Deprecated.
+    /// `event` and `audit` are recorded in the same transaction, as in `rotate`.
     pub(crate) async fn rollback(
         &self,
         name: &str,
         event: Option<&EventDraft>,
+        audit: &AuditEntry,
     ) -> KeyResult<RolledBack> {
         if !self.settings.rotation_enabled {
             return Err(KeyError::RotationDisabled);
         }
         self.key(name).await?;
         let now = self.clock.now();
-        let rolled = self.store.rollback(name, now, event).await?;
+        let rolled = self.store.rollback(name, now, event, audit).await?;
         self.reload(name).await?;
         warn!(
             key = name,
@@ -390,12 +394,15 @@ impl KeyManager {
     }
 
     /// Retires a Deprecated version: every later use of it is refused. Its wrapped material is
-    /// kept. Returns false (changing nothing) if the version is the primary.
-    pub async fn retire_version(&self, name: &str, version: u32) -> KeyResult<bool> {
+    /// kept. Returns false (changing nothing) if the version is the primary. The retirement
+    /// is audited as done by `actor`, in its own transaction.
+    pub async fn retire_version(&self, name: &str, version: u32, actor: &str) -> KeyResult<bool> {
         self.key(name).await?;
+        let audit =
+            AuditEntry::new(actor, AuditOperation::RetireVersion, Outcome::Success).records(0);
         let retired = self
             .store
-            .retire_version(name, version, self.clock.now())
+            .retire_version(name, version, self.clock.now(), &audit)
             .await?;
         self.reload(name).await?;
         if retired {

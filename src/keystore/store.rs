@@ -6,6 +6,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 
+use crate::audit::AuditEntry;
 use crate::clock::Millis;
 use crate::storage_error::StoreResult;
 
@@ -224,6 +225,9 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// with `MigrationInProgress`.
     /// Concurrent calls on one key serialize: they yield distinct consecutive versions (or one
     /// rotation and refusals), never duplicate versions or two primaries.
+    ///
+    /// `audit` is appended (recorded at `now`) in the same transaction, naming the key, the new
+    /// version and the event: if it cannot be written (`AuditWrite`), nothing changes.
     async fn rotate(
         &self,
         name: &str,
@@ -231,6 +235,7 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
         guard: RotateGuard,
         make: MakeVersion<'_>,
         event: Option<&EventDraft>,
+        audit: &AuditEntry,
     ) -> StoreResult<Rotated>;
 
     /// Atomically makes the highest version below the primary Active and primary again
@@ -238,11 +243,13 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// With `event`, records it as in `rotate` (from = the rolled-back version, to = the
     /// restored one); an unfinished event of the key is marked failed ("superseded").
     /// Fails with `NoPreviousVersion` or `PreviousVersionRetired`; never deletes anything.
+    /// `audit` is written with the change as in `rotate` (naming the restored version).
     async fn rollback(
         &self,
         name: &str,
         now: Millis,
         event: Option<&EventDraft>,
+        audit: &AuditEntry,
     ) -> StoreResult<RolledBack>;
 
     /// Replaces the wrapped material of one version (root-key rotation re-wraps every version
@@ -258,6 +265,14 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     async fn replace_root_check_value(&self, old: &str, new: &str) -> StoreResult<bool>;
 
     /// Marks a Deprecated version Retired (`retired_at = now`). Refuses (returns `Ok(false)`)
-    /// if the version is the primary; `VersionNotFound` if it does not exist.
-    async fn retire_version(&self, name: &str, version: u32, now: Millis) -> StoreResult<bool>;
+    /// if the version is the primary; `VersionNotFound` if it does not exist. A version it
+    /// retires is retired with `audit` (naming the key and version) in the same transaction;
+    /// one retired already is left as it is, with no audit row.
+    async fn retire_version(
+        &self,
+        name: &str,
+        version: u32,
+        now: Millis,
+        audit: &AuditEntry,
+    ) -> StoreResult<bool>;
 }

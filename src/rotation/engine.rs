@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 use tracing::info;
 
-use crate::audit::{AuditEntry, Auditor, Outcome};
+use crate::audit::{AuditEntry, AuditOperation, Auditor, Outcome};
 use crate::clock::Millis;
 use crate::clock::MILLIS_PER_SEC;
 use crate::keystore::store::{EventDraft, RolledBack, RotateGuard, Rotated};
@@ -38,6 +38,16 @@ impl Trigger {
         Trigger::Emergency,
         Trigger::Rollback,
     ];
+
+    /// What a rotation or rollback with this trigger is audited as.
+    fn audit_operation(self) -> AuditOperation {
+        match self {
+            Trigger::Scheduled => AuditOperation::RotateScheduled,
+            Trigger::Manual => AuditOperation::RotateManual,
+            Trigger::Emergency => AuditOperation::RotateEmergency,
+            Trigger::Rollback => AuditOperation::Rollback,
+        }
+    }
 
     pub(crate) fn as_str(self) -> &'static str {
         match self {
@@ -209,21 +219,36 @@ impl RotationEngine {
         trigger: Trigger,
         actor: &str,
     ) -> RotationResult<(Rotated, RotationEvent)> {
-        let result = self.rotate_unaudited(key, guard, trigger, actor).await;
+        let result = self.rotate_audited(key, guard, trigger, actor).await;
         self.count_rotation(key, trigger, &result);
         // The scheduler asks every key that may be due on every replica; only its real
         // rotations (and real failures) belong in the audit trail.
-        if !matches!(&result, Err(RotationError::Key(KeyError::NotDue { .. }))) {
-            let version = result.as_ref().ok().map(|(r, _)| r.new_version);
-            let operation = format!("Rotate ({})", trigger.as_str());
-            self.audit
-                .outcome(actor, &operation, Some((key, version)), &result)
-                .await;
+        if let Err(e) = &result {
+            if !matches!(e, RotationError::Key(KeyError::NotDue { .. })) {
+                self.audit_failure(actor, trigger.audit_operation(), key, e)
+                    .await;
+            }
         }
         result
     }
 
-    async fn rotate_unaudited(
+    /// Records an operation on `key` that changed nothing (best effort: with nothing changed,
+    /// there is nothing to undo if the audit trail cannot record it either).
+    async fn audit_failure(
+        &self,
+        actor: &str,
+        operation: AuditOperation,
+        key: &str,
+        error: &RotationError,
+    ) {
+        let entry = AuditEntry::new(actor, operation, Outcome::Failed)
+            .key(key, None)
+            .detail(error.to_string());
+        self.audit.record(entry).await;
+    }
+
+    /// The rotation, its event and its audit row, committed together.
+    async fn rotate_audited(
         &self,
         key: &str,
         guard: RotateGuard,
@@ -231,7 +256,11 @@ impl RotationEngine {
         actor: &str,
     ) -> RotationResult<(Rotated, RotationEvent)> {
         let draft = self.draft(key, trigger, actor);
-        let rotated = self.manager.rotate(key, guard, Some(&draft)).await?;
+        let audit = AuditEntry::new(actor, trigger.audit_operation(), Outcome::Success);
+        let rotated = self
+            .manager
+            .rotate(key, guard, Some(&draft), &audit)
+            .await?;
         let event = self.event(&draft.id).await?;
         info!(key, event_id = %event.id, trigger = trigger.as_str(), actor, "rotation event created");
         self.wake_worker.notify_one();
@@ -239,21 +268,26 @@ impl RotationEngine {
     }
 
     /// Rolls `key` back to its previous version and records the event that migrates its
-    /// targets back.
+    /// targets back, with its audit row in the same transaction (a failure is audited too).
     pub(crate) async fn rollback_key(
         &self,
         key: &str,
         actor: &str,
     ) -> RotationResult<(RolledBack, RotationEvent)> {
+        let operation = Trigger::Rollback.audit_operation();
         let result = async {
             let draft = self.draft(key, Trigger::Rollback, actor);
-            let rolled = self.manager.rollback(key, Some(&draft)).await?;
+            let audit = AuditEntry::new(actor, operation, Outcome::Success);
+            let rolled = self.manager.rollback(key, Some(&draft), &audit).await?;
             let event = self.event(&draft.id).await?;
             self.wake_worker.notify_one();
             Ok((rolled, event))
         }
         .await;
         self.count_rotation(key, Trigger::Rollback, &result);
+        if let Err(e) = &result {
+            self.audit_failure(actor, operation, key, e).await;
+        }
         result
     }
 
@@ -325,63 +359,73 @@ impl RotationEngine {
         batch_size: Option<BatchSize>,
         actor: &str,
     ) -> RotationResult<RotationEvent> {
-        let result = self.execute_unaudited(id, batch_size).await;
-        self.audit_event_op(actor, "ExecuteEvent", id, &result)
+        let operation = AuditOperation::ExecuteEvent;
+        let result = self
+            .resume(
+                id,
+                batch_size.map(BatchSize::get),
+                true,
+                "only pending, in-progress or failed events can be executed",
+                &AuditEntry::new(actor, operation, Outcome::Success),
+            )
+            .await;
+        self.audit_event_failure(actor, operation, id, &result)
             .await;
         result
-    }
-
-    async fn execute_unaudited(
-        &self,
-        id: &str,
-        batch_size: Option<BatchSize>,
-    ) -> RotationResult<RotationEvent> {
-        self.resume(
-            id,
-            batch_size.map(BatchSize::get),
-            true,
-            "only pending, in-progress or failed events can be executed",
-        )
-        .await
     }
 
     /// Resumes a failed event from its checkpoint.
     pub(crate) async fn retry(&self, id: &str, actor: &str) -> RotationResult<RotationEvent> {
+        let operation = AuditOperation::RetryEvent;
         let result = self
-            .resume(id, None, false, "only failed events can be retried")
+            .resume(
+                id,
+                None,
+                false,
+                "only failed events can be retried",
+                &AuditEntry::new(actor, operation, Outcome::Success),
+            )
             .await;
-        self.audit_event_op(actor, "RetryEvent", id, &result).await;
+        self.audit_event_failure(actor, operation, id, &result)
+            .await;
         result
     }
 
-    /// Audits an operation on event `id` (its key and version when the event is known).
-    async fn audit_event_op(
+    /// Audits a failed or refused operation on event `id` (a success was audited with the
+    /// change). Best effort, as nothing changed.
+    async fn audit_event_failure(
         &self,
         actor: &str,
-        operation: &str,
+        operation: AuditOperation,
         id: &str,
         result: &RotationResult<RotationEvent>,
     ) {
-        let mut entry = match result {
-            Ok(event) => AuditEntry::new(actor, operation, Outcome::Success)
-                .key(event.key_name.clone(), Some(event.target_version())),
-            Err(e) => AuditEntry::new(actor, operation, Outcome::Failed).detail(e.to_string()),
-        };
-        entry = entry.request_id(id);
-        self.audit.record(entry).await;
+        if let Err(e) = result {
+            let entry = AuditEntry::new(actor, operation, Outcome::Failed)
+                .detail(e.to_string())
+                .event(id);
+            self.audit.record(entry).await;
+        }
     }
 
+    /// Resumes event `id`; `audit` is written with the change.
     async fn resume(
         &self,
         id: &str,
         batch_size: Option<u32>,
         allow_open: bool,
         what: &'static str,
+        audit: &AuditEntry,
     ) -> RotationResult<RotationEvent> {
         if id.is_empty() {
             return Err(RotationError::EmptyEventId);
         }
-        match self.events.resume_event(id, batch_size, allow_open).await? {
+        let now = self.manager.now();
+        match self
+            .events
+            .resume_event(id, batch_size, allow_open, now, audit)
+            .await?
+        {
             Ok(event) => {
                 self.wake_worker.notify_one();
                 Ok(event)
@@ -411,17 +455,24 @@ impl RotationEngine {
         id: &str,
         actor: &str,
     ) -> RotationResult<RotationEvent> {
-        let result = self.rollback_event_unaudited(id).await;
+        let operation = AuditOperation::RollbackEvent;
+        let audit = AuditEntry::new(actor, operation, Outcome::Success);
+        let result = self.rollback_event_audited(id, &audit).await;
         if let Ok(event) = &result {
             self.metrics
                 .rotation(&event.key_name, Trigger::Rollback.as_str(), true);
         }
-        self.audit_event_op(actor, "RollbackEvent", id, &result)
+        self.audit_event_failure(actor, operation, id, &result)
             .await;
         result
     }
 
-    async fn rollback_event_unaudited(&self, id: &str) -> RotationResult<RotationEvent> {
+    /// The event's rollback with `audit` in its transaction.
+    async fn rollback_event_audited(
+        &self,
+        id: &str,
+        audit: &AuditEntry,
+    ) -> RotationResult<RotationEvent> {
         if !self.manager.rotation_enabled() {
             return Err(KeyError::RotationDisabled.into());
         }
@@ -430,7 +481,10 @@ impl RotationEngine {
             id: id.to_owned(),
             reason,
         };
-        let event = match self.events.rollback_event(id, self.manager.now()).await? {
+        let event = match self
+            .events
+            .rollback_event(id, self.manager.now(), audit)
+            .await? {
             Ok(event) => event,
             Err(RollbackRefusal::NotFound) => return Err(RotationError::EventNotFound(id.to_owned())),
             Err(RollbackRefusal::AlreadyRolledBack) => {

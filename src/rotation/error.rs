@@ -44,8 +44,9 @@ impl RotationError {
     pub(crate) fn is_server_fault(&self) -> bool {
         matches!(
             self,
-            RotationError::Key(KeyError::Unavailable(_) | KeyError::Internal(_))
-                | RotationError::Target(_)
+            RotationError::Key(
+                KeyError::Unavailable(_) | KeyError::AuditUnavailable(_) | KeyError::Internal(_)
+            ) | RotationError::Target(_)
         )
     }
 }

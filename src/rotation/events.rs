@@ -5,6 +5,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 
+use crate::audit::AuditEntry;
 use crate::clock::Millis;
 use crate::storage_error::StoreResult;
 
@@ -221,20 +222,25 @@ pub(crate) trait EventStore: Send + Sync + fmt::Debug {
 
     /// Makes a failed event pending again (keeping its checkpoints), or, with
     /// `allow_open`, also accepts a pending or in-progress one; sets the batch size if given.
+    /// A change is written with `audit` (recorded at `now`, naming the event, its key and the
+    /// version it migrates to) in the same transaction; a refusal changes and writes nothing.
     async fn resume_event(
         &self,
         event_id: &str,
         batch_size: Option<u32>,
         allow_open: bool,
+        now: Millis,
+        audit: &AuditEntry,
     ) -> StoreResult<Result<RotationEvent, ResumeError>>;
 
     /// Rolls the event back in one transaction: its from-version becomes the key's primary
     /// again, its to-version Deprecated; the event becomes pending with `rolling_back` set and
     /// fresh progress, so the worker migrates records back. Another open event of the key is
-    /// superseded.
+    /// superseded. `audit` is written with it, as in `resume_event`.
     async fn rollback_event(
         &self,
         event_id: &str,
         now: Millis,
+        audit: &AuditEntry,
     ) -> StoreResult<Result<RotationEvent, RollbackRefusal>>;
 }

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::audit::{AuditEntry, Outcome};
+use crate::audit::{AuditEntry, AuditOperation, Outcome};
 use crate::clock::Millis;
 use crate::clock::MILLIS_PER_SEC;
 use crate::keystore::manager::KeySnapshot;
@@ -172,26 +172,28 @@ impl Scheduler {
                 );
                 report.held.push((key.to_owned(), version, records));
                 self.audit(
-                    AuditEntry::new(SCHEDULER_ACTOR, "RetireVersion", Outcome::Failed)
-                        .key(key, Some(version))
-                        .records(records)
-                        .detail(format!(
-                            "grace period over but {records} stored records still use this version"
-                        )),
+                    AuditEntry::new(
+                        SCHEDULER_ACTOR,
+                        AuditOperation::RetireVersion,
+                        Outcome::Failed,
+                    )
+                    .key(key, Some(version))
+                    .records(records)
+                    .detail(format!(
+                        "grace period over but {records} stored records still use this version"
+                    )),
                 )
                 .await;
                 continue;
             }
-            match self.engine.manager().retire_version(key, version).await {
-                Ok(true) => {
-                    report.retired.push((key.to_owned(), version));
-                    self.audit(
-                        AuditEntry::new(SCHEDULER_ACTOR, "RetireVersion", Outcome::Success)
-                            .key(key, Some(version))
-                            .records(0),
-                    )
-                    .await;
-                }
+            // A retirement is audited in its own transaction.
+            let retired = self
+                .engine
+                .manager()
+                .retire_version(key, version, SCHEDULER_ACTOR)
+                .await;
+            match retired {
+                Ok(true) => report.retired.push((key.to_owned(), version)),
                 Ok(false) => {}
                 Err(e) => report.errors.push((key.to_owned(), e.to_string())),
             }

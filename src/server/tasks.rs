@@ -46,7 +46,8 @@ pub(super) fn rotation_scheduler(scheduler: Arc<Scheduler>) -> BackgroundTask {
 
 /// Reloads keys and tokens on an interval so this replica picks up rotations and token
 /// changes made by others, and writes the audit trail's data-plane summaries; a last flush
-/// at the stop writes the counts gathered since the last tick.
+/// at the stop writes the counts gathered since the last tick. `every` is therefore also the
+/// most data-plane counts a killed process loses (documented in the README's audit section).
 pub(super) fn key_refresh(
     manager: Arc<KeyManager>,
     auth: Arc<Authenticator>,

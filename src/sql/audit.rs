@@ -6,9 +6,13 @@
 //! holds the head's row lock until commit, and a waiting append re-reads the committed head;
 //! on SQLite the write transaction (`BEGIN IMMEDIATE`) holds the database write lock. Either
 //! way, appends from any number of processes form one chain without gaps.
+//!
+//! A change that must not happen unaudited (a rotation, a token…) appends its row with
+//! [`append_in`] inside its own transaction: the row and the change commit together or not
+//! at all.
 
 use async_trait::async_trait;
-use sqlx::FromRow;
+use sqlx::{FromRow, Transaction};
 
 use super::{begin_write, Backend, SqlStore};
 use crate::audit::{
@@ -33,10 +37,11 @@ pub(super) struct AuditRow {
     request_id: Option<String>,
     prev_hash: String,
     hash: String,
+    event_id: Option<String>,
 }
 
 const COLUMNS: &str = "seq, at, principal, operation, key_name, key_version, outcome, records, \
-    detail, request_id, prev_hash, hash";
+    detail, request_id, prev_hash, hash, event_id";
 
 /// Rows read per query while verifying.
 const VERIFY_PAGE: i64 = 500;
@@ -71,6 +76,7 @@ fn audit_record(row: AuditRow) -> Result<AuditRecord, (i64, String, String)> {
             records,
             detail: row.detail,
             request_id: row.request_id,
+            event_id: row.event_id,
         },
         prev_hash: row.prev_hash,
         hash: row.hash,
@@ -78,54 +84,73 @@ fn audit_record(row: AuditRow) -> Result<AuditRecord, (i64, String, String)> {
 }
 
 with_sql_bounds! {
+    /// Appends `entry` (in its [`AuditEntry::storable`] form) recorded at `at` inside the
+    /// caller's write transaction, which commits it with the change it records. Call it last
+    /// in the transaction: the head's row lock is then held only until the commit, and is
+    /// always taken after any key-row lock, so appends and key changes cannot deadlock.
+    /// A failure is [`StoreError::AuditWrite`]; the caller's transaction must then be dropped.
+    pub(super) async fn append_in<DB: Backend>(
+        tx: &mut Transaction<'static, DB>,
+        entry: &AuditEntry,
+        at: Millis,
+    ) -> StoreResult<AuditRecord> {
+        let entry = entry.storable();
+        let records = entry.records.map(i64::try_from).transpose().map_err(|_| {
+            StoreError::Corrupt(format!(
+                "audit entry {}: record count {:?} exceeds the storable range",
+                entry.operation, entry.records
+            ))
+        })?;
+        let head: Option<(i64, String)> =
+            sqlx::query_as("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(StoreError::AuditWrite)?;
+        let (seq, prev_hash) = head.ok_or_else(|| StoreError::Corrupt(HEAD_MISSING.into()))?;
+        let hash = record_hash(seq, at, &entry, &prev_hash);
+        sqlx::query(&format!(
+            "INSERT INTO audit_log ({COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(seq)
+        .bind(at)
+        .bind(entry.principal.as_str())
+        .bind(entry.operation.as_str())
+        .bind(entry.key_name.as_deref())
+        .bind(entry.key_version.map(i64::from))
+        .bind(entry.outcome.as_str())
+        .bind(records)
+        .bind(entry.detail.as_str())
+        .bind(entry.request_id.as_deref())
+        .bind(prev_hash.as_str())
+        .bind(hash.as_str())
+        .bind(entry.event_id.as_deref())
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::AuditWrite)?;
+        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+            .bind(hash.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::AuditWrite)?;
+        Ok(AuditRecord {
+            seq,
+            at,
+            entry,
+            prev_hash,
+            hash,
+        })
+    }
+}
+
+with_sql_bounds! {
     #[async_trait]
     impl<DB: Backend> AuditStore for SqlStore<DB> {
         async fn append(&self, entry: &AuditEntry, at: Millis) -> StoreResult<AuditRecord> {
-            let entry = entry.storable();
-            let records = entry.records.map(i64::try_from).transpose().map_err(|_| {
-                StoreError::Corrupt(format!(
-                    "audit entry {}: record count {:?} exceeds the storable range",
-                    entry.operation, entry.records
-                ))
-            })?;
-
-            let mut tx = begin_write(self.pool()).await?;
-            let head: Option<(i64, String)> =
-                sqlx::query_as("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let (seq, prev_hash) = head.ok_or_else(|| StoreError::Corrupt(HEAD_MISSING.into()))?;
-            let hash = record_hash(seq, at, &entry, &prev_hash);
-            sqlx::query(&format!(
-                "INSERT INTO audit_log ({COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-            ))
-            .bind(seq)
-            .bind(at)
-            .bind(entry.principal.as_str())
-            .bind(entry.operation.as_str())
-            .bind(entry.key_name.as_deref())
-            .bind(entry.key_version.map(i64::from))
-            .bind(entry.outcome.as_str())
-            .bind(records)
-            .bind(entry.detail.as_str())
-            .bind(entry.request_id.as_deref())
-            .bind(prev_hash.as_str())
-            .bind(hash.as_str())
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-                .bind(hash.as_str())
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(AuditRecord {
-                seq,
-                at,
-                entry,
-                prev_hash,
-                hash,
-            })
+            let mut tx = begin_write(self.pool()).await.map_err(StoreError::AuditWrite)?;
+            let record = append_in(&mut tx, entry, at).await?;
+            tx.commit().await.map_err(StoreError::AuditWrite)?;
+            Ok(record)
         }
 
         async fn list(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {

@@ -8,9 +8,11 @@
 use async_trait::async_trait;
 use sqlx::Transaction;
 
+use super::audit::append_in;
 use super::primary::install_primary;
 use super::rows::{append_failed_ids, event_record, number, EventRow, TargetRow, EVENT_COLUMNS};
 use super::{begin_write, Backend, SqlStore};
+use crate::audit::AuditEntry;
 use crate::clock::Millis;
 use crate::keystore::store::EventDraft;
 use crate::rotation::events::{
@@ -216,6 +218,8 @@ with_sql_bounds! {
             event_id: &str,
             batch_size: Option<u32>,
             allow_open: bool,
+            now: Millis,
+            audit: &AuditEntry,
         ) -> StoreResult<Result<RotationEvent, ResumeError>> {
             let mut tx = begin_write(self.pool()).await?;
             let found: Option<(String, String)> =
@@ -276,6 +280,9 @@ with_sql_bounds! {
                 }
                 other => return Ok(Err(ResumeError::WrongStatus(other))),
             }
+            let target = event_target_version(&mut tx, event_id).await?;
+            let audit = audit.clone().key(key, Some(target)).event(event_id);
+            append_in(&mut tx, &audit, now).await?;
             tx.commit().await?;
             Ok(Ok(self.committed_event(event_id).await?))
         }
@@ -284,6 +291,7 @@ with_sql_bounds! {
             &self,
             event_id: &str,
             now: Millis,
+            audit: &AuditEntry,
         ) -> StoreResult<Result<RotationEvent, RollbackRefusal>> {
             let mut tx = begin_write(self.pool()).await?;
             let row: Option<EventRow> = sqlx::query_as(&format!(
@@ -341,6 +349,11 @@ with_sql_bounds! {
             .execute(&mut *tx)
             .await?;
             reopen_rolling_back(&mut tx, event_id).await?;
+            let audit = audit
+                .clone()
+                .key(event.key_name.as_str(), Some(event.from_version))
+                .event(event_id);
+            append_in(&mut tx, &audit, now).await?;
             tx.commit().await?;
             Ok(Ok(self.committed_event(event_id).await?))
         }
@@ -371,6 +384,23 @@ with_sql_bounds! {
         .execute(&mut **tx)
         .await?;
         Ok(())
+    }
+}
+
+with_sql_bounds! {
+    /// The version event `event_id` migrates records to now (its from-version while rolling back).
+    async fn event_target_version<DB: Backend>(
+        tx: &mut Transaction<'static, DB>,
+        event_id: &str,
+    ) -> StoreResult<u32> {
+        let target: i64 = sqlx::query_scalar(
+            "SELECT CASE WHEN rolling_back = 1 THEN from_version ELSE to_version END \
+             FROM rotation_events WHERE id = $1",
+        )
+        .bind(event_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        number(event_id, "target version", target)
     }
 }
 

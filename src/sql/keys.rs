@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use sqlx::{Pool, Transaction};
 
+use super::audit::append_in;
 use super::events::{insert_event, settle_open_events};
 use super::primary::install_primary;
 use super::rows::{
@@ -12,6 +13,7 @@ use super::rows::{
     version_state, KeyRow, VersionRow,
 };
 use super::{begin_write, Backend, SqlStore};
+use crate::audit::AuditEntry;
 use crate::clock::Millis;
 use crate::keystore::store::{
     EventDraft, KeyPolicy, KeyRecord, KeyStore, MakeVersion, NewKey, NewVersion, RolledBack,
@@ -21,6 +23,15 @@ use crate::sql_bounds::with_sql_bounds;
 use crate::storage_error::{StoreError, StoreResult};
 
 const ROOT_CHECK_VALUE: &str = "root_check_value";
+
+/// `audit` naming what the change it records did: the key, the version and the event.
+fn audited(audit: &AuditEntry, key: &str, version: u32, event: Option<&EventDraft>) -> AuditEntry {
+    let entry = audit.clone().key(key, Some(version));
+    match event {
+        Some(event) => entry.event(event.id.as_str()),
+        None => entry,
+    }
+}
 
 with_sql_bounds! {
     /// Begins a write transaction holding key `name`; returns it with the key's primary version.
@@ -139,6 +150,7 @@ with_sql_bounds! {
             guard: RotateGuard,
             make: MakeVersion<'_>,
             event: Option<&EventDraft>,
+            audit: &AuditEntry,
         ) -> StoreResult<Rotated> {
             let (mut tx, primary) = begin_locked(&self.pool, name).await?;
             let previous_version = version_number(name, primary)?;
@@ -195,6 +207,7 @@ with_sql_bounds! {
             if let Some(event) = event {
                 insert_event(&mut tx, name, event, previous_version, new_version, now).await?;
             }
+            append_in(&mut tx, &audited(audit, name, new_version, event), now).await?;
             tx.commit().await?;
             tracing::debug!(
                 backend = DB::BACKEND,
@@ -214,6 +227,7 @@ with_sql_bounds! {
             name: &str,
             now: Millis,
             event: Option<&EventDraft>,
+            audit: &AuditEntry,
         ) -> StoreResult<RolledBack> {
             let (mut tx, primary) = begin_locked(&self.pool, name).await?;
             let rolled_back_version = version_number(name, primary)?;
@@ -251,6 +265,7 @@ with_sql_bounds! {
                 )
                 .await?;
             }
+            append_in(&mut tx, &audited(audit, name, primary_version, event), now).await?;
             tx.commit().await?;
             tracing::debug!(
                 backend = DB::BACKEND,
@@ -299,7 +314,13 @@ with_sql_bounds! {
             Ok(DB::rows_affected(&updated) == 1)
         }
 
-        async fn retire_version(&self, name: &str, version: u32, now: Millis) -> StoreResult<bool> {
+        async fn retire_version(
+            &self,
+            name: &str,
+            version: u32,
+            now: Millis,
+            audit: &AuditEntry,
+        ) -> StoreResult<bool> {
             let (mut tx, primary) = begin_locked(&self.pool, name).await?;
             if primary == i64::from(version) {
                 return Ok(false);
@@ -336,6 +357,7 @@ with_sql_bounds! {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            append_in(&mut tx, &audited(audit, name, version, None), now).await?;
             tx.commit().await?;
             tracing::debug!(
                 backend = DB::BACKEND,

@@ -1,9 +1,12 @@
-//! [`TokenStore`] for the SQL backends.
+//! [`TokenStore`] for the SQL backends. Creating and revoking a token write its audit row in
+//! the same transaction.
 
 use async_trait::async_trait;
 use sqlx::FromRow;
 
-use super::{Backend, SqlStore};
+use super::audit::append_in;
+use super::{begin_write, Backend, SqlStore};
+use crate::audit::AuditEntry;
 use crate::auth::store::{TokenRecord, TokenStore};
 use crate::clock::Millis;
 use crate::sql_bounds::with_sql_bounds;
@@ -53,7 +56,8 @@ impl From<TokenRow> for TokenRecord {
 with_sql_bounds! {
     #[async_trait]
     impl<DB: Backend> TokenStore for SqlStore<DB> {
-        async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()> {
+        async fn insert_token(&self, token: &TokenRecord, audit: &AuditEntry) -> StoreResult<()> {
+            let mut tx = begin_write(self.pool()).await?;
             sqlx::query(&format!(
                 "INSERT INTO api_tokens ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
             ))
@@ -67,8 +71,10 @@ with_sql_bounds! {
             .bind(token.created_by.as_str())
             .bind(token.expires_at)
             .bind(token.revoked_at)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+            append_in(&mut tx, audit, token.created_at).await?;
+            tx.commit().await?;
             Ok(())
         }
 
@@ -90,15 +96,21 @@ with_sql_bounds! {
             Ok(row.map(TokenRecord::from))
         }
 
-        async fn revoke_token(&self, id: &str, now: Millis) -> StoreResult<bool> {
+        async fn revoke_token(&self, id: &str, now: Millis, audit: &AuditEntry) -> StoreResult<bool> {
+            let mut tx = begin_write(self.pool()).await?;
             let done = sqlx::query(
                 "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
             )
             .bind(id)
             .bind(now)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
-            Ok(DB::rows_affected(&done) == 1)
+            if DB::rows_affected(&done) == 0 {
+                return Ok(false); // dropping the transaction rolls it back
+            }
+            append_in(&mut tx, audit, now).await?;
+            tx.commit().await?;
+            Ok(true)
         }
 
         async fn claim_admin_bootstrap(&self) -> StoreResult<bool> {

@@ -154,6 +154,7 @@ async fn list_round_trips_every_field(ctx: Ctx) {
         records: Some(i64::MAX as u64),
         detail: "rollback refused: version 3 is retired — «ü»".into(),
         request_id: Some("9f0c-req".into()),
+        event_id: Some("evt-0123456789abcdef01234567".into()),
     };
     let bare = AuditEntry::new("anonymous", "auth.denied", Outcome::Denied);
     let empty_strings = AuditEntry::new("", "", Outcome::Success)

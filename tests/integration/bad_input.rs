@@ -191,7 +191,7 @@ async fn retired_versions_are_refused_by_name(backend: Backend) {
     assert!(s
         .server
         .manager()
-        .retire_version("SESSION_ENCRYPTION", 1)
+        .retire_version("SESSION_ENCRYPTION", 1, "test")
         .await
         .unwrap());
     expect(
@@ -204,7 +204,7 @@ async fn retired_versions_are_refused_by_name(backend: Backend) {
     assert!(!s
         .server
         .manager()
-        .retire_version("SESSION_ENCRYPTION", 2)
+        .retire_version("SESSION_ENCRYPTION", 2, "test")
         .await
         .unwrap());
     s.encrypt("SESSION_ENCRYPTION", b"new").await;

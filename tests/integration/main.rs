@@ -4,6 +4,7 @@
 mod support;
 
 mod app_db;
+mod audit_atomic;
 mod audit_suite;
 mod auth;
 mod bad_input;

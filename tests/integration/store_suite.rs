@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::store_ctx::{Ctx, Opened};
 
-use rekey::storage::StoreError;
+use rekey::storage::{AuditEntry, AuditOperation, Outcome, StoreError};
 use rekey::storage::{
     KeyPolicy, KeyStore, NewKey, NewVersion, Purpose, RotateGuard, VersionRecord, VersionState,
 };
@@ -31,6 +31,15 @@ crate::storage_suite!(
 );
 
 // ---- harness ----
+
+/// The audit entry a change is made with; the store completes it with key and version.
+fn audit() -> AuditEntry {
+    AuditEntry::new(
+        "store-suite",
+        AuditOperation::RotateEmergency,
+        Outcome::Success,
+    )
+}
 
 /// Store-suite access to the case's database.
 trait KeyStoreCtx {
@@ -237,7 +246,7 @@ async fn concurrent_startup_migrates_once(ctx: Ctx) {
 async fn rotate_deprecates_previous(ctx: Ctx) {
     let store = with_key(&ctx, "k").await;
     let rotated = store
-        .rotate("k", 2_000, RotateGuard::Always, &make, None)
+        .rotate("k", 2_000, RotateGuard::Always, &make, None, &audit())
         .await
         .unwrap();
     assert_eq!((rotated.previous_version, rotated.new_version), (1, 2));
@@ -261,7 +270,7 @@ async fn concurrent_rotations_serialize(ctx: Ctx) {
             let store = if i % 2 == 0 { &first } else { &second }.clone();
             tokio::spawn(async move {
                 store
-                    .rotate("k", 2_000 + i, RotateGuard::Always, &make, None)
+                    .rotate("k", 2_000 + i, RotateGuard::Always, &make, None, &audit())
                     .await
             })
         })
@@ -287,14 +296,28 @@ async fn refuse_if_rotated_after(ctx: Ctx) {
     let store = with_key(&ctx, "k").await; // version 1 created at 1_000
                                            // Version 1 was created by create_key, not by a rotation: never refused.
     let rotated = store
-        .rotate("k", 2_000, RotateGuard::NotRotatedSince(1_500), &make, None)
+        .rotate(
+            "k",
+            2_000,
+            RotateGuard::NotRotatedSince(1_500),
+            &make,
+            None,
+            &audit(),
+        )
         .await
         .unwrap();
     assert_eq!(rotated.new_version, 2);
 
     // Version 2 was created at 2_000, after 1_500: a retried request is refused.
     let err = store
-        .rotate("k", 2_100, RotateGuard::NotRotatedSince(1_500), &make, None)
+        .rotate(
+            "k",
+            2_100,
+            RotateGuard::NotRotatedSince(1_500),
+            &make,
+            None,
+            &audit(),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -311,12 +334,19 @@ async fn refuse_if_rotated_after(ctx: Ctx) {
 
     // Not created after the limit (equal): allowed; without a limit (forced): allowed.
     let rotated = store
-        .rotate("k", 3_000, RotateGuard::NotRotatedSince(2_000), &make, None)
+        .rotate(
+            "k",
+            3_000,
+            RotateGuard::NotRotatedSince(2_000),
+            &make,
+            None,
+            &audit(),
+        )
         .await
         .unwrap();
     assert_eq!(rotated.new_version, 3);
     let rotated = store
-        .rotate("k", 3_001, RotateGuard::Always, &make, None)
+        .rotate("k", 3_001, RotateGuard::Always, &make, None, &audit())
         .await
         .unwrap();
     assert_eq!(rotated.new_version, 4);
@@ -325,10 +355,10 @@ async fn refuse_if_rotated_after(ctx: Ctx) {
 async fn rollback_restores_previous(ctx: Ctx) {
     let store = with_key(&ctx, "k").await;
     store
-        .rotate("k", 2_000, RotateGuard::Always, &make, None)
+        .rotate("k", 2_000, RotateGuard::Always, &make, None, &audit())
         .await
         .unwrap();
-    let rolled = store.rollback("k", 3_000, None).await.unwrap();
+    let rolled = store.rollback("k", 3_000, None, &audit()).await.unwrap();
     assert_eq!((rolled.primary_version, rolled.rolled_back_version), (1, 2));
     assert_eq!(primary(store.as_ref(), "k").await, 1);
     let v1 = version(store.as_ref(), 1).await;
@@ -338,7 +368,7 @@ async fn rollback_restores_previous(ctx: Ctx) {
 
     // The next rotation still takes a new number, after the highest.
     let rotated = store
-        .rotate("k", 4_000, RotateGuard::Always, &make, None)
+        .rotate("k", 4_000, RotateGuard::Always, &make, None, &audit())
         .await
         .unwrap();
     assert_eq!((rotated.previous_version, rotated.new_version), (1, 3));
@@ -348,7 +378,10 @@ async fn rollback_restores_previous(ctx: Ctx) {
 
 async fn rollback_without_previous(ctx: Ctx) {
     let store = with_key(&ctx, "k").await;
-    let err = store.rollback("k", 2_000, None).await.unwrap_err();
+    let err = store
+        .rollback("k", 2_000, None, &audit())
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, StoreError::NoPreviousVersion { ref key, primary: 1 } if key == "k"),
         "{err:?}"
@@ -359,15 +392,18 @@ async fn rollback_without_previous(ctx: Ctx) {
 async fn rollback_onto_retired_is_refused(ctx: Ctx) {
     let store = with_key(&ctx, "k").await;
     store
-        .rotate("k", 2_000, RotateGuard::Always, &make, None)
+        .rotate("k", 2_000, RotateGuard::Always, &make, None, &audit())
         .await
         .unwrap();
     store
-        .rotate("k", 3_000, RotateGuard::Always, &make, None)
+        .rotate("k", 3_000, RotateGuard::Always, &make, None, &audit())
         .await
         .unwrap();
-    assert!(store.retire_version("k", 2, 4_000).await.unwrap());
-    let err = store.rollback("k", 5_000, None).await.unwrap_err();
+    assert!(store.retire_version("k", 2, 4_000, &audit()).await.unwrap());
+    let err = store
+        .rollback("k", 5_000, None, &audit())
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, StoreError::PreviousVersionRetired { ref key, version: 2 } if key == "k"),
         "{err:?}"
@@ -380,28 +416,31 @@ async fn rollback_onto_retired_is_refused(ctx: Ctx) {
 async fn retire_version(ctx: Ctx) {
     let store = with_key(&ctx, "k").await;
     store
-        .rotate("k", 2_000, RotateGuard::Always, &make, None)
+        .rotate("k", 2_000, RotateGuard::Always, &make, None, &audit())
         .await
         .unwrap();
 
-    assert!(store.retire_version("k", 1, 3_000).await.unwrap());
+    assert!(store.retire_version("k", 1, 3_000, &audit()).await.unwrap());
     let v1 = version(store.as_ref(), 1).await;
     assert_eq!((v1.state, v1.retired_at), (Retired, Some(3_000)));
     assert_eq!(v1.wrapped_material, b"wrapped:v1", "material is kept");
 
     // Retiring it again changes nothing.
-    assert!(store.retire_version("k", 1, 4_000).await.unwrap());
+    assert!(store.retire_version("k", 1, 4_000, &audit()).await.unwrap());
     let v1 = version(store.as_ref(), 1).await;
     assert_eq!(v1.retired_at, Some(3_000));
 
     // The primary cannot be retired.
-    assert!(!store.retire_version("k", 2, 3_000).await.unwrap());
+    assert!(!store.retire_version("k", 2, 3_000, &audit()).await.unwrap());
     assert_eq!(
         states(store.as_ref(), "k").await,
         [(1, Retired), (2, Active)]
     );
 
-    let err = store.retire_version("k", 7, 3_000).await.unwrap_err();
+    let err = store
+        .retire_version("k", 7, 3_000, &audit())
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, StoreError::VersionNotFound { ref key, version: 7 } if key == "k"),
         "{err:?}"
@@ -482,18 +521,21 @@ async fn missing_key(ctx: Ctx) {
     let not_found = |err: StoreError| matches!(err, StoreError::KeyNotFound(ref k) if k == "nope");
     assert!(not_found(
         store
-            .rotate("nope", 1, RotateGuard::Always, &make, None)
+            .rotate("nope", 1, RotateGuard::Always, &make, None, &audit())
             .await
             .unwrap_err()
     ));
     assert!(not_found(
-        store.rollback("nope", 1, None).await.unwrap_err()
+        store.rollback("nope", 1, None, &audit()).await.unwrap_err()
     ));
     assert!(not_found(
         store.update_policy("nope", POLICY).await.unwrap_err()
     ));
     assert!(not_found(
-        store.retire_version("nope", 1, 1).await.unwrap_err()
+        store
+            .retire_version("nope", 1, 1, &audit())
+            .await
+            .unwrap_err()
     ));
     assert_eq!(store.get_key("nope").await.unwrap(), None);
     assert_eq!(store.get_version("nope", 1).await.unwrap(), None);

@@ -27,7 +27,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn, Instrument};
 
-use crate::audit::{AuditEntry, Auditor, Outcome as AuditOutcome};
+use crate::audit::{AuditEntry, AuditOperation, Auditor, Outcome as AuditOutcome};
 use crate::keystore::{KeyError, KeyManager};
 use crate::rotation::events::{
     BatchRecord, EventStatus, EventStore, RotationEvent, TargetProgress,
@@ -212,15 +212,17 @@ impl Worker {
         } else {
             AuditOutcome::Success
         };
-        let entry = AuditEntry::new(
-            format!("worker:{}", self.owner),
-            format!("Migration {status}"),
-            outcome,
-        )
-        .key(event.key_name.clone(), Some(event.target_version()))
-        .records(migrated)
-        .request_id(event.id.clone())
-        .detail(error.unwrap_or_else(|| format!("{migrated} records re-encrypted")));
+        let operation = match status {
+            EventStatus::Failed => AuditOperation::MigrationFailed,
+            EventStatus::RolledBack => AuditOperation::MigrationRolledBack,
+            _ => AuditOperation::MigrationCompleted,
+        };
+        let entry = AuditEntry::new(format!("worker:{}", self.owner), operation, outcome)
+            .key(event.key_name.clone(), Some(event.target_version()))
+            .records(migrated)
+            .request_id(event.id.clone())
+            .event(event.id.clone())
+            .detail(error.unwrap_or_else(|| format!("{migrated} records re-encrypted")));
         self.deps.audit.record(entry).await;
     }
 
