@@ -10,6 +10,7 @@ mod bad_input;
 mod cli;
 mod failover;
 mod http;
+mod http_docs;
 mod keys;
 mod metrics;
 mod migration;
