@@ -389,7 +389,17 @@ async fn framework_errors_are_json_too() {
         "{{\"key_type\": \"TOKEN_ENCRYPTION\", \"pad\": \"{}\"}}",
         "x".repeat(100 * 1024)
     );
-    let cases: Vec<(&str, &str, Vec<&str>, &[u8], u16, &str, &[&str])> = vec![
+    // (method, target, headers, body, status, code, words the message must contain)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Vec<&'a str>,
+        &'a [u8],
+        u16,
+        &'a str,
+        &'a [&'a str],
+    );
+    let cases: Vec<Case> = vec![
         (
             "GET",
             "/api/v1/key-rotation/events?limit=-1",

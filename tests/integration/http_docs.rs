@@ -116,9 +116,7 @@ async fn the_document_states_the_validation_the_server_applies() {
     let key_type = param("/api/v1/key-rotation/events", "key_type");
     assert_eq!(key_type["schema"]["pattern"], "^[A-Za-z0-9_.-]{1,64}$");
     let status = param("/api/v1/key-rotation/events", "status");
-    let reference = status["schema"]["$ref"].as_str().expect("a named schema");
-    let name = reference.rsplit('/').next().unwrap();
-    let statuses = &doc["components"]["schemas"][name]["enum"];
+    let statuses = &status["schema"]["enum"];
     assert!(
         statuses.as_array().unwrap().contains(&Value::from("")),
         "empty status is accepted: {statuses}"

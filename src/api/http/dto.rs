@@ -286,30 +286,32 @@ pub(super) enum EventStatusName {
 }
 
 /// The `status` filter of GET /events: a status, or empty for every status.
-#[allow(dead_code)]
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-pub(super) enum EventStatusFilter {
-    Pending,
-    InProgress,
-    Completed,
-    Failed,
-    RolledBack,
-    #[schema(rename = "")]
-    Any,
+pub(super) fn event_status_filter() -> utoipa::openapi::Object {
+    string_enum(&[
+        "pending",
+        "in_progress",
+        "completed",
+        "failed",
+        "rolled_back",
+        "",
+    ])
 }
 
-/// The `kind` of GET /report; empty means `post_rotation`.
-#[allow(dead_code)]
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-pub(super) enum ReportKindName {
-    PostRotation,
-    #[schema(rename = "post-rotation")]
-    PostRotationDashed,
-    Weekly,
-    Monthly,
-    Quarterly,
-    #[schema(rename = "")]
-    Default,
+/// The `kind` of GET /report: empty means `post_rotation`.
+pub(super) fn report_kind() -> utoipa::openapi::Object {
+    string_enum(&[
+        "post_rotation",
+        "post-rotation",
+        "weekly",
+        "monthly",
+        "quarterly",
+        "",
+    ])
+}
+
+fn string_enum(values: &[&str]) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .build()
 }

@@ -11,7 +11,7 @@ use utoipa::openapi::server::{ServerBuilder, ServerVariableBuilder};
 use utoipa::openapi::{OpenApi, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, ToSchema};
 
-use super::dto::{EventStatusFilter, EventStatusName, ReportKindName};
+use super::dto::EventStatusName;
 
 /// The tag of the runbook's routes; the runbook links `/docs#tag/key-rotation`.
 pub(super) const KEY_ROTATION: &str = "key-rotation";
@@ -41,7 +41,7 @@ Times are RFC 3339 UTC strings."
         (name = "key-rotation", description = "Key rotation administration (admin tokens only)."),
         (name = "meta", description = "This document, its reference page and the metrics scrape; no token needed."),
     ),
-    components(schemas(ErrorBody, ErrorDetail, ErrorCode, EventStatusName, EventStatusFilter, ReportKindName)),
+    components(schemas(ErrorBody, ErrorDetail, ErrorCode, EventStatusName)),
     modifiers(&SharedParts)
 )]
 pub(super) struct ApiDoc;

@@ -15,7 +15,6 @@ use super::dto::{
     time, EventJson, ExecuteRequest, ImpactJson, KeyScheduleJson, KeyStatusJson, ScheduleJson,
     ScheduleRequest, ScheduledJson, StatusJson,
 };
-use super::dto::{EventStatusFilter, ReportKindName};
 use super::error::HttpError;
 use super::extract::{Path, Query};
 use super::openapi::{ErrorBody, KEY_ROTATION, META};
@@ -204,7 +203,7 @@ pub(super) struct EventsQuery {
     #[param(pattern = "^[A-Za-z0-9_.-]{1,64}$", example = "TOKEN_ENCRYPTION")]
     key_type: Option<String>,
     /// Only events with this status; omit or leave empty for every status.
-    #[param(value_type = Option<EventStatusFilter>)]
+    #[param(schema_with = super::dto::event_status_filter)]
     status: Option<String>,
     /// Most events to return: 0 or none means 50, above 1000 means 1000.
     #[param(minimum = 0, maximum = 4_294_967_295_u64, default = 50)]
@@ -327,7 +326,7 @@ pub(super) async fn rollback(
 #[into_params(parameter_in = Query)]
 pub(super) struct ReportQuery {
     /// Report kind (`post-rotation` is accepted too); omit or leave empty for `post_rotation`.
-    #[param(value_type = Option<ReportKindName>)]
+    #[param(schema_with = super::dto::report_kind)]
     kind: Option<String>,
     /// Start of the period (inclusive), RFC 3339, e.g. `2026-01-01T00:00:00Z`; omit or leave
     /// empty for `to` minus 1, 7, 30 or 90 days by kind.
