@@ -24,7 +24,12 @@ pub(super) async fn spawn_http(
         .await
         .with_context(|| format!("cannot listen for HTTP on {addr}"))?;
     let bound = listener.local_addr()?;
-    let app = crate::api::http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let served_at = crate::api::http::ServedAt {
+        addr: bound,
+        tls: tls.is_some(),
+    };
+    let app = crate::api::http::router(state, served_at)?
+        .into_make_service_with_connect_info::<SocketAddr>();
     let served = match tls {
         None => tokio::spawn(async move {
             axum::serve(listener, app)

@@ -97,6 +97,7 @@ pub(crate) struct Metrics {
     meter: Meter,
     rpc_requests: Counter<u64>,
     rpc_duration: Histogram<f64>,
+    http: super::http::HttpMetrics,
     rotations: Counter<u64>,
     migration_records: Counter<u64>,
     auth_failures: Counter<u64>,
@@ -153,6 +154,7 @@ impl Metrics {
                 )
                 .with_boundaries(RPC_LATENCY_BUCKETS.to_vec())
                 .build(),
+            http: super::http::HttpMetrics::new(&meter, &RPC_LATENCY_BUCKETS),
             rotations: meter
                 .u64_counter("rekey_rotations")
                 .with_description(
@@ -324,6 +326,17 @@ impl Metrics {
         ];
         self.rpc_requests.add(1, &labels);
         self.rpc_duration.record(elapsed.as_secs_f64(), &labels);
+    }
+
+    /// One finished HTTP request (see [`super::http::HttpMetrics::finished`]).
+    pub(crate) fn http_finished(
+        &self,
+        route: &str,
+        method: &http::Method,
+        status: u16,
+        elapsed: Duration,
+    ) {
+        self.http.finished(route, method, status, elapsed);
     }
 
     /// A rotation or rollback attempt that got as far as changing (or failing to change) the

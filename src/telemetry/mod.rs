@@ -8,6 +8,7 @@
 //!   and key material are never span fields.
 //! - Metrics: per server, see `metrics`; served at `GET /metrics` on the HTTP port.
 
+pub(crate) mod http;
 pub(crate) mod metrics;
 pub(crate) mod rpc;
 pub(crate) mod trace_context;

@@ -276,3 +276,263 @@ crate::on_every_backend!(
     the_runbooks_curl_commands_work_as_written,
     http_errors_are_json_with_the_right_status,
 );
+
+/// A response read by [`raw_request`]: status, lower-cased headers and body.
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "{}: not JSON ({e}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+}
+
+/// One HTTP/1.1 request written byte for byte (no client library adding or fixing headers);
+/// `headers` are extra header lines; the connection closes after the response.
+pub async fn raw_request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[&str],
+    body: &[u8],
+) -> RawResponse {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: rekey\r\nConnection: close\r\n");
+    for header in headers {
+        head.push_str(header);
+        head.push_str("\r\n");
+    }
+    if !body.is_empty() {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The server may answer (413) before reading the whole body and close: not an error here.
+    let _ = stream.write_all(body).await;
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response).await;
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP head in {:?}", String::from_utf8_lossy(&response)));
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = response[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body);
+    }
+    RawResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut chunked: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    loop {
+        let end = chunked.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size = usize::from_str_radix(std::str::from_utf8(&chunked[..end]).unwrap().trim(), 16)
+            .unwrap();
+        if size == 0 {
+            return body;
+        }
+        body.extend_from_slice(&chunked[end + 2..end + 2 + size]);
+        chunked = &chunked[end + 2 + size + 2..];
+    }
+}
+
+/// Every error the framework itself produces (a malformed query, a method the route does not
+/// have, no route, a body too large, not JSON, the wrong content type) is the documented
+/// `{"error": {"code", "message"}}` with a message that names the problem.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn framework_errors_are_json_too() {
+    let env = crate::support::TestEnv::new(Backend::Sqlite).await;
+    let s = env.start().await;
+    let addr = s.server.http_addr().expect("HTTP enabled");
+    let token = env.admin_token();
+    let auth = format!("Authorization: Bearer {token}");
+    let json = "Content-Type: application/json";
+    let too_big = format!(
+        "{{\"key_type\": \"TOKEN_ENCRYPTION\", \"pad\": \"{}\"}}",
+        "x".repeat(100 * 1024)
+    );
+    // (method, target, headers, body, status, code, words the message must contain)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Vec<&'a str>,
+        &'a [u8],
+        u16,
+        &'a str,
+        &'a [&'a str],
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "GET",
+            "/api/v1/key-rotation/events?limit=-1",
+            vec![&auth],
+            b"",
+            400,
+            "INVALID_ARGUMENT",
+            &["limit", "invalid digit"],
+        ),
+        (
+            "GET",
+            "/api/v1/key-rotation/events?limit=abc",
+            vec![&auth],
+            b"",
+            400,
+            "INVALID_ARGUMENT",
+            &["limit"],
+        ),
+        (
+            "GET",
+            "/api/v1/key-rotation/events?limit=99999999999",
+            vec![&auth],
+            b"",
+            400,
+            "INVALID_ARGUMENT",
+            &["limit"],
+        ),
+        (
+            "DELETE",
+            "/api/v1/key-rotation/status",
+            vec![&auth],
+            b"",
+            405,
+            "METHOD_NOT_ALLOWED",
+            &["DELETE", "/api/v1/key-rotation/status", "GET"],
+        ),
+        (
+            "GET",
+            "/api/v1/key-rotation/execute",
+            vec![&auth],
+            b"",
+            405,
+            "METHOD_NOT_ALLOWED",
+            &["GET", "allowed: POST"],
+        ),
+        (
+            "GET",
+            "/api/v2/nothing/here",
+            vec![&auth],
+            b"",
+            404,
+            "NOT_FOUND",
+            &["/api/v2/nothing/here", "openapi.json"],
+        ),
+        (
+            "POST",
+            "/api/v1/key-rotation/schedule",
+            vec![&auth, json],
+            too_big.as_bytes(),
+            413,
+            "PAYLOAD_TOO_LARGE",
+            &["65536 bytes"],
+        ),
+        (
+            "POST",
+            "/api/v1/key-rotation/schedule",
+            vec![&auth, "Content-Type: text/plain"],
+            br#"{"key_type": "TOKEN_ENCRYPTION"}"#,
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            &["application/json"],
+        ),
+        (
+            "POST",
+            "/api/v1/key-rotation/execute",
+            vec![&auth],
+            br#"{"event_id": "evt-x"}"#,
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            &["Content-Type"],
+        ),
+        (
+            "POST",
+            "/api/v1/key-rotation/schedule",
+            vec![&auth, json],
+            br#"{"key_type": "#,
+            400,
+            "INVALID_ARGUMENT",
+            &["invalid JSON", "EOF"],
+        ),
+        (
+            "POST",
+            "/api/v1/key-rotation/schedule",
+            vec![&auth, json],
+            br#"{"key_type": 7}"#,
+            400,
+            "INVALID_ARGUMENT",
+            &["invalid JSON", "key_type"],
+        ),
+    ];
+    for (method, target, headers, body, status, code, words) in cases {
+        let response = raw_request(addr, method, target, &headers, body).await;
+        let what = format!("{method} {target}");
+        assert_eq!(
+            response.status,
+            status,
+            "{what}: {:?}",
+            String::from_utf8_lossy(&response.body)
+        );
+        assert!(
+            response
+                .header("content-type")
+                .is_some_and(|t| t.starts_with("application/json")),
+            "{what}: {:?}",
+            response.headers
+        );
+        let error = response.json();
+        assert_eq!(error["error"]["code"], code, "{what}: {error}");
+        let message = error["error"]["message"].as_str().unwrap();
+        for word in words {
+            assert!(
+                message.contains(word),
+                "{what}: {word:?} not in {message:?}"
+            );
+        }
+        if status == 405 {
+            assert!(
+                response.header("allow").is_some(),
+                "{what}: {:?}",
+                response.headers
+            );
+        }
+    }
+    s.stop().await;
+    env.finish().await;
+}

@@ -11,6 +11,7 @@ mod bad_input;
 mod cli;
 mod failover;
 mod http;
+mod http_docs;
 mod keys;
 mod metrics;
 mod migration;

@@ -362,4 +362,60 @@ async fn metrics_follow_encrypt_rotate_and_migrate(backend: Backend) {
     env.finish().await;
 }
 
-crate::on_every_backend!(metrics_follow_encrypt_rotate_and_migrate);
+/// HTTP requests are counted and timed like rpcs: by route template (never the raw path, so
+/// ids and made-up paths do not grow the series), method and status.
+async fn http_requests_are_counted_by_route_and_status(backend: Backend) {
+    let env = crate::support::TestEnv::new(backend).await;
+    let s = env.start().await;
+    let http = s.server.http_addr().expect("HTTP enabled");
+    let auth = format!("Authorization: Bearer {}", env.admin_token());
+    let calls: [(&str, &str, &[&str]); 6] = [
+        ("GET", "/api/v1/key-rotation/status", &[&auth]),
+        ("GET", "/api/v1/key-rotation/status", &[&auth]),
+        ("GET", "/api/v1/key-rotation/status", &[]),
+        ("GET", "/api/v1/key-rotation/events/evt-nope", &[&auth]),
+        ("GET", "/no/such/route/1", &[]),
+        ("DELETE", "/api/v1/key-rotation/status", &[&auth]),
+    ];
+    for (method, path, headers) in calls {
+        crate::http::raw_request(http, method, path, headers, b"").await;
+    }
+    let scrape = scrape(http).await;
+    let count = |route: &str, method: &str, status: &str| {
+        scrape.value(
+            "rekey_http_requests_total",
+            &[("route", route), ("method", method), ("status", status)],
+        )
+    };
+    assert_eq!(count("/api/v1/key-rotation/status", "GET", "200"), 2.0);
+    assert_eq!(count("/api/v1/key-rotation/status", "GET", "401"), 1.0);
+    assert_eq!(count("/api/v1/key-rotation/status", "DELETE", "405"), 1.0);
+    assert_eq!(
+        count("/api/v1/key-rotation/events/{event_id}", "GET", "404"),
+        1.0
+    );
+    assert_eq!(count("unknown", "GET", "404"), 1.0);
+    assert_eq!(
+        scrape.count(
+            "rekey_http_requests_total",
+            &[("route", "/no/such/route/1")]
+        ),
+        0
+    );
+    let latency = scrape.value(
+        "rekey_http_duration_seconds_count",
+        &[
+            ("route", "/api/v1/key-rotation/status"),
+            ("method", "GET"),
+            ("status", "200"),
+        ],
+    );
+    assert_eq!(latency, 2.0);
+    s.stop().await;
+    env.finish().await;
+}
+
+crate::on_every_backend!(
+    metrics_follow_encrypt_rotate_and_migrate,
+    http_requests_are_counted_by_route_and_status,
+);

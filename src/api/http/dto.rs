@@ -2,6 +2,7 @@
 //! `event_id`); times are RFC 3339 UTC strings.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::clock::Millis;
 use crate::clock::{MILLIS_PER_SEC, SECS_PER_DAY};
@@ -16,9 +17,11 @@ fn days(secs: i64) -> f64 {
     secs as f64 / SECS_PER_DAY as f64
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct VersionJson {
     pub(crate) version: u32,
+    /// Lifecycle state of the version.
+    #[schema(value_type = String, example = "active")]
     pub(crate) state: &'static str,
     pub(crate) created_at: String,
     pub(crate) deprecated_at: Option<String>,
@@ -26,10 +29,12 @@ pub(super) struct VersionJson {
     pub(crate) check_value: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct KeyStatusJson {
     pub(crate) key_type: String,
+    #[schema(value_type = String, example = "encrypt_decrypt")]
     pub(crate) purpose: &'static str,
+    #[schema(value_type = String, example = "AES-256-GCM")]
     pub(crate) algorithm: &'static str,
     pub(crate) rotation_interval_days: f64,
     pub(crate) grace_period_days: f64,
@@ -37,6 +42,7 @@ pub(super) struct KeyStatusJson {
     pub(crate) primary_age_days: f64,
     pub(crate) last_rotation: String,
     pub(crate) next_rotation_due: String,
+    #[schema(value_type = String, example = "OK")]
     pub(crate) alert_level: &'static str,
     pub(crate) alert_reason: String,
     pub(crate) versions: Vec<VersionJson>,
@@ -76,13 +82,13 @@ impl KeyStatusJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct StatusJson {
     pub(crate) generated_at: String,
     pub(crate) keys: Vec<KeyStatusJson>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct VersionRecordsJson {
     pub(crate) version: u32,
     pub(crate) records: u64,
@@ -98,14 +104,14 @@ fn records(by_version: &std::collections::BTreeMap<u32, u64>) -> Vec<VersionReco
         .collect()
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct TargetImpactJson {
     pub(crate) target: String,
     pub(crate) versions: Vec<VersionRecordsJson>,
     pub(crate) unreadable: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct ImpactJson {
     pub(crate) key_type: String,
     pub(crate) primary_version: u32,
@@ -134,7 +140,7 @@ impl ImpactJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct CountsJson {
     pub(crate) total: u64,
     pub(crate) migrated: u64,
@@ -155,7 +161,7 @@ impl From<Counts> for CountsJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct TargetProgressJson {
     pub(crate) target: String,
     pub(crate) counts: CountsJson,
@@ -164,7 +170,7 @@ pub(super) struct TargetProgressJson {
     pub(crate) failed_ids: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct EventJson {
     pub(crate) event_id: String,
     pub(crate) key_type: String,
@@ -172,6 +178,7 @@ pub(super) struct EventJson {
     pub(crate) to_version: u32,
     pub(crate) trigger: String,
     pub(crate) actor: String,
+    #[schema(value_type = EventStatusName)]
     pub(crate) status: &'static str,
     pub(crate) rolling_back: bool,
     pub(crate) created_at: String,
@@ -219,14 +226,14 @@ impl From<&RotationEvent> for EventJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct ScheduledJson {
     pub(crate) rotated: bool,
     pub(crate) event: Option<EventJson>,
     pub(crate) reason: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct KeyScheduleJson {
     pub(crate) key_type: String,
     pub(crate) primary_version: u32,
@@ -235,7 +242,7 @@ pub(super) struct KeyScheduleJson {
     pub(crate) due: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct ScheduleJson {
     pub(crate) scheduler_enabled: bool,
     pub(crate) cron: String,
@@ -243,18 +250,68 @@ pub(super) struct ScheduleJson {
     pub(crate) keys: Vec<KeyScheduleJson>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ScheduleRequest {
+    /// The key to rotate.
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,64}$", example = "TOKEN_ENCRYPTION")]
     pub(crate) key_type: String,
+    /// Rotate now even if the key is not due (emergency rotation).
     #[serde(default)]
     pub(crate) force: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ExecuteRequest {
+    /// The event to run, as returned by POST /schedule or GET /events.
+    #[schema(min_length = 1, example = "evt-0123456789abcdef01234567")]
     pub(crate) event_id: String,
+    /// Rows per batch from now on; omit (or null) to keep the event's batch size.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100_000, example = 500)]
     pub(crate) batch_size: Option<u32>,
+}
+
+/// The status of a rotation event (documentation of `EventJson::status`).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub(super) enum EventStatusName {
+    Pending,
+    InProgress,
+    Completed,
+    Failed,
+    RolledBack,
+}
+
+/// The `status` filter of GET /events: a status, or empty for every status.
+pub(super) fn event_status_filter() -> utoipa::openapi::Object {
+    string_enum(&[
+        "pending",
+        "in_progress",
+        "completed",
+        "failed",
+        "rolled_back",
+        "",
+    ])
+}
+
+/// The `kind` of GET /report: empty means `post_rotation`.
+pub(super) fn report_kind() -> utoipa::openapi::Object {
+    string_enum(&[
+        "post_rotation",
+        "post-rotation",
+        "weekly",
+        "monthly",
+        "quarterly",
+        "",
+    ])
+}
+
+fn string_enum(values: &[&str]) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .build()
 }

@@ -1,12 +1,16 @@
 //! The runbook's HTTP admin routes (`/api/v1/key-rotation/...`), JSON over the same engine,
-//! authentication and error mapping as the gRPC API, plus the OpenAPI document for them.
+//! authentication and error mapping as the gRPC API; the OpenAPI document generated from them
+//! (`/api/v1/openapi.json`) and its reference page (`/docs`).
 
+mod docs;
 mod dto;
 mod error;
+mod extract;
+mod fallbacks;
+mod openapi;
+mod router;
 mod routes;
 mod trace;
 
-pub(crate) use routes::{router, HttpState};
-
-/// The OpenAPI 3 description of the routes, served at `/api/v1/openapi.json`.
-pub(crate) const OPENAPI: &str = include_str!("openapi.json");
+pub(crate) use router::{router, ServedAt};
+pub(crate) use routes::HttpState;
