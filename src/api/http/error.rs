@@ -72,6 +72,7 @@ macro_rules! from_domain {
     )*};
 }
 from_domain!(
+    crate::admin::AdminError,
     crate::keystore::KeyError,
     crate::rotation::RotationError,
     crate::auth::AuthError
