@@ -1,6 +1,5 @@
 //! `rekey events list|show|retry|execute|rollback`.
 
-use serde_json::Value;
 
 use super::args::EventsCommand;
 use super::client::Conn;
@@ -95,9 +94,7 @@ async fn list(
         .await?
         .into_inner();
     if conn.json {
-        emit_json(&Value::Array(
-            reply.events.iter().map(json::event).collect(),
-        ))?;
+        emit_json(&json::events(&reply.events))?;
         return Ok(Exit::Success);
     }
     let mut table = Table::new(&[

@@ -122,7 +122,8 @@ async fn the_runbooks_curl_commands_work_as_written(backend: Backend) {
         ),
         (Some(1), Some("OK"))
     );
-    assert_eq!(token_key["rotation_interval_days"], 90.0);
+    // Durations are whole seconds on every face.
+    assert_eq!(token_key["rotation_interval_secs"], 90 * 86_400);
     let (code, impact) = run_curl(&s, IMPACT, &token, &[("{key_type}", KEY)]);
     assert_eq!(code, 200, "{impact}");
     assert_eq!(impact["versions"][0]["version"], 1);
