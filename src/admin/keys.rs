@@ -100,5 +100,4 @@ impl Admin {
         let impact = self.engine.impact(key).await?;
         Ok(ImpactJson::new(key, &impact))
     }
-
 }

@@ -89,7 +89,10 @@ pub(crate) fn given(text: Option<&str>) -> Option<&str> {
 }
 
 /// An RFC 3339 time as milliseconds; empty means not given.
-pub(crate) fn rfc3339_time(field: &'static str, value: Option<&str>) -> AdminResult<Option<Millis>> {
+pub(crate) fn rfc3339_time(
+    field: &'static str,
+    value: Option<&str>,
+) -> AdminResult<Option<Millis>> {
     given(value)
         .map(|v| {
             chrono::DateTime::parse_from_rfc3339(v)
@@ -131,7 +134,10 @@ mod tests {
         let q = EventQuery::parse(Some(""), Some(""), None).expect("empty means any");
         assert_eq!((q.key, q.status), (None, None));
         let err = EventQuery::parse(None, Some("done"), None).unwrap_err();
-        assert!(matches!(err, AdminError::Invalid(InvalidInput::UnknownStatus(_))));
+        assert!(matches!(
+            err,
+            AdminError::Invalid(InvalidInput::UnknownStatus(_))
+        ));
         let err = EventQuery::parse(Some("bad name!"), None, None).unwrap_err();
         assert!(matches!(err, AdminError::Key(KeyError::InvalidKeyName(_))));
     }
@@ -140,7 +146,10 @@ mod tests {
     fn batch_size_zero_or_absent_keeps_the_events_own() {
         assert_eq!(batch_size(None).unwrap(), None);
         assert_eq!(batch_size(Some(0)).unwrap(), None);
-        assert_eq!(batch_size(Some(10)).unwrap(), Some(BatchSize::new(10).unwrap()));
+        assert_eq!(
+            batch_size(Some(10)).unwrap(),
+            Some(BatchSize::new(10).unwrap())
+        );
         assert!(batch_size(Some(BatchSize::MAX + 1)).is_err());
     }
 }

@@ -271,7 +271,8 @@ async fn weekly(
     let keys = snapshots
         .iter()
         .map(|s| {
-            let a = lifecycle::assess_key(s.record.policy, s.primary_created_at(), &s.versions, now);
+            let a =
+                lifecycle::assess_key(s.record.policy, s.primary_created_at(), &s.versions, now);
             WeeklyKey {
                 key_type: s.record.name.clone(),
                 primary_version: s.record.primary_version,
@@ -334,7 +335,11 @@ fn monthly(events: &[RotationEvent]) -> Monthly {
 
 /// Each version was primary from its creation until the next version's creation (or now);
 /// it was overdue for any part of that beyond the rotation interval, within the period.
-fn overdue_periods(s: &KeySnapshot, (from, to): (Millis, Millis), now: Millis) -> Vec<OverduePeriod> {
+fn overdue_periods(
+    s: &KeySnapshot,
+    (from, to): (Millis, Millis),
+    now: Millis,
+) -> Vec<OverduePeriod> {
     let mut created: Vec<Millis> = s.versions.iter().map(|v| v.created_at).collect();
     created.sort_unstable();
     let mut overdue = Vec::new();

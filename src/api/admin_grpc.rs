@@ -122,7 +122,11 @@ impl AdminService for AdminServiceImpl {
         let kind = ReportKind::from_request(Some(&req.kind)).map_err(AdminError::from)?;
         let report = self
             .admin
-            .report(kind, req.from.as_ref().map(millis), req.to.as_ref().map(millis))
+            .report(
+                kind,
+                req.from.as_ref().map(millis),
+                req.to.as_ref().map(millis),
+            )
             .await?;
         let json = serde_json::to_value(&report)
             .map_err(|e| Status::internal(format!("cannot encode the report: {e}")))?;

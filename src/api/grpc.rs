@@ -244,10 +244,7 @@ impl KeyService for KeyServiceImpl {
         request: Request<proto::GetStatusRequest>,
     ) -> RpcResult<proto::GetStatusResponse> {
         guard::admin(&self.auth, &request, "GetStatus").await?;
-        let status = self
-            .admin
-            .status(Some(&request.get_ref().key_name))
-            .await?;
+        let status = self.admin.status(Some(&request.get_ref().key_name)).await?;
         Ok(Response::new(convert::status(&status)))
     }
 }

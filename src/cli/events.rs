@@ -1,6 +1,5 @@
 //! `rekey events list|show|retry|execute|rollback`.
 
-
 use super::args::EventsCommand;
 use super::client::Conn;
 use super::exit::{CliError, Exit};

@@ -6,8 +6,8 @@ use serde_json::{Map, Value};
 
 use crate::admin::views::{
     AuditRecordJson, AuditVerifyJson, CountsJson, EventJson, ImpactJson, KeyScheduleJson,
-    KeyStatusJson, RolledBackJson, ScheduleJson, ScheduledJson, Secs, StatusJson,
-    TargetImpactJson, TargetProgressJson, Time, TokenJson, VersionJson, VersionRecordsJson,
+    KeyStatusJson, RolledBackJson, ScheduleJson, ScheduledJson, Secs, StatusJson, TargetImpactJson,
+    TargetProgressJson, Time, TokenJson, VersionJson, VersionRecordsJson,
 };
 use crate::clock::MILLIS_PER_SEC;
 use crate::proto;

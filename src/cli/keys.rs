@@ -1,6 +1,5 @@
 //! `rekey status`, `impact`, `rotate`, `rollback` and `schedule`.
 
-
 use super::args::{RollbackArgs, RotateArgs};
 use super::client::Conn;
 use super::exit::{CliError, Exit};

@@ -329,7 +329,10 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);
         assert!(lines[0].starts_with("key_type,purpose,rotation_interval_secs"));
-        assert_eq!(lines[1], "A,encrypt_decrypt,7776000,2592000,1,1,259200,1:7,false");
+        assert_eq!(
+            lines[1],
+            "A,encrypt_decrypt,7776000,2592000,1,1,259200,1:7,false"
+        );
         assert!(lines[2].starts_with("\"B, \"\"quoted\"\"\",sign_verify"));
         assert!(lines[2].ends_with(",0,0,0,,true"), "{}", lines[2]);
     }

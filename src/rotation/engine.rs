@@ -455,7 +455,6 @@ impl RotationEngine {
         self.wake_worker.notify_one();
         Ok(event)
     }
-
 }
 
 /// A new event id: "evt-" and 24 hex digits of OS randomness.

@@ -21,7 +21,7 @@ const KEYS: [&str; 5] = [
     "API_SIGNATURE",
 ];
 
-struct Run {
+pub(crate) struct Run {
     code: i32,
     stdout: String,
     stderr: String,
@@ -38,7 +38,7 @@ impl std::fmt::Debug for Run {
 }
 
 impl Run {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {self:?}"))
     }
 }
@@ -72,7 +72,7 @@ fn admin_token(env: &TestEnv) -> &str {
 }
 
 /// `rekey args…` as the admin.
-async fn rekey(env: &TestEnv, s: &TestServer, args: &[&str]) -> Run {
+pub(crate) async fn rekey(env: &TestEnv, s: &TestServer, args: &[&str]) -> Run {
     rekey_at(&addr(s), Some(admin_token(env)), args).await
 }
 

@@ -11,7 +11,12 @@ use crate::support::{token_request, Backend, TestServer};
 
 /// Runs a runbook curl command with the host swapped and the placeholders filled in; returns
 /// the HTTP status and the parsed body.
-fn run_curl(s: &TestServer, command: &str, token: &str, fill: &[(&str, &str)]) -> (u16, Value) {
+pub(crate) fn run_curl(
+    s: &TestServer,
+    command: &str,
+    token: &str,
+    fill: &[(&str, &str)],
+) -> (u16, Value) {
     let base = format!("http://{}", s.server.http_addr().expect("HTTP enabled"));
     let mut command = command
         .replace("https://api.domain.com", &base)
@@ -223,7 +228,7 @@ async fn http_errors_are_json_with_the_right_status(backend: Backend) {
             "forse",
         ),
         (
-            format!("curl -X POST \"https://api.domain.com/api/v1/key-rotation/execute\" -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{\"event_id\": \"evt-x\", \"batch_size\": 0}}'"),
+            format!("curl -X POST \"https://api.domain.com/api/v1/key-rotation/execute\" -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{\"event_id\": \"evt-x\", \"batch_size\": 100001}}'"),
             400,
             "INVALID_ARGUMENT",
             "batch_size",

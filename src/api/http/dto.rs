@@ -6,13 +6,13 @@
 use serde::Deserialize;
 
 pub(super) use crate::admin::reports::Report;
-pub(super) use crate::admin::views::{
-    EventJson, ImpactJson, ScheduleJson, ScheduledJson, StatusJson,
-};
 #[allow(unused_imports)] // named by the OpenAPI schemas of the views above
 pub(super) use crate::admin::views::{
-    CountsJson, KeyScheduleJson, KeyStatusJson, TargetImpactJson, TargetProgressJson,
-    VersionJson, VersionRecordsJson,
+    CountsJson, KeyScheduleJson, KeyStatusJson, TargetImpactJson, TargetProgressJson, VersionJson,
+    VersionRecordsJson,
+};
+pub(super) use crate::admin::views::{
+    EventJson, ImpactJson, ScheduleJson, ScheduledJson, StatusJson,
 };
 
 #[derive(Debug, Deserialize)]
