@@ -1,5 +1,5 @@
 //! The one error of the admin core. Each transport maps it once: gRPC through the exhaustive
-//! match in `api/status.rs`, HTTP through that same `tonic::Status`.
+//! match in `api/status.rs`, HTTP through that same gRPC status.
 
 use crate::auth::AuthError;
 use crate::keystore::KeyError;
