@@ -9,7 +9,7 @@ use crate::admin::views::{
     KeyStatusJson, RolledBackJson, ScheduleJson, ScheduledJson, Secs, StatusJson, TargetImpactJson,
     TargetProgressJson, Time, TokenJson, VersionJson, VersionRecordsJson,
 };
-use crate::clock::MILLIS_PER_SEC;
+use crate::api::convert::millis;
 use crate::proto;
 
 pub(super) fn purpose(value: i32) -> String {
@@ -32,7 +32,7 @@ pub(super) fn alert(value: i32) -> String {
 }
 
 fn time(ts: Option<&prost_types::Timestamp>) -> Option<Time> {
-    ts.map(|t| Time(t.seconds.saturating_mul(MILLIS_PER_SEC) + i64::from(t.nanos / 1_000_000)))
+    ts.map(|t| Time(millis(t)))
 }
 
 /// A time the server always sets; the epoch if a server left it out.
@@ -42,7 +42,10 @@ fn set_time(ts: Option<&prost_types::Timestamp>) -> Time {
 
 fn secs(d: Option<&prost_types::Duration>) -> Secs {
     d.map_or(Secs(0), |d| {
-        Secs(d.seconds.saturating_mul(MILLIS_PER_SEC) + i64::from(d.nanos / 1_000_000))
+        Secs(millis(&prost_types::Timestamp {
+            seconds: d.seconds,
+            nanos: d.nanos,
+        }))
     })
 }
 
