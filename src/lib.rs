@@ -26,6 +26,7 @@
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
 
+mod admin;
 mod api;
 mod audit;
 mod auth;
@@ -36,7 +37,7 @@ pub mod config;
 pub use rekey_envelope as crypto;
 pub mod keystore;
 pub mod proto;
-mod reports;
+
 pub mod rotation;
 pub mod server;
 mod sql;

@@ -1,19 +1,23 @@
-//! Domain values to protobuf messages.
+//! The admin core's views (and a few domain values) to protobuf messages. The views are the
+//! one projection of each answer; this file only changes their encoding.
 
+use crate::admin::views::{
+    AuditRecordJson, CountsJson, EventJson, ImpactJson, KeyScheduleJson, KeyStatusJson, Secs,
+    StatusJson, Time, TokenJson, VersionRecordsJson,
+};
 use crate::clock::Millis;
 use crate::clock::MILLIS_PER_SEC;
-use crate::keystore::lifecycle::{self, AlertLevel};
-use crate::keystore::manager::{algorithm, KeySnapshot};
-use crate::keystore::store::{Purpose, VersionState};
 use crate::proto;
-use crate::rotation::engine::Impact;
-use crate::rotation::events::{Counts, RotationEvent};
 
 pub(crate) fn timestamp(ms: Millis) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: ms.div_euclid(MILLIS_PER_SEC),
         nanos: (ms.rem_euclid(MILLIS_PER_SEC) * 1_000_000) as i32,
     }
+}
+
+fn time(t: Time) -> prost_types::Timestamp {
+    timestamp(t.0)
 }
 
 pub(crate) fn duration_ms(ms: Millis) -> prost_types::Duration {
@@ -23,71 +27,53 @@ pub(crate) fn duration_ms(ms: Millis) -> prost_types::Duration {
     }
 }
 
-fn purpose(p: Purpose) -> proto::KeyPurpose {
-    match p {
-        Purpose::EncryptDecrypt => proto::KeyPurpose::EncryptDecrypt,
-        Purpose::SignVerify => proto::KeyPurpose::SignVerify,
+fn duration(d: Secs) -> prost_types::Duration {
+    duration_ms(d.0)
+}
+
+/// A lowercase word of the views ("encrypt_decrypt", "active", "OK") as its proto enum value.
+fn enum_value<E: Into<i32>>(word: &str, from_name: impl Fn(&str) -> Option<E>) -> i32 {
+    from_name(&word.to_ascii_uppercase()).map_or(0, Into::into)
+}
+
+pub(crate) fn status(s: &StatusJson) -> proto::GetStatusResponse {
+    proto::GetStatusResponse {
+        keys: s.keys.iter().map(key_status).collect(),
+        generated_at: Some(time(s.generated_at)),
     }
 }
 
-fn state(s: VersionState) -> proto::KeyVersionState {
-    match s {
-        VersionState::Active => proto::KeyVersionState::Active,
-        VersionState::Deprecated => proto::KeyVersionState::Deprecated,
-        VersionState::Retired => proto::KeyVersionState::Retired,
-    }
-}
-
-fn alert(level: AlertLevel) -> proto::AlertLevel {
-    match level {
-        AlertLevel::Ok => proto::AlertLevel::Ok,
-        AlertLevel::Warning => proto::AlertLevel::Warning,
-        AlertLevel::Critical => proto::AlertLevel::Critical,
-    }
-}
-
-pub(crate) fn key_status(snapshot: &KeySnapshot, now: Millis) -> proto::KeyStatus {
-    let record = &snapshot.record;
-    let assessment = lifecycle::assess_key(
-        record.policy,
-        snapshot.primary_created_at(),
-        &snapshot.versions,
-        now,
-    );
+fn key_status(k: &KeyStatusJson) -> proto::KeyStatus {
     proto::KeyStatus {
-        key_name: record.name.clone(),
-        purpose: purpose(record.purpose).into(),
-        algorithm: algorithm(record.purpose).to_owned(),
+        key_name: k.key_type.clone(),
+        purpose: enum_value(&k.purpose, proto::KeyPurpose::from_str_name),
+        algorithm: k.algorithm.clone(),
         policy: Some(proto::KeyPolicy {
-            rotation_interval: Some(duration_ms(
-                record.policy.rotation_interval_secs * MILLIS_PER_SEC,
-            )),
-            grace_period: Some(duration_ms(
-                record.policy.grace_period_secs * MILLIS_PER_SEC,
-            )),
+            rotation_interval: Some(duration(k.rotation_interval_secs)),
+            grace_period: Some(duration(k.grace_period_secs)),
         }),
-        primary_version: record.primary_version,
-        versions: snapshot
+        primary_version: k.primary_version,
+        versions: k
             .versions
             .iter()
             .map(|v| proto::KeyVersionStatus {
                 version: v.version,
-                state: state(v.state).into(),
-                created_at: Some(timestamp(v.created_at)),
-                deprecated_at: v.deprecated_at.map(timestamp),
-                retired_at: v.retired_at.map(timestamp),
+                state: enum_value(&v.state, proto::KeyVersionState::from_str_name),
+                created_at: Some(time(v.created_at)),
+                deprecated_at: v.deprecated_at.map(time),
+                retired_at: v.retired_at.map(time),
                 check_value: v.check_value.clone(),
-                age: Some(duration_ms((now - v.created_at).max(0))),
+                age: Some(duration(v.age_secs)),
             })
             .collect(),
-        primary_age: Some(duration_ms(assessment.primary_age_ms)),
-        next_rotation_due: Some(timestamp(assessment.next_rotation_due)),
-        alert_level: alert(assessment.level).into(),
-        alert_reason: assessment.reason,
+        primary_age: Some(duration(k.primary_age_secs)),
+        next_rotation_due: Some(time(k.next_rotation_due)),
+        alert_level: enum_value(&k.alert_level, proto::AlertLevel::from_str_name),
+        alert_reason: k.alert_reason.clone(),
     }
 }
 
-pub(crate) fn counts(c: &Counts) -> proto::MigrationCounts {
+fn counts(c: &CountsJson) -> proto::MigrationCounts {
     proto::MigrationCounts {
         total: c.total,
         migrated: c.migrated,
@@ -97,22 +83,22 @@ pub(crate) fn counts(c: &Counts) -> proto::MigrationCounts {
     }
 }
 
-pub(crate) fn event(e: &RotationEvent) -> proto::RotationEvent {
+pub(crate) fn event(e: &EventJson) -> proto::RotationEvent {
     proto::RotationEvent {
-        event_id: e.id.clone(),
-        key_name: e.key_name.clone(),
+        event_id: e.event_id.clone(),
+        key_name: e.key_type.clone(),
         from_version: e.from_version,
         to_version: e.to_version,
         trigger: e.trigger.clone(),
         actor: e.actor.clone(),
-        status: e.status.as_str().to_owned(),
+        status: e.status.clone(),
         rolling_back: e.rolling_back,
-        created_at: Some(timestamp(e.created_at)),
-        started_at: e.started_at.map(timestamp),
-        finished_at: e.finished_at.map(timestamp),
+        created_at: Some(time(e.created_at)),
+        started_at: e.started_at.map(time),
+        finished_at: e.finished_at.map(time),
         batch_size: e.batch_size,
         rate_limit: e.rate_limit,
-        records_per_second: e.records_per_second(),
+        records_per_second: e.records_per_second,
         last_error: e.last_error.clone().unwrap_or_default(),
         targets: e
             .targets
@@ -125,55 +111,84 @@ pub(crate) fn event(e: &RotationEvent) -> proto::RotationEvent {
                 failed_ids: t.failed_ids.clone(),
             })
             .collect(),
-        totals: Some(counts(&e.totals())),
+        totals: Some(counts(&e.totals)),
     }
 }
 
-fn version_impacts(by_version: &std::collections::BTreeMap<u32, u64>) -> Vec<proto::VersionImpact> {
-    by_version
+fn version_impacts(versions: &[VersionRecordsJson]) -> Vec<proto::VersionImpact> {
+    versions
         .iter()
-        .map(|(version, records)| proto::VersionImpact {
-            version: *version,
-            records: *records,
+        .map(|v| proto::VersionImpact {
+            version: v.version,
+            records: v.records,
         })
         .collect()
 }
 
-pub(crate) fn impact(key: &str, impact: &Impact) -> proto::GetImpactResponse {
+pub(crate) fn impact(i: &ImpactJson) -> proto::GetImpactResponse {
     proto::GetImpactResponse {
-        key_name: key.to_owned(),
-        primary_version: impact.primary_version,
-        versions: version_impacts(&impact.by_version()),
-        targets: impact
-            .by_target
+        key_name: i.key_type.clone(),
+        primary_version: i.primary_version,
+        versions: version_impacts(&i.versions),
+        targets: i
+            .targets
             .iter()
-            .map(|(name, counts)| proto::TargetImpact {
-                target: name.clone(),
-                versions: version_impacts(&counts.by_version),
-                unreadable: counts.unreadable,
+            .map(|t| proto::TargetImpact {
+                target: t.target.clone(),
+                versions: version_impacts(&t.versions),
+                unreadable: t.unreadable,
             })
             .collect(),
-        records_to_migrate: impact.records_to_migrate(),
+        records_to_migrate: i.records_to_migrate,
     }
 }
 
-pub(crate) fn key_schedule(snapshot: &KeySnapshot, now: Millis) -> proto::KeySchedule {
-    let record = &snapshot.record;
-    let primary_created = snapshot.primary_created_at();
-    let due_at = primary_created + record.policy.rotation_interval_secs * MILLIS_PER_SEC;
+pub(crate) fn key_schedule(k: &KeyScheduleJson) -> proto::KeySchedule {
     proto::KeySchedule {
-        key_name: record.name.clone(),
-        primary_version: record.primary_version,
-        last_rotation: Some(timestamp(primary_created)),
-        next_rotation_due: Some(timestamp(due_at)),
-        rotation_interval: Some(duration_ms(
-            record.policy.rotation_interval_secs * MILLIS_PER_SEC,
-        )),
-        grace_period: Some(duration_ms(
-            record.policy.grace_period_secs * MILLIS_PER_SEC,
-        )),
-        due: due_at <= now,
+        key_name: k.key_type.clone(),
+        primary_version: k.primary_version,
+        last_rotation: Some(time(k.last_rotation)),
+        next_rotation_due: Some(time(k.next_rotation_due)),
+        rotation_interval: Some(duration(k.rotation_interval_secs)),
+        grace_period: Some(duration(k.grace_period_secs)),
+        due: k.due,
     }
+}
+
+pub(crate) fn token_info(t: &TokenJson) -> proto::TokenInfo {
+    proto::TokenInfo {
+        token_id: t.token_id.clone(),
+        name: t.name.clone(),
+        role: t.role.clone(),
+        key_names: t.key_names.clone(),
+        operations: t.operations.clone(),
+        created_at: Some(time(t.created_at)),
+        created_by: t.created_by.clone(),
+        expires_at: t.expires_at.map(time),
+        revoked_at: t.revoked_at.map(time),
+    }
+}
+
+pub(crate) fn audit_record(r: &AuditRecordJson) -> proto::AuditRecord {
+    proto::AuditRecord {
+        seq: r.seq,
+        at: Some(time(r.at)),
+        principal: r.principal.clone(),
+        operation: r.operation.clone(),
+        key_name: r.key_name.clone().unwrap_or_default(),
+        key_version: r.key_version.unwrap_or(0),
+        outcome: r.outcome.clone(),
+        records: r.records,
+        detail: r.detail.clone(),
+        request_id: r.request_id.clone().unwrap_or_default(),
+        prev_hash: r.prev_hash.clone(),
+        hash: r.hash.clone(),
+    }
+}
+
+/// Milliseconds of a protobuf time.
+pub(crate) fn millis(t: &prost_types::Timestamp) -> Millis {
+    t.seconds.saturating_mul(MILLIS_PER_SEC) + i64::from(t.nanos / 1_000_000)
 }
 
 /// A JSON value as a protobuf `Value` kind (for `google.protobuf.Struct` fields).

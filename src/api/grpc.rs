@@ -1,4 +1,5 @@
-//! `rekey.v1.KeyService` over tonic: a thin adapter from protobuf to `KeyManager`. Every rpc
+//! `rekey.v1.KeyService` over tonic: a thin adapter from protobuf to `KeyManager` (data plane)
+//! and to the admin core (Rotate, Rollback, GetStatus). Every rpc
 //! authenticates first; data-plane rpcs check the token's key and operation scope, key
 //! lifecycle rpcs need an admin token.
 
@@ -6,25 +7,31 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
+use crate::admin::Admin;
 use crate::api::{convert, guard};
 use crate::auth::{Authenticator, Operation, Principal};
 use crate::keystore::KeyManager;
 use crate::proto::{self, key_service_server::KeyService};
-use crate::rotation::engine::Trigger;
 use crate::rotation::RotationEngine;
 
 #[derive(Debug, Clone)]
 pub(crate) struct KeyServiceImpl {
     manager: Arc<KeyManager>,
     engine: Arc<RotationEngine>,
+    admin: Arc<Admin>,
     auth: Arc<Authenticator>,
 }
 
 impl KeyServiceImpl {
-    pub(crate) fn new(engine: Arc<RotationEngine>, auth: Arc<Authenticator>) -> Self {
+    pub(crate) fn new(
+        engine: Arc<RotationEngine>,
+        admin: Arc<Admin>,
+        auth: Arc<Authenticator>,
+    ) -> Self {
         Self {
             manager: Arc::clone(engine.manager()),
             engine,
+            admin,
             auth,
         }
     }
@@ -201,21 +208,15 @@ impl KeyService for KeyServiceImpl {
     ) -> RpcResult<proto::RotateResponse> {
         let principal = guard::admin(&self.auth, &request, "Rotate").await?;
         let req = request.get_ref();
-        let guard = self.manager.manual_guard(req.force);
-        let trigger = if req.force {
-            Trigger::Emergency
-        } else {
-            Trigger::Manual
-        };
-        let (rotated, event) = self
-            .engine
-            .rotate(&req.key_name, guard, trigger, &principal.id)
+        let rotated = self
+            .admin
+            .rotate(&req.key_name, req.force, &principal.id)
             .await?;
         Ok(Response::new(proto::RotateResponse {
-            key_name: req.key_name.clone(),
+            key_name: rotated.key_type,
             new_version: rotated.new_version,
             previous_version: rotated.previous_version,
-            event_id: event.id,
+            event_id: rotated.event_id,
         }))
     }
 
@@ -225,16 +226,15 @@ impl KeyService for KeyServiceImpl {
         request: Request<proto::RollbackRequest>,
     ) -> RpcResult<proto::RollbackResponse> {
         let principal = guard::admin(&self.auth, &request, "Rollback").await?;
-        let req = request.get_ref();
-        let (rolled, event) = self
-            .engine
-            .rollback_key(&req.key_name, &principal.id)
+        let rolled = self
+            .admin
+            .rollback_key(&request.get_ref().key_name, &principal.id)
             .await?;
         Ok(Response::new(proto::RollbackResponse {
-            key_name: req.key_name.clone(),
+            key_name: rolled.key_type,
             primary_version: rolled.primary_version,
             rolled_back_version: rolled.rolled_back_version,
-            event_id: event.id,
+            event_id: rolled.event_id,
         }))
     }
 
@@ -244,17 +244,7 @@ impl KeyService for KeyServiceImpl {
         request: Request<proto::GetStatusRequest>,
     ) -> RpcResult<proto::GetStatusResponse> {
         guard::admin(&self.auth, &request, "GetStatus").await?;
-        let name = request.get_ref().key_name.as_str();
-        let snapshots = self
-            .manager
-            .snapshots((!name.is_empty()).then_some(name))
-            .await?;
-        let now = self.manager.now();
-        Ok(Response::new(proto::GetStatusResponse {
-            keys: snapshots
-                .iter()
-                .map(|s| convert::key_status(s, now))
-                .collect(),
-        }))
+        let status = self.admin.status(Some(&request.get_ref().key_name)).await?;
+        Ok(Response::new(convert::status(&status)))
     }
 }

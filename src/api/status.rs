@@ -4,6 +4,7 @@
 use tonic::{Code, Status};
 use tracing::{error, warn};
 
+use crate::admin::{AdminError, InvalidInput};
 use crate::auth::AuthError;
 use crate::keystore::KeyError;
 use crate::rotation::RotationError;
@@ -48,9 +49,7 @@ impl From<RotationError> for Status {
     fn from(err: RotationError) -> Self {
         let code = match err {
             RotationError::Key(inner) => return Status::from(inner),
-            RotationError::EmptyEventId | RotationError::InvalidArgument(_) => {
-                Code::InvalidArgument
-            }
+            RotationError::EmptyEventId => Code::InvalidArgument,
             RotationError::EventNotFound(_) => Code::NotFound,
             RotationError::WrongStatus { .. }
             | RotationError::OtherEventOpen { .. }
@@ -77,6 +76,31 @@ impl From<AuthError> for Status {
             AuthError::AdminOnly { .. } | AuthError::OutOfScope { .. } => Code::PermissionDenied,
             AuthError::InvalidRequest(_) => Code::InvalidArgument,
             AuthError::NotFound(_) => Code::NotFound,
+        };
+        Status::new(code, err.to_string())
+    }
+}
+
+impl From<AdminError> for Status {
+    fn from(err: AdminError) -> Self {
+        match err {
+            AdminError::Invalid(invalid) => Status::from(invalid),
+            AdminError::Key(inner) => Status::from(inner),
+            AdminError::Rotation(inner) => Status::from(inner),
+            AdminError::Auth(inner) => Status::from(inner),
+            AdminError::Storage(inner) => Status::from(KeyError::from(inner)),
+        }
+    }
+}
+
+impl From<InvalidInput> for Status {
+    fn from(err: InvalidInput) -> Self {
+        let code = match err {
+            InvalidInput::UnknownStatus(_)
+            | InvalidInput::UnknownReportKind(_)
+            | InvalidInput::UnknownRole(_)
+            | InvalidInput::BadTime { .. }
+            | InvalidInput::BatchSize(_) => Code::InvalidArgument,
         };
         Status::new(code, err.to_string())
     }

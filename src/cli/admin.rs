@@ -1,6 +1,6 @@
 //! `rekey token create|list|revoke` and `rekey audit list|verify`.
 
-use serde_json::{json, Value};
+use crate::admin::views::CreatedTokenJson;
 
 use super::args::{AuditCommand, TokenCommand, TokenRole};
 use super::client::Conn;
@@ -39,7 +39,10 @@ pub(super) async fn token(conn: &Conn, command: TokenCommand) -> Result<Exit, Cl
             let created = conn.admin().create_token(request).await?.into_inner();
             let info = created.info.clone().unwrap_or_default();
             if conn.json {
-                emit_json(&json!({"token": created.token, "info": json::token(&info)}))?;
+                emit_json(&CreatedTokenJson {
+                    token: created.token.clone(),
+                    info: json::token(&info),
+                })?;
             } else {
                 emit(&format!(
                     "id:    {}\ntoken: {}\n",
@@ -58,9 +61,7 @@ pub(super) async fn token(conn: &Conn, command: TokenCommand) -> Result<Exit, Cl
                 .await?
                 .into_inner();
             if conn.json {
-                emit_json(&Value::Array(
-                    reply.tokens.iter().map(json::token).collect(),
-                ))?;
+                emit_json(&reply.tokens.iter().map(json::token).collect::<Vec<_>>())?;
             } else {
                 emit(&token_table(&reply.tokens))?;
             }
@@ -144,9 +145,13 @@ pub(super) async fn audit(conn: &Conn, command: AuditCommand) -> Result<Exit, Cl
             };
             let reply = conn.admin().list_audit(request).await?.into_inner();
             if conn.json {
-                emit_json(&Value::Array(
-                    reply.records.iter().map(json::audit_record).collect(),
-                ))?;
+                emit_json(
+                    &reply
+                        .records
+                        .iter()
+                        .map(json::audit_record)
+                        .collect::<Vec<_>>(),
+                )?;
                 return Ok(Exit::Success);
             }
             let mut table = Table::new(&[

@@ -6,7 +6,7 @@ use clap::builder::PossibleValue;
 use clap::{Subcommand, ValueEnum};
 use prost_types::Timestamp;
 
-pub(crate) use crate::reports::ReportKind;
+pub(crate) use crate::admin::reports::ReportKind;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct RotateArgs {

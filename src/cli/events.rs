@@ -1,7 +1,5 @@
 //! `rekey events list|show|retry|execute|rollback`.
 
-use serde_json::Value;
-
 use super::args::EventsCommand;
 use super::client::Conn;
 use super::exit::{CliError, Exit};
@@ -95,9 +93,7 @@ async fn list(
         .await?
         .into_inner();
     if conn.json {
-        emit_json(&Value::Array(
-            reply.events.iter().map(json::event).collect(),
-        ))?;
+        emit_json(&json::events(&reply.events))?;
         return Ok(Exit::Success);
     }
     let mut table = Table::new(&[

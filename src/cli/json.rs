@@ -1,9 +1,15 @@
-//! `--json` output: protobuf messages as JSON objects with the proto field names, times as
-//! RFC 3339 strings, durations in seconds, enums as words.
+//! `--json` output: the protobuf answers mapped into the admin core's views, so that the CLI
+//! prints the same shapes as the HTTP API (times RFC 3339, durations whole `*_secs`, enums as
+//! words, the runbook's `key_type`).
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use super::output::{rfc3339, seconds};
+use crate::admin::views::{
+    AuditRecordJson, AuditVerifyJson, CountsJson, EventJson, ImpactJson, KeyScheduleJson,
+    KeyStatusJson, RolledBackJson, ScheduleJson, ScheduledJson, Secs, StatusJson, TargetImpactJson,
+    TargetProgressJson, Time, TokenJson, VersionJson, VersionRecordsJson,
+};
+use crate::api::convert::millis;
 use crate::proto;
 
 pub(super) fn purpose(value: i32) -> String {
@@ -25,146 +31,221 @@ pub(super) fn alert(value: i32) -> String {
         .to_owned()
 }
 
-pub(super) fn key_status(k: &proto::KeyStatus) -> Value {
-    let policy = k.policy.as_ref();
-    json!({
-        "key_name": k.key_name,
-        "purpose": purpose(k.purpose),
-        "algorithm": k.algorithm,
-        "rotation_interval_secs": seconds(policy.and_then(|p| p.rotation_interval.as_ref())),
-        "grace_period_secs": seconds(policy.and_then(|p| p.grace_period.as_ref())),
-        "primary_version": k.primary_version,
-        "primary_age_secs": seconds(k.primary_age.as_ref()),
-        "next_rotation_due": rfc3339(k.next_rotation_due.as_ref()),
-        "alert_level": alert(k.alert_level),
-        "alert_reason": k.alert_reason,
-        "versions": k.versions.iter().map(|v| json!({
-            "version": v.version,
-            "state": state(v.state),
-            "created_at": rfc3339(v.created_at.as_ref()),
-            "deprecated_at": rfc3339(v.deprecated_at.as_ref()),
-            "retired_at": rfc3339(v.retired_at.as_ref()),
-            "check_value": v.check_value,
-            "age_secs": seconds(v.age.as_ref()),
-        })).collect::<Vec<_>>(),
+fn time(ts: Option<&prost_types::Timestamp>) -> Option<Time> {
+    ts.map(|t| Time(millis(t)))
+}
+
+/// A time the server always sets; the epoch if a server left it out.
+fn set_time(ts: Option<&prost_types::Timestamp>) -> Time {
+    time(ts).unwrap_or(Time(0))
+}
+
+fn secs(d: Option<&prost_types::Duration>) -> Secs {
+    d.map_or(Secs(0), |d| {
+        Secs(millis(&prost_types::Timestamp {
+            seconds: d.seconds,
+            nanos: d.nanos,
+        }))
     })
 }
 
-fn versions(v: &[proto::VersionImpact]) -> Value {
+fn text(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+pub(super) fn status(reply: &proto::GetStatusResponse) -> StatusJson {
+    StatusJson {
+        generated_at: set_time(reply.generated_at.as_ref()),
+        keys: reply.keys.iter().map(key_status).collect(),
+    }
+}
+
+fn key_status(k: &proto::KeyStatus) -> KeyStatusJson {
+    let policy = k.policy.as_ref();
+    KeyStatusJson {
+        key_type: k.key_name.clone(),
+        purpose: purpose(k.purpose),
+        algorithm: k.algorithm.clone(),
+        rotation_interval_secs: secs(policy.and_then(|p| p.rotation_interval.as_ref())),
+        grace_period_secs: secs(policy.and_then(|p| p.grace_period.as_ref())),
+        primary_version: k.primary_version,
+        primary_age_secs: secs(k.primary_age.as_ref()),
+        last_rotation: k
+            .versions
+            .iter()
+            .find(|v| v.version == k.primary_version)
+            .map_or(Time(0), |v| set_time(v.created_at.as_ref())),
+        next_rotation_due: set_time(k.next_rotation_due.as_ref()),
+        alert_level: alert(k.alert_level),
+        alert_reason: k.alert_reason.clone(),
+        versions: k
+            .versions
+            .iter()
+            .map(|v| VersionJson {
+                version: v.version,
+                state: state(v.state),
+                created_at: set_time(v.created_at.as_ref()),
+                deprecated_at: time(v.deprecated_at.as_ref()),
+                retired_at: time(v.retired_at.as_ref()),
+                check_value: v.check_value.clone(),
+                age_secs: secs(v.age.as_ref()),
+            })
+            .collect(),
+    }
+}
+
+fn versions(v: &[proto::VersionImpact]) -> Vec<VersionRecordsJson> {
     v.iter()
-        .map(|v| json!({"version": v.version, "records": v.records}))
+        .map(|v| VersionRecordsJson {
+            version: v.version,
+            records: v.records,
+        })
         .collect()
 }
 
-pub(super) fn impact(i: &proto::GetImpactResponse) -> Value {
-    json!({
-        "key_name": i.key_name,
-        "primary_version": i.primary_version,
-        "versions": versions(&i.versions),
-        "targets": i.targets.iter().map(|t| json!({
-            "target": t.target,
-            "versions": versions(&t.versions),
-            "unreadable": t.unreadable,
-        })).collect::<Vec<_>>(),
-        "records_to_migrate": i.records_to_migrate,
-    })
+pub(super) fn impact(i: &proto::GetImpactResponse) -> ImpactJson {
+    ImpactJson {
+        key_type: i.key_name.clone(),
+        primary_version: i.primary_version,
+        records_to_migrate: i.records_to_migrate,
+        versions: versions(&i.versions),
+        targets: i
+            .targets
+            .iter()
+            .map(|t| TargetImpactJson {
+                target: t.target.clone(),
+                versions: versions(&t.versions),
+                unreadable: t.unreadable,
+            })
+            .collect(),
+    }
 }
 
-pub(super) fn counts(c: Option<&proto::MigrationCounts>) -> Value {
+fn counts(c: Option<&proto::MigrationCounts>) -> CountsJson {
     let c = c.copied().unwrap_or_default();
-    json!({
-        "total": c.total,
-        "migrated": c.migrated,
-        "already_current": c.already_current,
-        "skipped": c.skipped,
-        "failed": c.failed,
-    })
+    CountsJson {
+        total: c.total,
+        migrated: c.migrated,
+        already_current: c.already_current,
+        skipped: c.skipped,
+        failed: c.failed,
+    }
 }
 
-pub(super) fn event(e: &proto::RotationEvent) -> Value {
-    json!({
-        "event_id": e.event_id,
-        "key_name": e.key_name,
-        "from_version": e.from_version,
-        "to_version": e.to_version,
-        "trigger": e.trigger,
-        "actor": e.actor,
-        "status": e.status,
-        "rolling_back": e.rolling_back,
-        "created_at": rfc3339(e.created_at.as_ref()),
-        "started_at": rfc3339(e.started_at.as_ref()),
-        "finished_at": rfc3339(e.finished_at.as_ref()),
-        "batch_size": e.batch_size,
-        "rate_limit": e.rate_limit,
-        "records_per_second": e.records_per_second,
-        "last_error": e.last_error,
-        "targets": e.targets.iter().map(|t| json!({
-            "target": t.target,
-            "counts": counts(t.counts.as_ref()),
-            "checkpoint": t.checkpoint,
-            "done": t.done,
-            "failed_ids": t.failed_ids,
-        })).collect::<Vec<_>>(),
-        "totals": counts(e.totals.as_ref()),
-    })
+pub(super) fn event(e: &proto::RotationEvent) -> EventJson {
+    EventJson {
+        event_id: e.event_id.clone(),
+        key_type: e.key_name.clone(),
+        from_version: e.from_version,
+        to_version: e.to_version,
+        trigger: e.trigger.clone(),
+        actor: e.actor.clone(),
+        status: e.status.clone(),
+        rolling_back: e.rolling_back,
+        created_at: set_time(e.created_at.as_ref()),
+        started_at: time(e.started_at.as_ref()),
+        finished_at: time(e.finished_at.as_ref()),
+        batch_size: e.batch_size,
+        rate_limit: e.rate_limit,
+        records_per_second: e.records_per_second,
+        last_error: text(&e.last_error),
+        totals: counts(e.totals.as_ref()),
+        targets: e
+            .targets
+            .iter()
+            .map(|t| TargetProgressJson {
+                target: t.target.clone(),
+                counts: counts(t.counts.as_ref()),
+                checkpoint: text(&t.checkpoint),
+                done: t.done,
+                failed_ids: t.failed_ids.clone(),
+            })
+            .collect(),
+    }
 }
 
-pub(super) fn schedule(s: &proto::GetScheduleResponse) -> Value {
-    json!({
-        "scheduler_enabled": s.scheduler_enabled,
-        "cron": s.cron,
-        "next_run": rfc3339(s.next_run.as_ref()),
-        "keys": s.keys.iter().map(|k| json!({
-            "key_name": k.key_name,
-            "primary_version": k.primary_version,
-            "last_rotation": rfc3339(k.last_rotation.as_ref()),
-            "next_rotation_due": rfc3339(k.next_rotation_due.as_ref()),
-            "rotation_interval_secs": seconds(k.rotation_interval.as_ref()),
-            "grace_period_secs": seconds(k.grace_period.as_ref()),
-            "due": k.due,
-        })).collect::<Vec<_>>(),
-    })
+pub(super) fn events(events: &[proto::RotationEvent]) -> Vec<EventJson> {
+    events.iter().map(event).collect()
 }
 
-pub(super) fn token(t: &proto::TokenInfo) -> Value {
-    json!({
-        "token_id": t.token_id,
-        "name": t.name,
-        "role": t.role,
-        "key_names": t.key_names,
-        "operations": t.operations,
-        "created_at": rfc3339(t.created_at.as_ref()),
-        "created_by": t.created_by,
-        "expires_at": rfc3339(t.expires_at.as_ref()),
-        "revoked_at": rfc3339(t.revoked_at.as_ref()),
-    })
+/// `reason` as the CLI words it (the server's hint names the gRPC field).
+pub(super) fn scheduled(reply: &proto::ScheduleRotationResponse, reason: &str) -> ScheduledJson {
+    ScheduledJson {
+        rotated: reply.rotated,
+        event: reply.event.as_ref().map(event),
+        reason: text(reason),
+    }
 }
 
-pub(super) fn audit_record(r: &proto::AuditRecord) -> Value {
-    json!({
-        "seq": r.seq,
-        "at": rfc3339(r.at.as_ref()),
-        "principal": r.principal,
-        "operation": r.operation,
-        "key_name": r.key_name,
-        "key_version": r.key_version,
-        "outcome": r.outcome,
-        "records": r.records,
-        "detail": r.detail,
-        "request_id": r.request_id,
-        "prev_hash": r.prev_hash,
-        "hash": r.hash,
-    })
+pub(super) fn rolled_back(reply: &proto::RollbackResponse) -> RolledBackJson {
+    RolledBackJson {
+        key_type: reply.key_name.clone(),
+        primary_version: reply.primary_version,
+        rolled_back_version: reply.rolled_back_version,
+        event_id: reply.event_id.clone(),
+    }
 }
 
-pub(super) fn verify(v: &proto::VerifyAuditResponse) -> Value {
-    json!({
-        "rows": v.rows,
-        "intact": v.intact,
-        "first_fault": v.first_fault,
-        "fault_seq": v.fault_seq,
-        "head_hash": v.head_hash,
-    })
+pub(super) fn schedule(s: &proto::GetScheduleResponse) -> ScheduleJson {
+    ScheduleJson {
+        scheduler_enabled: s.scheduler_enabled,
+        cron: s.cron.clone(),
+        next_run: time(s.next_run.as_ref()),
+        keys: s
+            .keys
+            .iter()
+            .map(|k| KeyScheduleJson {
+                key_type: k.key_name.clone(),
+                primary_version: k.primary_version,
+                last_rotation: set_time(k.last_rotation.as_ref()),
+                next_rotation_due: set_time(k.next_rotation_due.as_ref()),
+                rotation_interval_secs: secs(k.rotation_interval.as_ref()),
+                grace_period_secs: secs(k.grace_period.as_ref()),
+                due: k.due,
+            })
+            .collect(),
+    }
+}
+
+pub(super) fn token(t: &proto::TokenInfo) -> TokenJson {
+    TokenJson {
+        token_id: t.token_id.clone(),
+        name: t.name.clone(),
+        role: t.role.clone(),
+        key_names: t.key_names.clone(),
+        operations: t.operations.clone(),
+        created_at: set_time(t.created_at.as_ref()),
+        created_by: t.created_by.clone(),
+        expires_at: time(t.expires_at.as_ref()),
+        revoked_at: time(t.revoked_at.as_ref()),
+    }
+}
+
+pub(super) fn audit_record(r: &proto::AuditRecord) -> AuditRecordJson {
+    AuditRecordJson {
+        seq: r.seq,
+        at: set_time(r.at.as_ref()),
+        principal: r.principal.clone(),
+        operation: r.operation.clone(),
+        key_name: text(&r.key_name),
+        key_version: (r.key_version > 0).then_some(r.key_version),
+        outcome: r.outcome.clone(),
+        records: r.records,
+        detail: r.detail.clone(),
+        request_id: text(&r.request_id),
+        prev_hash: r.prev_hash.clone(),
+        hash: r.hash.clone(),
+    }
+}
+
+pub(super) fn verify(v: &proto::VerifyAuditResponse) -> AuditVerifyJson {
+    AuditVerifyJson {
+        rows: v.rows,
+        intact: v.intact,
+        first_fault: text(&v.first_fault),
+        fault_seq: (!v.intact).then_some(v.fault_seq),
+        head_hash: v.head_hash.clone(),
+    }
 }
 
 /// A `google.protobuf.Struct` as a JSON object. Whole numbers become integers (protobuf
@@ -200,6 +281,7 @@ fn from_value(v: prost_types::Value) -> Value {
 mod tests {
     use super::*;
     use prost_types::value::Kind;
+    use serde_json::json;
 
     #[test]
     fn structs_become_json_with_integers_kept_whole() {

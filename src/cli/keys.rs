@@ -1,7 +1,5 @@
 //! `rekey status`, `impact`, `rotate`, `rollback` and `schedule`.
 
-use serde_json::{json, Value};
-
 use super::args::{RollbackArgs, RotateArgs};
 use super::client::Conn;
 use super::exit::{CliError, Exit};
@@ -22,9 +20,7 @@ pub(super) async fn status(conn: &Conn, key: Option<String>) -> Result<Exit, Cli
         .await?
         .into_inner();
     if conn.json {
-        emit_json(&Value::Array(
-            reply.keys.iter().map(json::key_status).collect(),
-        ))?;
+        emit_json(&json::status(&reply))?;
         return Ok(Exit::Success);
     }
     let mut table = Table::new(&[
@@ -118,12 +114,12 @@ pub(super) async fn rotate(conn: &Conn, args: RotateArgs) -> Result<Exit, CliErr
         })
         .await?
         .into_inner();
-    let event = match reply.event {
+    let event = match &reply.event {
         Some(event) if reply.rotated => event,
         _ => {
             let reason = reply.reason.replace("pass force=true", "pass --force");
             if conn.json {
-                emit_json(&json!({"rotated": false, "reason": reason}))?;
+                emit_json(&json::scheduled(&reply, &reason))?;
             } else {
                 emit(&format!("not due: {reason}\n"))?;
             }
@@ -140,7 +136,7 @@ pub(super) async fn rotate(conn: &Conn, args: RotateArgs) -> Result<Exit, CliErr
         return wait::follow(conn, &event.event_id, Goal::Completed).await;
     }
     if conn.json {
-        emit_json(&json::event(&event))?;
+        emit_json(&json::scheduled(&reply, ""))?;
     } else {
         emit(&format!(
             "rotated {}: version {} -> {} ({})\nevent {}\nfollow it with: rekey events show {}\n",
@@ -167,12 +163,7 @@ pub(super) async fn rollback(conn: &Conn, args: RollbackArgs) -> Result<Exit, Cl
             reply.key_name, reply.primary_version, reply.rolled_back_version, reply.event_id
         ))?;
     } else if !args.wait {
-        emit_json(&json!({
-            "key_name": reply.key_name,
-            "primary_version": reply.primary_version,
-            "rolled_back_version": reply.rolled_back_version,
-            "event_id": reply.event_id,
-        }))?;
+        emit_json(&json::rolled_back(&reply))?;
     }
     if args.wait {
         return wait::follow(conn, &reply.event_id, Goal::Completed).await;

@@ -64,7 +64,7 @@ pub(super) fn emit(text: &str) -> Result<(), CliError> {
 }
 
 /// Writes `value` as pretty JSON and a newline to stdout.
-pub(super) fn emit_json(value: &serde_json::Value) -> Result<(), CliError> {
+pub(super) fn emit_json(value: &impl serde::Serialize) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| CliError::failed(format!("cannot encode JSON: {e}")))?;
     emit(&format!("{text}\n"))
@@ -80,11 +80,6 @@ pub(super) fn rfc3339(ts: Option<&Timestamp>) -> Option<String> {
 /// RFC 3339, or "-" when unset.
 pub(super) fn time(ts: Option<&Timestamp>) -> String {
     rfc3339(ts).unwrap_or_else(|| "-".into())
-}
-
-/// Seconds in a duration (fractions included), or None when unset.
-pub(super) fn seconds(d: Option<&Duration>) -> Option<f64> {
-    d.map(|d| d.seconds as f64 + f64::from(d.nanos) / 1e9)
 }
 
 /// "89d 23h", "5h 3m", "4m 10s", "42s"; "-" when unset.

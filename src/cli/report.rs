@@ -87,7 +87,7 @@ const WEEKLY_KEY_COLUMNS: &[Column] = &[
     Column("key_type", Cell::At("/key_type")),
     Column("primary_version", Cell::At("/primary_version")),
     Column("versions", Cell::Pairs("/versions", "version", "state")),
-    Column("primary_age_days", Cell::At("/primary_age_days")),
+    Column("primary_age_secs", Cell::At("/primary_age_secs")),
     Column("next_rotation_due", Cell::At("/next_rotation_due")),
     Column("alert_level", Cell::At("/alert_level")),
     Column("rotations_in_period", Cell::At("/rotations_in_period")),
@@ -98,13 +98,13 @@ const QUARTERLY_KEY_COLUMNS: &[Column] = &[
     Column("key_type", Cell::At("/key_type")),
     Column("purpose", Cell::At("/purpose")),
     Column(
-        "rotation_interval_days",
-        Cell::At("/policy/rotation_interval_days"),
+        "rotation_interval_secs",
+        Cell::At("/policy/rotation_interval_secs"),
     ),
-    Column("grace_period_days", Cell::At("/policy/grace_period_days")),
+    Column("grace_period_secs", Cell::At("/policy/grace_period_secs")),
     Column("rotations", Cell::Count("/rotations")),
     Column("overdue_periods", Cell::Count("/overdue_periods")),
-    Column("overdue_days", Cell::Sum("/overdue_periods", "days")),
+    Column("overdue_secs", Cell::Sum("/overdue_periods", "secs")),
     Column(
         "versions_past_grace",
         Cell::Pairs("/versions_in_use_past_grace", "version", "records"),
@@ -116,7 +116,7 @@ const OVERDUE_COLUMNS: &[Column] = &[
     Column("key_type", Cell::At("/key_type")),
     Column("from", Cell::At("/from")),
     Column("to", Cell::At("/to")),
-    Column("days", Cell::At("/days")),
+    Column("secs", Cell::At("/secs")),
 ];
 
 /// The report's list of records (one CSV row each) and its columns.
@@ -311,9 +311,9 @@ mod tests {
             "generated_at": "2025-04-01T00:00:00Z", "standards": ["SOX", "PCI DSS", "GDPR"],
             "keys": [
                 {"key_type": "A", "purpose": "encrypt_decrypt",
-                 "policy": {"rotation_interval_days": 90, "grace_period_days": 30},
+                 "policy": {"rotation_interval_secs": 7776000, "grace_period_secs": 2592000},
                  "rotations": [{"event_id": "evt-1", "status": "completed", "records": {"migrated": 5}}],
-                 "overdue_periods": [{"from": "x", "to": "y", "days": 3}],
+                 "overdue_periods": [{"from": "x", "to": "y", "secs": 259200}],
                  "versions_in_use_past_grace": [{"version": 1, "records": 7}],
                  "compliant": false},
                 {"key_type": "B, \"quoted\"", "purpose": "sign_verify", "policy": {},
@@ -328,8 +328,11 @@ mod tests {
         let text = csv(ReportKind::Quarterly, &quarterly());
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);
-        assert!(lines[0].starts_with("key_type,purpose,rotation_interval_days"));
-        assert_eq!(lines[1], "A,encrypt_decrypt,90,30,1,1,3,1:7,false");
+        assert!(lines[0].starts_with("key_type,purpose,rotation_interval_secs"));
+        assert_eq!(
+            lines[1],
+            "A,encrypt_decrypt,7776000,2592000,1,1,259200,1:7,false"
+        );
         assert!(lines[2].starts_with("\"B, \"\"quoted\"\"\",sign_verify"));
         assert!(lines[2].ends_with(",0,0,0,,true"), "{}", lines[2]);
     }

@@ -42,7 +42,7 @@ pub(crate) fn assess(policy: KeyPolicy, primary_created_at: Millis, now: Millis)
     let interval_ms = policy.rotation_interval_secs * MILLIS_PER_SEC;
     let grace_ms = policy.grace_period_secs * MILLIS_PER_SEC;
     let age = (now - primary_created_at).max(0);
-    let due = primary_created_at + interval_ms;
+    let due = policy.due_at(primary_created_at);
     let until_due = due - now;
     let (level, reason) = if age > interval_ms + grace_ms {
         (

@@ -58,6 +58,11 @@ impl KeySnapshot {
             .find(|v| v.version == self.record.primary_version)
             .map_or(self.record.created_at, |v| v.created_at)
     }
+
+    /// When the primary version is due for rotation under the key's policy.
+    pub(crate) fn due_at(&self) -> crate::clock::Millis {
+        self.record.policy.due_at(self.primary_created_at())
+    }
 }
 
 /// A loaded key's primary version age and policy, read from memory (for metrics).

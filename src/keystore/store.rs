@@ -74,6 +74,19 @@ pub struct KeyPolicy {
     pub grace_period_secs: i64,
 }
 
+impl KeyPolicy {
+    /// When a primary version created at `primary_created_at` is due for rotation: the one
+    /// place this sum is written.
+    pub(crate) fn due_at(self, primary_created_at: Millis) -> Millis {
+        primary_created_at + self.rotation_interval_secs * crate::clock::MILLIS_PER_SEC
+    }
+
+    /// The latest primary creation time that is due at `now` (the inverse of `due_at`).
+    pub(crate) fn due_by(self, now: Millis) -> Millis {
+        now - self.rotation_interval_secs * crate::clock::MILLIS_PER_SEC
+    }
+}
+
 /// One named key as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRecord {

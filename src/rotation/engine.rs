@@ -10,9 +10,7 @@ use tokio::sync::Notify;
 use tracing::info;
 
 use crate::audit::{AuditEntry, AuditOperation, Auditor, Outcome};
-use crate::clock::Millis;
-use crate::clock::MILLIS_PER_SEC;
-use crate::keystore::store::{EventDraft, RolledBack, RotateGuard, Rotated};
+use crate::keystore::store::{EventDraft, KeyPolicy, RolledBack, RotateGuard, Rotated};
 use crate::keystore::{KeyError, KeyManager};
 use crate::rotation::batch_size::BatchSize;
 use crate::rotation::error::{RotationError, RotationResult};
@@ -302,7 +300,7 @@ impl RotationEngine {
             (RotateGuard::Always, Trigger::Emergency)
         } else {
             let policy = self.key_policy(key).await?;
-            let due_by = self.manager.now() - policy.rotation_interval_secs * MILLIS_PER_SEC;
+            let due_by = policy.due_by(self.manager.now());
             (RotateGuard::DueBy(due_by), Trigger::Manual)
         };
         match self.rotate(key, guard, trigger, actor).await {
@@ -314,7 +312,7 @@ impl RotationEngine {
         }
     }
 
-    async fn key_policy(&self, key: &str) -> RotationResult<crate::keystore::store::KeyPolicy> {
+    async fn key_policy(&self, key: &str) -> RotationResult<KeyPolicy> {
         let snapshot = self.manager.snapshots(Some(key)).await?;
         snapshot
             .first()
@@ -510,15 +508,6 @@ impl RotationEngine {
         info!(event_id = id, key = %event.key_name, "rotation event rolled back; migrating records back");
         self.wake_worker.notify_one();
         Ok(event)
-    }
-
-    /// Whether the primary of a key created at `primary_created_at` is due at `now`.
-    pub(crate) fn is_due(
-        rotation_interval_secs: i64,
-        primary_created_at: Millis,
-        now: Millis,
-    ) -> bool {
-        primary_created_at + rotation_interval_secs * MILLIS_PER_SEC <= now
     }
 }
 

@@ -13,8 +13,6 @@ pub(crate) enum RotationError {
     EmptyEventId,
     #[error("rotation event {0:?} does not exist; ListEvents shows the events")]
     EventNotFound(String),
-    #[error("{0}")]
-    InvalidArgument(String),
     #[error("event {id} is {status}; {what}")]
     WrongStatus {
         id: String,

@@ -11,5 +11,5 @@ pub(crate) mod worker;
 
 pub use batch_size::{BatchSize, BatchSizeError};
 pub(crate) use engine::RotationEngine;
-pub(crate) use error::{RotationError, RotationResult};
+pub(crate) use error::RotationError;
 pub use scheduler::{RunReport, Scheduler};

@@ -112,11 +112,10 @@ impl Scheduler {
     /// Rotates the key of `snapshot` if its primary is older than the rotation interval.
     async fn rotate_if_due(&self, snapshot: &KeySnapshot, now: Millis, report: &mut RunReport) {
         let key = snapshot.record.name.as_str();
-        let interval_secs = snapshot.record.policy.rotation_interval_secs;
-        if !RotationEngine::is_due(interval_secs, snapshot.primary_created_at(), now) {
+        if snapshot.due_at() > now {
             return;
         }
-        let due_by = now - interval_secs * MILLIS_PER_SEC;
+        let due_by = snapshot.record.policy.due_by(now);
         let rotated = self
             .engine
             .rotate(

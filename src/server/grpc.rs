@@ -15,6 +15,7 @@ use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 use tracing::{info, warn, Instrument};
 
+use crate::admin::Admin;
 use crate::api::admin_grpc::AdminServiceImpl;
 use crate::api::grpc::KeyServiceImpl;
 use crate::api::rotation_grpc::RotationServiceImpl;
@@ -131,21 +132,24 @@ impl Services {
         AdminServiceServer<AdminServiceImpl>,
     ) {
         let max_message = config.keystore.max_plaintext_bytes + MESSAGE_OVERHEAD_BYTES;
+        let admin = Arc::new(Admin::new(
+            Arc::clone(&self.engine),
+            Arc::clone(&self.scheduler),
+            Arc::clone(&self.auth),
+        ));
         let key_service = KeyServiceServer::new(KeyServiceImpl::new(
             Arc::clone(&self.engine),
+            Arc::clone(&admin),
             Arc::clone(&self.auth),
         ))
         .max_decoding_message_size(max_message)
         .max_encoding_message_size(max_message);
         let rotation_service = RotationServiceServer::new(RotationServiceImpl::new(
-            Arc::clone(&self.engine),
-            Arc::clone(&self.scheduler),
+            Arc::clone(&admin),
             Arc::clone(&self.auth),
         ));
-        let admin_service = AdminServiceServer::new(AdminServiceImpl::new(
-            Arc::clone(&self.auth),
-            Arc::clone(&self.engine),
-        ));
+        let admin_service =
+            AdminServiceServer::new(AdminServiceImpl::new(admin, Arc::clone(&self.auth)));
         (key_service, rotation_service, admin_service)
     }
 }

@@ -21,7 +21,7 @@ const KEYS: [&str; 5] = [
     "API_SIGNATURE",
 ];
 
-struct Run {
+pub(crate) struct Run {
     code: i32,
     stdout: String,
     stderr: String,
@@ -38,7 +38,7 @@ impl std::fmt::Debug for Run {
 }
 
 impl Run {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {self:?}"))
     }
 }
@@ -72,7 +72,7 @@ fn admin_token(env: &TestEnv) -> &str {
 }
 
 /// `rekey args…` as the admin.
-async fn rekey(env: &TestEnv, s: &TestServer, args: &[&str]) -> Run {
+pub(crate) async fn rekey(env: &TestEnv, s: &TestServer, args: &[&str]) -> Run {
     rekey_at(&addr(s), Some(admin_token(env)), args).await
 }
 
@@ -118,17 +118,19 @@ async fn status_lists_every_key_as_a_table_and_as_json(backend: Backend) {
 
     let run = rekey(&env, &s, &["status", "--json"]).await;
     assert_exit(&run, 0);
-    let keys = run.json();
-    let keys = keys.as_array().unwrap();
+    // The HTTP API's shape: {generated_at, keys}, the runbook's key_type.
+    let status = run.json();
+    assert!(status["generated_at"].is_string(), "{run:?}");
+    let keys = status["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 5);
     assert!(keys.iter().all(|k| k["alert_level"] == "OK"), "{run:?}");
-    assert!(keys.iter().any(|k| k["key_name"] == "API_SIGNATURE"
+    assert!(keys.iter().any(|k| k["key_type"] == "API_SIGNATURE"
         && k["purpose"] == "sign_verify"
         && k["versions"][0]["state"] == "active"));
 
     let run = rekey(&env, &s, &["--json", "status", "FILE_ENCRYPTION"]).await;
     assert_exit(&run, 0);
-    assert_eq!(run.json()[0]["key_name"], "FILE_ENCRYPTION");
+    assert_eq!(run.json()["keys"][0]["key_type"], "FILE_ENCRYPTION");
 
     let run = rekey(&env, &s, &["schedule"]).await;
     assert_exit(&run, 0);
@@ -233,12 +235,13 @@ async fn key_rollback_makes_the_previous_version_primary(backend: Backend) {
     )
     .await;
     assert_exit(&run, 0);
-    assert_eq!(run.json()["to_version"], 2);
+    // The HTTP API's POST /schedule shape: {rotated, event, reason}.
+    assert_eq!(run.json()["event"]["to_version"], 2);
     let run = rekey(&env, &s, &["rollback", "SESSION_ENCRYPTION", "--wait"]).await;
     assert_exit(&run, 0);
     assert!(run.stdout.contains("version 1 is primary again"), "{run:?}");
     let run = rekey(&env, &s, &["status", "SESSION_ENCRYPTION", "--json"]).await;
-    assert_eq!(run.json()[0]["primary_version"], 1);
+    assert_eq!(run.json()["keys"][0]["primary_version"], 1);
     s.stop().await;
     env.finish().await;
 }

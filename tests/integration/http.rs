@@ -11,7 +11,12 @@ use crate::support::{token_request, Backend, TestServer};
 
 /// Runs a runbook curl command with the host swapped and the placeholders filled in; returns
 /// the HTTP status and the parsed body.
-fn run_curl(s: &TestServer, command: &str, token: &str, fill: &[(&str, &str)]) -> (u16, Value) {
+pub(crate) fn run_curl(
+    s: &TestServer,
+    command: &str,
+    token: &str,
+    fill: &[(&str, &str)],
+) -> (u16, Value) {
     let base = format!("http://{}", s.server.http_addr().expect("HTTP enabled"));
     let mut command = command
         .replace("https://api.domain.com", &base)
@@ -122,7 +127,8 @@ async fn the_runbooks_curl_commands_work_as_written(backend: Backend) {
         ),
         (Some(1), Some("OK"))
     );
-    assert_eq!(token_key["rotation_interval_days"], 90.0);
+    // Durations are whole seconds on every face.
+    assert_eq!(token_key["rotation_interval_secs"], 90 * 86_400);
     let (code, impact) = run_curl(&s, IMPACT, &token, &[("{key_type}", KEY)]);
     assert_eq!(code, 200, "{impact}");
     assert_eq!(impact["versions"][0]["version"], 1);
@@ -222,7 +228,7 @@ async fn http_errors_are_json_with_the_right_status(backend: Backend) {
             "forse",
         ),
         (
-            format!("curl -X POST \"https://api.domain.com/api/v1/key-rotation/execute\" -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{\"event_id\": \"evt-x\", \"batch_size\": 0}}'"),
+            format!("curl -X POST \"https://api.domain.com/api/v1/key-rotation/execute\" -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{\"event_id\": \"evt-x\", \"batch_size\": 100001}}'"),
             400,
             "INVALID_ARGUMENT",
             "batch_size",

@@ -128,8 +128,13 @@ async fn the_document_states_the_validation_the_server_applies() {
         execute["properties"]["event_id"]["minLength"], 1,
         "{execute}"
     );
+    // 0 keeps the event's batch size, as on gRPC, where proto3 cannot tell 0 from unset.
     assert_eq!(
-        execute["properties"]["batch_size"]["minimum"], 1,
+        execute["properties"]["batch_size"]["minimum"], 0,
+        "{execute}"
+    );
+    assert_eq!(
+        execute["properties"]["batch_size"]["maximum"], 100_000,
         "{execute}"
     );
     s.stop().await;

@@ -9,6 +9,7 @@ mod audit_suite;
 mod auth;
 mod bad_input;
 mod cli;
+mod faces;
 mod failover;
 mod http;
 mod http_docs;

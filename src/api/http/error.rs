@@ -122,6 +122,7 @@ macro_rules! from_domain {
     )*};
 }
 from_domain!(
+    crate::admin::AdminError,
     crate::keystore::KeyError,
     crate::rotation::RotationError,
     crate::auth::AuthError

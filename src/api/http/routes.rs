@@ -12,24 +12,34 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::dto::{
-    time, EventJson, ExecuteRequest, ImpactJson, KeyScheduleJson, KeyStatusJson, ScheduleJson,
-    ScheduleRequest, ScheduledJson, StatusJson,
+    EventJson, ExecuteRequest, ImpactJson, Report, ScheduleJson, ScheduleRequest, ScheduledJson,
+    StatusJson,
 };
 use super::error::HttpError;
 use super::extract::{Path, Query};
 use super::openapi::{ErrorBody, KEY_ROTATION, META};
+use crate::admin::query::EventQuery;
+use crate::admin::Admin;
 use crate::auth::{Authenticator, Principal};
-use crate::clock::MILLIS_PER_SEC;
-use crate::reports::{self, ReportKind};
-use crate::rotation::engine::ScheduleOutcome;
 use crate::rotation::scheduler::Scheduler;
-use crate::rotation::{BatchSize, RotationEngine};
+use crate::rotation::RotationEngine;
 
 #[derive(Debug, Clone)]
 pub(crate) struct HttpState {
     pub(crate) engine: Arc<RotationEngine>,
     pub(crate) scheduler: Arc<Scheduler>,
     pub(crate) auth: Arc<Authenticator>,
+}
+
+impl HttpState {
+    /// The admin core over this state's engine, scheduler and tokens.
+    fn admin(&self) -> Admin {
+        Admin::new(
+            Arc::clone(&self.engine),
+            Arc::clone(&self.scheduler),
+            Arc::clone(&self.auth),
+        )
+    }
 }
 
 pub(super) type HttpResult<T> = Result<Json<T>, HttpError>;
@@ -66,16 +76,7 @@ pub(super) async fn status(
     headers: HeaderMap,
 ) -> HttpResult<StatusJson> {
     admin(&state, &headers, peer, "GET /api/v1/key-rotation/status").await?;
-    let manager = state.engine.manager();
-    let snapshots = manager.snapshots(None).await?;
-    let now = manager.now();
-    Ok(Json(StatusJson {
-        generated_at: time(now),
-        keys: snapshots
-            .iter()
-            .map(|s| KeyStatusJson::new(s, now))
-            .collect(),
-    }))
+    Ok(Json(state.admin().status(None).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/key-rotation/impact/{key_type}", tag = KEY_ROTATION,
@@ -94,8 +95,7 @@ pub(super) async fn impact(
     Path(key_type): Path<String>,
 ) -> HttpResult<ImpactJson> {
     admin(&state, &headers, peer, "GET /api/v1/key-rotation/impact").await?;
-    let impact = state.engine.impact(&key_type).await?;
-    Ok(Json(ImpactJson::new(&key_type, &impact)))
+    Ok(Json(state.admin().impact(&key_type).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/key-rotation/schedule", tag = KEY_ROTATION,
@@ -108,29 +108,7 @@ pub(super) async fn schedule(
     headers: HeaderMap,
 ) -> HttpResult<ScheduleJson> {
     admin(&state, &headers, peer, "GET /api/v1/key-rotation/schedule").await?;
-    let manager = state.engine.manager();
-    let snapshots = manager.snapshots(None).await?;
-    let now = manager.now();
-    let next_run = state.scheduler.next_run(now);
-    Ok(Json(ScheduleJson {
-        scheduler_enabled: next_run.is_some(),
-        cron: state.engine.settings().schedule_cron.clone(),
-        next_run: next_run.map(time),
-        keys: snapshots
-            .iter()
-            .map(|s| {
-                let last = s.primary_created_at();
-                let due = last + s.record.policy.rotation_interval_secs * MILLIS_PER_SEC;
-                KeyScheduleJson {
-                    key_type: s.record.name.clone(),
-                    primary_version: s.record.primary_version,
-                    last_rotation: time(last),
-                    next_rotation_due: time(due),
-                    due: due <= now,
-                }
-            })
-            .collect(),
-    }))
+    Ok(Json(state.admin().schedule().await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/key-rotation/schedule", tag = KEY_ROTATION,
@@ -153,22 +131,11 @@ pub(super) async fn schedule_rotation(
 ) -> HttpResult<ScheduledJson> {
     let principal = admin(&state, &headers, peer, "POST /api/v1/key-rotation/schedule").await?;
     let request = body(payload)?;
-    let outcome = state
-        .engine
+    let scheduled = state
+        .admin()
         .schedule_rotation(&request.key_type, request.force, &principal.id)
         .await?;
-    Ok(Json(match outcome {
-        ScheduleOutcome::Rotated(event) => ScheduledJson {
-            rotated: true,
-            event: Some(EventJson::from(event.as_ref())),
-            reason: None,
-        },
-        ScheduleOutcome::NotDue(reason) => ScheduledJson {
-            rotated: false,
-            event: None,
-            reason: Some(reason),
-        },
-    }))
+    Ok(Json(scheduled))
 }
 
 #[utoipa::path(get, path = "/api/v1/key-rotation/events/{event_id}", tag = KEY_ROTATION,
@@ -192,8 +159,7 @@ pub(super) async fn event(
         "GET /api/v1/key-rotation/events/{id}",
     )
     .await?;
-    let event = state.engine.get_event(&event_id).await?;
-    Ok(Json(EventJson::from(&event)))
+    Ok(Json(state.admin().event(&event_id).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -225,26 +191,12 @@ pub(super) async fn events(
     Query(query): Query<EventsQuery>,
 ) -> HttpResult<Vec<EventJson>> {
     admin(&state, &headers, peer, "GET /api/v1/key-rotation/events").await?;
-    let status = match query.status.as_deref() {
-        None | Some("") => None,
-        Some(s) => Some(
-            crate::rotation::events::EventStatus::parse(s).ok_or_else(|| {
-                HttpError::bad_request(format!(
-                "unknown status {s:?}; use pending, in_progress, completed, failed or rolled_back"
-            ))
-            })?,
-        ),
-    };
-    if let Some(key) = query.key_type.as_deref() {
-        crate::crypto::validate_key_name(key)
-            .map_err(|e| HttpError::bad_request(format!("invalid key name: {e}")))?;
-    }
-    let limit = query.limit.filter(|l| *l > 0).unwrap_or(50).min(1000);
-    let events = state
-        .engine
-        .list_events(query.key_type.as_deref(), status, limit)
-        .await?;
-    Ok(Json(events.iter().map(EventJson::from).collect()))
+    let query = EventQuery::parse(
+        query.key_type.as_deref(),
+        query.status.as_deref(),
+        query.limit,
+    )?;
+    Ok(Json(state.admin().events(&query).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/key-rotation/retry/{event_id}", tag = KEY_ROTATION,
@@ -263,8 +215,7 @@ pub(super) async fn retry(
     Path(event_id): Path<String>,
 ) -> HttpResult<EventJson> {
     let principal = admin(&state, &headers, peer, "POST /api/v1/key-rotation/retry").await?;
-    let event = state.engine.retry(&event_id, &principal.id).await?;
-    Ok(Json(EventJson::from(&event)))
+    Ok(Json(state.admin().retry(&event_id, &principal.id).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/key-rotation/execute", tag = KEY_ROTATION,
@@ -287,16 +238,11 @@ pub(super) async fn execute(
 ) -> HttpResult<EventJson> {
     let principal = admin(&state, &headers, peer, "POST /api/v1/key-rotation/execute").await?;
     let request = body(payload)?;
-    let batch_size = request
-        .batch_size
-        .map(BatchSize::new)
-        .transpose()
-        .map_err(|e| HttpError::bad_request(e.to_string()))?;
     let event = state
-        .engine
-        .execute(&request.event_id, batch_size, &principal.id)
+        .admin()
+        .execute(&request.event_id, request.batch_size, &principal.id)
         .await?;
-    Ok(Json(EventJson::from(&event)))
+    Ok(Json(event))
 }
 
 #[utoipa::path(post, path = "/api/v1/key-rotation/rollback/{event_id}", tag = KEY_ROTATION,
@@ -316,10 +262,10 @@ pub(super) async fn rollback(
 ) -> HttpResult<EventJson> {
     let principal = admin(&state, &headers, peer, "POST /api/v1/key-rotation/rollback").await?;
     let event = state
-        .engine
+        .admin()
         .rollback_event(&event_id, &principal.id)
         .await?;
-    Ok(Json(EventJson::from(&event)))
+    Ok(Json(event))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -350,33 +296,16 @@ pub(super) async fn report(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(query): Query<ReportQuery>,
-) -> Result<Json<serde_json::Value>, HttpError> {
+) -> HttpResult<Report> {
     admin(&state, &headers, peer, "GET /api/v1/key-rotation/report").await?;
-    let kind = match query.kind.as_deref() {
-        None | Some("") => ReportKind::PostRotation,
-        Some(k) => ReportKind::parse(k).ok_or_else(|| {
-            HttpError::bad_request(format!(
-                "unknown report kind {k:?}; use post_rotation, weekly, monthly or quarterly"
-            ))
-        })?,
-    };
-    let parse = |name: &str, value: Option<&str>| -> Result<Option<i64>, HttpError> {
-        value
-            .filter(|v| !v.is_empty())
-            .map(|v| {
-                chrono::DateTime::parse_from_rfc3339(v)
-                    .map(|t| t.timestamp_millis())
-                    .map_err(|_| {
-                        HttpError::bad_request(format!(
-                            "{name} must be an RFC 3339 time such as 2026-01-31T00:00:00Z"
-                        ))
-                    })
-            })
-            .transpose()
-    };
-    let from = parse("from", query.from.as_deref())?;
-    let to = parse("to", query.to.as_deref())?;
-    let report = reports::build(&state.engine, kind, from, to).await?;
+    let report = state
+        .admin()
+        .report_from_text(
+            query.kind.as_deref(),
+            query.from.as_deref(),
+            query.to.as_deref(),
+        )
+        .await?;
     Ok(Json(report))
 }
 

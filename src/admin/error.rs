@@ -1,0 +1,41 @@
+//! The one error of the admin core. Each transport maps it once: gRPC through the exhaustive
+//! match in `api/status.rs`, HTTP through that same gRPC status.
+
+use crate::auth::AuthError;
+use crate::keystore::KeyError;
+use crate::rotation::{BatchSizeError, RotationError};
+use crate::storage_error::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum AdminError {
+    /// A request value the core refuses; the message names the value and the rule.
+    #[error("{0}")]
+    Invalid(#[from] InvalidInput),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Rotation(#[from] RotationError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+}
+
+pub(crate) type AdminResult<T> = Result<T, AdminError>;
+
+/// Why a request value was refused, the same words on every face.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum InvalidInput {
+    #[error(
+        "unknown status {0:?}; use one of pending, in_progress, completed, failed, rolled_back"
+    )]
+    UnknownStatus(String),
+    #[error("unknown report kind {0:?}; use post_rotation, weekly, monthly or quarterly")]
+    UnknownReportKind(String),
+    #[error("role {0:?} is not \"admin\" or \"client\"")]
+    UnknownRole(String),
+    #[error("{field} must be an RFC 3339 time such as 2026-01-31T00:00:00Z, got {value:?}")]
+    BadTime { field: &'static str, value: String },
+    #[error(transparent)]
+    BatchSize(#[from] BatchSizeError),
+}
