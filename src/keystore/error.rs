@@ -106,6 +106,7 @@ impl KeyError {
                 KeyError::PreviousVersionRetired { key, version }
             }
             StoreError::Database(e) if is_unavailable(&e) => KeyError::Unavailable(e.to_string()),
+            StoreError::Unreachable(e) => KeyError::Unavailable(e.to_string()),
             other @ (StoreError::Database(_)
             | StoreError::Corrupt(_)
             | StoreError::Migration(_)) => KeyError::Internal(other.to_string()),
