@@ -122,8 +122,9 @@ impl RotationService for RotationServiceImpl {
         };
         let key = (!req.key_name.is_empty()).then_some(req.key_name.as_str());
         if let Some(key) = key {
-            crate::crypto::validate_key_name(key)
-                .map_err(|e| RotationError::from(crate::keystore::KeyError::InvalidKeyName(e)))?;
+            crate::crypto::validate_key_name(key).map_err(|_| {
+                RotationError::from(crate::keystore::KeyError::invalid_key_name(key))
+            })?;
         }
         let limit = match req.limit {
             0 => DEFAULT_LIST_LIMIT,

@@ -205,8 +205,9 @@ async fn events(
         ),
     };
     if let Some(key) = query.key_type.as_deref() {
-        crate::crypto::validate_key_name(key)
-            .map_err(|e| HttpError::bad_request(format!("invalid key name: {e}")))?;
+        crate::crypto::validate_key_name(key).map_err(|_| {
+            HttpError::bad_request(crate::keystore::KeyError::invalid_key_name(key).to_string())
+        })?;
     }
     let limit = query.limit.filter(|l| *l > 0).unwrap_or(50).min(1000);
     let events = state
