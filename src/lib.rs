@@ -42,6 +42,7 @@ pub mod rotation;
 pub mod server;
 mod sql;
 mod sql_bounds;
+mod sql_connect;
 pub mod storage;
 mod storage_error;
 pub mod telemetry;

@@ -8,7 +8,7 @@ async fn main() -> std::process::ExitCode {
     match rekey::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("rekey: error: {err:#}");
+            eprintln!("rekey: error: {}", rekey::cli::error_message(&err));
             std::process::ExitCode::FAILURE
         }
     }

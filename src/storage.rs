@@ -13,4 +13,5 @@ pub use crate::keystore::store::{
     RolledBack, RotateGuard, Rotated, VersionRecord, VersionState,
 };
 pub use crate::sql::{PostgresStore, SqliteStore};
+pub use crate::sql_connect::ConnectError;
 pub use crate::storage_error::{StoreError, StoreResult};

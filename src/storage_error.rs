@@ -34,6 +34,8 @@ pub enum StoreError {
     /// A row the store cannot interpret (unknown purpose/state string, negative version…).
     #[error("corrupt keystore row: {0}")]
     Corrupt(String),
+    #[error(transparent)]
+    Unreachable(#[from] crate::sql_connect::ConnectError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     /// The audit row of a change could not be written, so the change was not made either.

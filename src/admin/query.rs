@@ -16,7 +16,7 @@ pub(crate) struct KeyName(String);
 
 impl KeyName {
     pub(crate) fn parse(name: &str) -> Result<Self, KeyError> {
-        crate::crypto::validate_key_name(name).map_err(KeyError::InvalidKeyName)?;
+        crate::crypto::validate_key_name(name).map_err(|_| KeyError::invalid_key_name(name))?;
         Ok(Self(name.to_owned()))
     }
 
@@ -139,7 +139,10 @@ mod tests {
             AdminError::Invalid(InvalidInput::UnknownStatus(_))
         ));
         let err = EventQuery::parse(Some("bad name!"), None, None).unwrap_err();
-        assert!(matches!(err, AdminError::Key(KeyError::InvalidKeyName(_))));
+        assert!(matches!(
+            err,
+            AdminError::Key(KeyError::InvalidKeyName { .. })
+        ));
     }
 
     #[test]

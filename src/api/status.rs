@@ -12,7 +12,7 @@ use crate::rotation::RotationError;
 impl From<KeyError> for Status {
     fn from(err: KeyError) -> Self {
         let code = match &err {
-            KeyError::InvalidKeyName(_)
+            KeyError::InvalidKeyName { .. }
             | KeyError::EmptyKeyName
             | KeyError::Malformed(_)
             | KeyError::AuthenticationFailed

@@ -159,6 +159,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What `main` prints after `rekey: error: `: the error and each cause that adds something,
+/// joined with ": ". Many errors already quote their source in their own text, so printing
+/// the whole chain (`{:#}`) would repeat it.
+pub fn error_message(err: &anyhow::Error) -> String {
+    exit::chain(err.as_ref())
+}
+
 async fn dispatch(args: &ConnectionArgs, command: Command) -> Result<Exit, CliError> {
     let conn = Conn::connect(args).await?;
     match command {

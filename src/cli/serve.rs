@@ -20,9 +20,41 @@ pub(crate) struct ServeArgs {
     /// Data folder of the embedded SQLite keystore (overrides config and REKEY_DATA_DIR).
     #[arg(long)]
     pub(crate) data_dir: Option<PathBuf>,
+    /// HTTP admin API listen address, or `off` (overrides config and REKEY_HTTP_LISTEN).
+    #[arg(long, value_name = "ADDR|off", value_parser = parse_http_listen)]
+    pub(crate) http_listen: Option<HttpListen>,
     /// postgres://… to use PostgreSQL (overrides config and REKEY_DATABASE_URL).
     #[arg(long, hide_env_values = true)]
     pub(crate) database_url: Option<String>,
+    #[command(flatten)]
+    pub(crate) client_options: ClientOptionsHidden,
+}
+
+/// `--http-listen`: an address, or `off` to serve no HTTP.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HttpListen(Option<SocketAddr>);
+
+fn parse_http_listen(value: &str) -> Result<HttpListen, String> {
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(HttpListen(None));
+    }
+    value
+        .parse()
+        .map(|addr| HttpListen(Some(addr)))
+        .map_err(|_| format!("{value:?} is not an address like 127.0.0.1:8080, nor `off`"))
+}
+
+/// The client options (`--addr`, `--token-file`, `--json`) are global to the command line
+/// but mean nothing to `serve`. Declared here under the same names and hidden, they take the
+/// place of the global ones, so `rekey serve --help` lists only what configures the server.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ClientOptionsHidden {
+    #[arg(id = "addr", long = "addr", hide = true)]
+    _addr: Option<String>,
+    #[arg(id = "token_file", long = "token-file", hide = true)]
+    _token_file: Option<PathBuf>,
+    #[arg(id = "json", long = "json", hide = true)]
+    _json: bool,
 }
 
 impl ServeArgs {
@@ -35,6 +67,9 @@ impl ServeArgs {
         }
         if let Some(dir) = self.data_dir {
             config.data_dir = dir;
+        }
+        if let Some(HttpListen(http)) = self.http_listen {
+            config.http_listen = http;
         }
         if let Some(url) = self.database_url {
             config.database.url = Some(SecretString::from(url));

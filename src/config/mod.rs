@@ -39,13 +39,14 @@ pub use telemetry::TelemetryConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {}: {source}", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("invalid config file {path}: {message}")]
-    Parse { path: PathBuf, message: String },
+    /// The parser's cause, where it is in the file, then the excerpt.
+    #[error("{message}")]
+    Parse { message: String },
     #[error(
         "config file {path}: `{old}` has moved into a section: set `{new}` instead (see the README's Configuration section)"
     )]
@@ -155,8 +156,7 @@ impl Config {
             });
         }
         toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.to_owned(),
-            message: e.to_string(),
+            message: toml_error_text(path, &text, &e),
         })
     }
 
@@ -242,6 +242,36 @@ impl Config {
             rotation_enabled: self.rotation.enabled,
         }
     }
+}
+
+/// The TOML error as a person reads it: the cause and where it is on the first line
+/// (`unknown field `x` in rekey.toml line 3; expected one of …`), the excerpt below. The
+/// parser's own text puts the excerpt first.
+fn toml_error_text(path: &Path, text: &str, err: &toml::de::Error) -> String {
+    let cause = err.message().trim_end();
+    let (what, hint) = match cause.split_once(", expected ") {
+        Some((what, expected)) => (what, format!("; expected {expected}")),
+        None => (cause, String::new()),
+    };
+    let Some(span) = err.span() else {
+        return format!("{what} in config file {}{hint}", path.display());
+    };
+    let start = span.start.min(text.len());
+    let line_no = text[..start].matches('\n').count() + 1;
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let column = text[line_start..start].chars().count();
+    let width = text[start..span.end.clamp(start, text.len())]
+        .lines()
+        .next()
+        .map_or(1, |s| s.chars().count().max(1));
+    let gutter = " ".repeat(line_no.to_string().len());
+    format!(
+        "{what} in config file {} line {line_no}{hint}\n{gutter} |\n{line_no} | {line}\n{gutter} | {}{}",
+        path.display(),
+        " ".repeat(column),
+        "^".repeat(width)
+    )
 }
 
 #[cfg(test)]

@@ -61,11 +61,8 @@ impl RotationConfig {
 
     /// The parsed scheduler cron expression.
     pub(crate) fn schedule(&self) -> Result<cron::Schedule, ConfigError> {
-        self.schedule_cron.parse().map_err(|e| {
-            ConfigError::Invalid(format!(
-                "rotation.schedule_cron {:?} is not a cron expression (sec min hour day month weekday): {e}",
-                self.schedule_cron
-            ))
+        self.schedule_cron.parse().map_err(|e: cron::error::Error| {
+            ConfigError::Invalid(cron_error_text(&self.schedule_cron, &e.to_string()))
         })
     }
 
@@ -82,4 +79,22 @@ impl RotationConfig {
             schedule_cron: self.schedule_cron.clone(),
         })
     }
+}
+
+/// The cron parser's text is the expression, a caret line, then the cause; a person reads the
+/// first line first, so the cause leads and the excerpt follows.
+fn cron_error_text(expression: &str, parser_text: &str) -> String {
+    let mut lines: Vec<&str> = parser_text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let cause = lines.pop().unwrap_or("not a cron expression");
+    let mut text = format!(
+        "rotation.schedule_cron {expression:?}: {cause}; the form is `sec min hour day month weekday`"
+    );
+    for line in lines {
+        text.push_str("\n    ");
+        text.push_str(line);
+    }
+    text
 }

@@ -8,8 +8,9 @@ use crate::storage_error::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("invalid key name: {0}")]
-    InvalidKeyName(FormatError),
+    /// `name` is the rejected name, shortened (see [`KeyError::invalid_key_name`]).
+    #[error("invalid key name {name:?}: it must be 1 to 64 characters, each one of A-Z, a-z, 0-9, '_', '.' or '-'")]
+    InvalidKeyName { name: String },
     #[error("key name is empty: name one of the keys listed by GetStatus")]
     EmptyKeyName,
     #[error("key {0:?} does not exist; GetStatus lists the keys this server manages")]
@@ -65,6 +66,21 @@ pub enum KeyError {
     Internal(String),
 }
 
+impl KeyError {
+    /// The longest part of a rejected key name that a message quotes: enough to recognise
+    /// it, not enough to flood a log with whatever a caller sent.
+    const QUOTED_NAME_CHARS: usize = 80;
+
+    /// A key name that breaks the naming rule, quoted in the message (shortened with "…").
+    pub fn invalid_key_name(name: &str) -> Self {
+        let mut quoted: String = name.chars().take(Self::QUOTED_NAME_CHARS).collect();
+        if quoted.len() < name.len() {
+            quoted.push('…');
+        }
+        KeyError::InvalidKeyName { name: quoted }
+    }
+}
+
 pub type KeyResult<T> = Result<T, KeyError>;
 
 fn purpose_words(p: Purpose) -> &'static str {
@@ -111,6 +127,7 @@ impl KeyError {
             }
             StoreError::Database(e) if is_unavailable(&e) => KeyError::Unavailable(e.to_string()),
             StoreError::AuditWrite(e) => KeyError::AuditUnavailable(e.to_string()),
+            StoreError::Unreachable(e) => KeyError::Unavailable(e.to_string()),
             other @ (StoreError::Database(_)
             | StoreError::Corrupt(_)
             | StoreError::Migration(_)) => KeyError::Internal(other.to_string()),

@@ -182,7 +182,7 @@ impl KeyManager {
         if name.is_empty() {
             return Err(KeyError::EmptyKeyName);
         }
-        crypto::validate_key_name(name).map_err(KeyError::InvalidKeyName)?;
+        crypto::validate_key_name(name).map_err(|_| KeyError::invalid_key_name(name))?;
         if let Some(key) = self.keyring.get(name) {
             return Ok(key);
         }

@@ -66,7 +66,7 @@ impl Target {
     ///
     /// # Errors
     /// [`TargetError::Config`] for a bad identifier, key name or URL, [`TargetError::Schema`]
-    /// when the table does not match, [`TargetError::Database`] when connecting fails.
+    /// when the table does not match, [`TargetError::Unreachable`] when connecting fails.
     pub(crate) async fn connect(config: TargetConfig) -> Result<Target, TargetError> {
         let config_error = |reason: String| TargetError::Config {
             target: config.name.clone(),

@@ -11,18 +11,23 @@ use tracing::{info, warn, Instrument};
 
 use crate::api::http::HttpState;
 
-/// Serves the HTTP admin API on `addr` until `stop` is cancelled (in-flight requests then get
-/// `grace` to finish): the address it listens on and its task.
+/// Binds the HTTP admin API's address. Startup does this before it creates anything, so a
+/// port in use stops a first start before a keystore or an admin token exists.
+pub(super) async fn bind_http(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {addr}"))
+}
+
+/// Serves the HTTP admin API on `listener` until `stop` is cancelled (in-flight requests then
+/// get `grace` to finish): the address it listens on and its task.
 pub(super) async fn spawn_http(
-    addr: SocketAddr,
+    listener: TcpListener,
     state: HttpState,
     tls: Option<&crate::tls::TlsConfig>,
     stop: CancellationToken,
     grace: Duration,
 ) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen for HTTP on {addr}"))?;
     let bound = listener.local_addr()?;
     let served_at = crate::api::http::ServedAt {
         addr: bound,

@@ -150,6 +150,14 @@ pub async fn start(
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<RunningServer> {
     let backend = config.backend()?;
+    // Everything that can refuse a start without changing anything comes first: the
+    // listeners are bound and the migration targets checked before a keystore, a root key
+    // or an admin token is created, so a failed first start leaves the data folder as it was.
+    let http_listener = match config.http_listen {
+        Some(addr) => Some(http::bind_http(addr).await?),
+        None => None,
+    };
+    let targets = rotation::connect_targets(config).await?;
     let stores = stores::open_store(config, &backend).await?;
     let manager = keys::open_key_manager(config, &backend, &stores, Arc::clone(&clock)).await?;
     let auditor = Arc::new(Auditor::new(
@@ -160,6 +168,7 @@ pub async fn start(
     let metrics = Arc::new(metrics::server_metrics(config, &manager, &auditor)?);
     let rotation = rotation::build(
         config,
+        targets,
         &manager,
         &auditor,
         Arc::clone(&stores.events),
@@ -171,15 +180,15 @@ pub async fn start(
     let stop = CancellationToken::new();
     let health = HealthReporter::new();
     grpc::set_health(&health, ServingStatus::Serving).await;
-    let (http_addr, http) = match config.http_listen {
-        Some(addr) => {
+    let (http_addr, http) = match http_listener {
+        Some(listener) => {
             let state = HttpState {
                 engine: Arc::clone(&rotation.engine),
                 scheduler: Arc::clone(&rotation.scheduler),
                 auth: Arc::clone(&auth),
             };
             let (addr, task) = http::spawn_http(
-                addr,
+                listener,
                 state,
                 config.tls.as_ref(),
                 stop.clone(),

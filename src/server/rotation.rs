@@ -30,12 +30,12 @@ pub(super) struct Rotation {
 
 pub(super) async fn build(
     config: &Config,
+    targets: Vec<Arc<Target>>,
     manager: &Arc<KeyManager>,
     auditor: &Arc<Auditor>,
     events: Arc<dyn EventStore>,
     metrics: &Arc<Metrics>,
 ) -> anyhow::Result<Rotation> {
-    let targets = connect_targets(config).await?;
     let settings = config.rotation.engine_settings(MAX_MIGRATION_PASSES)?;
     let wakeup = Arc::new(Notify::new());
     let worker = WorkerDeps {
@@ -67,7 +67,7 @@ pub(super) async fn build(
 
 /// Connects every configured migration target and validates its table and columns: a
 /// misconfigured target stops startup with a message naming it.
-async fn connect_targets(config: &Config) -> anyhow::Result<Vec<Arc<Target>>> {
+pub(super) async fn connect_targets(config: &Config) -> anyhow::Result<Vec<Arc<Target>>> {
     let mut targets = Vec::with_capacity(config.targets.len());
     for target in &config.targets {
         let connected = Target::connect(target.clone())

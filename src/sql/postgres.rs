@@ -1,10 +1,13 @@
 //! PostgreSQL backend, for several server processes sharing one database.
 
 use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::postgres::{PgPoolOptions, PgQueryResult};
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgQueryResult};
 use sqlx::{Pool, Postgres};
 
 use super::{Backend, SqlStore};
+use crate::sql_connect::connect_pool;
 use crate::storage_error::StoreResult;
 
 /// The keystore in a PostgreSQL database.
@@ -32,11 +35,15 @@ impl Backend for Postgres {
 
 impl SqlStore<Postgres> {
     /// Connects a pool of at most `max_connections` to `url` and applies the migrations.
+    /// An unreachable database fails within seconds, naming its host and port.
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .connect(url)
-            .await?;
+        // The parser's message may quote the URL and its password, so it is not passed on.
+        let options = PgConnectOptions::from_str(url).map_err(|_| {
+            sqlx::Error::Configuration("the database URL is not a valid postgres:// URL".into())
+        })?;
+        let address = format!("{}:{}", options.get_host(), options.get_port());
+        let pool =
+            connect_pool::<Postgres>("PostgreSQL", address, options, max_connections).await?;
         Self::from_pool(pool).await
     }
 }

@@ -134,6 +134,23 @@ async fn unknown_empty_and_malformed_key_names(backend: Backend) {
         "key name",
         "65-byte name",
     );
+    // The message names the rejected value and the rule, once.
+    let status = s.try_encrypt("bad name!", b"x").await.unwrap_err();
+    assert_eq!(
+        status.message(),
+        "invalid key name \"bad name!\": it must be 1 to 64 characters, each one of A-Z, a-z, 0-9, '_', '.' or '-'"
+    );
+    let long = s.try_encrypt(&"K".repeat(500), b"x").await.unwrap_err();
+    assert!(
+        long.message().contains(&format!("\"{}…\"", "K".repeat(80))),
+        "{}",
+        long.message()
+    );
+    assert!(
+        !long.message().contains(&"K".repeat(81)),
+        "{}",
+        long.message()
+    );
     expect(
         s.try_status("NO_SUCH_KEY").await,
         Code::NotFound,

@@ -529,3 +529,97 @@ crate::on_every_backend!(
     reports_come_as_json_markdown_and_csv,
     failures_have_their_own_exit_codes,
 );
+
+/// Runs `rekey serve args…` in `dir` and returns its stderr; it must fail at startup.
+async fn failed_serve(dir: &std::path::Path, args: &[&str]) -> String {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rekey"));
+    command
+        .arg("serve")
+        .args(["--listen", "127.0.0.1:0", "--http-listen", "off"])
+        .args(args)
+        .current_dir(dir);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("the rekey binary runs");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    String::from_utf8(output.stderr).unwrap()
+}
+
+#[tokio::test]
+async fn startup_errors_lead_with_the_cause_and_say_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = failed_serve(dir.path(), &["--config", "missing.toml"]).await;
+    assert_eq!(missing.matches("os error 2").count(), 1, "{missing}");
+    assert!(
+        missing.starts_with("rekey: error: cannot read config file missing.toml: "),
+        "{missing}"
+    );
+
+    std::fs::write(
+        dir.path().join("x.toml"),
+        "listen_adress = \"127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    let unknown = failed_serve(dir.path(), &["--config", "x.toml"]).await;
+    let first = unknown.lines().next().unwrap();
+    assert!(
+        first.starts_with("rekey: error: unknown field `listen_adress` in config file x.toml line 1; expected one of `listen`"),
+        "{unknown}"
+    );
+    assert!(unknown.contains("1 | listen_adress"), "{unknown}");
+
+    std::fs::write(
+        dir.path().join("c.toml"),
+        "[rotation]\nschedule_cron = \"0 61 * * * *\"\n",
+    )
+    .unwrap();
+    let cron = failed_serve(dir.path(), &["--config", "c.toml"]).await;
+    let first = cron.lines().next().unwrap();
+    assert!(first.contains("\"0 61 * * * *\""), "{cron}");
+    assert!(first.contains("Minutes must be less than"), "{cron}");
+
+    let unreachable = failed_serve(
+        dir.path(),
+        &[
+            "--database-url",
+            "postgres://rekey:hunter2@127.0.0.1:1/keys",
+        ],
+    )
+    .await;
+    assert!(
+        unreachable.contains("cannot connect to PostgreSQL at 127.0.0.1:1: "),
+        "{unreachable}"
+    );
+    assert_eq!(unreachable.matches("refused").count(), 1, "{unreachable}");
+    assert!(!unreachable.contains("hunter2"), "{unreachable}");
+    // None of these failed starts created the default data folder.
+    assert!(!dir.path().join("rekey-data").exists());
+}
+
+#[tokio::test]
+async fn serve_help_lists_server_options_only() {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rekey"));
+    command.args(["serve", "--help"]);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    assert!(help.contains("--http-listen"), "{help}");
+    for client_only in ["--addr", "--token-file", "--json", "Client options"] {
+        assert!(!help.contains(client_only), "{client_only} in: {help}");
+    }
+    // The client subcommands keep them.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rekey"));
+    command.args(["status", "--help"]);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        help.contains("--addr") && help.contains("--token-file"),
+        "{help}"
+    );
+}

@@ -186,7 +186,159 @@ async fn a_misconfigured_migration_target_stops_startup(backend: Backend) {
     env.finish().await;
 }
 
+/// Every file under `dir` by relative path, with the contents of those outside the SQLite
+/// keystore (which SQLite checkpoints when it merely opens and closes it); empty if
+/// `dir` does not exist. Equal listings before and after a failed start mean it created,
+/// removed or rewrote nothing there.
+fn listing(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Option<Vec<u8>>)> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&next) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            let relative = path.strip_prefix(dir).unwrap().to_path_buf();
+            let name = relative.to_string_lossy();
+            if name.starts_with("rekey.db-") {
+                // SQLite's write-ahead log and shared memory come and go with connections.
+                continue;
+            }
+            let is_keystore = name == "rekey.db";
+            let contents = if path.is_dir() {
+                pending.push(path.clone());
+                None
+            } else if is_keystore {
+                None
+            } else {
+                Some(std::fs::read(&path).unwrap())
+            };
+            found.push((relative, contents));
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Starts `config` expecting a failure; returns its message after checking that the data
+/// folder is exactly as it was.
+async fn failed_start_leaves_data_folder_as_it_was(config: &rekey::config::Config) -> String {
+    let before = listing(&config.data_dir);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let err = rekey::server::start(config, listener, Arc::new(SystemClock))
+        .await
+        .expect_err("this start must fail");
+    let message = format!("{err:#}");
+    assert_eq!(listing(&config.data_dir), before, "{message}");
+    message
+}
+
+async fn a_taken_http_port_stops_a_first_start_before_anything_is_created(backend: Backend) {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let env = TestEnv::with(backend, |config| {
+        // No configured admin token: a first start would create and print one.
+        config.admin_token = None;
+        config.http_listen = Some(taken.local_addr().unwrap());
+    })
+    .await;
+    let message = failed_start_leaves_data_folder_as_it_was(&env.config).await;
+    assert!(message.contains("cannot listen for HTTP"), "{message}");
+    assert!(!env.config.data_dir.exists(), "{message}");
+    // Once the port is free, the same first start succeeds and creates the admin token.
+    drop(taken);
+    let mut free = env.config.clone();
+    free.http_listen = Some("127.0.0.1:0".parse().unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let s = rekey::server::start(&free, listener, Arc::new(SystemClock))
+        .await
+        .expect("a first start on a free port");
+    s.shutdown().await.unwrap();
+    assert!(free.data_dir.join("admin.token").exists());
+    env.finish().await;
+}
+
+async fn a_missing_target_table_stops_a_first_start_before_anything_is_created(backend: Backend) {
+    let env = TestEnv::new(backend).await;
+    let db = crate::app_db::AppDb::create(&env, backend, 1).await;
+    let mut config = env.config.clone();
+    let mut target = db.target("users.token");
+    target.table = "no_such_table".into();
+    config.targets.push(target);
+    let message = failed_start_leaves_data_folder_as_it_was(&config).await;
+    assert!(message.contains("no_such_table"), "{message}");
+    if backend == Backend::Sqlite {
+        assert!(!config.data_dir.exists(), "{message}");
+    }
+    // Seeding happens after the check: no managed key exists yet.
+    let s = env.start().await;
+    s.stop().await;
+    env.finish().await;
+}
+
+async fn a_wrong_root_key_leaves_the_data_folder_as_it_was(backend: Backend) {
+    let env = TestEnv::new(backend).await;
+    env.start().await.stop().await;
+    let mut wrong = env.config.clone();
+    wrong.keystore.master_key = Some(SecretString::from(random_root_key()));
+    let message = failed_start_leaves_data_folder_as_it_was(&wrong).await;
+    assert!(
+        message.contains("root key does not open this keystore"),
+        "{message}"
+    );
+    env.finish().await;
+}
+
+/// Nothing listens on port 1 of the loopback: the keystore's PostgreSQL is unreachable.
+#[tokio::test]
+async fn an_unreachable_keystore_database_fails_fast_naming_its_address() {
+    let env = TestEnv::new(Backend::Sqlite).await;
+    let mut config = env.config.clone();
+    config.database.url = Some(SecretString::from(
+        "postgres://rekey:hunter2@127.0.0.1:1/keys".to_owned(),
+    ));
+    config.keystore.master_key = Some(SecretString::from(random_root_key()));
+    let started = std::time::Instant::now();
+    let message = failed_start_leaves_data_folder_as_it_was(&config).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(6),
+        "{message}"
+    );
+    assert!(
+        message.contains("cannot connect to PostgreSQL at 127.0.0.1:1: "),
+        "{message}"
+    );
+    assert!(message.to_lowercase().contains("refused"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+    assert!(!message.contains("pool timed out"), "{message}");
+    env.finish().await;
+}
+
+/// A migration target whose PostgreSQL is unreachable stops startup within seconds.
+#[tokio::test]
+async fn an_unreachable_target_database_fails_fast_naming_its_address() {
+    let env = TestEnv::new(Backend::Sqlite).await;
+    let db = crate::app_db::AppDb::create(&env, Backend::Sqlite, 1).await;
+    let mut config = env.config.clone();
+    let mut target = db.target("users.token");
+    target.database_url = SecretString::from("postgres://app:hunter2@127.0.0.1:1/app".to_owned());
+    config.targets.push(target);
+    let started = std::time::Instant::now();
+    let message = failed_start_leaves_data_folder_as_it_was(&config).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(6),
+        "{message}"
+    );
+    assert!(message.contains("users.token"), "{message}");
+    assert!(message.contains("at 127.0.0.1:1: "), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+    env.finish().await;
+}
+
 crate::on_every_backend!(
+    a_taken_http_port_stops_a_first_start_before_anything_is_created,
+    a_missing_target_table_stops_a_first_start_before_anything_is_created,
+    a_wrong_root_key_leaves_the_data_folder_as_it_was,
     ciphertexts_survive_a_restart,
     a_wrong_root_key_refuses_to_start,
     legacy_environment_keys_become_version_1,

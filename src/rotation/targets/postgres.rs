@@ -36,6 +36,10 @@ impl Backend for Postgres {
         PgConnectOptions::from_str(url).ok()
     }
 
+    fn address(options: &PgConnectOptions) -> String {
+        format!("{}:{}", options.get_host(), options.get_port())
+    }
+
     fn stored_bytes(expr: &str, encoding: Encoding) -> String {
         match encoding {
             Encoding::Binary => expr.to_owned(),

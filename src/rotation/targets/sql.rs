@@ -4,7 +4,6 @@
 
 use std::future::Future;
 
-use sqlx::pool::PoolOptions;
 use sqlx::query::Query;
 use sqlx::{ColumnIndex, Connection, Database, Decode, Encode, Pool, Row as _, Type};
 
@@ -16,6 +15,7 @@ use super::types::{
 };
 use super::MAX_CONNECTIONS;
 use crate::sql_bounds::with_sql_bounds;
+use crate::sql_connect::connect_pool;
 
 /// What a database needs to hold migration targets.
 pub(super) trait Backend: Database {
@@ -33,6 +33,10 @@ pub(super) trait Backend: Database {
     /// Connection options from `url` (already known to use this backend's scheme); `None`
     /// if it does not parse.
     fn connect_options(url: &str) -> Option<<Self::Connection as Connection>::Options>;
+
+    /// Where the database is, for error messages: host and port, or the file; never the
+    /// user or password.
+    fn address(options: &<Self::Connection as Connection>::Options) -> String;
 
     /// An expression giving the bytes of a stored value (`expr` is the column or a prefix
     /// of it): identity or a conversion to a byte string.
@@ -166,11 +170,13 @@ with_sql_bounds! {
                 target: name.clone(),
                 reason: format!("database_url is not a valid {} URL", DB::BACKEND_NAME),
             })?;
-            let pool = PoolOptions::<DB>::new()
-                .max_connections(MAX_CONNECTIONS)
-                .connect_with(options)
+            let address = DB::address(&options);
+            let pool = connect_pool::<DB>(DB::BACKEND_NAME, address, options, MAX_CONNECTIONS)
                 .await
-                .map_err(database_error)?;
+                .map_err(|source| TargetError::Unreachable {
+                    target: name.clone(),
+                    source,
+                })?;
             let columns: Vec<(String, String)> = sqlx::query_as(DB::COLUMNS)
                 .bind(names.table.as_str())
                 .bind(names.schema.as_deref())

@@ -44,6 +44,10 @@ impl Backend for Sqlite {
         Some(options.busy_timeout(BUSY_TIMEOUT))
     }
 
+    fn address(options: &SqliteConnectOptions) -> String {
+        options.get_filename().display().to_string()
+    }
+
     fn stored_bytes(expr: &str, _encoding: Encoding) -> String {
         // Also turns values of another storage class (SQLite types are loose) into bytes.
         format!("CAST({expr} AS BLOB)")

@@ -134,6 +134,11 @@ pub(crate) enum TargetError {
         "migration target {target:?}: the database does not match the configuration: {reason}"
     )]
     Schema { target: String, reason: String },
+    #[error("migration target {target:?}: {source}")]
+    Unreachable {
+        target: String,
+        source: crate::sql_connect::ConnectError,
+    },
     #[error("migration target {target:?}: database error: {source}")]
     Database { target: String, source: sqlx::Error },
     #[error(

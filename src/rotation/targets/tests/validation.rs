@@ -183,7 +183,7 @@ async fn rejects_unusable_urls() {
             );
         } else {
             assert!(
-                matches!(error, TargetError::Database { .. }),
+                matches!(error, TargetError::Unreachable { .. }),
                 "{url}: {error}"
             );
         }
