@@ -362,15 +362,17 @@ with_sql_bounds! {
 
 with_sql_bounds! {
     /// Makes event `event_id` pending again, rolling back, with fresh progress on every target
-    /// (the caller commits).
+    /// (the caller commits). Its start is cleared too: the worker that takes up the migration
+    /// back sets it, so the event's duration is the rollback's own, not the original
+    /// migration's plus the time in between.
     async fn reopen_rolling_back<DB: Backend>(
         tx: &mut Transaction<'static, DB>,
         event_id: &str,
     ) -> StoreResult<()> {
         sqlx::query(
             "UPDATE rotation_events SET status = 'pending', rolling_back = 1, lease_owner = NULL, \
-             lease_expires_at = NULL, finished_at = NULL, last_error = NULL, pass = 1, \
-             active_millis = 0 WHERE id = $1",
+             lease_expires_at = NULL, started_at = NULL, finished_at = NULL, last_error = NULL, \
+             pass = 1, active_millis = 0 WHERE id = $1",
         )
         .bind(event_id)
         .execute(&mut **tx)

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use rekey::clock::{Clock, ManualClock, SystemClock};
 use rekey::rotation::BatchSize;
 use secrecy::SecretString;
 use tonic::Code;
@@ -205,15 +206,28 @@ async fn rolling_back_an_event_moves_rows_back(backend: Backend) {
     let mut env = env_with_legacy_key(backend).await;
     let db = AppDb::create(&env, backend, rows).await;
     env.config.targets.push(db.target("secrets.token"));
-    let mut s = env.start().await;
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let mut s = env.start_with(&env.config, clock.clone()).await;
     let event = s.force_rotation(KEY).await;
     s.wait_for_event(&event.event_id, "completed").await;
 
+    // An hour passes between the migration and its rollback (the manual clock stands still
+    // otherwise): the rolled-back event's duration is the rollback's own, not that hour.
+    clock.advance_secs(3600);
+    let rollback_at = clock.now();
     let rolling = s.rollback_event(&event.event_id).await;
     assert!(rolling.rolling_back);
     let done = s.wait_for_event(&event.event_id, "rolled_back").await;
     assert_eq!(done.totals.unwrap().migrated, rows as u64);
     assert!(!done.rolling_back);
+    let started = millis(done.started_at.as_ref());
+    let finished = millis(done.finished_at.as_ref());
+    assert!(
+        started >= rollback_at,
+        "started {started} before the rollback {rollback_at}"
+    );
+    assert!(finished - started < 3_600_000, "{started}..{finished}");
+    assert_eq!(report_duration_secs(&mut s, &event.event_id).await, 0.0);
     // Back on version 1: the legacy key alone decrypts every row again.
     for (id, token) in db.all().await {
         assert_eq!(version_of(&token), 1);
@@ -235,6 +249,42 @@ async fn rolling_back_an_event_moves_rows_back(backend: Backend) {
     );
     s.stop().await;
     env.finish().await;
+}
+
+fn millis(t: Option<&prost_types::Timestamp>) -> i64 {
+    let t = t.expect("timestamp set");
+    t.seconds * 1000 + i64::from(t.nanos) / 1_000_000
+}
+
+/// `duration_secs` of event `event_id` in today's post-rotation report.
+async fn report_duration_secs(s: &mut TestServer, event_id: &str) -> f64 {
+    use prost_types::value::Kind;
+    let request = rekey::proto::GetReportRequest {
+        kind: "post_rotation".into(),
+        from: None,
+        to: None,
+    };
+    let report = s.admin.get_report(request).await.unwrap().into_inner();
+    let report = report.report.expect("a report");
+    let Some(Kind::ListValue(events)) = &report.fields["events"].kind else {
+        panic!("no events in {report:?}");
+    };
+    let fields = events
+        .values
+        .iter()
+        .find_map(|v| match &v.kind {
+            Some(Kind::StructValue(e))
+                if e.fields["event_id"].kind == Some(Kind::StringValue(event_id.into())) =>
+            {
+                Some(&e.fields)
+            }
+            _ => None,
+        })
+        .expect("the event is in the report");
+    match fields["duration_secs"].kind {
+        Some(Kind::NumberValue(secs)) => secs,
+        ref other => panic!("duration_secs is {other:?}"),
+    }
 }
 
 async fn a_failed_event_resumes_with_retry(backend: Backend) {
@@ -300,7 +350,6 @@ async fn a_failed_event_resumes_with_retry(backend: Backend) {
 }
 
 async fn retirement_waits_until_no_record_uses_the_version(backend: Backend) {
-    use rekey::clock::{Clock, ManualClock, SystemClock};
     let mut env = env_with_legacy_key(backend).await;
     let db = AppDb::create(&env, backend, 10).await;
     env.config.targets.push(db.target("secrets.token"));
