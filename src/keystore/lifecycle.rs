@@ -1,6 +1,7 @@
 //! The runbook's alert rules, as a pure function of a key's policy, its primary version's age
 //! and the time now:
-//! - CRITICAL: the primary is older than rotation interval + grace period;
+//! - CRITICAL: the primary is older than rotation interval + grace period, or (`assess_key`)
+//!   a Deprecated version has outlived its grace period without being retired;
 //! - WARNING: rotation is due within 7 days, or overdue but still within the grace period;
 //! - OK otherwise.
 
@@ -49,9 +50,9 @@ pub(crate) fn assess(policy: KeyPolicy, primary_created_at: Millis, now: Millis)
             AlertLevel::Critical,
             format!(
                 "primary version is {} old, past its rotation interval ({}) plus grace period ({}): rotate now",
-                days(age),
-                days(interval_ms),
-                days(grace_ms)
+                days_past(age),
+                days_past(interval_ms),
+                days_past(grace_ms)
             ),
         )
     } else if until_due < 0 {
@@ -59,19 +60,19 @@ pub(crate) fn assess(policy: KeyPolicy, primary_created_at: Millis, now: Millis)
             AlertLevel::Warning,
             format!(
                 "rotation overdue by {}; the grace period ends in {}",
-                days(-until_due),
-                days(interval_ms + grace_ms - age)
+                days_past(-until_due),
+                days_left(interval_ms + grace_ms - age)
             ),
         )
     } else if until_due <= WARNING_WINDOW_SECS * MILLIS_PER_SEC {
         (
             AlertLevel::Warning,
-            format!("rotation due in {}", days(until_due)),
+            format!("rotation due in {}", days_left(until_due)),
         )
     } else {
         (
             AlertLevel::Ok,
-            format!("rotation due in {}", days(until_due)),
+            format!("rotation due in {}", days_left(until_due)),
         )
     };
     Assessment {
@@ -104,7 +105,7 @@ pub(crate) fn assess_key(
             "version {} is past its grace period ({}) but not retired: stored records still use it \
              or the scheduler has not run; check GetImpact and migrate them",
             overdue.join(", "),
-            days(grace_ms)
+            days_past(grace_ms)
         );
         if assessment.level == AlertLevel::Critical {
             assessment.reason = format!("{}; {reason}", assessment.reason);
@@ -116,13 +117,39 @@ pub(crate) fn assess_key(
     assessment
 }
 
-/// A duration in whole days (hours below one day), for reasons people read.
-fn days(ms: Millis) -> String {
-    let hours = ms / (3600 * MILLIS_PER_SEC);
-    if hours < 24 {
-        format!("{hours} h")
+const HOUR_MS: Millis = 3600 * MILLIS_PER_SEC;
+const DAY_MS: Millis = SECS_PER_DAY * MILLIS_PER_SEC;
+
+/// A length of time already passed (an age, an overdue period, a policy), in whole days
+/// (hours below one day), rounded down: a key 89 days and 23 hours old is "89 days" old.
+fn days_past(ms: Millis) -> String {
+    if ms < DAY_MS {
+        format!("{} h", ms / HOUR_MS)
     } else {
-        format!("{} days", hours / 24)
+        plural_days(ms / DAY_MS)
+    }
+}
+
+/// The time left until a deadline, in whole days (hours below one day), rounded up: a fresh
+/// 90-day key is due "in 90 days", not 89 because a few milliseconds have passed; and a key
+/// "due in 7 days" or less is exactly one within the WARNING window.
+fn days_left(ms: Millis) -> String {
+    if ms <= DAY_MS - HOUR_MS {
+        format!("{} h", ceil_div(ms, HOUR_MS))
+    } else {
+        plural_days(ceil_div(ms, DAY_MS))
+    }
+}
+
+fn ceil_div(ms: Millis, unit: Millis) -> Millis {
+    (ms + unit - 1).div_euclid(unit)
+}
+
+fn plural_days(n: Millis) -> String {
+    if n == 1 {
+        "1 day".into()
+    } else {
+        format!("{n} days")
     }
 }
 
@@ -196,6 +223,41 @@ mod tests {
             "{}",
             past.reason
         );
+    }
+
+    #[test]
+    fn a_fresh_key_is_due_in_its_whole_interval() {
+        for elapsed in [0, 1, 59_000, HOUR_MS - 1] {
+            let a = assess(POLICY, 0, elapsed);
+            assert_eq!(
+                a.reason, "rotation due in 90 days",
+                "{elapsed} ms after creation"
+            );
+        }
+        // A day and a bit later, 88 days and some hours are left: still "89 days".
+        assert_eq!(assess(POLICY, 0, DAY + 1).reason, "rotation due in 89 days");
+    }
+
+    #[test]
+    fn time_left_rounds_up_and_time_passed_rounds_down() {
+        assert_eq!(days_left(7 * DAY), "7 days");
+        assert_eq!(days_left(6 * DAY + 1), "7 days");
+        assert_eq!(days_left(7 * DAY + 1), "8 days");
+        assert_eq!(days_left(DAY), "1 day");
+        assert_eq!(days_left(23 * HOUR_MS), "23 h");
+        assert_eq!(days_left(22 * HOUR_MS + 1), "23 h");
+        assert_eq!(days_left(23 * HOUR_MS + 1), "1 day");
+        assert_eq!(days_left(0), "0 h");
+        assert_eq!(days_past(2 * DAY - 1), "1 day");
+        assert_eq!(days_past(DAY - 1), "23 h");
+        assert_eq!(days_past(90 * DAY - 1), "89 days");
+        // The last 7 days before the due date are WARNING and read "due in 7 days" or less.
+        let warning = assess(POLICY, 0, 83 * DAY);
+        assert_eq!(warning.level, AlertLevel::Warning);
+        assert_eq!(warning.reason, "rotation due in 7 days");
+        let ok = assess(POLICY, 0, 83 * DAY - 1);
+        assert_eq!(ok.level, AlertLevel::Ok);
+        assert_eq!(ok.reason, "rotation due in 8 days");
     }
 
     #[test]
