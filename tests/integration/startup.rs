@@ -105,6 +105,33 @@ async fn declared_keys_are_created_with_their_policy(backend: Backend) {
     env.finish().await;
 }
 
+/// The service names reflection version `$version` (`v1` or `v1alpha`) lists, sorted.
+macro_rules! listed_services {
+    ($version:ident, $channel:expr) => {{
+        use tonic_reflection::pb::$version::{
+            server_reflection_client::ServerReflectionClient,
+            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+            ServerReflectionRequest,
+        };
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut replies = ServerReflectionClient::new($channel)
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .unwrap()
+            .into_inner();
+        let reply = replies.message().await.unwrap().unwrap();
+        let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
+            panic!("unexpected reflection reply {reply:?}");
+        };
+        let mut names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+        names.sort();
+        names
+    }};
+}
+
 async fn health_and_reflection_answer(backend: Backend) {
     let env = TestEnv::new(backend).await;
     let s = env.start().await;
@@ -130,28 +157,25 @@ async fn health_and_reflection_answer(backend: Backend) {
         );
     }
 
-    use tonic_reflection::pb::v1::{
-        server_reflection_client::ServerReflectionClient,
-        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
-        ServerReflectionRequest,
-    };
-    let mut reflection = ServerReflectionClient::new(channel);
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut replies = reflection
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .unwrap()
-        .into_inner();
-    let reply = replies.message().await.unwrap().unwrap();
-    let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
-        panic!("unexpected reflection reply {reply:?}");
-    };
-    let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
-    assert!(names.contains(&"rekey.v1.KeyService"), "{names:?}");
-    assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
+    // What `grpcurl list` prints: the services the reflection version it asks lists, sorted.
+    // Each version lists itself, not the other (grpcurl 1.8.8+ asks v1, older ones v1alpha).
+    let v1 = listed_services!(v1, channel.clone());
+    assert_eq!(
+        v1,
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "rekey.v1.AdminService",
+            "rekey.v1.KeyService",
+            "rekey.v1.RotationService",
+        ]
+    );
+    let v1alpha = listed_services!(v1alpha, channel);
+    let alpha_expected: Vec<String> = v1
+        .iter()
+        .map(|name| name.replace("reflection.v1.", "reflection.v1alpha."))
+        .collect();
+    assert_eq!(v1alpha, alpha_expected);
     s.stop().await;
     env.finish().await;
 }
