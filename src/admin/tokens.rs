@@ -43,6 +43,7 @@ impl From<&AuditRecord> for AuditRecordJson {
             operation: r.entry.operation.clone(),
             key_name: r.entry.key_name.clone(),
             key_version: r.entry.key_version,
+            event_id: r.entry.event_id.clone(),
             outcome: r.entry.outcome.as_str().to_owned(),
             records: r.entry.records,
             detail: r.entry.detail.clone(),

@@ -358,6 +358,8 @@ pub(crate) struct AuditRecordJson {
     pub(crate) operation: String,
     pub(crate) key_name: Option<String>,
     pub(crate) key_version: Option<u32>,
+    /// The rotation event the record is about, if any.
+    pub(crate) event_id: Option<String>,
     pub(crate) outcome: String,
     pub(crate) records: Option<u64>,
     pub(crate) detail: String,

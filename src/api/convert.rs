@@ -183,6 +183,7 @@ pub(crate) fn audit_record(r: &AuditRecordJson) -> proto::AuditRecord {
         request_id: r.request_id.clone().unwrap_or_default(),
         prev_hash: r.prev_hash.clone(),
         hash: r.hash.clone(),
+        event_id: r.event_id.clone().unwrap_or_default(),
     }
 }
 

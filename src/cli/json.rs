@@ -229,6 +229,7 @@ pub(super) fn audit_record(r: &proto::AuditRecord) -> AuditRecordJson {
         operation: r.operation.clone(),
         key_name: text(&r.key_name),
         key_version: (r.key_version > 0).then_some(r.key_version),
+        event_id: text(&r.event_id),
         outcome: r.outcome.clone(),
         records: r.records,
         detail: r.detail.clone(),

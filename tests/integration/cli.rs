@@ -4,6 +4,7 @@
 
 use std::process::Command;
 
+use rekey::proto::ListAuditRequest;
 use rekey::rotation::BatchSize;
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -327,9 +328,51 @@ async fn tokens_are_created_listed_and_revoked(backend: Backend) {
 
 async fn audit_verify_and_list(backend: Backend) {
     let env = TestEnv::new(backend).await;
-    let s = env.start().await;
-    let run = rekey(&env, &s, &["rotate", "FILE_ENCRYPTION", "--force"]).await;
+    let mut s = env.start().await;
+    let run = rekey(
+        &env,
+        &s,
+        &["rotate", "FILE_ENCRYPTION", "--force", "--json"],
+    )
+    .await;
     assert_exit(&run, 0);
+    let event_id = run.json()["event"]["event_id"].as_str().unwrap().to_owned();
+    assert!(event_id.starts_with("evt-"), "{run:?}");
+
+    // The rotation's audit row names its event, through gRPC and `rekey audit list`.
+    let rows = s
+        .list_audit(ListAuditRequest {
+            key_name: "FILE_ENCRYPTION".into(),
+            operation: "Rotate (emergency)".into(),
+            ..Default::default()
+        })
+        .await
+        .records;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].event_id, event_id);
+    let run = rekey(
+        &env,
+        &s,
+        &[
+            "audit",
+            "list",
+            "--operation",
+            "Rotate (emergency)",
+            "--json",
+        ],
+    )
+    .await;
+    assert_exit(&run, 0);
+    assert_eq!(run.json()[0]["event_id"], event_id.as_str(), "{run:?}");
+    let run = rekey(
+        &env,
+        &s,
+        &["audit", "list", "--operation", "Rotate (emergency)"],
+    )
+    .await;
+    assert_exit(&run, 0);
+    assert!(run.stdout.contains(" EVENT "), "{run:?}");
+    assert!(run.stdout.contains(&event_id), "{run:?}");
 
     let run = rekey(&env, &s, &["audit", "verify"]).await;
     assert_exit(&run, 0);
