@@ -379,8 +379,11 @@ impl Authenticator {
             ));
         }
         for key in &key_names {
-            crate::crypto::validate_key_name(key)
-                .map_err(|e| AuthError::InvalidRequest(format!("key {key:?}: {e}")))?;
+            crate::crypto::validate_key_name(key).map_err(|_| {
+                // The rule's own text begins "invalid key name"; quote the name once, shortened.
+                let rejected = crate::keystore::error::KeyError::invalid_key_name(key);
+                AuthError::InvalidRequest(format!("key_names: {rejected}"))
+            })?;
         }
         for op in &operations {
             if Operation::parse(op).is_none() {

@@ -83,7 +83,11 @@ pub(super) fn apply(config: &mut Config, env: &HashMap<String, String>) -> Resul
     for &(name, apply) in VARIABLES {
         let value = env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
         if let Some(value) = value {
-            apply(config, value).map_err(|reason| ConfigError::Env { name, reason })?;
+            apply(config, value).map_err(|reason| ConfigError::Env {
+                name,
+                value: quoted(name, value),
+                reason,
+            })?;
         }
     }
     for name in LEGACY_KEYS {
@@ -96,6 +100,26 @@ pub(super) fn apply(config: &mut Config, env: &HashMap<String, String>) -> Resul
         }
     }
     Ok(())
+}
+
+/// Variables whose value is a secret: a message never quotes it.
+const SECRET_VARIABLES: [&str; 3] = [
+    "REKEY_ADMIN_TOKEN",
+    "REKEY_DATABASE_URL",
+    "REKEY_MASTER_KEY",
+];
+
+/// A rejected value as a message quotes it: enough to recognise, never a flood, never a secret.
+fn quoted(name: &str, value: &str) -> String {
+    const QUOTED_CHARS: usize = 60;
+    if SECRET_VARIABLES.contains(&name) {
+        return "<redacted>".into();
+    }
+    let mut quoted: String = value.chars().take(QUOTED_CHARS).collect();
+    if quoted.len() < value.len() {
+        quoted.push('…');
+    }
+    quoted
 }
 
 fn parse<T: FromStr>(value: &str) -> Result<T, String>
@@ -130,7 +154,7 @@ fn flag(field: &mut bool, value: &str) -> Result<(), String> {
     *field = match value.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => true,
         "false" | "0" | "no" | "off" => false,
-        _ => return Err(format!("expected true or false, got {value:?}")),
+        _ => return Err("expected true or false".into()),
     };
     Ok(())
 }

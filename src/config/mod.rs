@@ -55,8 +55,13 @@ pub(crate) enum ConfigError {
         old: &'static str,
         new: &'static str,
     },
-    #[error("invalid value for environment variable {name}: {reason}")]
-    Env { name: &'static str, reason: String },
+    /// `value` is the rejected text, shortened, or `<redacted>` for a secret's variable.
+    #[error("environment variable {name} is {value:?}: {reason}")]
+    Env {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
     #[error("invalid configuration: {0}")]
     Invalid(String),
 }
@@ -520,6 +525,15 @@ migration_batch_size = 500
         assert_eq!(config.data_plane_audit, DataPlaneAudit::Off);
         let err = Config::load(None, &env(&[("REKEY_LOG_FORMAT", "xml")])).unwrap_err();
         assert!(err.to_string().contains("REKEY_LOG_FORMAT"), "{err}");
+        // The variable, its value and the rule, each once.
+        let err = Config::load(None, &env(&[("KEY_ROTATION_ENABLED", "maybe")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable KEY_ROTATION_ENABLED is \"maybe\": expected true or false"
+        );
+        let long = "9".repeat(500);
+        let err = Config::load(None, &env(&[("REKEY_LISTEN", &long)])).unwrap_err();
+        assert!(err.to_string().len() < 200, "{err}");
     }
 
     /// The README's configuration table names every variable the server reads.
@@ -528,6 +542,46 @@ migration_batch_size = 500
         let readme = include_str!("../../README.md");
         for (name, _) in env::VARIABLES {
             assert!(readme.contains(name), "README.md does not mention {name}");
+        }
+    }
+
+    /// The README's configuration table has a row for every setting the file takes, top-level
+    /// and per section (the names come from the parser's own list of expected fields).
+    #[test]
+    fn every_setting_is_in_the_readme_table() {
+        let readme = include_str!("../../README.md");
+        let dir = tempfile::tempdir().unwrap();
+        let sections = ["", "database", "keystore", "rotation", "telemetry"];
+        for section in sections {
+            let header = if section.is_empty() {
+                String::new()
+            } else {
+                format!("[{section}]\n")
+            };
+            let file = write(&dir, &format!("{header}no_such_setting = 1\n"));
+            let err = Config::load(Some(&file), &HashMap::new())
+                .unwrap_err()
+                .to_string();
+            let (_, expected) = err.split_once("expected ").expect("a list of fields");
+            let expected = expected.lines().next().unwrap();
+            let names: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+            assert!(names.len() > 1, "{err}");
+            for name in names {
+                let rows = if sections.contains(&name) {
+                    continue; // a section: its settings are checked on their own
+                } else if ["keys", "targets"].contains(&name) {
+                    vec![format!("| `[[{name}]]` |")]
+                } else if section.is_empty() {
+                    vec![format!("| `{name}` |"), format!("| `[{name}]` |")]
+                } else {
+                    vec![format!("| `{section}.{name}` |")]
+                };
+                assert!(
+                    rows.iter().any(|row| readme.contains(row.as_str())),
+                    "README.md's configuration table has no row {}",
+                    rows[0]
+                );
+            }
         }
     }
 

@@ -161,9 +161,9 @@ with_sql_bounds! {
             url: &str,
         ) -> Result<Self, TargetError> {
             let name = config.name.clone();
-            let database_error = |source| TargetError::Database {
+            let database_error = |cause| TargetError::Database {
                 target: name.clone(),
-                source,
+                cause,
             };
             // The parser's message may quote the URL, so it is not passed on.
             let options = DB::connect_options(url).ok_or_else(|| TargetError::Config {
@@ -209,10 +209,10 @@ with_sql_bounds! {
             self.kind
         }
 
-        fn database_error(&self, source: sqlx::Error) -> TargetError {
+        fn database_error(&self, cause: sqlx::Error) -> TargetError {
             TargetError::Database {
                 target: self.name.clone(),
-                source,
+                cause,
             }
         }
 

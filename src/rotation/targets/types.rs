@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::storage_error::SqlCause;
+
 /// One `[[targets]]` table of the server configuration: a column of an application table
 /// whose values are Rekey ciphertexts of one key.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -139,8 +141,9 @@ pub(crate) enum TargetError {
         target: String,
         source: crate::sql_connect::ConnectError,
     },
-    #[error("migration target {target:?}: database error: {source}")]
-    Database { target: String, source: sqlx::Error },
+    /// `cause` is said in full in the message, so it is not the `source()` (see `SqlCause`).
+    #[error("migration target {target:?}: {}", SqlCause(.cause))]
+    Database { target: String, cause: sqlx::Error },
     #[error(
         "migration target {target:?}: checkpoint {checkpoint:?} is not a position in this \
          table's primary key; remove the checkpoint to restart the migration from the start"

@@ -85,14 +85,25 @@ enum TargetEnd {
 enum MigrateError {
     #[error("{0}")]
     Target(#[from] crate::rotation::targets::TargetError),
-    #[error("keystore: {0}")]
+    #[error("{}", in_keystore(.0))]
     Key(#[from] KeyError),
-    #[error("keystore: {0}")]
+    #[error("{}", in_keystore(.0))]
     Store(#[from] crate::storage_error::StoreError),
     #[error("this event migrates to version {target} but the key's primary is version {primary}: a newer rotation or rollback superseded it")]
     Superseded { target: u32, primary: u32 },
     #[error("migration target {0:?} of this event is no longer configured on this server")]
     UnknownTarget(String),
+}
+
+/// A keystore failure, said to be the keystore's once: "keystore: …" unless the message
+/// already names it ("the keystore database is unavailable", "corrupt keystore row: …").
+fn in_keystore(error: &impl std::fmt::Display) -> String {
+    let text = error.to_string();
+    if text.contains("keystore") {
+        text
+    } else {
+        format!("keystore: {text}")
+    }
 }
 
 #[derive(Debug)]
@@ -466,4 +477,29 @@ impl Worker {
 
 fn elapsed_ms(since: Instant) -> i64 {
     i64::try_from(since.elapsed().as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage_error::StoreError;
+
+    #[test]
+    fn a_keystore_failure_names_the_keystore_once() {
+        let unavailable = MigrateError::Key(KeyError::Unavailable("pool timed out".into()));
+        assert_eq!(
+            unavailable.to_string(),
+            "the keystore database is unavailable; retry later"
+        );
+        let corrupt = MigrateError::Store(StoreError::Corrupt("event e: unknown status".into()));
+        assert_eq!(
+            corrupt.to_string(),
+            "corrupt keystore row: event e: unknown status"
+        );
+        let timed_out = MigrateError::Store(StoreError::Database(sqlx::Error::PoolTimedOut));
+        assert_eq!(
+            timed_out.to_string(),
+            "keystore: no database connection became free in time (the pool timed out)"
+        );
+    }
 }
