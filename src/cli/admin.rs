@@ -154,36 +154,7 @@ pub(super) async fn audit(conn: &Conn, command: AuditCommand) -> Result<Exit, Cl
                 )?;
                 return Ok(Exit::Success);
             }
-            let mut table = Table::new(&[
-                "SEQ",
-                "AT",
-                "PRINCIPAL",
-                "OPERATION",
-                "KEY",
-                "EVENT",
-                "OUTCOME",
-                "RECORDS",
-                "DETAIL",
-            ]);
-            for r in &reply.records {
-                let key = match (r.key_name.as_str(), r.key_version) {
-                    ("", _) => "-".to_owned(),
-                    (name, 0) => name.to_owned(),
-                    (name, v) => format!("{name} v{v}"),
-                };
-                table.row(vec![
-                    r.seq.to_string(),
-                    time(r.at.as_ref()),
-                    r.principal.clone(),
-                    r.operation.clone(),
-                    key,
-                    or_dash(&r.event_id),
-                    r.outcome.clone(),
-                    r.records.map_or("-".into(), |n| n.to_string()),
-                    or_dash(&r.detail),
-                ]);
-            }
-            emit(&table.render())?;
+            emit(&audit_table(&reply.records))?;
             Ok(Exit::Success)
         }
         AuditCommand::Verify => {
@@ -213,4 +184,38 @@ pub(super) async fn audit(conn: &Conn, command: AuditCommand) -> Result<Exit, Cl
             })
         }
     }
+}
+
+/// The audit rows as a table: the key with its version, and a dash for what is empty.
+fn audit_table(records: &[crate::proto::AuditRecord]) -> String {
+    let mut table = Table::new(&[
+        "SEQ",
+        "AT",
+        "PRINCIPAL",
+        "OPERATION",
+        "KEY",
+        "EVENT",
+        "OUTCOME",
+        "RECORDS",
+        "DETAIL",
+    ]);
+    for r in records {
+        let key = match (r.key_name.as_str(), r.key_version) {
+            ("", _) => "-".to_owned(),
+            (name, 0) => name.to_owned(),
+            (name, v) => format!("{name} v{v}"),
+        };
+        table.row(vec![
+            r.seq.to_string(),
+            time(r.at.as_ref()),
+            r.principal.clone(),
+            r.operation.clone(),
+            key,
+            or_dash(&r.event_id),
+            r.outcome.clone(),
+            r.records.map_or("-".into(), |n| n.to_string()),
+            or_dash(&r.detail),
+        ]);
+    }
+    table.render()
 }

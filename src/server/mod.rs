@@ -38,7 +38,6 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::keystore::KeyManager;
 use crate::rotation::scheduler::Scheduler;
-use crate::rotation::worker::Worker;
 use crate::rotation::RotationEngine;
 use crate::telemetry::Metrics;
 
@@ -215,22 +214,14 @@ pub async fn start(
         SHUTDOWN_GRACE,
     )
     .inspect_err(|_| stop.cancel())?;
-    let replica = rotation::replica_id();
-    let worker = Worker::new(
+    let background = tasks::all(
+        config,
         rotation.worker,
-        replica.clone(),
-        Duration::from_millis(config.rotation.worker_poll_interval_ms),
+        &rotation.scheduler,
+        Arc::clone(&manager),
+        auth,
+        auditor,
     );
-    let background = vec![
-        tasks::migration_worker(worker, replica),
-        tasks::rotation_scheduler(Arc::clone(&rotation.scheduler)),
-        tasks::key_refresh(
-            Arc::clone(&manager),
-            auth,
-            auditor,
-            Duration::from_secs(config.keystore.refresh_interval_secs),
-        ),
-    ];
     let tasks = Supervisor::start(
         background,
         stop.clone(),

@@ -15,9 +15,39 @@ use crate::rotation::worker::Worker;
 use super::grpc::ROTATION_SERVICE;
 use super::keys::internal_detail;
 use super::supervisor::BackgroundTask;
+use crate::config::Config;
+use crate::rotation::worker::WorkerDeps;
+
+/// Every background task of a server: this replica's migration worker, the scheduler, and the
+/// refresh of keys and tokens.
+pub(super) fn all(
+    config: &Config,
+    worker: WorkerDeps,
+    scheduler: &Arc<Scheduler>,
+    manager: Arc<KeyManager>,
+    auth: Arc<Authenticator>,
+    auditor: Arc<Auditor>,
+) -> Vec<BackgroundTask> {
+    let replica = super::rotation::replica_id();
+    let worker = Worker::new(
+        worker,
+        replica.clone(),
+        Duration::from_millis(config.rotation.worker_poll_interval_ms),
+    );
+    vec![
+        migration_worker(worker, replica),
+        rotation_scheduler(Arc::clone(scheduler)),
+        key_refresh(
+            manager,
+            auth,
+            auditor,
+            Duration::from_secs(config.keystore.refresh_interval_secs),
+        ),
+    ]
+}
 
 /// The migration worker of replica `replica`; RotationService cannot migrate without it.
-pub(super) fn migration_worker(worker: Worker, replica: String) -> BackgroundTask {
+fn migration_worker(worker: Worker, replica: String) -> BackgroundTask {
     let worker = Arc::new(worker);
     BackgroundTask::new("migration_worker", move |stop| {
         let worker = Arc::clone(&worker);
@@ -32,7 +62,7 @@ pub(super) fn migration_worker(worker: Worker, replica: String) -> BackgroundTas
 }
 
 /// The rotation scheduler (the same one RotationService and the HTTP API run on demand).
-pub(super) fn rotation_scheduler(scheduler: Arc<Scheduler>) -> BackgroundTask {
+fn rotation_scheduler(scheduler: Arc<Scheduler>) -> BackgroundTask {
     BackgroundTask::new("rotation_scheduler", move |stop| {
         let scheduler = Arc::clone(&scheduler);
         async move {
@@ -48,7 +78,7 @@ pub(super) fn rotation_scheduler(scheduler: Arc<Scheduler>) -> BackgroundTask {
 /// changes made by others, and writes the audit trail's data-plane summaries; a last flush
 /// at the stop writes the counts gathered since the last tick. `every` is therefore also the
 /// most data-plane counts a killed process loses (documented in the README's audit section).
-pub(super) fn key_refresh(
+fn key_refresh(
     manager: Arc<KeyManager>,
     auth: Arc<Authenticator>,
     auditor: Arc<Auditor>,
