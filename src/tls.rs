@@ -1,4 +1,4 @@
-//! Optional TLS for both ports (rustls with ring), and mutual TLS on the gRPC port: a client
+//! Optional TLS for both ports (rustls with ring), and mutual TLS on both: a client
 //! certificate signed by `client_ca_file` whose subject is listed in `[[tls.clients]]` is
 //! authenticated as the role and scope given there, without a bearer token.
 
@@ -6,9 +6,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum_server::accept::Accept;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
+use futures::future::BoxFuture;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
+use tokio::net::TcpStream;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 /// `[tls]` in the config file.
@@ -19,7 +23,7 @@ pub struct TlsConfig {
     pub cert_file: PathBuf,
     /// PEM private key of the server.
     pub key_file: PathBuf,
-    /// PEM CA certificates that sign client certificates; enables mutual TLS on gRPC.
+    /// PEM CA certificates that sign client certificates; enables mutual TLS on both ports.
     #[serde(default)]
     pub client_ca_file: Option<PathBuf>,
     /// Refuse gRPC connections without a client certificate (default: a token is enough).
@@ -61,26 +65,93 @@ pub(crate) fn grpc(config: &TlsConfig) -> anyhow::Result<ServerTlsConfig> {
     Ok(tls)
 }
 
-/// The HTTP server's TLS settings (server certificate only: HTTP callers use tokens).
-pub(crate) fn http(config: &TlsConfig) -> anyhow::Result<axum_server::tls_rustls::RustlsConfig> {
+/// The HTTP server's TLS settings. With `client_ca_file`, a client certificate is asked for and
+/// verified against it, as on gRPC; it stays optional (even with `require_client_cert`, which
+/// is about gRPC) so that token callers and metrics scrapers keep working.
+pub(crate) fn http(config: &TlsConfig) -> anyhow::Result<RustlsConfig> {
     let certs = CertificateDer::pem_file_iter(&config.cert_file)
         .with_context(|| format!("cannot read {}", config.cert_file.display()))?
         .collect::<Result<Vec<_>, _>>()
         .with_context(|| format!("invalid certificate in {}", config.cert_file.display()))?;
     let key = PrivateKeyDer::from_pem_file(&config.key_file)
         .with_context(|| format!("invalid private key in {}", config.key_file.display()))?;
-    let server = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .context("the TLS certificate and key do not match")?;
-    let mut server = server;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()?;
+    let builder = match &config.client_ca_file {
+        None => builder.with_no_client_auth(),
+        Some(ca) => builder.with_client_cert_verifier(optional_client_verifier(ca, provider)?),
+    };
+    let mut server = builder
+        .with_single_cert(certs, key)
+        .context("the TLS certificate and key do not match")?;
     server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(axum_server::tls_rustls::RustlsConfig::from_config(
-        Arc::new(server),
-    ))
+    Ok(RustlsConfig::from_config(Arc::new(server)))
+}
+
+/// The subject of the client certificate an HTTPS connection presented and the handshake
+/// verified against `client_ca_file` (None without one): added to each request of the
+/// connection, where the HTTP API reads it as gRPC reads `peer_certs()`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ClientSubject(pub(crate) Option<String>);
+
+/// The HTTPS acceptor: the TLS handshake, then the verified client certificate's subject
+/// attached to the connection's service, so that every request carries it.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientCertAcceptor {
+    tls: RustlsAcceptor,
+}
+
+impl ClientCertAcceptor {
+    pub(crate) fn new(config: RustlsConfig) -> Self {
+        Self {
+            tls: RustlsAcceptor::new(config),
+        }
+    }
+}
+
+type TlsStream<S> = <RustlsAcceptor as Accept<TcpStream, S>>::Stream;
+
+impl<S: Send + 'static> Accept<TcpStream, S> for ClientCertAcceptor {
+    type Stream = TlsStream<S>;
+    type Service = axum::middleware::AddExtension<S, ClientSubject>;
+    type Future = BoxFuture<'static, std::io::Result<(Self::Stream, Self::Service)>>;
+
+    fn accept(&self, stream: TcpStream, service: S) -> Self::Future {
+        let handshake = self.tls.accept(stream, service);
+        Box::pin(async move {
+            let (stream, service) = handshake.await?;
+            let (_, connection) = stream.get_ref();
+            let subject = connection
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .and_then(|leaf| subject_of(leaf));
+            let with_subject =
+                tower::Layer::layer(&axum::Extension(ClientSubject(subject)), service);
+            Ok((stream, with_subject))
+        })
+    }
+}
+
+/// Verifies a client certificate against the CAs in `ca_file` when the client offers one;
+/// a client without a certificate is let through (it authenticates with a token).
+fn optional_client_verifier(
+    ca_file: &Path,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> anyhow::Result<Arc<dyn rustls::server::danger::ClientCertVerifier>> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca_file)
+        .with_context(|| format!("cannot read {}", ca_file.display()))?
+    {
+        let cert = cert.with_context(|| format!("invalid certificate in {}", ca_file.display()))?;
+        roots
+            .add(cert)
+            .with_context(|| format!("unusable CA certificate in {}", ca_file.display()))?;
+    }
+    rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+        .allow_unauthenticated()
+        .build()
+        .with_context(|| format!("no usable CA certificate in {}", ca_file.display()))
 }
 
 /// The subject of a DER certificate, as "CN=…, O=…": what `[[tls.clients]]` entries name.

@@ -51,7 +51,8 @@ pub(super) async fn spawn_http(
             });
             let listener = listener.into_std()?;
             tokio::spawn(async move {
-                axum_server::from_tcp_rustls(listener, rustls)
+                axum_server::from_tcp(listener)
+                    .acceptor(crate::tls::ClientCertAcceptor::new(rustls))
                     .handle(handle)
                     .serve(app)
                     .await

@@ -28,7 +28,9 @@ pub(super) const META: &str = "meta";
 assessment, scheduled and emergency rotation, rotation events (monitor, retry, execute, rollback) \
 and reports. It uses the same engine, authentication and error codes as the gRPC \
 RotationService.\n\nEvery `/api/v1/key-rotation/...` route needs an admin bearer token: send \
-`Authorization: Bearer <admin_token>`. Client tokens are refused with 403; a missing, invalid, \
+`Authorization: Bearer <admin_token>`. Over HTTPS with `client_ca_file` configured, a client \
+certificate listed in `[[tls.clients]]` with the admin role does instead (as on gRPC). Client \
+tokens and client-role certificates are refused with 403; a missing, invalid, \
 expired or revoked token gets 401 with `WWW-Authenticate: Bearer`; too many failed attempts from \
 one address get 429 for a while.\n\nEvery error, on every route (including an unknown route, a \
 method the route does not have, a malformed query, a body that is too large, not JSON or not \
@@ -85,7 +87,7 @@ struct SharedParts;
 
 const SHARED_ERRORS: [(&str, &str); 5] = [
     ("401", "UNAUTHENTICATED: the `Authorization: Bearer <token>` header is missing, or the token is invalid, expired or revoked. The response carries `WWW-Authenticate: Bearer`. Do not retry with the same token."),
-    ("403", "PERMISSION_DENIED: the token is a client token; these routes need an admin token."),
+    ("403", "PERMISSION_DENIED: the token (or listed client certificate) has the client role; these routes need an admin."),
     ("429", "RESOURCE_EXHAUSTED: too many failed authentication attempts from this address; the message says after how many seconds to retry."),
     ("500", "INTERNAL: an unexpected server error; see the server log, do not retry blindly."),
     ("503", "UNAVAILABLE: the keystore or a target database cannot be reached (the message names it); retry with backoff."),

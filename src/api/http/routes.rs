@@ -1,11 +1,11 @@
-//! Route handlers. Every `/api/v1/key-rotation/...` route needs an admin bearer token.
+//! Route handlers. Every `/api/v1/key-rotation/...` route needs an admin: an admin bearer
+//! token, or over HTTPS a client certificate listed in `[[tls.clients]]` with the admin role.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap};
+use axum::extract::State;
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
@@ -16,10 +16,11 @@ use super::dto::{
     StatusJson,
 };
 use super::error::HttpError;
-use super::extract::{Path, Query};
+use super::extract::{HttpCredentials, Path, Query};
 use super::openapi::{ErrorBody, KEY_ROTATION, META};
 use crate::admin::query::EventQuery;
 use crate::admin::Admin;
+use crate::api::guard;
 use crate::auth::{Authenticator, Principal};
 use crate::rotation::scheduler::Scheduler;
 use crate::rotation::RotationEngine;
@@ -44,22 +45,14 @@ impl HttpState {
 
 pub(super) type HttpResult<T> = Result<Json<T>, HttpError>;
 
-/// Authenticates an admin from the `authorization` header.
+/// Authenticates an admin by a listed client certificate or the `authorization` header, as
+/// gRPC does.
 async fn admin(
     state: &HttpState,
-    headers: &HeaderMap,
-    peer: SocketAddr,
+    credentials: &HttpCredentials,
     route: &str,
 ) -> Result<Arc<Principal>, HttpError> {
-    let header = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let principal = state
-        .auth
-        .authenticate(header, Some(peer.ip()), route)
-        .await?;
-    state.auth.admin_only(&principal, route).await?;
-    Ok(principal)
+    Ok(guard::admin_caller(&state.auth, credentials.borrowed(), route).await?)
 }
 
 fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, HttpError> {
@@ -72,10 +65,9 @@ fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, HttpError> {
     responses((status = 200, description = "Every managed key", body = StatusJson)))]
 pub(super) async fn status(
     State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    credentials: HttpCredentials,
 ) -> HttpResult<StatusJson> {
-    admin(&state, &headers, peer, "GET /api/v1/key-rotation/status").await?;
+    admin(&state, &credentials, "GET /api/v1/key-rotation/status").await?;
     Ok(Json(state.admin().status(None).await?))
 }
 
@@ -90,11 +82,10 @@ pub(super) async fn status(
     ))]
 pub(super) async fn impact(
     State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    credentials: HttpCredentials,
     Path(key_type): Path<String>,
 ) -> HttpResult<ImpactJson> {
-    admin(&state, &headers, peer, "GET /api/v1/key-rotation/impact").await?;
+    admin(&state, &credentials, "GET /api/v1/key-rotation/impact").await?;
     Ok(Json(state.admin().impact(&key_type).await?))
 }
 
@@ -104,10 +95,9 @@ pub(super) async fn impact(
     responses((status = 200, description = "The schedule", body = ScheduleJson)))]
 pub(super) async fn schedule(
     State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    credentials: HttpCredentials,
 ) -> HttpResult<ScheduleJson> {
-    admin(&state, &headers, peer, "GET /api/v1/key-rotation/schedule").await?;
+    admin(&state, &credentials, "GET /api/v1/key-rotation/schedule").await?;
     Ok(Json(state.admin().schedule().await?))
 }
 
@@ -125,11 +115,10 @@ pub(super) async fn schedule(
     ))]
 pub(super) async fn schedule_rotation(
     State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    credentials: HttpCredentials,
     payload: Result<Json<ScheduleRequest>, JsonRejection>,
 ) -> HttpResult<ScheduledJson> {
-    let principal = admin(&state, &headers, peer, "POST /api/v1/key-rotation/schedule").await?;
+    let principal = admin(&state, &credentials, "POST /api/v1/key-rotation/schedule").await?;
     let request = body(payload)?;
     let scheduled = state
         .admin()
@@ -148,17 +137,10 @@ pub(super) async fn schedule_rotation(
     ))]
 pub(super) async fn event(
     State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    credentials: HttpCredentials,
     Path(event_id): Path<String>,
 ) -> HttpResult<EventJson> {
-    admin(
-        &state,
-        &headers,
-        peer,
-        "GET /api/v1/key-rotation/events/{id}",
-    )
-    .await?;
+    admin(&state, &credentials, "GET /api/v1/key-rotation/events/{id}").await?;
     Ok(Json(state.admin().event(&event_id).await?))
 }
 
@@ -186,11 +168,10 @@ pub(super) struct EventsQuery {
     ))]
 pub(super) async fn events(
     State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    credentials: HttpCredentials,
     Query(query): Query<EventsQuery>,
 ) -> HttpResult<Vec<EventJson>> {
-    admin(&state, &headers, peer, "GET /api/v1/key-rotation/events").await?;
+    admin(&state, &credentials, "GET /api/v1/key-rotation/events").await?;
     let query = EventQuery::parse(
         query.key_type.as_deref(),
         query.status.as_deref(),
@@ -210,11 +191,10 @@ pub(super) async fn events(
     ))]
 pub(super) async fn retry(
     State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    credentials: HttpCredentials,
     Path(event_id): Path<String>,
 ) -> HttpResult<EventJson> {
-    let principal = admin(&state, &headers, peer, "POST /api/v1/key-rotation/retry").await?;
+    let principal = admin(&state, &credentials, "POST /api/v1/key-rotation/retry").await?;
     Ok(Json(state.admin().retry(&event_id, &principal.id).await?))
 }
 
@@ -232,11 +212,10 @@ pub(super) async fn retry(
     ))]
 pub(super) async fn execute(
     State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    credentials: HttpCredentials,
     payload: Result<Json<ExecuteRequest>, JsonRejection>,
 ) -> HttpResult<EventJson> {
-    let principal = admin(&state, &headers, peer, "POST /api/v1/key-rotation/execute").await?;
+    let principal = admin(&state, &credentials, "POST /api/v1/key-rotation/execute").await?;
     let request = body(payload)?;
     let event = state
         .admin()
@@ -256,11 +235,10 @@ pub(super) async fn execute(
     ))]
 pub(super) async fn rollback(
     State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    credentials: HttpCredentials,
     Path(event_id): Path<String>,
 ) -> HttpResult<EventJson> {
-    let principal = admin(&state, &headers, peer, "POST /api/v1/key-rotation/rollback").await?;
+    let principal = admin(&state, &credentials, "POST /api/v1/key-rotation/rollback").await?;
     let event = state
         .admin()
         .rollback_event(&event_id, &principal.id)
@@ -293,11 +271,10 @@ pub(super) struct ReportQuery {
     ))]
 pub(super) async fn report(
     State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    credentials: HttpCredentials,
     Query(query): Query<ReportQuery>,
 ) -> HttpResult<Report> {
-    admin(&state, &headers, peer, "GET /api/v1/key-rotation/report").await?;
+    admin(&state, &credentials, "GET /api/v1/key-rotation/report").await?;
     let report = state
         .admin()
         .report_from_text(
