@@ -33,6 +33,7 @@ mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+mod excerpt;
 /// The envelope crate under its historical name, so the server keeps saying `crate::crypto`.
 pub use rekey_envelope as crypto;
 pub mod keystore;

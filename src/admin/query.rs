@@ -110,10 +110,7 @@ pub(crate) fn rfc3339_time(
 
 /// At most 64 characters of a client's value, for an error message.
 fn truncated(value: &str) -> String {
-    match value.char_indices().nth(64) {
-        Some((end, _)) => format!("{}…", &value[..end]),
-        None => value.to_owned(),
-    }
+    crate::excerpt::excerpt(value, 64)
 }
 
 #[cfg(test)]

@@ -115,11 +115,7 @@ fn quoted(name: &str, value: &str) -> String {
     if SECRET_VARIABLES.contains(&name) {
         return "<redacted>".into();
     }
-    let mut quoted: String = value.chars().take(QUOTED_CHARS).collect();
-    if quoted.len() < value.len() {
-        quoted.push('…');
-    }
-    quoted
+    crate::excerpt::excerpt(value, QUOTED_CHARS)
 }
 
 fn parse<T: FromStr>(value: &str) -> Result<T, String>

@@ -73,11 +73,9 @@ impl KeyError {
 
     /// A key name that breaks the naming rule, quoted in the message (shortened with "…").
     pub fn invalid_key_name(name: &str) -> Self {
-        let mut quoted: String = name.chars().take(Self::QUOTED_NAME_CHARS).collect();
-        if quoted.len() < name.len() {
-            quoted.push('…');
+        KeyError::InvalidKeyName {
+            name: crate::excerpt::excerpt(name, Self::QUOTED_NAME_CHARS),
         }
-        KeyError::InvalidKeyName { name: quoted }
     }
 }
 

@@ -413,7 +413,7 @@ async fn framework_errors_are_json_too() {
             b"",
             400,
             "INVALID_ARGUMENT",
-            &["limit", "invalid digit"],
+            &["\"limit=-1\"", "invalid digit"],
         ),
         (
             "GET",
@@ -422,7 +422,7 @@ async fn framework_errors_are_json_too() {
             b"",
             400,
             "INVALID_ARGUMENT",
-            &["limit"],
+            &["\"limit=abc\"", "invalid digit"],
         ),
         (
             "GET",

@@ -65,11 +65,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let query = crate::excerpt::excerpt(parts.uri.query().unwrap_or(""), 80);
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(value)| Self(value))
             .map_err(|rejection| {
-                HttpError::bad_request(format!("invalid query: {}", rejection.body_text()))
+                // axum's text leads with its own prefix; the cause is the part after it
+                // ("limit: invalid digit found in string"), and the value is named here.
+                let text = rejection.body_text();
+                let cause = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&text);
+                HttpError::bad_request(format!("invalid query string {query:?}: {cause}"))
             })
     }
 }
