@@ -24,7 +24,6 @@ use crate::config::Config;
 use crate::proto::admin_service_server::AdminServiceServer;
 use crate::proto::key_service_server::KeyServiceServer;
 use crate::proto::rotation_service_server::RotationServiceServer;
-use crate::rotation::scheduler::Scheduler;
 use crate::rotation::RotationEngine;
 use crate::telemetry::Metrics;
 
@@ -53,7 +52,7 @@ pub(super) async fn set_health(health: &HealthReporter, status: ServingStatus) {
 /// What the gRPC services act on.
 pub(super) struct Services {
     pub(super) engine: Arc<RotationEngine>,
-    pub(super) scheduler: Arc<Scheduler>,
+    pub(super) admin: Arc<Admin>,
     pub(super) auth: Arc<Authenticator>,
     pub(super) metrics: Arc<Metrics>,
 }
@@ -132,24 +131,22 @@ impl Services {
         AdminServiceServer<AdminServiceImpl>,
     ) {
         let max_message = config.keystore.max_plaintext_bytes + MESSAGE_OVERHEAD_BYTES;
-        let admin = Arc::new(Admin::new(
-            Arc::clone(&self.engine),
-            Arc::clone(&self.scheduler),
-            Arc::clone(&self.auth),
-        ));
+        let admin = &self.admin;
         let key_service = KeyServiceServer::new(KeyServiceImpl::new(
             Arc::clone(&self.engine),
-            Arc::clone(&admin),
+            Arc::clone(admin),
             Arc::clone(&self.auth),
         ))
         .max_decoding_message_size(max_message)
         .max_encoding_message_size(max_message);
         let rotation_service = RotationServiceServer::new(RotationServiceImpl::new(
-            Arc::clone(&admin),
+            Arc::clone(admin),
             Arc::clone(&self.auth),
         ));
-        let admin_service =
-            AdminServiceServer::new(AdminServiceImpl::new(admin, Arc::clone(&self.auth)));
+        let admin_service = AdminServiceServer::new(AdminServiceImpl::new(
+            Arc::clone(admin),
+            Arc::clone(&self.auth),
+        ));
         (key_service, rotation_service, admin_service)
     }
 }

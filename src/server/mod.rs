@@ -31,6 +31,7 @@ use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 use tracing::{info, warn};
 
+use crate::admin::Admin;
 use crate::api::http::HttpState;
 use crate::audit::Auditor;
 use crate::auth::Authenticator;
@@ -176,6 +177,12 @@ pub async fn start(
     .await?;
     let auth = open_auth(config, &stores, &auditor, clock, &metrics).await?;
 
+    // One admin core behind both transports.
+    let admin = Arc::new(Admin::new(
+        Arc::clone(&rotation.engine),
+        Arc::clone(&rotation.scheduler),
+        Arc::clone(&auth),
+    ));
     let stop = CancellationToken::new();
     let health = HealthReporter::new();
     grpc::set_health(&health, ServingStatus::Serving).await;
@@ -183,8 +190,8 @@ pub async fn start(
         Some(listener) => {
             let state = HttpState {
                 engine: Arc::clone(&rotation.engine),
-                scheduler: Arc::clone(&rotation.scheduler),
                 auth: Arc::clone(&auth),
+                admin: Arc::clone(&admin),
             };
             let (addr, task) = http::spawn_http(
                 listener,
@@ -201,7 +208,7 @@ pub async fn start(
     let grpc_addr = listener.local_addr()?;
     let services = grpc::Services {
         engine: Arc::clone(&rotation.engine),
-        scheduler: Arc::clone(&rotation.scheduler),
+        admin,
         auth: Arc::clone(&auth),
         metrics: Arc::clone(&metrics),
     };

@@ -22,24 +22,20 @@ use crate::admin::query::EventQuery;
 use crate::admin::Admin;
 use crate::api::guard;
 use crate::auth::{Authenticator, Principal};
-use crate::rotation::scheduler::Scheduler;
 use crate::rotation::RotationEngine;
 
 #[derive(Debug, Clone)]
 pub(crate) struct HttpState {
+    /// For the metrics it renders at /metrics.
     pub(crate) engine: Arc<RotationEngine>,
-    pub(crate) scheduler: Arc<Scheduler>,
     pub(crate) auth: Arc<Authenticator>,
+    /// The admin core, the same one the gRPC services use.
+    pub(crate) admin: Arc<Admin>,
 }
 
 impl HttpState {
-    /// The admin core over this state's engine, scheduler and tokens.
-    fn admin(&self) -> Admin {
-        Admin::new(
-            Arc::clone(&self.engine),
-            Arc::clone(&self.scheduler),
-            Arc::clone(&self.auth),
-        )
+    fn admin(&self) -> &Admin {
+        &self.admin
     }
 }
 
