@@ -37,7 +37,7 @@ mod excerpt;
 /// The envelope crate under its historical name, so the server keeps saying `crate::crypto`.
 pub use rekey_envelope as crypto;
 pub mod keystore;
-pub mod proto;
+pub use rekey_proto as proto;
 
 pub mod rotation;
 pub mod server;

@@ -34,6 +34,8 @@ pub(crate) enum InvalidInput {
     UnknownReportKind(String),
     #[error("role {0:?} is not \"admin\" or \"client\"")]
     UnknownRole(String),
+    #[error("the report period is empty: its start ({from}) must be before its end ({to})")]
+    EmptyPeriod { from: String, to: String },
     #[error("{field} must be an RFC 3339 time such as 2026-01-31T00:00:00Z, got {value:?}")]
     BadTime { field: &'static str, value: String },
     #[error(transparent)]

@@ -94,7 +94,7 @@ pub(crate) enum ReportBody {
     },
     Monthly(Monthly),
     Quarterly {
-        standards: Vec<&'static str>,
+        standards: Vec<String>,
         keys: Vec<QuarterlyKey>,
     },
 }
@@ -108,7 +108,7 @@ pub(crate) struct EventSummary {
     pub(crate) to_version: u32,
     pub(crate) trigger: String,
     pub(crate) actor: String,
-    pub(crate) status: &'static str,
+    pub(crate) status: String,
     pub(crate) created_at: Time,
     pub(crate) finished_at: Option<Time>,
     pub(crate) duration_secs: Option<Secs>,
@@ -127,7 +127,7 @@ impl From<&RotationEvent> for EventSummary {
             to_version: e.to_version,
             trigger: e.trigger.clone(),
             actor: e.actor.clone(),
-            status: e.status.as_str(),
+            status: e.status.as_str().to_owned(),
             created_at: Time(e.created_at),
             finished_at: e.finished_at.map(Time),
             duration_secs: match (e.started_at, e.finished_at) {
@@ -153,7 +153,7 @@ fn summaries<'a>(events: impl IntoIterator<Item = &'a RotationEvent>) -> Vec<Eve
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct VersionStateJson {
     pub(crate) version: u32,
-    pub(crate) state: &'static str,
+    pub(crate) state: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -162,7 +162,7 @@ pub(crate) struct WeeklyKey {
     pub(crate) primary_version: u32,
     pub(crate) primary_age_secs: Secs,
     pub(crate) next_rotation_due: Time,
-    pub(crate) alert_level: &'static str,
+    pub(crate) alert_level: String,
     pub(crate) alert_reason: String,
     pub(crate) versions: Vec<VersionStateJson>,
     pub(crate) rotations_in_period: usize,
@@ -204,7 +204,7 @@ pub(crate) struct VersionPastGrace {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct QuarterlyKey {
     pub(crate) key_type: String,
-    pub(crate) purpose: &'static str,
+    pub(crate) purpose: String,
     pub(crate) policy: PolicySecs,
     pub(crate) rotations: Vec<EventSummary>,
     pub(crate) overdue_periods: Vec<OverduePeriod>,
@@ -238,6 +238,13 @@ impl Admin {
         let now = engine.manager().now();
         let to = to.unwrap_or(now);
         let from = from.unwrap_or(to - kind.default_days() * DAY_MS);
+        if from >= to {
+            return Err(InvalidInput::EmptyPeriod {
+                from: super::views::rfc3339(from),
+                to: super::views::rfc3339(to),
+            }
+            .into());
+        }
         let events: Vec<RotationEvent> = engine
             .list_events(None, None, MAX_EVENTS)
             .await?
@@ -278,14 +285,14 @@ async fn weekly(
                 primary_version: s.record.primary_version,
                 primary_age_secs: Secs(a.primary_age_ms),
                 next_rotation_due: Time(a.next_rotation_due),
-                alert_level: a.level.as_str(),
+                alert_level: a.level.as_str().to_owned(),
                 alert_reason: a.reason,
                 versions: s
                     .versions
                     .iter()
                     .map(|v| VersionStateJson {
                         version: v.version,
-                        state: v.state.as_str(),
+                        state: v.state.as_str().to_owned(),
                     })
                     .collect(),
                 rotations_in_period: events
@@ -386,7 +393,7 @@ async fn quarterly(
         };
         keys.push(QuarterlyKey {
             key_type: s.record.name.clone(),
-            purpose: s.record.purpose.as_str(),
+            purpose: s.record.purpose.as_str().to_owned(),
             policy: PolicySecs {
                 rotation_interval_secs: Secs::from_secs(policy.rotation_interval_secs),
                 grace_period_secs: Secs::from_secs(policy.grace_period_secs),
@@ -404,7 +411,7 @@ async fn quarterly(
         });
     }
     Ok(ReportBody::Quarterly {
-        standards: vec!["SOX", "PCI DSS", "GDPR"],
+        standards: ["SOX", "PCI DSS", "GDPR"].map(String::from).to_vec(),
         keys,
     })
 }

@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 use crate::admin::reports::ReportKind;
 use crate::admin::{Admin, AdminError};
 use crate::api::convert::{self, millis};
-use crate::api::guard;
+use crate::api::{guard, report_proto};
 use crate::audit::AuditFilter;
 use crate::auth::Authenticator;
 use crate::proto::{self, admin_service_server::AdminService};
@@ -39,9 +39,15 @@ impl AdminService for AdminServiceImpl {
     ) -> RpcResult<proto::CreateTokenResponse> {
         let principal = guard::admin(&self.auth, &request, "CreateToken").await?;
         let req = request.into_inner();
+        let role = convert::enum_word("role", req.role, "TOKEN_ROLE_", |v| {
+            proto::TokenRole::try_from(v).ok().map(|r| r.as_str_name())
+        })?
+        .ok_or_else(|| {
+            Status::invalid_argument("role is required: TOKEN_ROLE_ADMIN or TOKEN_ROLE_CLIENT")
+        })?;
         let new = crate::admin::NewToken {
             name: req.name,
-            role: req.role,
+            role,
             key_names: req.key_names,
             operations: req.operations,
             expires_at: req.expires_at.as_ref().map(millis),
@@ -67,13 +73,15 @@ impl AdminService for AdminServiceImpl {
     async fn revoke_token(
         &self,
         request: Request<proto::RevokeTokenRequest>,
-    ) -> RpcResult<proto::TokenInfo> {
+    ) -> RpcResult<proto::RevokeTokenResponse> {
         let principal = guard::admin(&self.auth, &request, "RevokeToken").await?;
         let token = self
             .admin
             .revoke_token(&request.get_ref().token_id, &principal.id)
             .await?;
-        Ok(Response::new(convert::token_info(&token)))
+        Ok(Response::new(proto::RevokeTokenResponse {
+            token: Some(convert::token_info(&token)),
+        }))
     }
 
     async fn list_audit(
@@ -83,8 +91,8 @@ impl AdminService for AdminServiceImpl {
         guard::admin(&self.auth, &request, "ListAudit").await?;
         let req = request.get_ref();
         let filter = AuditFilter {
-            from: req.from.as_ref().map(millis),
-            to: req.to.as_ref().map(millis),
+            from: req.start_time.as_ref().map(millis),
+            to: req.end_time.as_ref().map(millis),
             key_name: non_empty(&req.key_name),
             principal: non_empty(&req.principal),
             operation: non_empty(&req.operation),
@@ -112,29 +120,25 @@ impl AdminService for AdminServiceImpl {
         }))
     }
 
-    /// The report as a `google.protobuf.Struct` made from the same JSON the HTTP API serves.
+    /// The report as typed messages, built from the same report the HTTP API serves as JSON.
     async fn get_report(
         &self,
         request: Request<proto::GetReportRequest>,
     ) -> RpcResult<proto::GetReportResponse> {
         guard::admin(&self.auth, &request, "GetReport").await?;
         let req = request.get_ref();
-        let kind = ReportKind::from_request(Some(&req.kind)).map_err(AdminError::from)?;
+        let kind = convert::enum_word("kind", req.kind, "REPORT_KIND_", |v| {
+            proto::ReportKind::try_from(v).ok().map(|k| k.as_str_name())
+        })?;
+        let kind = ReportKind::from_request(kind.as_deref()).map_err(AdminError::from)?;
         let report = self
             .admin
             .report(
                 kind,
-                req.from.as_ref().map(millis),
-                req.to.as_ref().map(millis),
+                req.start_time.as_ref().map(millis),
+                req.end_time.as_ref().map(millis),
             )
             .await?;
-        let json = serde_json::to_value(&report)
-            .map_err(|e| Status::internal(format!("cannot encode the report: {e}")))?;
-        Ok(Response::new(proto::GetReportResponse {
-            report: match convert::json_to_prost(json) {
-                prost_types::value::Kind::StructValue(s) => Some(s),
-                _ => None,
-            },
-        }))
+        Ok(Response::new(report_proto::report(&report)))
     }
 }

@@ -16,7 +16,7 @@ pub(crate) fn timestamp(ms: Millis) -> prost_types::Timestamp {
     }
 }
 
-fn time(t: Time) -> prost_types::Timestamp {
+pub(crate) fn time(t: Time) -> prost_types::Timestamp {
     timestamp(t.0)
 }
 
@@ -27,13 +27,57 @@ pub(crate) fn duration_ms(ms: Millis) -> prost_types::Duration {
     }
 }
 
-fn duration(d: Secs) -> prost_types::Duration {
+pub(crate) fn duration(d: Secs) -> prost_types::Duration {
     duration_ms(d.0)
 }
 
-/// A lowercase word of the views ("encrypt_decrypt", "active", "OK") as its proto enum value.
-fn enum_value<E: Into<i32>>(word: &str, from_name: impl Fn(&str) -> Option<E>) -> i32 {
-    from_name(&word.to_ascii_uppercase()).map_or(0, Into::into)
+/// A word of the views ("encrypt_decrypt", "active", "OK") as the proto enum value named
+/// `prefix` + the word in capitals (`KEY_PURPOSE_ENCRYPT_DECRYPT`); 0, the unspecified value,
+/// for a word the proto does not name.
+pub(crate) fn enum_value<E: Into<i32>>(
+    prefix: &str,
+    word: &str,
+    from_name: impl Fn(&str) -> Option<E>,
+) -> i32 {
+    from_name(&format!("{prefix}{}", word.to_ascii_uppercase())).map_or(0, Into::into)
+}
+
+/// A proto enum value a client sent, as the admin core's lowercase word (`..._IN_PROGRESS` →
+/// "in_progress"): `Ok(None)` for 0 (unspecified), and an error naming the field for a number
+/// this server's proto does not define (a newer client, or a hand-made request).
+pub(crate) fn enum_word(
+    field: &str,
+    value: i32,
+    prefix: &str,
+    name_of: impl Fn(i32) -> Option<&'static str>,
+) -> Result<Option<String>, tonic::Status> {
+    if value == 0 {
+        return Ok(None);
+    }
+    name_of(value)
+        .and_then(|name| name.strip_prefix(prefix))
+        .map(|word| Some(word.to_ascii_lowercase()))
+        .ok_or_else(|| {
+            tonic::Status::invalid_argument(format!(
+                "{field} {value} is not a value this server knows; use one of the {prefix}* values"
+            ))
+        })
+}
+
+pub(crate) fn event_status(word: &str) -> i32 {
+    enum_value(
+        "ROTATION_EVENT_STATUS_",
+        word,
+        proto::RotationEventStatus::from_str_name,
+    )
+}
+
+pub(crate) fn trigger(word: &str) -> i32 {
+    enum_value("ROTATION_TRIGGER_", word, proto::RotationTrigger::from_str_name)
+}
+
+pub(crate) fn role(word: &str) -> i32 {
+    enum_value("TOKEN_ROLE_", word, proto::TokenRole::from_str_name)
 }
 
 pub(crate) fn status(s: &StatusJson) -> proto::GetStatusResponse {
@@ -46,7 +90,7 @@ pub(crate) fn status(s: &StatusJson) -> proto::GetStatusResponse {
 fn key_status(k: &KeyStatusJson) -> proto::KeyStatus {
     proto::KeyStatus {
         key_name: k.key_type.clone(),
-        purpose: enum_value(&k.purpose, proto::KeyPurpose::from_str_name),
+        purpose: enum_value("KEY_PURPOSE_", &k.purpose, proto::KeyPurpose::from_str_name),
         algorithm: k.algorithm.clone(),
         policy: Some(proto::KeyPolicy {
             rotation_interval: Some(duration(k.rotation_interval_secs)),
@@ -58,7 +102,11 @@ fn key_status(k: &KeyStatusJson) -> proto::KeyStatus {
             .iter()
             .map(|v| proto::KeyVersionStatus {
                 version: v.version,
-                state: enum_value(&v.state, proto::KeyVersionState::from_str_name),
+                state: enum_value(
+                    "KEY_VERSION_STATE_",
+                    &v.state,
+                    proto::KeyVersionState::from_str_name,
+                ),
                 created_at: Some(time(v.created_at)),
                 deprecated_at: v.deprecated_at.map(time),
                 retired_at: v.retired_at.map(time),
@@ -68,12 +116,12 @@ fn key_status(k: &KeyStatusJson) -> proto::KeyStatus {
             .collect(),
         primary_age: Some(duration(k.primary_age_secs)),
         next_rotation_due: Some(time(k.next_rotation_due)),
-        alert_level: enum_value(&k.alert_level, proto::AlertLevel::from_str_name),
+        alert_level: enum_value("ALERT_LEVEL_", &k.alert_level, proto::AlertLevel::from_str_name),
         alert_reason: k.alert_reason.clone(),
     }
 }
 
-fn counts(c: &CountsJson) -> proto::MigrationCounts {
+pub(crate) fn counts(c: &CountsJson) -> proto::MigrationCounts {
     proto::MigrationCounts {
         total: c.total,
         migrated: c.migrated,
@@ -89,9 +137,9 @@ pub(crate) fn event(e: &EventJson) -> proto::RotationEvent {
         key_name: e.key_type.clone(),
         from_version: e.from_version,
         to_version: e.to_version,
-        trigger: e.trigger.clone(),
+        trigger: trigger(&e.trigger),
         actor: e.actor.clone(),
-        status: e.status.clone(),
+        status: event_status(&e.status),
         rolling_back: e.rolling_back,
         created_at: Some(time(e.created_at)),
         started_at: e.started_at.map(time),
@@ -159,7 +207,7 @@ pub(crate) fn token_info(t: &TokenJson) -> proto::TokenInfo {
     proto::TokenInfo {
         token_id: t.token_id.clone(),
         name: t.name.clone(),
-        role: t.role.clone(),
+        role: role(&t.role),
         key_names: t.key_names.clone(),
         operations: t.operations.clone(),
         created_at: Some(time(t.created_at)),
@@ -192,34 +240,41 @@ pub(crate) fn millis(t: &prost_types::Timestamp) -> Millis {
     t.seconds.saturating_mul(MILLIS_PER_SEC) + i64::from(t.nanos / 1_000_000)
 }
 
-/// A JSON value as a protobuf `Value` kind (for `google.protobuf.Struct` fields).
-pub(crate) fn json_to_prost(value: serde_json::Value) -> prost_types::value::Kind {
-    use prost_types::value::Kind;
-    match value {
-        serde_json::Value::Null => Kind::NullValue(0),
-        serde_json::Value::Bool(b) => Kind::BoolValue(b),
-        serde_json::Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
-        serde_json::Value::String(s) => Kind::StringValue(s),
-        serde_json::Value::Array(items) => Kind::ListValue(prost_types::ListValue {
-            values: items
-                .into_iter()
-                .map(|v| prost_types::Value {
-                    kind: Some(json_to_prost(v)),
-                })
-                .collect(),
-        }),
-        serde_json::Value::Object(map) => Kind::StructValue(prost_types::Struct {
-            fields: map
-                .into_iter()
-                .map(|(k, v)| {
-                    (
-                        k,
-                        prost_types::Value {
-                            kind: Some(json_to_prost(v)),
-                        },
-                    )
-                })
-                .collect(),
-        }),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every word the views use has a proto value, so nothing reaches a client as unspecified.
+    #[test]
+    fn every_view_word_has_a_proto_enum_value() {
+        for word in ["pending", "in_progress", "completed", "failed", "rolled_back"] {
+            assert_ne!(event_status(word), 0, "{word}");
+        }
+        for word in ["scheduled", "manual", "emergency", "rollback"] {
+            assert_ne!(trigger(word), 0, "{word}");
+        }
+        assert_eq!(role("admin"), proto::TokenRole::Admin as i32);
+        assert_eq!(role("client"), proto::TokenRole::Client as i32);
+        assert_eq!(trigger("no-such-trigger"), 0);
+    }
+
+    #[test]
+    fn enum_words_round_trip_and_unknown_numbers_are_refused() {
+        let name_of = |v: i32| {
+            proto::RotationEventStatus::try_from(v)
+                .ok()
+                .map(|s| s.as_str_name())
+        };
+        let prefix = "ROTATION_EVENT_STATUS_";
+        assert_eq!(enum_word("status", 0, prefix, name_of).unwrap(), None);
+        let in_progress = proto::RotationEventStatus::InProgress as i32;
+        assert_eq!(
+            enum_word("status", in_progress, prefix, name_of).unwrap(),
+            Some("in_progress".to_owned())
+        );
+        assert_eq!(event_status("in_progress"), in_progress);
+        let err = enum_word("status", 99, prefix, name_of).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        assert!(err.message().contains("status 99"), "{}", err.message());
     }
 }

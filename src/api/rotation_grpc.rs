@@ -72,10 +72,12 @@ impl RotationService for RotationServiceImpl {
     async fn get_event(
         &self,
         request: Request<proto::GetEventRequest>,
-    ) -> RpcResult<proto::RotationEvent> {
+    ) -> RpcResult<proto::GetEventResponse> {
         guard::admin(&self.auth, &request, "GetEvent").await?;
         let event = self.admin.event(&request.get_ref().event_id).await?;
-        Ok(Response::new(convert::event(&event)))
+        Ok(Response::new(proto::GetEventResponse {
+            event: Some(convert::event(&event)),
+        }))
     }
 
     async fn list_events(
@@ -84,7 +86,13 @@ impl RotationService for RotationServiceImpl {
     ) -> RpcResult<proto::ListEventsResponse> {
         guard::admin(&self.auth, &request, "ListEvents").await?;
         let req = request.get_ref();
-        let query = EventQuery::parse(Some(&req.key_name), Some(&req.status), Some(req.limit))?;
+        let status = convert::enum_word(
+            "status",
+            req.status,
+            "ROTATION_EVENT_STATUS_",
+            |v| proto::RotationEventStatus::try_from(v).ok().map(|s| s.as_str_name()),
+        )?;
+        let query = EventQuery::parse(Some(&req.key_name), status.as_deref(), Some(req.limit))?;
         let events = self.admin.events(&query).await?;
         Ok(Response::new(proto::ListEventsResponse {
             events: events.iter().map(convert::event).collect(),
@@ -95,39 +103,45 @@ impl RotationService for RotationServiceImpl {
     async fn execute_event(
         &self,
         request: Request<proto::ExecuteEventRequest>,
-    ) -> RpcResult<proto::RotationEvent> {
+    ) -> RpcResult<proto::ExecuteEventResponse> {
         let principal = guard::admin(&self.auth, &request, "ExecuteEvent").await?;
         let req = request.get_ref();
         let event = self
             .admin
             .execute(&req.event_id, Some(req.batch_size), &principal.id)
             .await?;
-        Ok(Response::new(convert::event(&event)))
+        Ok(Response::new(proto::ExecuteEventResponse {
+            event: Some(convert::event(&event)),
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(event_id = %request.get_ref().event_id))]
     async fn retry_event(
         &self,
         request: Request<proto::RetryEventRequest>,
-    ) -> RpcResult<proto::RotationEvent> {
+    ) -> RpcResult<proto::RetryEventResponse> {
         let principal = guard::admin(&self.auth, &request, "RetryEvent").await?;
         let event = self
             .admin
             .retry(&request.get_ref().event_id, &principal.id)
             .await?;
-        Ok(Response::new(convert::event(&event)))
+        Ok(Response::new(proto::RetryEventResponse {
+            event: Some(convert::event(&event)),
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(event_id = %request.get_ref().event_id))]
     async fn rollback_event(
         &self,
         request: Request<proto::RollbackEventRequest>,
-    ) -> RpcResult<proto::RotationEvent> {
+    ) -> RpcResult<proto::RollbackEventResponse> {
         let principal = guard::admin(&self.auth, &request, "RollbackEvent").await?;
         let event = self
             .admin
             .rollback_event(&request.get_ref().event_id, &principal.id)
             .await?;
-        Ok(Response::new(convert::event(&event)))
+        Ok(Response::new(proto::RollbackEventResponse {
+            event: Some(convert::event(&event)),
+        }))
     }
 }

@@ -100,6 +100,7 @@ impl From<InvalidInput> for Status {
             | InvalidInput::UnknownReportKind(_)
             | InvalidInput::UnknownRole(_)
             | InvalidInput::BadTime { .. }
+            | InvalidInput::EmptyPeriod { .. }
             | InvalidInput::BatchSize(_) => Code::InvalidArgument,
         };
         Status::new(code, err.to_string())

@@ -8,6 +8,7 @@ use super::exit::{CliError, Exit};
 use super::json;
 use super::output::{emit, emit_json, or_dash, time, Table};
 use crate::proto::{
+    self,
     CreateTokenRequest, ListAuditRequest, ListTokensRequest, RevokeTokenRequest, TokenInfo,
     VerifyAuditRequest,
 };
@@ -28,10 +29,9 @@ pub(super) async fn token(conn: &Conn, command: TokenCommand) -> Result<Exit, Cl
             let request = CreateTokenRequest {
                 name,
                 role: match role {
-                    TokenRole::Admin => "admin",
-                    TokenRole::Client => "client",
-                }
-                .into(),
+                    TokenRole::Admin => proto::TokenRole::Admin,
+                    TokenRole::Client => proto::TokenRole::Client,
+                } as i32,
                 key_names: keys,
                 operations,
                 expires_at,
@@ -68,11 +68,14 @@ pub(super) async fn token(conn: &Conn, command: TokenCommand) -> Result<Exit, Cl
             Ok(Exit::Success)
         }
         TokenCommand::Revoke { id } => {
-            let info = conn
+            let reply = conn
                 .admin()
                 .revoke_token(RevokeTokenRequest { token_id: id })
                 .await?
                 .into_inner();
+            let info = reply
+                .token
+                .ok_or_else(|| CliError::failed("the server's answer has no token in it"))?;
             if conn.json {
                 emit_json(&json::token(&info))?;
             } else {
@@ -112,7 +115,7 @@ fn token_table(tokens: &[TokenInfo]) -> String {
         table.row(vec![
             t.token_id.clone(),
             t.name.clone(),
-            t.role.clone(),
+            json::role(t.role),
             all_if_empty(&t.key_names),
             all_if_empty(&t.operations),
             time(t.created_at.as_ref()),
@@ -135,8 +138,8 @@ pub(super) async fn audit(conn: &Conn, command: AuditCommand) -> Result<Exit, Cl
             limit,
         } => {
             let request = ListAuditRequest {
-                from,
-                to,
+                start_time: from,
+                end_time: to,
                 key_name: key.unwrap_or_default(),
                 principal: principal.unwrap_or_default(),
                 operation: operation.unwrap_or_default(),

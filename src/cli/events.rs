@@ -19,7 +19,7 @@ pub(super) async fn run(conn: &Conn, command: EventsCommand) -> Result<Exit, Cli
             let request = RetryEventRequest {
                 event_id: id.clone(),
             };
-            let event = conn.rotation().retry_event(request).await?.into_inner();
+            let event = json::answered_event(conn.rotation().retry_event(request).await?.into_inner().event)?;
             started(
                 conn,
                 &event,
@@ -38,14 +38,14 @@ pub(super) async fn run(conn: &Conn, command: EventsCommand) -> Result<Exit, Cli
                 event_id: id.clone(),
                 batch_size: batch_size.map_or(0, u32::from),
             };
-            let event = conn.rotation().execute_event(request).await?.into_inner();
+            let event = json::answered_event(conn.rotation().execute_event(request).await?.into_inner().event)?;
             started(conn, &event, "running", wait, Goal::Completed).await
         }
         EventsCommand::Rollback { id, wait } => {
             let request = RollbackEventRequest {
                 event_id: id.clone(),
             };
-            let event = conn.rotation().rollback_event(request).await?.into_inner();
+            let event = json::answered_event(conn.rotation().rollback_event(request).await?.into_inner().event)?;
             let what = format!(
                 "rolling back: version {} of {} is primary again",
                 event.from_version, event.key_name
@@ -66,7 +66,8 @@ async fn started(
     if !conn.json {
         emit(&format!(
             "event {} {what} (status {})\n",
-            event.event_id, event.status
+            event.event_id,
+            json::event_status(event.status)
         ))?;
     } else if !wait {
         emit_json(&json::event(event))?;
@@ -87,7 +88,7 @@ async fn list(
         .rotation()
         .list_events(ListEventsRequest {
             key_name: key.unwrap_or_default(),
-            status: status.unwrap_or_default(),
+            status: status.as_deref().map_or(Ok(0), json::event_status_value)?,
             limit: limit.unwrap_or(0),
         })
         .await?
@@ -106,7 +107,7 @@ async fn list(
             e.event_id.clone(),
             e.key_name.clone(),
             format!("{} -> {}", e.from_version, e.to_version),
-            e.trigger.clone(),
+            json::trigger(e.trigger),
             status_words(e),
             totals.migrated.to_string(),
             totals.failed.to_string(),
@@ -120,18 +121,19 @@ async fn list(
 
 fn status_words(e: &RotationEvent) -> String {
     if e.rolling_back {
-        format!("{} (rolling back)", e.status)
+        format!("{} (rolling back)", json::event_status(e.status))
     } else {
-        e.status.clone()
+        json::event_status(e.status)
     }
 }
 
 async fn show(conn: &Conn, id: String) -> Result<Exit, CliError> {
-    let e = conn
+    let reply = conn
         .rotation()
         .get_event(GetEventRequest { event_id: id })
         .await?
         .into_inner();
+    let e = json::answered_event(reply.event)?;
     if conn.json {
         emit_json(&json::event(&e))?;
         return Ok(Exit::Success);
@@ -149,7 +151,10 @@ async fn show(conn: &Conn, id: String) -> Result<Exit, CliError> {
             "versions",
             format!("{} -> {}", e.from_version, e.to_version),
         ),
-        ("trigger", format!("{} (by {})", e.trigger, e.actor)),
+        (
+            "trigger",
+            format!("{} (by {})", json::trigger(e.trigger), e.actor),
+        ),
         ("status", status_words(&e)),
         ("created", time(e.created_at.as_ref())),
         ("started", time(e.started_at.as_ref())),

@@ -2,45 +2,81 @@
 //! prints the same shapes as the HTTP API (times RFC 3339, durations whole `*_secs`, enums as
 //! words, the runbook's `key_type`).
 
-use serde_json::{Map, Value};
-
 use crate::admin::views::{
     AuditRecordJson, AuditVerifyJson, CountsJson, EventJson, ImpactJson, KeyScheduleJson,
     KeyStatusJson, RolledBackJson, ScheduleJson, ScheduledJson, Secs, StatusJson, TargetImpactJson,
     TargetProgressJson, Time, TokenJson, VersionJson, VersionRecordsJson,
 };
 use crate::api::convert::millis;
+use super::exit::CliError;
 use crate::proto;
 
-pub(super) fn purpose(value: i32) -> String {
-    proto::KeyPurpose::try_from(value)
-        .map_or("unspecified", |p| p.as_str_name())
+/// A proto enum value's name without its prefix, in lower case, as the views spell it
+/// (`ROTATION_EVENT_STATUS_IN_PROGRESS` → "in_progress"); "unspecified" for a number this CLI
+/// does not know.
+fn word(name: Option<&'static str>, prefix: &str) -> String {
+    name.and_then(|n| n.strip_prefix(prefix))
+        .unwrap_or("unspecified")
         .to_ascii_lowercase()
 }
 
+pub(super) fn purpose(value: i32) -> String {
+    let name = proto::KeyPurpose::try_from(value).ok().map(|p| p.as_str_name());
+    word(name, "KEY_PURPOSE_")
+}
+
 pub(super) fn state(value: i32) -> String {
-    proto::KeyVersionState::try_from(value)
-        .map_or("unspecified", |s| s.as_str_name())
-        .to_ascii_lowercase()
+    let name = proto::KeyVersionState::try_from(value).ok().map(|s| s.as_str_name());
+    word(name, "KEY_VERSION_STATE_")
 }
 
 /// "OK", "WARNING" or "CRITICAL", as in the reports.
 pub(super) fn alert(value: i32) -> String {
-    proto::AlertLevel::try_from(value)
-        .map_or("UNSPECIFIED", |a| a.as_str_name())
-        .to_owned()
+    let name = proto::AlertLevel::try_from(value).ok().map(|a| a.as_str_name());
+    word(name, "ALERT_LEVEL_").to_ascii_uppercase()
 }
 
-fn time(ts: Option<&prost_types::Timestamp>) -> Option<Time> {
+pub(super) fn event_status(value: i32) -> String {
+    let name = proto::RotationEventStatus::try_from(value).ok().map(|s| s.as_str_name());
+    word(name, "ROTATION_EVENT_STATUS_")
+}
+
+pub(super) fn trigger(value: i32) -> String {
+    let name = proto::RotationTrigger::try_from(value).ok().map(|t| t.as_str_name());
+    word(name, "ROTATION_TRIGGER_")
+}
+
+/// A status word of `rekey events list --status` as the proto value.
+pub(super) fn event_status_value(word: &str) -> Result<i32, CliError> {
+    let name = format!("ROTATION_EVENT_STATUS_{}", word.to_ascii_uppercase());
+    proto::RotationEventStatus::from_str_name(&name)
+        .map(|s| s as i32)
+        .ok_or_else(|| CliError::usage(format!("unknown event status {word:?}")))
+}
+
+/// The event an ExecuteEvent/RetryEvent/RollbackEvent/GetEvent answer carries; an answer
+/// without one (a server bug) is an error rather than an empty event.
+pub(super) fn answered_event(
+    event: Option<proto::RotationEvent>,
+) -> Result<proto::RotationEvent, CliError> {
+    event.ok_or_else(|| CliError::failed("the server's answer has no event in it"))
+}
+
+pub(super) fn role(value: i32) -> String {
+    let name = proto::TokenRole::try_from(value).ok().map(|r| r.as_str_name());
+    word(name, "TOKEN_ROLE_")
+}
+
+pub(super) fn time(ts: Option<&prost_types::Timestamp>) -> Option<Time> {
     ts.map(|t| Time(millis(t)))
 }
 
 /// A time the server always sets; the epoch if a server left it out.
-fn set_time(ts: Option<&prost_types::Timestamp>) -> Time {
+pub(super) fn set_time(ts: Option<&prost_types::Timestamp>) -> Time {
     time(ts).unwrap_or(Time(0))
 }
 
-fn secs(d: Option<&prost_types::Duration>) -> Secs {
+pub(super) fn secs(d: Option<&prost_types::Duration>) -> Secs {
     d.map_or(Secs(0), |d| {
         Secs(millis(&prost_types::Timestamp {
             seconds: d.seconds,
@@ -49,7 +85,7 @@ fn secs(d: Option<&prost_types::Duration>) -> Secs {
     })
 }
 
-fn text(s: &str) -> Option<String> {
+pub(super) fn text(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
@@ -121,7 +157,7 @@ pub(super) fn impact(i: &proto::GetImpactResponse) -> ImpactJson {
     }
 }
 
-fn counts(c: Option<&proto::MigrationCounts>) -> CountsJson {
+pub(super) fn counts(c: Option<&proto::MigrationCounts>) -> CountsJson {
     let c = c.copied().unwrap_or_default();
     CountsJson {
         total: c.total,
@@ -138,9 +174,9 @@ pub(super) fn event(e: &proto::RotationEvent) -> EventJson {
         key_type: e.key_name.clone(),
         from_version: e.from_version,
         to_version: e.to_version,
-        trigger: e.trigger.clone(),
+        trigger: trigger(e.trigger),
         actor: e.actor.clone(),
-        status: e.status.clone(),
+        status: event_status(e.status),
         rolling_back: e.rolling_back,
         created_at: set_time(e.created_at.as_ref()),
         started_at: time(e.started_at.as_ref()),
@@ -211,7 +247,7 @@ pub(super) fn token(t: &proto::TokenInfo) -> TokenJson {
     TokenJson {
         token_id: t.token_id.clone(),
         name: t.name.clone(),
-        role: t.role.clone(),
+        role: role(t.role),
         key_names: t.key_names.clone(),
         operations: t.operations.clone(),
         created_at: set_time(t.created_at.as_ref()),
@@ -251,65 +287,3 @@ pub(super) fn verify(v: &proto::VerifyAuditResponse) -> AuditVerifyJson {
 
 /// A `google.protobuf.Struct` as a JSON object. Whole numbers become integers (protobuf
 /// carries every number as a double).
-pub(super) fn from_struct(s: prost_types::Struct) -> Value {
-    Value::Object(
-        s.fields
-            .into_iter()
-            .map(|(k, v)| (k, from_value(v)))
-            .collect::<Map<_, _>>(),
-    )
-}
-
-fn from_value(v: prost_types::Value) -> Value {
-    use prost_types::value::Kind;
-    match v.kind {
-        None | Some(Kind::NullValue(_)) => Value::Null,
-        Some(Kind::BoolValue(b)) => Value::Bool(b),
-        Some(Kind::StringValue(s)) => Value::String(s),
-        Some(Kind::NumberValue(n)) => {
-            if n.fract() == 0.0 && n.abs() < 9.0e15 {
-                Value::from(n as i64)
-            } else {
-                serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
-            }
-        }
-        Some(Kind::StructValue(s)) => from_struct(s),
-        Some(Kind::ListValue(l)) => Value::Array(l.values.into_iter().map(from_value).collect()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use prost_types::value::Kind;
-    use serde_json::json;
-
-    #[test]
-    fn structs_become_json_with_integers_kept_whole() {
-        let num = |n| prost_types::Value {
-            kind: Some(Kind::NumberValue(n)),
-        };
-        let s = prost_types::Struct {
-            fields: [
-                ("count".to_owned(), num(3.0)),
-                ("rate".to_owned(), num(0.5)),
-                (
-                    "list".to_owned(),
-                    prost_types::Value {
-                        kind: Some(Kind::ListValue(prost_types::ListValue {
-                            values: vec![prost_types::Value {
-                                kind: Some(Kind::StringValue("a".into())),
-                            }],
-                        })),
-                    },
-                ),
-            ]
-            .into_iter()
-            .collect(),
-        };
-        assert_eq!(
-            from_struct(s),
-            json!({"count": 3, "rate": 0.5, "list": ["a"]})
-        );
-    }
-}

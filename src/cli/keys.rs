@@ -130,7 +130,11 @@ pub(super) async fn rotate(conn: &Conn, args: RotateArgs) -> Result<Exit, CliErr
         if !conn.json {
             emit(&format!(
                 "rotated {}: version {} -> {} ({})\nevent {}\n",
-                event.key_name, event.from_version, event.to_version, event.trigger, event.event_id
+                event.key_name,
+                event.from_version,
+                event.to_version,
+                json::trigger(event.trigger),
+                event.event_id
             ))?;
         }
         return wait::follow(conn, &event.event_id, Goal::Completed).await;
@@ -143,7 +147,7 @@ pub(super) async fn rotate(conn: &Conn, args: RotateArgs) -> Result<Exit, CliErr
             event.key_name,
             event.from_version,
             event.to_version,
-            event.trigger,
+            json::trigger(event.trigger),
             event.event_id,
             event.event_id
         ))?;

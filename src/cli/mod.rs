@@ -15,6 +15,7 @@ mod json;
 mod keys;
 mod output;
 mod report;
+mod report_json;
 mod root;
 mod serve;
 mod wait;

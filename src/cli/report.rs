@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::args::{ReportArgs, ReportFormat, ReportKind};
 use super::client::Conn;
 use super::exit::{CliError, Exit};
-use super::json;
+use super::report_json;
 use super::output::emit;
 use crate::proto::GetReportRequest;
 
@@ -15,15 +15,13 @@ pub(super) async fn run(conn: &Conn, args: ReportArgs) -> Result<Exit, CliError>
     let reply = conn
         .admin()
         .get_report(GetReportRequest {
-            kind: args.kind.as_str().into(),
-            from: args.from,
-            to: args.to,
+            kind: crate::api::report_proto::kind(args.kind) as i32,
+            start_time: args.from,
+            end_time: args.to,
         })
         .await?
         .into_inner();
-    let report = reply
-        .report
-        .map_or_else(|| Value::Object(Default::default()), json::from_struct);
+    let report = report_json::report(&reply)?;
     let format = args.format.unwrap_or(if conn.json {
         ReportFormat::Json
     } else {

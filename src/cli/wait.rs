@@ -8,7 +8,7 @@ use super::client::Conn;
 use super::exit::{CliError, Exit};
 use super::json;
 use super::output::{emit, emit_json};
-use crate::proto::{GetEventRequest, GetImpactRequest, RotationEvent};
+use crate::proto::{GetEventRequest, GetImpactRequest, RotationEvent, RotationEventStatus as EventStatus};
 
 const POLL: Duration = Duration::from_millis(250);
 const LINE_EVERY: Duration = Duration::from_secs(1);
@@ -24,16 +24,19 @@ pub(super) enum Goal {
 }
 
 impl Goal {
-    fn status(self) -> &'static str {
+    fn status(self) -> i32 {
         match self {
-            Goal::Completed => "completed",
-            Goal::RolledBack => "rolled_back",
+            Goal::Completed => EventStatus::Completed as i32,
+            Goal::RolledBack => EventStatus::RolledBack as i32,
         }
     }
 }
 
-fn finished(status: &str) -> bool {
-    matches!(status, "completed" | "failed" | "rolled_back")
+fn finished(status: i32) -> bool {
+    matches!(
+        EventStatus::try_from(status),
+        Ok(EventStatus::Completed | EventStatus::Failed | EventStatus::RolledBack)
+    )
 }
 
 /// Polls the event until it is completed, failed or rolled back; prints it (a summary, or
@@ -53,7 +56,7 @@ pub(super) async fn follow(conn: &Conn, event_id: &str, goal: Goal) -> Result<Ex
     let mut bar = Bar::new(std::io::stderr().is_terminal(), total);
     loop {
         bar.show(&event);
-        if finished(&event.status) {
+        if finished(event.status) {
             break;
         }
         tokio::time::sleep(POLL).await;
@@ -75,7 +78,8 @@ pub(super) async fn follow(conn: &Conn, event_id: &str, goal: Goal) -> Result<Ex
     };
     eprintln!(
         "rekey: error: event {} ended {}{why}",
-        event.event_id, event.status
+        event.event_id,
+        json::event_status(event.status)
     );
     Ok(Exit::Failed)
 }
@@ -90,7 +94,7 @@ async fn get(conn: &Conn, event_id: &str) -> Result<RotationEvent, CliError> {
             })
             .await;
         match answer {
-            Ok(event) => return Ok(event.into_inner()),
+            Ok(reply) => return json::answered_event(reply.into_inner().event),
             Err(status)
                 if status.code() == tonic::Code::Unavailable && attempts < UNAVAILABLE_RETRIES =>
             {
@@ -118,7 +122,7 @@ fn summary(e: &RotationEvent) -> String {
     format!(
         "event {} {}: {} of {} records migrated ({} already current, {} skipped, {} failed){secs}, {:.0} records/s\n",
         e.event_id,
-        e.status,
+        json::event_status(e.status),
         t.migrated,
         t.total,
         t.already_current,
@@ -147,7 +151,7 @@ impl Bar {
     }
 
     fn show(&mut self, event: &RotationEvent) {
-        let done = finished(&event.status);
+        let done = finished(event.status);
         let line = line(event, self.total);
         let mut stderr = std::io::stderr().lock();
         if self.tty {
@@ -170,10 +174,10 @@ impl Bar {
 /// `[#####-----] 500/1000  50%  250 records/s  in_progress`.
 fn line(event: &RotationEvent, total: Option<u64>) -> String {
     let migrated = migrated(event);
-    let status = if event.rolling_back && !finished(&event.status) {
-        format!("{} (rolling back)", event.status)
+    let status = if event.rolling_back && !finished(event.status) {
+        format!("{} (rolling back)", json::event_status(event.status))
     } else {
-        event.status.clone()
+        json::event_status(event.status)
     };
     let rate = event.records_per_second;
     let Some(total) = total else {
@@ -181,7 +185,7 @@ fn line(event: &RotationEvent, total: Option<u64>) -> String {
         return format!("migrated {migrated} (examined {examined})  {rate:.0} records/s  {status}");
     };
     let total = total.max(migrated);
-    let fraction = if event.status == "completed" {
+    let fraction = if event.status == EventStatus::Completed as i32 {
         1.0
     } else if total == 0 {
         0.0
@@ -202,10 +206,10 @@ mod tests {
     use super::*;
     use crate::proto::MigrationCounts;
 
-    fn event(status: &str, migrated: u64) -> RotationEvent {
+    fn event(status: EventStatus, migrated: u64) -> RotationEvent {
         RotationEvent {
             event_id: "evt-1".into(),
-            status: status.into(),
+            status: status as i32,
             records_per_second: 1234.4,
             totals: Some(MigrationCounts {
                 total: migrated,
@@ -218,14 +222,14 @@ mod tests {
 
     #[test]
     fn the_bar_shows_counts_rate_and_status() {
-        let half = line(&event("in_progress", 50), Some(100));
+        let half = line(&event(EventStatus::InProgress, 50), Some(100));
         assert_eq!(
             half,
             "[###############---------------] 50/100  50%  1234 records/s  in_progress"
         );
-        assert!(line(&event("completed", 100), Some(90)).contains("100/100 100%"));
-        assert!(line(&event("completed", 0), Some(0)).contains("0/0 100%"));
-        assert!(line(&event("pending", 0), Some(0)).contains("0/0   0%"));
-        assert!(line(&event("pending", 0), None).starts_with("migrated 0 (examined 0)"));
+        assert!(line(&event(EventStatus::Completed, 100), Some(90)).contains("100/100 100%"));
+        assert!(line(&event(EventStatus::Completed, 0), Some(0)).contains("0/0 100%"));
+        assert!(line(&event(EventStatus::Pending, 0), Some(0)).contains("0/0   0%"));
+        assert!(line(&event(EventStatus::Pending, 0), None).starts_with("migrated 0 (examined 0)"));
     }
 }

@@ -226,7 +226,7 @@ async fn revoked_and_expired_tokens_stop_working(backend: Backend) {
 
     // Bad requests for tokens are explained.
     for (role, ops, words) in [
-        ("root", vec![], "role"),
+        ("", vec![], "role is required"),
         ("client", vec!["delete".to_string()], "unknown operation"),
         ("admin", vec!["encrypt".to_string()], "cannot be scoped"),
     ] {

@@ -66,8 +66,8 @@ async fn a_rotation_migrates_every_row(backend: Backend) {
 
     let event = s.force_rotation(KEY).await;
     assert_eq!(
-        (event.from_version, event.to_version, event.trigger.as_str()),
-        (1, 2, "emergency")
+        (event.from_version, event.to_version, event.trigger()),
+        (1, 2, rekey::proto::RotationTrigger::Emergency)
     );
     let done = s.wait_for_event(&event.event_id, "completed").await;
     let totals = done.totals.unwrap();
@@ -258,33 +258,24 @@ fn millis(t: Option<&prost_types::Timestamp>) -> i64 {
 
 /// `duration_secs` of event `event_id` in today's post-rotation report.
 async fn report_duration_secs(s: &mut TestServer, event_id: &str) -> f64 {
-    use prost_types::value::Kind;
+    use rekey::proto::get_report_response::Report;
     let request = rekey::proto::GetReportRequest {
-        kind: "post_rotation".into(),
-        from: None,
-        to: None,
+        kind: rekey::proto::ReportKind::PostRotation as i32,
+        start_time: None,
+        end_time: None,
     };
-    let report = s.admin.get_report(request).await.unwrap().into_inner();
-    let report = report.report.expect("a report");
-    let Some(Kind::ListValue(events)) = &report.fields["events"].kind else {
-        panic!("no events in {report:?}");
+    let answer = s.admin.get_report(request).await.unwrap().into_inner();
+    assert_eq!(answer.kind(), rekey::proto::ReportKind::PostRotation);
+    let Some(Report::PostRotation(report)) = answer.report else {
+        panic!("not a post-rotation report: {:?}", answer.report);
     };
-    let fields = events
-        .values
+    let event = report
+        .events
         .iter()
-        .find_map(|v| match &v.kind {
-            Some(Kind::StructValue(e))
-                if e.fields["event_id"].kind == Some(Kind::StringValue(event_id.into())) =>
-            {
-                Some(&e.fields)
-            }
-            _ => None,
-        })
+        .find(|e| e.event_id == event_id)
         .expect("the event is in the report");
-    match fields["duration_secs"].kind {
-        Some(Kind::NumberValue(secs)) => secs,
-        ref other => panic!("duration_secs is {other:?}"),
-    }
+    let duration = event.duration.expect("a finished event has a duration");
+    duration.seconds as f64 + f64::from(duration.nanos) / 1e9
 }
 
 async fn a_failed_event_resumes_with_retry(backend: Backend) {

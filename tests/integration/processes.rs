@@ -189,7 +189,7 @@ async fn a_migration_killed_with_sigkill_is_finished_by_another_replica(backend:
     let mut finished = None;
     for _ in 0..2400 {
         let e = b.clients().get_event(&event.event_id).await;
-        if e.status == "completed" {
+        if e.status() == rekey::proto::RotationEventStatus::Completed {
             finished = Some(e);
             break;
         }
@@ -286,11 +286,12 @@ async fn three_replicas_with_the_scheduler_due_rotate_each_key_once(backend: Bac
             .events;
         assert_eq!(events.len(), 1, "{}", key.key_name);
         assert_eq!(
-            (events[0].trigger.as_str(), events[0].actor.as_str()),
-            ("scheduled", "scheduler")
+            (events[0].trigger(), events[0].actor.as_str()),
+            (rekey::proto::RotationTrigger::Scheduled, "scheduler")
         );
         assert_eq!(
-            events[0].status, "completed",
+            events[0].status(),
+            rekey::proto::RotationEventStatus::Completed,
             "keys without targets complete at once"
         );
     }

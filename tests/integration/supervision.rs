@@ -210,7 +210,7 @@ async fn a_shutdown_mid_migration_leaves_an_exact_checkpoint_that_the_next_start
     let mut done = None;
     for _ in 0..1200 {
         let e = s.get_event(&event.event_id).await;
-        if e.status == "completed" {
+        if e.status() == rekey::proto::RotationEventStatus::Completed {
             done = Some(e);
             break;
         }

@@ -111,7 +111,7 @@ pub async fn client_token(
         .create_token(request(
             CreateTokenRequest {
                 name: "rekey-bench load generator".into(),
-                role: "client".into(),
+                role: rekey::proto::TokenRole::Client as i32,
                 key_names: key_names.iter().map(|k| (*k).to_owned()).collect(),
                 operations: ["encrypt", "decrypt", "generate_data_key", "sign"]
                     .map(str::to_owned)

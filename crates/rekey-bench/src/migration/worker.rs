@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use rekey::proto::rotation_service_client::RotationServiceClient;
-use rekey::proto::{GetEventRequest, RotationEvent, ScheduleRotationRequest};
+use rekey::proto::{
+    GetEventRequest, RotationEvent, RotationEventStatus as EventStatus, ScheduleRotationRequest,
+};
 use rekey::rotation::targets::{Encoding, TargetConfig};
 use rekey::rotation::BatchSize;
 use secrecy::SecretString;
@@ -93,13 +95,15 @@ impl Admin {
                 ))
                 .await
                 .context("GetEvent")?
-                .into_inner();
-            match event.status.as_str() {
-                "completed" => return Ok((started.elapsed(), event)),
-                "failed" | "rolled_back" => {
+                .into_inner()
+                .event
+                .context("GetEvent answered without the event")?;
+            match event.status() {
+                EventStatus::Completed => return Ok((started.elapsed(), event)),
+                status @ (EventStatus::Failed | EventStatus::RolledBack) => {
                     bail!(
                         "migration event {event_id} ended {}: {}",
-                        event.status,
+                        status.as_str_name(),
                         event.last_error
                     )
                 }

@@ -2,19 +2,25 @@
 
 use rekey::proto::{
     CreateTokenRequest, CreateTokenResponse, ListAuditRequest, ListAuditResponse,
-    ListTokensRequest, ListTokensResponse, RevokeTokenRequest, TokenInfo,
+    ListTokensRequest, ListTokensResponse, RevokeTokenRequest, TokenInfo, TokenRole,
 };
 use tonic::Status;
 
 use super::{expect_ok, reply};
 use crate::support::Clients;
 
-/// A token named `name` with `role`, unscoped and never expiring; set other fields with
-/// `CreateTokenRequest { operations, ..token_request(name, role) }`.
+/// A token named `name` with `role` ("admin", "client", or "" for none), unscoped and never
+/// expiring; set other fields with `CreateTokenRequest { operations, ..token_request(name, role) }`.
 pub fn token_request(name: &str, role: &str) -> CreateTokenRequest {
+    let role = match role {
+        "admin" => TokenRole::Admin,
+        "client" => TokenRole::Client,
+        "" => TokenRole::Unspecified,
+        other => panic!("no token role {other:?}"),
+    };
     CreateTokenRequest {
         name: name.into(),
-        role: role.into(),
+        role: role as i32,
         key_names: Vec::new(),
         operations: Vec::new(),
         expires_at: None,
@@ -42,7 +48,11 @@ impl Clients {
         let request = RevokeTokenRequest {
             token_id: token_id.into(),
         };
-        reply(self.admin.revoke_token(request).await)
+        reply(self.admin.revoke_token(request).await).map(|answer| {
+            answer
+                .token
+                .expect("RevokeToken answered without the token")
+        })
     }
 
     pub async fn revoke_token(&mut self, token_id: &str) -> TokenInfo {

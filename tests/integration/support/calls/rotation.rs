@@ -5,12 +5,27 @@ use std::time::Duration;
 use rekey::proto::{
     ExecuteEventRequest, GetEventRequest, GetImpactRequest, GetImpactResponse, ListEventsRequest,
     ListEventsResponse, RetryEventRequest, RollbackEventRequest, RotationEvent,
-    ScheduleRotationRequest,
+    RotationEventStatus, ScheduleRotationRequest,
 };
 use tonic::Status;
 
 use super::{expect_ok, reply};
 use crate::support::Clients;
+
+/// A status as the runbook words it ("completed", "in_progress") as the proto value; "" is
+/// unspecified (every status, in a list request).
+pub fn event_status(word: &str) -> RotationEventStatus {
+    if word.is_empty() {
+        return RotationEventStatus::Unspecified;
+    }
+    let name = format!("ROTATION_EVENT_STATUS_{}", word.to_ascii_uppercase());
+    RotationEventStatus::from_str_name(&name).unwrap_or_else(|| panic!("no event status {word:?}"))
+}
+
+/// The event an ExecuteEvent/RetryEvent/RollbackEvent/GetEvent answer must carry.
+fn the_event(rpc: &str, event: Option<RotationEvent>) -> RotationEvent {
+    event.unwrap_or_else(|| panic!("{rpc} answered without its event"))
+}
 
 impl Clients {
     /// ScheduleRotation with `force`: asserts that it rotated, and returns the event that
@@ -32,14 +47,15 @@ impl Clients {
         let request = GetEventRequest {
             event_id: event_id.into(),
         };
-        expect_ok("GetEvent", reply(self.rotation.get_event(request).await))
+        let answer = expect_ok("GetEvent", reply(self.rotation.get_event(request).await));
+        the_event("GetEvent", answer.event)
     }
 
     /// Polls the event until it reaches `status` (bounded; generous for a shared machine).
     pub async fn wait_for_event(&mut self, event_id: &str, status: &str) -> RotationEvent {
         for _ in 0..6000 {
             let event = self.get_event(event_id).await;
-            if event.status == status {
+            if event.status() == event_status(status) {
                 return event;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -62,7 +78,7 @@ impl Clients {
     ) -> Result<ListEventsResponse, Status> {
         let request = ListEventsRequest {
             key_name: key.into(),
-            status: status.into(),
+            status: event_status(status) as i32,
             limit: 0,
         };
         reply(self.rotation.list_events(request).await)
@@ -82,6 +98,7 @@ impl Clients {
             batch_size,
         };
         reply(self.rotation.execute_event(request).await)
+            .map(|answer| the_event("ExecuteEvent", answer.event))
     }
 
     pub async fn try_retry_event(&mut self, event_id: &str) -> Result<RotationEvent, Status> {
@@ -89,6 +106,7 @@ impl Clients {
             event_id: event_id.into(),
         };
         reply(self.rotation.retry_event(request).await)
+            .map(|answer| the_event("RetryEvent", answer.event))
     }
 
     pub async fn retry_event(&mut self, event_id: &str) -> RotationEvent {
@@ -100,6 +118,7 @@ impl Clients {
             event_id: event_id.into(),
         };
         reply(self.rotation.rollback_event(request).await)
+            .map(|answer| the_event("RollbackEvent", answer.event))
     }
 
     pub async fn rollback_event(&mut self, event_id: &str) -> RotationEvent {
