@@ -73,7 +73,11 @@ pub(crate) fn event_status(word: &str) -> i32 {
 }
 
 pub(crate) fn trigger(word: &str) -> i32 {
-    enum_value("ROTATION_TRIGGER_", word, proto::RotationTrigger::from_str_name)
+    enum_value(
+        "ROTATION_TRIGGER_",
+        word,
+        proto::RotationTrigger::from_str_name,
+    )
 }
 
 pub(crate) fn role(word: &str) -> i32 {
@@ -116,7 +120,11 @@ fn key_status(k: &KeyStatusJson) -> proto::KeyStatus {
             .collect(),
         primary_age: Some(duration(k.primary_age_secs)),
         next_rotation_due: Some(time(k.next_rotation_due)),
-        alert_level: enum_value("ALERT_LEVEL_", &k.alert_level, proto::AlertLevel::from_str_name),
+        alert_level: enum_value(
+            "ALERT_LEVEL_",
+            &k.alert_level,
+            proto::AlertLevel::from_str_name,
+        ),
         alert_reason: k.alert_reason.clone(),
     }
 }
@@ -247,7 +255,13 @@ mod tests {
     /// Every word the views use has a proto value, so nothing reaches a client as unspecified.
     #[test]
     fn every_view_word_has_a_proto_enum_value() {
-        for word in ["pending", "in_progress", "completed", "failed", "rolled_back"] {
+        for word in [
+            "pending",
+            "in_progress",
+            "completed",
+            "failed",
+            "rolled_back",
+        ] {
             assert_ne!(event_status(word), 0, "{word}");
         }
         for word in ["scheduled", "manual", "emergency", "rollback"] {

@@ -6,7 +6,7 @@ pub(crate) mod admin_grpc;
 pub(crate) mod convert;
 pub(crate) mod grpc;
 mod guard;
-pub(crate) mod report_proto;
 pub(crate) mod http;
+pub(crate) mod report_proto;
 pub(crate) mod rotation_grpc;
 mod status;

@@ -5,9 +5,7 @@
 use crate::admin::reports::{
     EventSummary, Monthly, OverduePeriod, QuarterlyKey, Report, ReportBody, ReportKind, WeeklyKey,
 };
-use crate::api::convert::{
-    counts, duration, enum_value, event_status, time, timestamp, trigger,
-};
+use crate::api::convert::{counts, duration, enum_value, event_status, time, timestamp, trigger};
 use crate::proto::{self, get_report_response::Report as Body};
 
 pub(crate) fn report(r: &Report) -> proto::GetReportResponse {
@@ -72,7 +70,11 @@ fn weekly_key(k: &WeeklyKey) -> proto::WeeklyKeyReport {
         primary_version: k.primary_version,
         primary_age: Some(duration(k.primary_age_secs)),
         next_rotation_due: Some(time(k.next_rotation_due)),
-        alert_level: enum_value("ALERT_LEVEL_", &k.alert_level, proto::AlertLevel::from_str_name),
+        alert_level: enum_value(
+            "ALERT_LEVEL_",
+            &k.alert_level,
+            proto::AlertLevel::from_str_name,
+        ),
         alert_reason: k.alert_reason.clone(),
         versions: k
             .versions

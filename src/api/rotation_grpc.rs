@@ -86,12 +86,11 @@ impl RotationService for RotationServiceImpl {
     ) -> RpcResult<proto::ListEventsResponse> {
         guard::admin(&self.auth, &request, "ListEvents").await?;
         let req = request.get_ref();
-        let status = convert::enum_word(
-            "status",
-            req.status,
-            "ROTATION_EVENT_STATUS_",
-            |v| proto::RotationEventStatus::try_from(v).ok().map(|s| s.as_str_name()),
-        )?;
+        let status = convert::enum_word("status", req.status, "ROTATION_EVENT_STATUS_", |v| {
+            proto::RotationEventStatus::try_from(v)
+                .ok()
+                .map(|s| s.as_str_name())
+        })?;
         let query = EventQuery::parse(Some(&req.key_name), status.as_deref(), Some(req.limit))?;
         let events = self.admin.events(&query).await?;
         Ok(Response::new(proto::ListEventsResponse {

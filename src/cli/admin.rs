@@ -8,8 +8,7 @@ use super::exit::{CliError, Exit};
 use super::json;
 use super::output::{emit, emit_json, or_dash, time, Table};
 use crate::proto::{
-    self,
-    CreateTokenRequest, ListAuditRequest, ListTokensRequest, RevokeTokenRequest, TokenInfo,
+    self, CreateTokenRequest, ListAuditRequest, ListTokensRequest, RevokeTokenRequest, TokenInfo,
     VerifyAuditRequest,
 };
 

@@ -19,7 +19,13 @@ pub(super) async fn run(conn: &Conn, command: EventsCommand) -> Result<Exit, Cli
             let request = RetryEventRequest {
                 event_id: id.clone(),
             };
-            let event = json::answered_event(conn.rotation().retry_event(request).await?.into_inner().event)?;
+            let event = json::answered_event(
+                conn.rotation()
+                    .retry_event(request)
+                    .await?
+                    .into_inner()
+                    .event,
+            )?;
             started(
                 conn,
                 &event,
@@ -38,14 +44,26 @@ pub(super) async fn run(conn: &Conn, command: EventsCommand) -> Result<Exit, Cli
                 event_id: id.clone(),
                 batch_size: batch_size.map_or(0, u32::from),
             };
-            let event = json::answered_event(conn.rotation().execute_event(request).await?.into_inner().event)?;
+            let event = json::answered_event(
+                conn.rotation()
+                    .execute_event(request)
+                    .await?
+                    .into_inner()
+                    .event,
+            )?;
             started(conn, &event, "running", wait, Goal::Completed).await
         }
         EventsCommand::Rollback { id, wait } => {
             let request = RollbackEventRequest {
                 event_id: id.clone(),
             };
-            let event = json::answered_event(conn.rotation().rollback_event(request).await?.into_inner().event)?;
+            let event = json::answered_event(
+                conn.rotation()
+                    .rollback_event(request)
+                    .await?
+                    .into_inner()
+                    .event,
+            )?;
             let what = format!(
                 "rolling back: version {} of {} is primary again",
                 event.from_version, event.key_name

@@ -2,13 +2,13 @@
 //! prints the same shapes as the HTTP API (times RFC 3339, durations whole `*_secs`, enums as
 //! words, the runbook's `key_type`).
 
+use super::exit::CliError;
 use crate::admin::views::{
     AuditRecordJson, AuditVerifyJson, CountsJson, EventJson, ImpactJson, KeyScheduleJson,
     KeyStatusJson, RolledBackJson, ScheduleJson, ScheduledJson, Secs, StatusJson, TargetImpactJson,
     TargetProgressJson, Time, TokenJson, VersionJson, VersionRecordsJson,
 };
 use crate::api::convert::millis;
-use super::exit::CliError;
 use crate::proto;
 
 /// A proto enum value's name without its prefix, in lower case, as the views spell it
@@ -21,28 +21,38 @@ fn word(name: Option<&'static str>, prefix: &str) -> String {
 }
 
 pub(super) fn purpose(value: i32) -> String {
-    let name = proto::KeyPurpose::try_from(value).ok().map(|p| p.as_str_name());
+    let name = proto::KeyPurpose::try_from(value)
+        .ok()
+        .map(|p| p.as_str_name());
     word(name, "KEY_PURPOSE_")
 }
 
 pub(super) fn state(value: i32) -> String {
-    let name = proto::KeyVersionState::try_from(value).ok().map(|s| s.as_str_name());
+    let name = proto::KeyVersionState::try_from(value)
+        .ok()
+        .map(|s| s.as_str_name());
     word(name, "KEY_VERSION_STATE_")
 }
 
 /// "OK", "WARNING" or "CRITICAL", as in the reports.
 pub(super) fn alert(value: i32) -> String {
-    let name = proto::AlertLevel::try_from(value).ok().map(|a| a.as_str_name());
+    let name = proto::AlertLevel::try_from(value)
+        .ok()
+        .map(|a| a.as_str_name());
     word(name, "ALERT_LEVEL_").to_ascii_uppercase()
 }
 
 pub(super) fn event_status(value: i32) -> String {
-    let name = proto::RotationEventStatus::try_from(value).ok().map(|s| s.as_str_name());
+    let name = proto::RotationEventStatus::try_from(value)
+        .ok()
+        .map(|s| s.as_str_name());
     word(name, "ROTATION_EVENT_STATUS_")
 }
 
 pub(super) fn trigger(value: i32) -> String {
-    let name = proto::RotationTrigger::try_from(value).ok().map(|t| t.as_str_name());
+    let name = proto::RotationTrigger::try_from(value)
+        .ok()
+        .map(|t| t.as_str_name());
     word(name, "ROTATION_TRIGGER_")
 }
 
@@ -63,7 +73,9 @@ pub(super) fn answered_event(
 }
 
 pub(super) fn role(value: i32) -> String {
-    let name = proto::TokenRole::try_from(value).ok().map(|r| r.as_str_name());
+    let name = proto::TokenRole::try_from(value)
+        .ok()
+        .map(|r| r.as_str_name());
     word(name, "TOKEN_ROLE_")
 }
 
@@ -284,6 +296,3 @@ pub(super) fn verify(v: &proto::VerifyAuditResponse) -> AuditVerifyJson {
         head_hash: v.head_hash.clone(),
     }
 }
-
-/// A `google.protobuf.Struct` as a JSON object. Whole numbers become integers (protobuf
-/// carries every number as a double).

@@ -7,8 +7,8 @@ use serde_json::Value;
 use super::args::{ReportArgs, ReportFormat, ReportKind};
 use super::client::Conn;
 use super::exit::{CliError, Exit};
-use super::report_json;
 use super::output::emit;
+use super::report_json;
 use crate::proto::GetReportRequest;
 
 pub(super) async fn run(conn: &Conn, args: ReportArgs) -> Result<Exit, CliError> {

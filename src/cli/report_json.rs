@@ -3,13 +3,14 @@
 
 use serde_json::Value;
 
-use super::json::{alert, counts, event_status, purpose, secs, set_time, state, text, time, trigger};
 use super::exit::CliError;
-use crate::admin::reports::{
-    EventSummary, Monthly, OverduePeriod, PolicySecs, QuarterlyKey, Report, ReportBody,
-    ReportKind, VersionPastGrace, VersionStateJson, WeeklyKey,
+use super::json::{
+    alert, counts, event_status, purpose, secs, set_time, state, text, time, trigger,
 };
-use crate::admin::views::Time;
+use crate::admin::reports::{
+    EventSummary, Monthly, OverduePeriod, PolicySecs, QuarterlyKey, Report, ReportBody, ReportKind,
+    VersionPastGrace, VersionStateJson, WeeklyKey,
+};
 use crate::proto::{self, get_report_response::Report as Body};
 
 /// The report as JSON; an answer without a body (a server bug) is an error, not an empty report.
@@ -26,7 +27,11 @@ pub(super) fn report(reply: &proto::GetReportResponse) -> Result<Value, CliError
             standards: q.standards.clone(),
             keys: q.keys.iter().map(quarterly_key).collect(),
         },
-        None => return Err(CliError::failed("the server's report answer has no report in it")),
+        None => {
+            return Err(CliError::failed(
+                "the server's report answer has no report in it",
+            ))
+        }
     };
     let kind = match &body {
         ReportBody::PostRotation { .. } => ReportKind::PostRotation,
@@ -142,9 +147,18 @@ mod tests {
     fn a_typed_report_becomes_the_runbook_json() {
         let reply = proto::GetReportResponse {
             kind: proto::ReportKind::Monthly as i32,
-            start_time: Some(prost_types::Timestamp { seconds: 0, nanos: 0 }),
-            end_time: Some(prost_types::Timestamp { seconds: 86_400, nanos: 0 }),
-            generated_at: Some(prost_types::Timestamp { seconds: 86_400, nanos: 0 }),
+            start_time: Some(prost_types::Timestamp {
+                seconds: 0,
+                nanos: 0,
+            }),
+            end_time: Some(prost_types::Timestamp {
+                seconds: 86_400,
+                nanos: 0,
+            }),
+            generated_at: Some(prost_types::Timestamp {
+                seconds: 86_400,
+                nanos: 0,
+            }),
             report: Some(Body::Monthly(proto::MonthlyReport {
                 rotations: 2,
                 finished: 2,
@@ -156,7 +170,10 @@ mod tests {
                     key_name: "TOKEN_ENCRYPTION".into(),
                     trigger: proto::RotationTrigger::Emergency as i32,
                     status: proto::RotationEventStatus::Failed as i32,
-                    duration: Some(prost_types::Duration { seconds: 90, nanos: 0 }),
+                    duration: Some(prost_types::Duration {
+                        seconds: 90,
+                        nanos: 0,
+                    }),
                     ..Default::default()
                 }],
                 ..Default::default()

@@ -8,7 +8,9 @@ use super::client::Conn;
 use super::exit::{CliError, Exit};
 use super::json;
 use super::output::{emit, emit_json};
-use crate::proto::{GetEventRequest, GetImpactRequest, RotationEvent, RotationEventStatus as EventStatus};
+use crate::proto::{
+    GetEventRequest, GetImpactRequest, RotationEvent, RotationEventStatus as EventStatus,
+};
 
 const POLL: Duration = Duration::from_millis(250);
 const LINE_EVERY: Duration = Duration::from_secs(1);

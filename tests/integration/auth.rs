@@ -322,8 +322,8 @@ async fn the_first_start_creates_one_admin_token(backend: Backend) {
     let tokens = Clients::new(&channel, &token).list_tokens().await.tokens;
     assert_eq!(tokens.len(), 1);
     assert_eq!(
-        (tokens[0].role.as_str(), tokens[0].created_by.as_str()),
-        ("admin", "bootstrap")
+        (tokens[0].role(), tokens[0].created_by.as_str()),
+        (rekey::proto::TokenRole::Admin, "bootstrap")
     );
     server.shutdown().await.unwrap();
 

@@ -70,7 +70,11 @@ async fn events_and_status_have_one_shape_on_every_face(backend: Backend) {
     assert_eq!(listed.len(), 1);
     assert_eq!(http_events[0]["event_id"], listed[0].event_id.as_str());
     assert_eq!(http_events[0]["key_type"], listed[0].key_name.as_str());
-    assert_eq!(http_events[0]["status"], listed[0].status.as_str());
+    assert_eq!(http_events[0]["status"], "completed");
+    assert_eq!(
+        listed[0].status(),
+        rekey::proto::RotationEventStatus::Completed
+    );
     assert_eq!(http_events[0]["to_version"], listed[0].to_version);
     assert_eq!(http_events[0]["batch_size"], listed[0].batch_size);
 
@@ -146,16 +150,31 @@ async fn http_and_grpc_agree_on_batch_size_and_list_validation(backend: Backend)
     assert_eq!(grpc_err.code(), Code::InvalidArgument);
     assert_eq!(http["error"]["message"], grpc_err.message());
     // An unknown status: a word over HTTP, a number no proto value has over gRPC.
-    let (code, http) = run_curl(&s, &http_get("/api/v1/key-rotation/events?status=sleeping"), &token, &[]);
+    let (code, http) = run_curl(
+        &s,
+        &http_get("/api/v1/key-rotation/events?status=sleeping"),
+        &token,
+        &[],
+    );
     assert_eq!(code, 400, "{http}");
-    assert!(http["error"]["message"].as_str().unwrap().contains("sleeping"), "{http}");
+    assert!(
+        http["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sleeping"),
+        "{http}"
+    );
     let request = rekey::proto::ListEventsRequest {
         status: 99,
         ..Default::default()
     };
     let grpc_err = grpc.rotation.list_events(request).await.unwrap_err();
     assert_eq!(grpc_err.code(), Code::InvalidArgument);
-    assert!(grpc_err.message().contains("status 99"), "{}", grpc_err.message());
+    assert!(
+        grpc_err.message().contains("status 99"),
+        "{}",
+        grpc_err.message()
+    );
     s.stop().await;
     env.finish().await;
 }

@@ -142,7 +142,12 @@ async fn the_lease_holder_dies_mid_migration_and_another_of_three_replicas_finis
             }
         }
         let e = get_event(&replicas[round % 2]).await;
-        assert_ne!(e.status, "failed", "{}", e.last_error);
+        assert_ne!(
+            e.status(),
+            rekey::proto::RotationEventStatus::Failed,
+            "{}",
+            e.last_error
+        );
         if e.status() == rekey::proto::RotationEventStatus::Completed {
             finished = Some(e);
             break;

@@ -175,7 +175,7 @@ async fn a_migration_killed_with_sigkill_is_finished_by_another_replica(backend:
     for _ in 0..1200 {
         let e = a.clients().get_event(&event.event_id).await;
         if e.totals.unwrap().migrated >= 2_000 {
-            assert_eq!(e.status, "in_progress");
+            assert_eq!(e.status(), rekey::proto::RotationEventStatus::InProgress);
             progressed = true;
             break;
         }
@@ -193,7 +193,12 @@ async fn a_migration_killed_with_sigkill_is_finished_by_another_replica(backend:
             finished = Some(e);
             break;
         }
-        assert_ne!(e.status, "failed", "{}", e.last_error);
+        assert_ne!(
+            e.status(),
+            rekey::proto::RotationEventStatus::Failed,
+            "{}",
+            e.last_error
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let finished = finished.expect("the event completes on the second replica");

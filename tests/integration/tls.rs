@@ -115,7 +115,7 @@ async fn tls_and_client_certificates(backend: Backend) {
         require_client_cert: false,
         clients: vec![CertClient {
             subject: pki.client_subject.clone(),
-            role: rekey::proto::TokenRole::Client as i32,
+            role: "client".into(),
             key_names: vec!["TOKEN_ENCRYPTION".into()],
             operations: vec!["encrypt".into()],
         }],
@@ -283,13 +283,13 @@ async fn https_admin_by_client_certificate(backend: Backend) {
         clients: vec![
             CertClient {
                 subject: pki.admin_subject.clone(),
-                role: rekey::proto::TokenRole::Admin as i32,
+                role: "admin".into(),
                 key_names: Vec::new(),
                 operations: Vec::new(),
             },
             CertClient {
                 subject: pki.client_subject.clone(),
-                role: rekey::proto::TokenRole::Client as i32,
+                role: "client".into(),
                 key_names: vec!["TOKEN_ENCRYPTION".into()],
                 operations: vec!["encrypt".into()],
             },
