@@ -108,7 +108,7 @@ fn monthly(m: &proto::MonthlyReport) -> Monthly {
 }
 
 fn quarterly_key(k: &proto::QuarterlyKeyReport) -> QuarterlyKey {
-    let policy = k.policy.clone().unwrap_or_default();
+    let policy = k.policy.unwrap_or_default();
     QuarterlyKey {
         key_type: k.key_name.clone(),
         purpose: purpose(k.purpose),
