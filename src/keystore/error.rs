@@ -92,6 +92,7 @@ fn kind_words(k: Kind) -> &'static str {
     match k {
         Kind::Ciphertext => "ciphertext",
         Kind::Signature => "signature",
+        Kind::EnvelopeCiphertext => "envelope ciphertext",
     }
 }
 

@@ -1,7 +1,11 @@
-//! Generates tests/vectors/ciphertext-v1.json. Run with
+//! Generates tests/vectors/ciphertext-v1.json and, with the argument
+//! `envelope`, tests/vectors/envelope-v1.json. Run from the repository root:
 //! `cargo run -p rekey-envelope --example gen_vectors > tests/vectors/ciphertext-v1.json`
-//! from the repository root.
-//! Nonces are fixed so the output is reproducible.
+//! `cargo run -p rekey-envelope --example gen_vectors envelope > tests/vectors/envelope-v1.json`
+//! Nonces and salts are fixed so the output is reproducible.
+
+#[path = "support/envelope_vectors.rs"]
+mod envelope_vectors;
 
 use rekey_envelope::*;
 use serde::Serialize;
@@ -122,6 +126,10 @@ fn invalid_with_key(
 }
 
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("envelope") {
+        envelope_vectors::print();
+        return;
+    }
     let mut cases = Vec::new();
     let long_name = "a".repeat(48) + "0123456789_.-XYZ";
     assert_eq!(long_name.len(), 64);
@@ -231,8 +239,8 @@ fn main() {
     m[2] = 2;
     v.push(invalid("format version 2", &m, "UnsupportedFormatVersion"));
     let mut m = worked.clone();
-    m[3] = 3;
-    v.push(invalid("kind 0x03", &m, "UnknownKind"));
+    m[3] = 4;
+    v.push(invalid("kind 0x04", &m, "UnknownKind"));
     let mut m = worked.clone();
     m[4] = 0;
     v.push(invalid("key-name length 0", &m, "InvalidKeyName"));

@@ -10,7 +10,7 @@
 //! ```text
 //! 0      2  magic "RK"
 //! 2      1  format version (1)
-//! 3      1  kind (1 = ciphertext, 2 = signature)
+//! 3      1  kind (1 = ciphertext, 2 = signature, 3 = envelope ciphertext)
 //! 4      1  N = key-name length, 1..=64
 //! 5      N  key name, [A-Za-z0-9_.-]
 //! 5+N    4  key version, u32 big-endian, >= 1
@@ -35,14 +35,21 @@ pub const TAG_LEN: usize = 16;
 pub const MAC_LEN: usize = 32;
 
 /// Length of magic + format version + kind + name-length byte.
-const FIXED_PREFIX_LEN: usize = 5;
+pub(crate) const FIXED_PREFIX_LEN: usize = 5;
 /// Length of the big-endian key version field.
-const VERSION_LEN: usize = 4;
+pub(crate) const VERSION_LEN: usize = 4;
+/// Length of an envelope ciphertext's per-message salt (128 random bits).
+pub(crate) const ENVELOPE_SALT_LEN: usize = 16;
+/// Length of a data key (AES-256 key / HKDF pseudorandom key).
+const KEY_LEN: usize = 32;
 
 /// Kind byte value of an AES-256-GCM ciphertext.
 const KIND_CIPHERTEXT: u8 = 0x01;
 /// Kind byte value of an HMAC-SHA256 signature.
 const KIND_SIGNATURE: u8 = 0x02;
+/// Kind byte value of an envelope ciphertext (made locally by a client
+/// under a data key that the server wrapped; see `envelope_value.rs`).
+const KIND_ENVELOPE: u8 = 0x03;
 
 /// What an envelope contains; stored in byte 3 so a value can never be
 /// mistaken for the other kind (the kind is also covered by the AEAD/MAC).
@@ -52,6 +59,9 @@ pub enum Kind {
     Ciphertext,
     /// HMAC-SHA256 signature (kind byte 0x02).
     Signature,
+    /// Envelope ciphertext (kind byte 0x03): a wrapped data key, then a
+    /// payload sealed locally under a key derived from that data key.
+    EnvelopeCiphertext,
 }
 
 impl Kind {
@@ -60,6 +70,7 @@ impl Kind {
         match self {
             Kind::Ciphertext => KIND_CIPHERTEXT,
             Kind::Signature => KIND_SIGNATURE,
+            Kind::EnvelopeCiphertext => KIND_ENVELOPE,
         }
     }
 
@@ -68,24 +79,35 @@ impl Kind {
         match byte {
             KIND_CIPHERTEXT => Ok(Kind::Ciphertext),
             KIND_SIGNATURE => Ok(Kind::Signature),
+            KIND_ENVELOPE => Ok(Kind::EnvelopeCiphertext),
             other => Err(FormatError::UnknownKind(other)),
         }
     }
 
-    /// Bytes of a `kind` envelope after the key version: nonce for a
-    /// ciphertext, nothing for a signature.
+    /// Bytes of a `kind` envelope after the key version that
+    /// [`Envelope::header`] includes: the nonce for a ciphertext, nothing
+    /// for a signature or an envelope ciphertext (whose own layout is
+    /// parsed by `EnvelopeCiphertext::parse`).
     const fn header_extra_len(self) -> usize {
         match self {
             Kind::Ciphertext => NONCE_LEN,
-            Kind::Signature => 0,
+            Kind::Signature | Kind::EnvelopeCiphertext => 0,
         }
     }
 
-    /// Smallest body: the tag alone (empty plaintext) or the MAC.
-    const fn min_body_len(self) -> usize {
+    /// Smallest body for a key name of `name_len` bytes: the tag alone
+    /// (empty plaintext), the MAC, or for an envelope ciphertext the
+    /// wrapped data key, salt, nonce and tag (empty payload).
+    const fn min_body_len(self, name_len: usize) -> usize {
         match self {
             Kind::Ciphertext => TAG_LEN,
             Kind::Signature => MAC_LEN,
+            Kind::EnvelopeCiphertext => {
+                header_len(Kind::Ciphertext, name_len) + KEY_LEN + TAG_LEN // wrapped key
+                    + ENVELOPE_SALT_LEN
+                    + NONCE_LEN
+                    + TAG_LEN
+            }
         }
     }
 }
@@ -95,6 +117,7 @@ impl fmt::Display for Kind {
         f.write_str(match self {
             Kind::Ciphertext => "an AES-256-GCM ciphertext",
             Kind::Signature => "an HMAC-SHA256 signature",
+            Kind::EnvelopeCiphertext => "an envelope ciphertext",
         })
     }
 }
@@ -107,8 +130,8 @@ pub(crate) const fn header_len(kind: Kind, name_len: usize) -> usize {
 
 /// Minimum total length of a valid envelope of `kind` with a key name of
 /// `name_len` bytes.
-const fn min_total_len(kind: Kind, name_len: usize) -> usize {
-    header_len(kind, name_len) + kind.min_body_len()
+pub(crate) const fn min_total_len(kind: Kind, name_len: usize) -> usize {
+    header_len(kind, name_len) + kind.min_body_len(name_len)
 }
 
 /// The smallest valid envelope of any kind (a ciphertext of empty plaintext
@@ -170,17 +193,17 @@ pub(crate) fn write_prefix(
 }
 
 /// The parsed common prefix: everything up to and including the version.
-struct Prefix<'a> {
-    kind: Kind,
-    key_name: &'a str,
-    key_version: u32,
+pub(crate) struct Prefix<'a> {
+    pub(crate) kind: Kind,
+    pub(crate) key_name: &'a str,
+    pub(crate) key_version: u32,
 }
 
 /// Parses the common prefix, reporting the most specific error the
 /// available bytes allow (a one-byte value that is not `R` is `BadMagic`,
 /// not `TooShort`), so a scanner holding only a prefix gets the same error
 /// a full parse would.
-fn parse_prefix(bytes: &[u8]) -> Result<Prefix<'_>, FormatError> {
+pub(crate) fn parse_prefix(bytes: &[u8]) -> Result<Prefix<'_>, FormatError> {
     let len = bytes.len();
     if bytes.is_empty() {
         return Err(FormatError::Empty);
@@ -265,8 +288,10 @@ pub struct Envelope<'a> {
 }
 
 impl<'a> Envelope<'a> {
-    /// Parses and fully validates the structure of an envelope, including
-    /// the minimum (ciphertext) or exact (signature) length for its kind.
+    /// Parses and validates the structure of an envelope, including the
+    /// minimum (ciphertext, envelope ciphertext) or exact (signature) length
+    /// for its kind. The inner layout of an envelope ciphertext is checked
+    /// by `EnvelopeCiphertext::parse`, not here.
     ///
     /// # Errors
     /// A [`FormatError`] describing the first structural problem found.
@@ -298,12 +323,13 @@ impl<'a> Envelope<'a> {
     }
 
     /// The authenticated header: bytes `[0, 21+N)` of a ciphertext (which
-    /// includes the nonce) or `[0, 9+N)` of a signature.
+    /// includes the nonce), `[0, 9+N)` of a signature or envelope ciphertext.
     pub fn header(&self) -> &'a [u8] {
         self.header
     }
 
-    /// Kind 1: ciphertext || tag; kind 2: the 32-byte MAC.
+    /// Kind 1: ciphertext || tag; kind 2: the 32-byte MAC; kind 3: wrapped
+    /// key || salt || nonce || payload || tag.
     pub fn body(&self) -> &'a [u8] {
         self.body
     }
@@ -316,7 +342,7 @@ impl<'a> Envelope<'a> {
                 let start = self.header.len().checked_sub(NONCE_LEN)?;
                 self.header.get(start..)
             }
-            Kind::Signature => None,
+            Kind::Signature | Kind::EnvelopeCiphertext => None,
         }
     }
 }
@@ -438,8 +464,8 @@ mod tests {
             FormatError::UnsupportedFormatVersion(2)
         );
         assert_eq!(
-            Envelope::parse(b"RK\x01\x03").unwrap_err(),
-            FormatError::UnknownKind(3)
+            Envelope::parse(b"RK\x01\x04").unwrap_err(),
+            FormatError::UnknownKind(4)
         );
         assert_eq!(
             Envelope::parse(b"RK\x01\x00").unwrap_err(),
@@ -556,8 +582,8 @@ mod tests {
 
     #[test]
     fn every_prefix_of_a_valid_value_is_rejected_without_panicking() {
-        for kind in [Kind::Ciphertext, Kind::Signature] {
-            let bytes = envelope_bytes(kind, "prefix-test", 9, kind.min_body_len());
+        for kind in [Kind::Ciphertext, Kind::Signature, Kind::EnvelopeCiphertext] {
+            let bytes = envelope_bytes(kind, "prefix-test", 9, kind.min_body_len(11));
             for end in 0..bytes.len() {
                 assert!(Envelope::parse(&bytes[..end]).is_err(), "{kind:?} {end}");
                 let peeked = peek_key_version(&bytes[..end]);
@@ -580,7 +606,7 @@ mod tests {
                     *dst = *src;
                 }
                 if let Some(kind) = bytes.get_mut(3) {
-                    *kind = if rng.below(2) == 0 { 1 } else { 2 };
+                    *kind = u8::try_from(rng.below(3) + 1).unwrap_or(1);
                 }
                 if let Some(n) = bytes.get_mut(4) {
                     *n = u8::try_from(rng.below(70)).unwrap_or(1);
@@ -615,5 +641,32 @@ mod tests {
         assert_eq!(Kind::Signature.to_string(), "an HMAC-SHA256 signature");
         assert_eq!(Kind::Ciphertext.to_byte(), 1);
         assert_eq!(Kind::Signature.to_byte(), 2);
+        assert_eq!(Kind::EnvelopeCiphertext.to_byte(), 3);
+        assert_eq!(
+            Kind::EnvelopeCiphertext.to_string(),
+            "an envelope ciphertext"
+        );
+    }
+
+    #[test]
+    fn envelope_ciphertext_minimum_is_122_plus_twice_the_name() {
+        assert_eq!(min_total_len(Kind::EnvelopeCiphertext, 1), 124);
+        assert_eq!(min_total_len(Kind::EnvelopeCiphertext, 64), 250);
+        assert_eq!(
+            Envelope::parse(b"RK\x01\x03").unwrap_err(),
+            FormatError::TooShort { len: 4, need: 124 }
+        );
+        let bytes = envelope_bytes(Kind::EnvelopeCiphertext, "ab", 4, 113 + 2);
+        assert_eq!(bytes.len(), 126);
+        let env = Envelope::parse(&bytes).expect("long enough");
+        assert_eq!(env.kind, Kind::EnvelopeCiphertext);
+        assert_eq!(env.header().len(), 11);
+        assert_eq!(
+            Envelope::parse(&bytes[..125]).unwrap_err(),
+            FormatError::TooShort {
+                len: 125,
+                need: 126
+            }
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! The error of parsing an envelope: what was structurally wrong with the bytes. It names
 //! lengths, versions and single format bytes, never the input itself.
 
+use super::format::Kind;
+
 /// A value could not be parsed as a Rekey ciphertext or signature envelope.
 ///
 /// Parsing needs no key, so these errors say nothing about authenticity; they
@@ -33,10 +35,11 @@ pub enum FormatError {
     #[error("unsupported ciphertext format version {0}; this server reads version 1")]
     UnsupportedFormatVersion(u8),
 
-    /// The kind byte is neither ciphertext (0x01) nor signature (0x02).
+    /// The kind byte is not ciphertext (0x01), signature (0x02) or
+    /// envelope ciphertext (0x03).
     #[error(
-        "unknown ciphertext kind 0x{0:02x}; expected 0x01 (AES-256-GCM ciphertext) \
-         or 0x02 (HMAC-SHA256 signature)"
+        "unknown ciphertext kind 0x{0:02x}; expected 0x01 (AES-256-GCM ciphertext), \
+         0x02 (HMAC-SHA256 signature) or 0x03 (envelope ciphertext)"
     )]
     UnknownKind(u8),
 
@@ -60,4 +63,32 @@ pub enum FormatError {
         /// The exact length a signature with this key name has.
         expected: usize,
     },
+
+    /// An operation on envelope ciphertexts was given another kind of
+    /// value (a plain ciphertext or a signature).
+    #[error("not an envelope ciphertext: found {found}, expected kind 0x03")]
+    NotEnvelopeCiphertext {
+        /// The kind the value actually has.
+        found: Kind,
+    },
+
+    /// The data key embedded in an envelope ciphertext is not a kind-0x01
+    /// ciphertext under the key name and key version the envelope's header
+    /// names: the value was altered or assembled from mismatched parts.
+    #[error(
+        "envelope ciphertext is malformed: its embedded data key must be a Rekey \
+         AES-256-GCM ciphertext (kind 0x01) of a 32-byte key under the key name and \
+         key version in the envelope's header"
+    )]
+    InvalidWrappedKey,
+
+    /// A wrapped data key given to build a data key or to rewrap an
+    /// envelope ciphertext is not a kind-0x01 ciphertext of a 32-byte key
+    /// under the expected key name (and, for a new data key, key version).
+    #[error(
+        "wrapped data key does not fit: it must be a Rekey AES-256-GCM ciphertext \
+         (kind 0x01) of a 32-byte key, made by GenerateDataKey or Rewrap under the \
+         same key name (and, for a new data key, the same key version)"
+    )]
+    WrappedKeyMismatch,
 }

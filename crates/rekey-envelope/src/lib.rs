@@ -7,10 +7,14 @@
 //! logging; OS randomness only through [`rng::fill`]. Nothing here logs or
 //! formats key bytes: secret-holding types have redacting `Debug` impls and
 //! wipe their memory on drop. The wire format is specified in
-//! `docs/ciphertext-format.md` and pinned by `tests/vectors/ciphertext-v1.json`.
+//! `docs/ciphertext-format.md` and pinned by `tests/vectors/ciphertext-v1.json`
+//! and `tests/vectors/envelope-v1.json` (envelope ciphertexts: values a client
+//! seals locally under a [`DataKey`] from the server's `GenerateDataKey`).
 #![forbid(unsafe_code)]
 
 mod aead;
+mod data_key;
+mod envelope_value;
 mod error;
 mod format;
 mod format_error;
@@ -21,6 +25,10 @@ pub mod rng;
 mod root;
 
 pub use aead::EncryptionKey;
+pub use data_key::DataKey;
+pub use envelope_value::{
+    envelope_len, replace_wrapped_key, wrapped_key_len, EnvelopeCiphertext, DATA_KEY_AAD, SALT_LEN,
+};
 pub use error::CryptoError;
 pub use format::{
     peek_key_version, validate_key_name, Envelope, Kind, FORMAT_VERSION, MAC_LEN, MAGIC,
@@ -49,6 +57,8 @@ mod tests {
         assert_send_sync::<SigningKey>();
         assert_send_sync::<Envelope<'static>>();
         assert_send_sync::<CryptoError>();
+        assert_send_sync::<DataKey>();
+        assert_send_sync::<EnvelopeCiphertext<'static>>();
     }
 
     #[test]
@@ -58,5 +68,8 @@ mod tests {
         assert_eq!(KEY_LEN, 32);
         assert_eq!((NONCE_LEN, TAG_LEN, MAC_LEN), (12, 16, 32));
         assert_eq!(MAX_KEY_NAME_LEN, 64);
+        assert_eq!(SALT_LEN, 16);
+        assert_eq!(wrapped_key_len(1), 70);
+        assert_eq!(envelope_len(12, 0), 146);
     }
 }
