@@ -138,7 +138,6 @@ impl Client {
         self.inner.channel.clone()
     }
 
-    #[allow(dead_code)] // used by the envelope cipher (next commit)
     pub(crate) fn observer(&self) -> Option<&Arc<dyn Observer>> {
         self.inner.observer.as_ref()
     }

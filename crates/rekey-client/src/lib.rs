@@ -5,6 +5,9 @@
 //!   retries with exponential backoff and full jitter for the rpcs the proto calls safe to
 //!   retry (never Rotate, Rollback, CreateToken, forced ScheduleRotation or RollbackEvent).
 //! - [`Error`]: a closed enum of what can go wrong, mapped from the documented status codes.
+//! - [`EnvelopeCipher`]: local envelope encryption with a cached data key, so thousands of
+//!   encryptions cost one GenerateDataKey call and still get a key of their own each.
+//! - [`describe`]: kind, key name and version of any Rekey value, offline.
 //!
 //! Secrets (token, data keys, plaintext) never appear in `Debug`, errors or observer events.
 //! See README.md in this crate for a guided tour.
@@ -13,6 +16,8 @@
 
 mod builder;
 mod client;
+mod describe;
+mod envelope;
 mod error;
 mod observer;
 mod retry;
@@ -20,6 +25,8 @@ mod rpcs;
 
 pub use builder::{ClientBuilder, DEFAULT_ADDR};
 pub use client::{CallOptions, Client};
+pub use describe::{describe, ValueInfo};
+pub use envelope::{CachePolicy, CacheStats, EnvelopeCipher};
 pub use error::Error;
 pub use observer::{CacheEvent, Observer};
 pub use rekey_envelope::{FormatError, Kind};

@@ -1,7 +1,7 @@
 //! The Rust client (crates/rekey-client) against the real server: envelope encryption and its
 //! caches (call counts read from the server's /metrics), typed errors, retries.
 
-// mod envelope; (needs the envelope format of wt-env)
+mod envelope;
 mod errors;
 mod retries;
 
@@ -79,7 +79,6 @@ impl Recorder {
     }
 
     /// How many times `event` was reported.
-    #[allow(dead_code)] // the envelope tests use it
     pub fn cache_events(&self, event: CacheEvent) -> usize {
         self.inner
             .cache
