@@ -1,5 +1,5 @@
 //! Building a [`Client`]: address, token, TLS, timeouts, retries and the observer, given in
-//! code or read from the environment (`REKEY_*`, the variables the CLI reads too).
+//! code or read from the environment (`REKEY_*`; address and token as the CLI reads them).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
