@@ -6,6 +6,11 @@ use std::sync::Arc;
 use tracing::{info, warn};
 use zeroize::Zeroizing;
 
+#[path = "envelope_values.rs"]
+mod envelope_values;
+
+use envelope_values::is_envelope_value;
+
 use crate::audit::{AuditEntry, AuditOperation, Outcome};
 use crate::clock::{Clock, MILLIS_PER_SEC};
 use crate::crypto::{self, Envelope, KeyMaterial, Kind, RootKey};
@@ -249,9 +254,13 @@ impl KeyManager {
         Ok((ciphertext, primary.version))
     }
 
-    /// Decrypts with whichever usable version of its key `ciphertext` names.
+    /// Decrypts with whichever usable version of its key `ciphertext` names; an envelope
+    /// ciphertext (kind 0x03) is opened with the data key it embeds.
     pub async fn decrypt(&self, ciphertext: &[u8], aad: &[u8]) -> KeyResult<Decrypted> {
         let envelope = Envelope::parse(ciphertext).map_err(KeyError::Malformed)?;
+        if envelope.kind == Kind::EnvelopeCiphertext {
+            return self.decrypt_envelope_value(ciphertext, aad).await;
+        }
         expect_kind(&envelope, Kind::Ciphertext)?;
         let (key, version) = self
             .usable_version(envelope.key_name, envelope.key_version)
@@ -275,7 +284,12 @@ impl KeyManager {
         })
     }
 
+    /// Re-encrypts under the primary version. An envelope ciphertext keeps its payload: only
+    /// its embedded data key is rewrapped, and `aad` plays no part.
     pub(crate) async fn rewrap(&self, ciphertext: &[u8], aad: &[u8]) -> KeyResult<(Vec<u8>, u32)> {
+        if is_envelope_value(ciphertext) {
+            return self.rewrap_envelope_value(ciphertext, None).await;
+        }
         let decrypted = self.decrypt(ciphertext, aad).await?;
         self.encrypt(&decrypted.key_name, &decrypted.plaintext, aad)
             .await
@@ -382,12 +396,19 @@ impl KeyManager {
 
     /// Decrypts `ciphertext` (any usable version of its key) and encrypts the plaintext again
     /// under `version` of the same key, keeping `aad`. The plaintext never leaves this call.
+    /// An envelope ciphertext has only its embedded data key rewrapped (payload unchanged).
     pub async fn reencrypt_to(
         &self,
         ciphertext: &[u8],
         aad: &[u8],
         version: u32,
     ) -> KeyResult<Vec<u8>> {
+        if is_envelope_value(ciphertext) {
+            return Ok(self
+                .rewrap_envelope_value(ciphertext, Some(version))
+                .await?
+                .0);
+        }
         let decrypted = self.decrypt(ciphertext, aad).await?;
         let (key, target) = self.usable_version(&decrypted.key_name, version).await?;
         let cipher = encryption_key(&key, &target, "encrypt")?;

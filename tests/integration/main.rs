@@ -10,6 +10,7 @@ mod auth;
 mod bad_input;
 mod cli;
 mod client;
+mod envelope_values;
 mod faces;
 mod failover;
 mod http;

@@ -24,7 +24,8 @@ pub(super) const fn stored_prefix_len(encoding: Encoding, key_name_len: usize) -
     }
 }
 
-/// The key version of a stored value's prefix, if it is a ciphertext of `key_name`.
+/// The key version of a stored value's prefix, if it is a ciphertext (or an envelope
+/// ciphertext, whose header names the version wrapping its data key) of `key_name`.
 fn version_of(encoding: Encoding, key_name: &str, stored_prefix: &[u8]) -> Option<u32> {
     let decoded;
     let bytes = match encoding {
@@ -35,7 +36,9 @@ fn version_of(encoding: Encoding, key_name: &str, stored_prefix: &[u8]) -> Optio
         }
     };
     match peek_key_version(bytes) {
-        Ok((Kind::Ciphertext, name, version)) if name == key_name => Some(version),
+        Ok((Kind::Ciphertext | Kind::EnvelopeCiphertext, name, version)) if name == key_name => {
+            Some(version)
+        }
         _ => None,
     }
 }

@@ -96,14 +96,20 @@ pub(super) struct Prepared {
 enum RowState {
     Current,
     NeedsMigration,
-    /// Not a ciphertext of this key: corrupt, another key's, a signature, or plain text.
+    /// Not a ciphertext (or envelope ciphertext) of this key: corrupt, another key's, a
+    /// signature, or plain text.
     Foreign,
 }
 
 /// Reads only the header.
 fn classify(ciphertext: &[u8], key: &str, to_version: u32) -> RowState {
     match Envelope::parse(ciphertext) {
-        Ok(env) if env.kind == Kind::Ciphertext && env.key_name == key => {
+        // Envelope ciphertexts name the version wrapping their data key; migrating one
+        // rewraps only that key (KeyManager::reencrypt_to).
+        Ok(env)
+            if matches!(env.kind, Kind::Ciphertext | Kind::EnvelopeCiphertext)
+                && env.key_name == key =>
+        {
             if env.key_version == to_version {
                 RowState::Current
             } else {
