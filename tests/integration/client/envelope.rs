@@ -191,10 +191,8 @@ async fn a_value_of_another_key_is_refused_by_name(backend: Backend) {
 
 /// After a rotation, the server rewraps only the embedded data key (KeyService.Rewrap of the
 /// envelope value); the payload is untouched and the value still opens.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the server's Rewrap of envelope values (issue 13, envelope stage B), not merged yet"]
-async fn a_value_whose_data_key_was_rewrapped_still_decrypts() {
-    let env = TestEnv::new(Backend::Sqlite).await;
+async fn a_value_whose_data_key_was_rewrapped_still_decrypts(backend: Backend) {
+    let env = TestEnv::new(backend).await;
     let s = env.start().await;
     let recorder = Recorder::default();
     let client = client_with(&s, &env.admin_token(), &recorder).await;
@@ -246,4 +244,5 @@ on_every_backend!(
     concurrent_decryptions_under_one_data_key_make_one_decrypt,
     every_tampered_byte_is_refused,
     a_value_of_another_key_is_refused_by_name,
+    a_value_whose_data_key_was_rewrapped_still_decrypts,
 );
