@@ -22,6 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "rekey/v1/key_service.proto",
         "rekey/v1/rotation_service.proto",
         "rekey/v1/admin_service.proto",
+        "rekey/v1/errors.proto",
     ]
     .map(|f| format!("{PROTO_ROOT}/{f}"));
     let descriptors = protox::compile(files, [PROTO_ROOT])?;

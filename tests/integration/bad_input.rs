@@ -255,7 +255,62 @@ async fn oversized_messages_are_resource_exhausted(backend: Backend) {
     env.finish().await;
 }
 
+/// The `rekey-error-reason` metadata a status carries over the wire ("" when none).
+fn reason_of<T: std::fmt::Debug>(result: Result<T, tonic::Status>) -> String {
+    let status = result.expect_err("the call must fail");
+    status
+        .metadata()
+        .get("rekey-error-reason")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// Clients map errors by the machine-readable reason, not by the words of the message.
+async fn every_error_carries_its_reason(backend: Backend) {
+    let env = TestEnv::new(backend).await;
+    let mut s = env.start().await;
+    let mut good = s
+        .encrypt_ad("TOKEN_ENCRYPTION", b"secret", b"ad")
+        .await
+        .ciphertext;
+    let last = good.len() - 1;
+    good[last] ^= 1;
+    let cases = [
+        (
+            reason_of(s.try_decrypt_ad(&good, b"ad").await),
+            "ERROR_REASON_AUTHENTICATION_FAILED",
+        ),
+        (
+            reason_of(s.try_decrypt_ad(b"not a ciphertext", b"").await),
+            "ERROR_REASON_INVALID_VALUE",
+        ),
+        (
+            reason_of(s.try_encrypt("NO_SUCH_KEY", b"x").await),
+            "ERROR_REASON_KEY_NOT_FOUND",
+        ),
+        (
+            reason_of(s.try_encrypt("bad name!", b"x").await),
+            "ERROR_REASON_INVALID_ARGUMENT",
+        ),
+        (
+            reason_of(s.try_sign("TOKEN_ENCRYPTION", b"x").await),
+            "ERROR_REASON_WRONG_PURPOSE",
+        ),
+        (
+            reason_of(s.try_retry_event("evt-000000000000000000000000").await),
+            "ERROR_REASON_EVENT_NOT_FOUND",
+        ),
+    ];
+    for (got, want) in cases {
+        assert_eq!(got, want);
+    }
+    s.stop().await;
+    env.finish().await;
+}
+
 crate::on_every_backend!(
+    every_error_carries_its_reason,
     malformed_ciphertexts_are_invalid_arguments,
     unknown_empty_and_malformed_key_names,
     wrong_purpose_is_a_failed_precondition,
