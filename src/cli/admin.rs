@@ -35,7 +35,7 @@ pub(super) async fn token(conn: &Conn, command: TokenCommand) -> Result<Exit, Cl
                 operations,
                 expires_at,
             };
-            let created = conn.admin().create_token(request).await?.into_inner();
+            let created = conn.rpc().create_token(request).await?;
             let info = created.info.clone().unwrap_or_default();
             if conn.json {
                 emit_json(&CreatedTokenJson {
@@ -54,11 +54,7 @@ pub(super) async fn token(conn: &Conn, command: TokenCommand) -> Result<Exit, Cl
             Ok(Exit::Success)
         }
         TokenCommand::List => {
-            let reply = conn
-                .admin()
-                .list_tokens(ListTokensRequest {})
-                .await?
-                .into_inner();
+            let reply = conn.rpc().list_tokens(ListTokensRequest {}).await?;
             if conn.json {
                 emit_json(&reply.tokens.iter().map(json::token).collect::<Vec<_>>())?;
             } else {
@@ -68,10 +64,9 @@ pub(super) async fn token(conn: &Conn, command: TokenCommand) -> Result<Exit, Cl
         }
         TokenCommand::Revoke { id } => {
             let reply = conn
-                .admin()
+                .rpc()
                 .revoke_token(RevokeTokenRequest { token_id: id })
-                .await?
-                .into_inner();
+                .await?;
             let info = reply
                 .token
                 .ok_or_else(|| CliError::failed("the server's answer has no token in it"))?;
@@ -145,7 +140,7 @@ pub(super) async fn audit(conn: &Conn, command: AuditCommand) -> Result<Exit, Cl
                 limit: limit.unwrap_or(0),
                 after_seq: 0,
             };
-            let reply = conn.admin().list_audit(request).await?.into_inner();
+            let reply = conn.rpc().list_audit(request).await?;
             if conn.json {
                 emit_json(
                     &reply
@@ -160,11 +155,7 @@ pub(super) async fn audit(conn: &Conn, command: AuditCommand) -> Result<Exit, Cl
             Ok(Exit::Success)
         }
         AuditCommand::Verify => {
-            let v = conn
-                .admin()
-                .verify_audit(VerifyAuditRequest {})
-                .await?
-                .into_inner();
+            let v = conn.rpc().verify_audit(VerifyAuditRequest {}).await?;
             if conn.json {
                 emit_json(&json::verify(&v))?;
             } else if v.intact {

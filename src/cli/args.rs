@@ -270,3 +270,67 @@ mod tests {
         }
     }
 }
+
+/// Associated data of encrypt, decrypt and datakey: authenticated, not encrypted; decryption
+/// needs the same bytes.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct AadArgs {
+    /// Associated data as text (its UTF-8 bytes), e.g. the id of the row the value belongs to.
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) aad: Option<String>,
+    /// Associated data as base64, for binary associated data.
+    #[arg(long, value_name = "B64", conflicts_with = "aad")]
+    pub(crate) aad_base64: Option<String>,
+}
+
+/// The data-plane subcommands (stdin to stdout).
+#[derive(Debug, Subcommand)]
+pub(crate) enum DataCommand {
+    /// Encrypt stdin under the key's primary version; prints the ciphertext as base64.
+    Encrypt {
+        /// Key name, e.g. TOKEN_ENCRYPTION.
+        #[arg(long)]
+        key: String,
+        #[command(flatten)]
+        aad: AadArgs,
+        /// Write the ciphertext as raw bytes instead of a base64 line.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Decrypt a ciphertext (base64 on stdin) made by encrypt, datakey, rewrap or a client's
+    /// envelope encryption; writes the plaintext bytes.
+    Decrypt {
+        #[command(flatten)]
+        aad: AadArgs,
+        /// Read the ciphertext as raw bytes instead of base64.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Sign stdin with an HMAC-SHA256 key's primary version; prints the signature as base64.
+    Sign {
+        /// Key name, e.g. API_SIGNATURE.
+        #[arg(long)]
+        key: String,
+        /// Write the signature as raw bytes instead of a base64 line.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Verify a signature of stdin: exit 0 when it matches, 1 when it does not.
+    Verify {
+        /// The signature, base64, as sign printed it.
+        #[arg(long, value_name = "B64")]
+        signature: String,
+    },
+    /// A fresh 256-bit data key: JSON with the plaintext key and its wrapped form (base64),
+    /// or only the wrapped key with --wrapped-only.
+    Datakey {
+        /// Key name of the encryption key that wraps the data key.
+        #[arg(long)]
+        key: String,
+        #[command(flatten)]
+        aad: AadArgs,
+        /// Print only the wrapped key (base64): the plaintext key never leaves the server.
+        #[arg(long)]
+        wrapped_only: bool,
+    },
+}

@@ -1,66 +1,32 @@
-//! The connection to the server: address, bearer token, generated clients.
+//! The connection to the server: a `rekey_client::Client` (bearer token, TLS, deadlines and
+//! retries of idempotent rpcs come with it) and the output mode.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use rekey_client::Client;
+use tonic::transport::Channel;
 
-use super::exit::{chain, CliError, Exit};
+use super::exit::{CliError, Exit};
 use super::ConnectionArgs;
-use crate::proto::admin_service_client::AdminServiceClient;
-use crate::proto::key_service_client::KeyServiceClient;
-use crate::proto::rotation_service_client::RotationServiceClient;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The token in REKEY_TOKEN, if set and not blank.
 pub(super) fn env_token() -> Option<String> {
-    std::env::var("REKEY_TOKEN")
+    env("REKEY_TOKEN")
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name)
         .ok()
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty())
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
-/// Adds `authorization: Bearer <token>` to every request (nothing without a token: the server
-/// then answers UNAUTHENTICATED).
-#[derive(Clone)]
-pub(super) struct Bearer(Option<MetadataValue<Ascii>>);
-
-impl Bearer {
-    fn new(token: Option<String>) -> Result<Self, CliError> {
-        let Some(token) = token else {
-            return Ok(Self(None));
-        };
-        // The error names no part of the token: it is a secret.
-        let mut value: MetadataValue<Ascii> = format!("Bearer {token}").parse().map_err(|_| {
-            CliError::usage("the token contains characters that cannot be sent in a header")
-        })?;
-        value.set_sensitive(true);
-        Ok(Self(Some(value)))
-    }
-}
-
-impl tonic::service::Interceptor for Bearer {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(value) = &self.0 {
-            request
-                .metadata_mut()
-                .insert("authorization", value.clone());
-        }
-        Ok(request)
-    }
-}
-
-pub(super) type Authed = InterceptedService<Channel, Bearer>;
-
-/// A connected channel, the bearer token and the output mode.
+/// A connected client and the output mode.
 pub(super) struct Conn {
-    channel: Channel,
-    bearer: Bearer,
+    client: Client,
     /// `--json`: machine output.
     pub(crate) json: bool,
 }
@@ -68,47 +34,55 @@ pub(super) struct Conn {
 impl Conn {
     /// Reads the token and connects (exit 6 when the server cannot be reached).
     pub(super) async fn connect(args: &ConnectionArgs) -> Result<Self, CliError> {
-        let bearer = Bearer::new(read_token(args)?)?;
-        let addr = normalize(&args.addr)?;
-        let endpoint = Endpoint::from_shared(addr.clone())
-            .map_err(|_| CliError::usage(format!("invalid --addr {addr:?}")))?
-            .connect_timeout(CONNECT_TIMEOUT);
-        let channel = endpoint.connect().await.map_err(|e| {
-            CliError::new(
+        let addr = normalize(&args.addr);
+        let mut builder = Client::builder(addr.clone()).connect_timeout(CONNECT_TIMEOUT);
+        match (&args.token_file, env_token()) {
+            (Some(path), _) => builder = builder.token(read_token_file(path)?),
+            (None, Some(token)) => builder = builder.token(token),
+            (None, None) => {}
+        }
+        if let Some(ca) = args
+            .ca_file
+            .clone()
+            .or_else(|| env("REKEY_CA_FILE").map(PathBuf::from))
+        {
+            builder = builder.ca_file(ca);
+        }
+        match (env("REKEY_CLIENT_CERT_FILE"), env("REKEY_CLIENT_KEY_FILE")) {
+            (Some(cert), Some(key)) => builder = builder.client_identity_files(cert, key),
+            (None, None) => {}
+            _ => {
+                return Err(CliError::usage(
+                    "REKEY_CLIENT_CERT_FILE and REKEY_CLIENT_KEY_FILE go together: set both for mTLS, or neither",
+                ))
+            }
+        }
+        let client = builder.connect().await.map_err(|e| match e {
+            rekey_client::Error::Config { message } => CliError::usage(message),
+            other => CliError::new(
                 Exit::Unreachable,
-                format!("cannot reach the Rekey server at {addr}: {}", chain(&e)),
-            )
+                format!("cannot reach the Rekey server at {addr}: {other}"),
+            ),
         })?;
         Ok(Self {
-            channel,
-            bearer,
+            client,
             json: args.json,
         })
     }
 
-    pub(super) fn keys(&self) -> KeyServiceClient<Authed> {
-        KeyServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
-    }
-
-    pub(super) fn rotation(&self) -> RotationServiceClient<Authed> {
-        RotationServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
+    /// Every rpc of the three services, as typed calls.
+    pub(super) fn rpc(&self) -> &Client {
+        &self.client
     }
 
     /// The standard health service (no token needed).
     pub(super) fn health(&self) -> tonic_health::pb::health_client::HealthClient<Channel> {
-        tonic_health::pb::health_client::HealthClient::new(self.channel.clone())
-    }
-
-    pub(super) fn admin(&self) -> AdminServiceClient<Authed> {
-        AdminServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
+        tonic_health::pb::health_client::HealthClient::new(self.client.channel())
     }
 }
 
-/// `--token-file` when given, else REKEY_TOKEN.
-fn read_token(args: &ConnectionArgs) -> Result<Option<String>, CliError> {
-    let Some(path) = &args.token_file else {
-        return Ok(env_token());
-    };
+/// The token in `--token-file`; an unreadable or empty file is a usage error.
+fn read_token_file(path: &PathBuf) -> Result<String, CliError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::usage(format!("cannot read token file {}: {e}", path.display())))?;
     let token = text.trim();
@@ -118,21 +92,17 @@ fn read_token(args: &ConnectionArgs) -> Result<Option<String>, CliError> {
             path.display()
         )));
     }
-    Ok(Some(token.to_owned()))
+    Ok(token.to_owned())
 }
 
-/// `host:port` becomes `http://host:port`; https is refused (this build has no TLS client).
-fn normalize(addr: &str) -> Result<String, CliError> {
+/// `host:port` becomes `http://host:port`; `http://` and `https://` are kept (https needs
+/// --ca-file or REKEY_CA_FILE unless the server's certificate chains to a public root).
+fn normalize(addr: &str) -> String {
     let addr = addr.trim();
-    if addr.starts_with("https://") {
-        return Err(CliError::usage(
-            "https:// addresses need TLS, which this build of rekey does not support",
-        ));
-    }
     if addr.contains("://") {
-        Ok(addr.to_owned())
+        addr.to_owned()
     } else {
-        Ok(format!("http://{addr}"))
+        format!("http://{addr}")
     }
 }
 
@@ -142,15 +112,18 @@ mod tests {
 
     #[test]
     fn addresses_default_to_http() {
-        assert_eq!(normalize("127.0.0.1:1").unwrap(), "http://127.0.0.1:1");
-        assert_eq!(normalize("http://h:2").unwrap(), "http://h:2");
-        assert_eq!(normalize("https://h:2").unwrap_err().exit, Exit::Usage);
+        assert_eq!(normalize("127.0.0.1:1"), "http://127.0.0.1:1");
+        assert_eq!(normalize("http://h:2"), "http://h:2");
+        assert_eq!(normalize(" https://h:2 "), "https://h:2");
     }
 
     #[test]
-    fn a_bad_token_is_refused_without_echoing_it() {
-        let err = Bearer::new(Some("sec\nret".into())).err().unwrap();
+    fn an_empty_token_file_is_a_usage_error() {
+        let dir = std::env::temp_dir().join(format!("rekey-cli-token-{}", std::process::id()));
+        std::fs::write(&dir, "  \n").unwrap();
+        let err = read_token_file(&dir).unwrap_err();
+        std::fs::remove_file(&dir).unwrap();
         assert_eq!(err.exit, Exit::Usage);
-        assert!(!err.message.contains("sec"));
+        assert!(err.message.contains("is empty"), "{}", err.message);
     }
 }

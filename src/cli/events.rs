@@ -19,13 +19,7 @@ pub(super) async fn run(conn: &Conn, command: EventsCommand) -> Result<Exit, Cli
             let request = RetryEventRequest {
                 event_id: id.clone(),
             };
-            let event = json::answered_event(
-                conn.rotation()
-                    .retry_event(request)
-                    .await?
-                    .into_inner()
-                    .event,
-            )?;
+            let event = json::answered_event(conn.rpc().retry_event(request).await?.event)?;
             started(
                 conn,
                 &event,
@@ -44,26 +38,14 @@ pub(super) async fn run(conn: &Conn, command: EventsCommand) -> Result<Exit, Cli
                 event_id: id.clone(),
                 batch_size: batch_size.map_or(0, u32::from),
             };
-            let event = json::answered_event(
-                conn.rotation()
-                    .execute_event(request)
-                    .await?
-                    .into_inner()
-                    .event,
-            )?;
+            let event = json::answered_event(conn.rpc().execute_event(request).await?.event)?;
             started(conn, &event, "running", wait, Goal::Completed).await
         }
         EventsCommand::Rollback { id, wait } => {
             let request = RollbackEventRequest {
                 event_id: id.clone(),
             };
-            let event = json::answered_event(
-                conn.rotation()
-                    .rollback_event(request)
-                    .await?
-                    .into_inner()
-                    .event,
-            )?;
+            let event = json::answered_event(conn.rpc().rollback_event(request).await?.event)?;
             let what = format!(
                 "rolling back: version {} of {} is primary again",
                 event.from_version, event.key_name
@@ -103,14 +85,13 @@ async fn list(
     limit: Option<u32>,
 ) -> Result<Exit, CliError> {
     let reply = conn
-        .rotation()
+        .rpc()
         .list_events(ListEventsRequest {
             key_name: key.unwrap_or_default(),
             status: status.as_deref().map_or(Ok(0), json::event_status_value)?,
             limit: limit.unwrap_or(0),
         })
-        .await?
-        .into_inner();
+        .await?;
     if conn.json {
         emit_json(&json::events(&reply.events))?;
         return Ok(Exit::Success);
@@ -147,10 +128,9 @@ fn status_words(e: &RotationEvent) -> String {
 
 async fn show(conn: &Conn, id: String) -> Result<Exit, CliError> {
     let reply = conn
-        .rotation()
+        .rpc()
         .get_event(GetEventRequest { event_id: id })
-        .await?
-        .into_inner();
+        .await?;
     let e = json::answered_event(reply.event)?;
     if conn.json {
         emit_json(&json::event(&e))?;

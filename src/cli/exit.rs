@@ -110,6 +110,32 @@ impl From<tonic::Status> for CliError {
     }
 }
 
+/// A client error: its exit code, and the server's (or the client's) words without the
+/// variant's prefix, as `rekey: error: ` already says what it is.
+impl From<rekey_client::Error> for CliError {
+    fn from(err: rekey_client::Error) -> Self {
+        use rekey_client::Error as E;
+        let (exit, message) = match err {
+            E::KeyNotFound { message } | E::NotFound { message } => (Exit::NotFound, message),
+            E::Unauthenticated { message }
+            | E::PermissionDenied { message }
+            | E::RateLimited { message, .. } => (Exit::Denied, message),
+            E::Unavailable { message }
+            | E::DeadlineExceeded { message }
+            | E::Transport { message } => (Exit::Unreachable, message),
+            E::InvalidArgument { message }
+            | E::InvalidCiphertext { message }
+            | E::AuthenticationFailed { message }
+            | E::TooLarge { message }
+            | E::Config { message } => (Exit::Usage, message),
+            E::VersionRetired { message }
+            | E::FailedPrecondition { message }
+            | E::Internal { message } => (Exit::Failed, message),
+        };
+        CliError::new(exit, message)
+    }
+}
+
 impl From<std::io::Error> for CliError {
     fn from(err: std::io::Error) -> Self {
         CliError::failed(format!("cannot write output: {err}"))

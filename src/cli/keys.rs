@@ -13,12 +13,11 @@ use crate::proto::{
 
 pub(super) async fn status(conn: &Conn, key: Option<String>) -> Result<Exit, CliError> {
     let reply = conn
-        .keys()
+        .rpc()
         .get_status(GetStatusRequest {
             key_name: key.unwrap_or_default(),
         })
-        .await?
-        .into_inner();
+        .await?;
     if conn.json {
         emit_json(&json::status(&reply))?;
         return Ok(Exit::Success);
@@ -68,10 +67,9 @@ fn version_list(versions: &[VersionImpact]) -> String {
 
 pub(super) async fn impact(conn: &Conn, key: String) -> Result<Exit, CliError> {
     let reply = conn
-        .rotation()
+        .rpc()
         .get_impact(GetImpactRequest { key_name: key })
-        .await?
-        .into_inner();
+        .await?;
     if conn.json {
         emit_json(&json::impact(&reply))?;
         return Ok(Exit::Success);
@@ -107,13 +105,12 @@ pub(super) async fn impact(conn: &Conn, key: String) -> Result<Exit, CliError> {
 
 pub(super) async fn rotate(conn: &Conn, args: RotateArgs) -> Result<Exit, CliError> {
     let reply = conn
-        .rotation()
+        .rpc()
         .schedule_rotation(ScheduleRotationRequest {
             key_name: args.key.clone(),
             force: args.force,
         })
-        .await?
-        .into_inner();
+        .await?;
     let event = match &reply.event {
         Some(event) if reply.rotated => event,
         _ => {
@@ -157,10 +154,9 @@ pub(super) async fn rotate(conn: &Conn, args: RotateArgs) -> Result<Exit, CliErr
 
 pub(super) async fn rollback(conn: &Conn, args: RollbackArgs) -> Result<Exit, CliError> {
     let reply = conn
-        .keys()
+        .rpc()
         .rollback(RollbackRequest { key_name: args.key })
-        .await?
-        .into_inner();
+        .await?;
     if !conn.json {
         emit(&format!(
             "rolled back {}: version {} is primary again, version {} is deprecated\nevent {}\n",
@@ -176,11 +172,7 @@ pub(super) async fn rollback(conn: &Conn, args: RollbackArgs) -> Result<Exit, Cl
 }
 
 pub(super) async fn schedule(conn: &Conn) -> Result<Exit, CliError> {
-    let reply = conn
-        .rotation()
-        .get_schedule(GetScheduleRequest {})
-        .await?
-        .into_inner();
+    let reply = conn.rpc().get_schedule(GetScheduleRequest {}).await?;
     if conn.json {
         emit_json(&json::schedule(&reply))?;
         return Ok(Exit::Success);

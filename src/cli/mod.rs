@@ -3,12 +3,13 @@
 //!
 //! Layout: `args` (subcommand arguments), `client` (connection and bearer token), `exit`
 //! (errors and exit codes), `output` (tables, times, JSON printing), `json` (protobuf
-//! messages as JSON), `keys`, `events`, `admin` and `report` (the subcommands), `wait`
+//! messages as JSON), `keys`, `events`, `admin`, `report` and `data` (the subcommands), `wait`
 //! (following an event with a progress bar), `serve` (the server).
 
 mod admin;
 mod args;
 mod client;
+mod data;
 mod events;
 mod exit;
 mod json;
@@ -26,7 +27,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 pub(crate) use args::{
-    AuditCommand, EventsCommand, ReportArgs, RollbackArgs, RotateArgs, TokenCommand,
+    AuditCommand, DataCommand, EventsCommand, ReportArgs, RollbackArgs, RotateArgs, TokenCommand,
 };
 pub(crate) use exit::{CliError, Exit};
 pub(crate) use serve::ServeArgs;
@@ -36,16 +37,20 @@ use client::Conn;
 const LONG_ABOUT: &str = "\
 Rekey key-management service.
 
-`rekey serve` runs the server. Every other subcommand is an admin client of a running server
-over gRPC: --addr (or REKEY_ADDR) names the server; the bearer token is read from REKEY_TOKEN,
-or from the file given with --token-file. --json prints machine-readable JSON on stdout.
-Errors are printed to stderr as `rekey: error: <message>`.
+`rekey serve` runs the server. Every other subcommand is a client of a running server over
+gRPC, built on the rekey-client crate (deadlines, and retries of the calls that are safe to
+retry): --addr (or REKEY_ADDR) names the server, http:// or https:// (with --ca-file or
+REKEY_CA_FILE; REKEY_CLIENT_CERT_FILE and REKEY_CLIENT_KEY_FILE for mTLS); the bearer token is
+read from REKEY_TOKEN, or from the file given with --token-file. --json prints
+machine-readable JSON on stdout. Errors are printed to stderr as `rekey: error: <message>`.
 
 Exit codes:
   0  success
   1  the operation failed: the event failed (or was rolled back while waiting for it to
-     complete), the audit log was tampered with, or a server error
-  2  usage error: bad arguments, or a request the server rejected as invalid (INVALID_ARGUMENT)
+     complete), the audit log was tampered with, `verify` found the signature does not match,
+     a retired key version or a key of the wrong purpose, or a server error
+  2  usage error: bad arguments or input (e.g. stdin not base64), or a request the server
+     rejected as invalid (INVALID_ARGUMENT), including a ciphertext that fails authentication
   3  nothing done: `rotate` without --force on a key that is not due
   4  not found: no such key, event or token
   5  unauthenticated or permission denied: missing, unknown, expired or revoked token, or a
@@ -81,6 +86,10 @@ pub(crate) struct ConnectionArgs {
     /// Read the bearer token from this file instead of the REKEY_TOKEN environment variable.
     #[arg(long, global = true, value_name = "PATH")]
     pub(crate) token_file: Option<PathBuf>,
+    /// PEM file of the CA that signed the server's certificate, for https:// addresses
+    /// (default: REKEY_CA_FILE). mTLS: REKEY_CLIENT_CERT_FILE and REKEY_CLIENT_KEY_FILE.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(crate) ca_file: Option<PathBuf>,
     /// Print machine-readable JSON on stdout instead of tables.
     #[arg(long, global = true)]
     pub(crate) json: bool,
@@ -121,6 +130,9 @@ pub(crate) enum Command {
     /// The hash-chained audit log: list records, verify the chain.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Data plane for scripts: encrypt, decrypt, sign, verify, datakey (stdin to stdout).
+    #[command(flatten)]
+    Data(DataCommand),
     /// Asks the server's grpc.health.v1 service whether Rekey is SERVING (exit 0) or not
     /// (exit 1); needs no token. For container health checks.
     Health,
@@ -182,6 +194,7 @@ async fn dispatch(args: &ConnectionArgs, command: Command) -> Result<Exit, CliEr
         Command::Report(a) => report::run(&conn, a).await,
         Command::Token(c) => admin::token(&conn, c).await,
         Command::Audit(c) => admin::audit(&conn, c).await,
+        Command::Data(c) => data::run(&conn, c).await,
         Command::Health => keys::health(&conn).await,
     }
 }

@@ -13,14 +13,13 @@ use crate::proto::GetReportRequest;
 
 pub(super) async fn run(conn: &Conn, args: ReportArgs) -> Result<Exit, CliError> {
     let reply = conn
-        .admin()
+        .rpc()
         .get_report(GetReportRequest {
             kind: crate::api::report_proto::kind(args.kind) as i32,
             start_time: args.from,
             end_time: args.to,
         })
-        .await?
-        .into_inner();
+        .await?;
     let report = report_json::report(&reply)?;
     let format = args.format.unwrap_or(if conn.json {
         ReportFormat::Json

@@ -44,7 +44,7 @@ fn parse_http_listen(value: &str) -> Result<HttpListen, String> {
         .map_err(|_| format!("{value:?} is not an address like 127.0.0.1:8080, nor `off`"))
 }
 
-/// The client options (`--addr`, `--token-file`, `--json`) are global to the command line
+/// The client options (`--addr`, `--token-file`, `--ca-file`, `--json`) are global to the command line
 /// but mean nothing to `serve`. Declared here under the same names and hidden, they take the
 /// place of the global ones, so `rekey serve --help` lists only what configures the server.
 #[derive(Debug, clap::Args)]
@@ -53,6 +53,8 @@ pub(crate) struct ClientOptionsHidden {
     _addr: Option<String>,
     #[arg(id = "token_file", long = "token-file", hide = true)]
     _token_file: Option<PathBuf>,
+    #[arg(id = "ca_file", long = "ca-file", hide = true)]
+    _ca_file: Option<PathBuf>,
     #[arg(id = "json", long = "json", hide = true)]
     _json: bool,
 }

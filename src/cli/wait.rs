@@ -48,11 +48,11 @@ pub(super) async fn follow(conn: &Conn, event_id: &str, goal: Goal) -> Result<Ex
     // written in between is counted twice rather than never), plus those already moved.
     let key = get(conn, event_id).await?.key_name;
     let remaining = conn
-        .rotation()
+        .rpc()
         .get_impact(GetImpactRequest { key_name: key })
         .await
         .ok()
-        .map(|r| r.into_inner().records_to_migrate);
+        .map(|r| r.records_to_migrate);
     let mut event = get(conn, event_id).await?;
     let total = remaining.map(|r| r + migrated(&event));
     let mut bar = Bar::new(std::io::stderr().is_terminal(), total);
@@ -90,20 +90,19 @@ async fn get(conn: &Conn, event_id: &str) -> Result<RotationEvent, CliError> {
     let mut attempts = 0;
     loop {
         let answer = conn
-            .rotation()
+            .rpc()
             .get_event(GetEventRequest {
                 event_id: event_id.to_owned(),
             })
             .await;
         match answer {
-            Ok(reply) => return json::answered_event(reply.into_inner().event),
-            Err(status)
-                if status.code() == tonic::Code::Unavailable && attempts < UNAVAILABLE_RETRIES =>
-            {
+            Ok(reply) => return json::answered_event(reply.event),
+            // The client already retried this call; a replica restarting takes longer.
+            Err(rekey_client::Error::Unavailable { .. }) if attempts < UNAVAILABLE_RETRIES => {
                 attempts += 1;
                 tokio::time::sleep(POLL).await;
             }
-            Err(status) => return Err(status.into()),
+            Err(err) => return Err(err.into()),
         }
     }
 }

@@ -64,11 +64,11 @@ async fn rekey_at(addr: &str, token: Option<&str>, args: &[&str]) -> Run {
     }
 }
 
-fn addr(s: &TestServer) -> String {
+pub(crate) fn addr(s: &TestServer) -> String {
     format!("http://{}", s.server.grpc_addr())
 }
 
-fn admin_token(env: &TestEnv) -> &str {
+pub(crate) fn admin_token(env: &TestEnv) -> &str {
     env.config.admin_token.as_ref().unwrap().expose_secret()
 }
 
@@ -650,7 +650,13 @@ async fn serve_help_lists_server_options_only() {
         .unwrap();
     let help = String::from_utf8(output.stdout).unwrap();
     assert!(help.contains("--http-listen"), "{help}");
-    for client_only in ["--addr", "--token-file", "--json", "Client options"] {
+    for client_only in [
+        "--addr",
+        "--token-file",
+        "--ca-file",
+        "--json",
+        "Client options",
+    ] {
         assert!(!help.contains(client_only), "{client_only} in: {help}");
     }
     // The client subcommands keep them.
