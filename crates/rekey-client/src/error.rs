@@ -84,11 +84,58 @@ const RATE_LIMITED: &str = "too many failed authentication attempts";
 /// The marker of a retired version (src/keystore/error.rs `VersionRetired`).
 const RETIRED: &str = "is retired and can no longer be used";
 
+/// The metadata entry in which the server names the `rekey.v1.ErrorReason` of every error.
+const REASON_HEADER: &str = "rekey-error-reason";
+
 impl Error {
-    /// Maps a gRPC status by its code, reading the server's message only to split codes the
-    /// proto documents as shared (NOT_FOUND of a key vs of an event, RESOURCE_EXHAUSTED of the
-    /// auth limiter vs of an oversized request).
+    /// Maps a gRPC status by the machine-readable reason the server attaches
+    /// (`rekey-error-reason`, proto/rekey/v1/errors.proto); a status without one (from a proxy,
+    /// from tonic itself, or a reason newer than this client) by its code, reading the message
+    /// only to split codes the proto documents as shared.
     pub(crate) fn from_status(status: &tonic::Status, input: Input) -> Self {
+        let reason = status
+            .metadata()
+            .get(REASON_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(rekey_proto::ErrorReason::from_str_name);
+        match reason {
+            Some(reason) => Self::from_reason(reason, status),
+            None => Self::from_code(status, input),
+        }
+    }
+
+    fn from_reason(reason: rekey_proto::ErrorReason, status: &tonic::Status) -> Self {
+        use rekey_proto::ErrorReason as R;
+        let message = status.message().to_owned();
+        match reason {
+            R::InvalidArgument => Error::InvalidArgument { message },
+            R::KeyNotFound | R::VersionNotFound => Error::KeyNotFound { message },
+            R::VersionRetired => Error::VersionRetired { message },
+            R::WrongPurpose | R::RotationRefused | R::EventState => {
+                Error::FailedPrecondition { message }
+            }
+            R::InvalidValue => Error::InvalidCiphertext { message },
+            R::AuthenticationFailed => Error::AuthenticationFailed { message },
+            R::TooLarge => Error::TooLarge { message },
+            R::EventNotFound | R::TokenNotFound => Error::NotFound { message },
+            R::Unauthenticated => Error::Unauthenticated { message },
+            R::PermissionDenied => Error::PermissionDenied { message },
+            R::RateLimited => Error::RateLimited {
+                retry_after: status
+                    .metadata()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse().ok())
+                    .map(Duration::from_secs)
+                    .or_else(|| retry_hint(&message)),
+                message,
+            },
+            R::Unavailable => Error::Unavailable { message },
+            R::Internal | R::Unspecified => Error::Internal { message },
+        }
+    }
+
+    fn from_code(status: &tonic::Status, input: Input) -> Self {
         let message = status.message().to_owned();
         match status.code() {
             Code::NotFound => {
@@ -160,6 +207,63 @@ fn retry_hint(message: &str) -> Option<Duration> {
 mod tests {
     use super::*;
     use tonic::Status;
+
+    fn with_reason(code: Code, reason: &'static str, msg: &str) -> Status {
+        let mut metadata = tonic::metadata::MetadataMap::new();
+        metadata.insert(
+            REASON_HEADER,
+            tonic::metadata::MetadataValue::from_static(reason),
+        );
+        Status::with_metadata(code, msg, metadata)
+    }
+
+    /// The reason decides, whatever the words: a reworded message still maps the same way.
+    #[test]
+    fn the_servers_reason_decides_over_the_message() {
+        let s = with_reason(Code::NotFound, "ERROR_REASON_KEY_NOT_FOUND", "reworded");
+        assert!(matches!(
+            Error::from_status(&s, Input::Other),
+            Error::KeyNotFound { .. }
+        ));
+        let s = with_reason(
+            Code::InvalidArgument,
+            "ERROR_REASON_AUTHENTICATION_FAILED",
+            "reworded",
+        );
+        assert!(matches!(
+            Error::from_status(&s, Input::Other),
+            Error::AuthenticationFailed { .. }
+        ));
+        let s = with_reason(
+            Code::FailedPrecondition,
+            "ERROR_REASON_VERSION_RETIRED",
+            "x",
+        );
+        assert!(matches!(
+            Error::from_status(&s, Input::Value),
+            Error::VersionRetired { .. }
+        ));
+        let mut s = with_reason(
+            Code::ResourceExhausted,
+            "ERROR_REASON_RATE_LIMITED",
+            "slow down",
+        );
+        s.metadata_mut()
+            .insert("retry-after", tonic::metadata::MetadataValue::from(9u64));
+        assert_eq!(
+            Error::from_status(&s, Input::Other),
+            Error::RateLimited {
+                retry_after: Some(Duration::from_secs(9)),
+                message: "slow down".into()
+            }
+        );
+        // An unknown reason falls back to the code.
+        let s = with_reason(Code::NotFound, "ERROR_REASON_FROM_THE_FUTURE", "event x");
+        assert!(matches!(
+            Error::from_status(&s, Input::Other),
+            Error::NotFound { .. }
+        ));
+    }
 
     fn map(code: Code, msg: &str, input: Input) -> Error {
         Error::from_status(&Status::new(code, msg), input)
