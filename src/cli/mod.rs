@@ -1,14 +1,16 @@
-//! The `rekey` command line. `rekey serve` runs the server; every other subcommand is an admin
+//! The `rekey` command line. `rekey serve` runs the server; every other subcommand is a
 //! client of a running server over gRPC.
 //!
 //! Layout: `args` (subcommand arguments), `client` (connection and bearer token), `exit`
-//! (errors and exit codes), `output` (tables, times, JSON printing), `json` (protobuf
-//! messages as JSON), `keys`, `events`, `admin` and `report` (the subcommands), `wait`
-//! (following an event with a progress bar), `serve` (the server).
+//! (errors and exit codes), `data` (encrypt, decrypt, sign, verify and datakey, on
+//! rekey-client), `output` (tables, times, JSON printing), `json` (protobuf messages as JSON),
+//! `keys`, `events`, `admin` and `report` (the subcommands), `wait` (following an event with a
+//! progress bar), `serve` (the server).
 
 mod admin;
 mod args;
 mod client;
+mod data;
 mod events;
 mod exit;
 mod json;
@@ -36,16 +38,19 @@ use client::Conn;
 const LONG_ABOUT: &str = "\
 Rekey key-management service.
 
-`rekey serve` runs the server. Every other subcommand is an admin client of a running server
-over gRPC: --addr (or REKEY_ADDR) names the server; the bearer token is read from REKEY_TOKEN,
+`rekey serve` runs the server. Every other subcommand is a client of a running server over
+gRPC (encrypt, decrypt, sign, verify and datakey read stdin and write stdout, raw or with
+--base64): --addr (or REKEY_ADDR) names the server; the bearer token is read from REKEY_TOKEN,
 or from the file given with --token-file. --json prints machine-readable JSON on stdout.
 Errors are printed to stderr as `rekey: error: <message>`.
 
 Exit codes:
   0  success
   1  the operation failed: the event failed (or was rolled back while waiting for it to
-     complete), the audit log was tampered with, or a server error
-  2  usage error: bad arguments, or a request the server rejected as invalid (INVALID_ARGUMENT)
+     complete), the audit log was tampered with, a signature does not match, or a server
+     error
+  2  usage error: bad arguments, or a request the server rejected as invalid (INVALID_ARGUMENT,
+     including a ciphertext that fails authentication)
   3  nothing done: `rotate` without --force on a key that is not due
   4  not found: no such key, event or token
   5  unauthenticated or permission denied: missing, unknown, expired or revoked token, or a
@@ -121,6 +126,16 @@ pub(crate) enum Command {
     /// The hash-chained audit log: list records, verify the chain.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Encrypt stdin under --key (server-side AES-256-GCM); the ciphertext on stdout.
+    Encrypt(data::EncryptArgs),
+    /// Decrypt a ciphertext (or envelope ciphertext) read from stdin; the plaintext on stdout.
+    Decrypt(data::DecryptArgs),
+    /// Sign stdin with --key (HMAC-SHA256); the signature on stdout.
+    Sign(data::SignArgs),
+    /// Verify stdin against --signature-file: exit 0 when valid, 1 when it does not match.
+    Verify(data::VerifyArgs),
+    /// A fresh data key under --key, as JSON: plaintext_key and wrapped_key (base64), key_version.
+    Datakey(data::DatakeyArgs),
     /// Asks the server's grpc.health.v1 service whether Rekey is SERVING (exit 0) or not
     /// (exit 1); needs no token. For container health checks.
     Health,
@@ -141,7 +156,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return root::rotate_root_key(args).await;
     }
     let has_token = connection.token_file.is_some() || client::env_token().is_some();
-    let exit = match dispatch(&connection, command).await {
+    let result = match route(command) {
+        Routed::Data(data) => data::run(&connection, data).await,
+        Routed::Admin(command) => dispatch(&connection, command).await,
+    };
+    let exit = match result {
         Ok(exit) => exit,
         Err(err) => {
             let mut message = err.message.clone();
@@ -167,12 +186,33 @@ pub fn error_message(err: &anyhow::Error) -> String {
     exit::chain(err.as_ref())
 }
 
+/// A client command: a data command (run on the Rust client) or an admin one.
+enum Routed {
+    Data(data::DataCommand),
+    Admin(Command),
+}
+
+fn route(command: Command) -> Routed {
+    match command {
+        Command::Encrypt(a) => Routed::Data(data::DataCommand::Encrypt(a)),
+        Command::Decrypt(a) => Routed::Data(data::DataCommand::Decrypt(a)),
+        Command::Sign(a) => Routed::Data(data::DataCommand::Sign(a)),
+        Command::Verify(a) => Routed::Data(data::DataCommand::Verify(a)),
+        Command::Datakey(a) => Routed::Data(data::DataCommand::Datakey(a)),
+        other => Routed::Admin(other),
+    }
+}
+
 async fn dispatch(args: &ConnectionArgs, command: Command) -> Result<Exit, CliError> {
     let conn = Conn::connect(args).await?;
     match command {
-        Command::Serve(_) | Command::RotateRootKey(_) => {
-            Err(CliError::usage("not a client command"))
-        }
+        Command::Serve(_)
+        | Command::RotateRootKey(_)
+        | Command::Encrypt(_)
+        | Command::Decrypt(_)
+        | Command::Sign(_)
+        | Command::Verify(_)
+        | Command::Datakey(_) => Err(CliError::usage("not an admin client command")),
         Command::Status { key } => keys::status(&conn, key).await,
         Command::Impact { key } => keys::impact(&conn, key).await,
         Command::Rotate(a) => keys::rotate(&conn, a).await,

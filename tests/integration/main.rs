@@ -9,6 +9,7 @@ mod audit_suite;
 mod auth;
 mod bad_input;
 mod cli;
+mod cli_data;
 mod client;
 mod envelope_values;
 mod faces;
