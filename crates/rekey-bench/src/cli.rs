@@ -17,6 +17,9 @@ pub enum Scenario {
     Migration,
     /// AES-256-GCM of Rekey's crypto layer against `openssl speed`.
     Aead,
+    /// The Rust client's local envelope encryption (warm data-key cache) against the
+    /// server's Encrypt and against bare AES-256-GCM, 1 KiB.
+    Envelope,
     /// Server RSS (idle, under load) and time from process start to health SERVING.
     Footprint,
     /// Every scenario, in that order.
@@ -29,6 +32,7 @@ impl Scenario {
             Scenario::Rpc => "rpc",
             Scenario::Migration => "migration",
             Scenario::Aead => "aead",
+            Scenario::Envelope => "envelope",
             Scenario::Footprint => "footprint",
             Scenario::All => "all",
         }
@@ -41,6 +45,7 @@ impl Scenario {
                 Scenario::Rpc,
                 Scenario::Migration,
                 Scenario::Aead,
+                Scenario::Envelope,
                 Scenario::Footprint,
             ],
             one => vec![one],
@@ -62,7 +67,7 @@ pub struct Options {
     /// Rounds per scenario (each round runs A then B for every cell) [default: 5, quick: 1].
     #[arg(long)]
     pub rounds: Option<u32>,
-    /// Measured seconds of one RPC or AEAD run [default: 3, quick: 0.1].
+    /// Measured seconds of one RPC, AEAD or envelope run [default: 3, quick: 0.1].
     #[arg(long)]
     pub duration_secs: Option<f64>,
     /// Where to write the JSON results.
@@ -114,7 +119,7 @@ pub struct Options {
 pub struct Plan {
     pub quick: bool,
     pub rounds: u32,
-    /// Measured time of one RPC or AEAD run.
+    /// Measured time of one RPC, AEAD or envelope run.
     pub duration: Duration,
     /// Unmeasured time at the start of each RPC run.
     pub warmup: Duration,

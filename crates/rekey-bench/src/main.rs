@@ -9,7 +9,7 @@
 //!
 //! Modules: `cli` options and plan · `meta` the invocation and machine in the JSON ·
 //! `echo` the RPC baseline server · `load` the RPC load driver · `rekey_server` Rekey in
-//! process · `rpc`, `migration`, `aead`, `footprint` the four scenarios · `cpu` what else
+//! process · `rpc`, `migration`, `aead`, `envelope`, `footprint` the five scenarios · `cpu` what else
 //! the machine is doing · `stats` medians and ratios · `units` figures for people ·
 //! `table` printed tables · `report` targets and the JSON file.
 //!
@@ -22,6 +22,7 @@ mod aead;
 mod cli;
 mod cpu;
 mod echo;
+mod envelope;
 mod footprint;
 mod load;
 mod meta;
@@ -159,6 +160,7 @@ fn run_scenario(scenario: Scenario, plan: &Plan, runtimes: &Runtimes) -> anyhow:
         Scenario::Rpc => runtimes.load.block_on(rpc::run(plan, server_rt)),
         Scenario::Migration => runtimes.load.block_on(migration::run(plan, server_rt)),
         Scenario::Aead => aead::run(plan),
+        Scenario::Envelope => runtimes.load.block_on(envelope::run(plan, server_rt)),
         Scenario::Footprint => runtimes.load.block_on(footprint::run(plan)),
         Scenario::All => unreachable!("Scenario::expand never yields All"),
     }

@@ -79,7 +79,7 @@ impl Report {
             return;
         }
         let mut table = Table::new(
-            "Targets (issue #6)",
+            "Targets (issues #6 and #13)",
             &["target", "goal", "measured", "status"],
         );
         for check in &self.checks {

@@ -122,6 +122,42 @@ fn quick_aead_measures_every_size_and_names_the_openssl_baseline() {
 }
 
 #[test]
+fn quick_envelope_measures_the_client_the_server_encrypt_and_bare_gcm() {
+    let results = run_quick("envelope", &[]);
+    assert_eq!(
+        results.pointer("/envelope/payload_bytes"),
+        Some(&1024.into())
+    );
+    positive(&results, "/envelope/local/calls_per_s");
+    positive(&results, "/envelope/server_encrypt/req_per_s");
+    positive(&results, "/envelope/server_encrypt/p99_us");
+    positive(&results, "/envelope/server_encrypt/connections");
+    positive(&results, "/envelope/bare_gcm/calls_per_s");
+    positive(&results, "/envelope/ratio_local_vs_server");
+    positive(&results, "/envelope/ratio_local_vs_bare");
+    // warm() fetched the one data key; the measured windows fetched none.
+    assert_eq!(
+        results.pointer("/envelope/local/data_keys_fetched"),
+        Some(&1.into()),
+        "{results:#}"
+    );
+    for side in ["local", "bare_gcm"] {
+        let rounds = array(&results, &format!("/envelope/{side}/rounds_calls_per_s"));
+        assert_eq!(rounds.len(), 1, "quick mode runs one round: {rounds:?}");
+    }
+    // Envelope vs server Encrypt, envelope vs bare AES-256-GCM.
+    check_machine_and_targets(&results, 2);
+    let names: Vec<&str> = array(&results, "/targets")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        names.iter().all(|n| n.starts_with("envelope 1 KiB vs")),
+        "{names:?}"
+    );
+}
+
+#[test]
 #[ignore = "PostgreSQL suite: REKEY_TEST_DATABASE_URL=postgres://... cargo test -- --ignored"]
 fn quick_migration_measures_the_worker_raw_sql_and_the_crypto_ceiling() {
     let url = pg::test_database_url().expect(

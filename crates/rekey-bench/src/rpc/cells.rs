@@ -43,6 +43,24 @@ pub async fn load_token(
     client_token(channel, admin, &[ENCRYPTION_KEY, SIGNING_KEY]).await
 }
 
+/// Encrypt of `size` payload bytes under [`ENCRYPTION_KEY`], no associated data: the
+/// matrix's Encrypt cell, also the server side of the envelope scenario.
+pub fn encrypt_request(size: usize) -> EncryptRequest {
+    EncryptRequest {
+        key_name: ENCRYPTION_KEY.into(),
+        plaintext: payload(size),
+        associated_data: Vec::new(),
+    }
+}
+
+/// The matrix's Encrypt cell at `size` bytes.
+pub fn encrypt_cell(size: usize) -> Cell {
+    Cell {
+        call: Call::Encrypt(encrypt_request(size)),
+        payload: size,
+    }
+}
+
 /// The cells of the matrix that `--only` keeps, and the length of a real signature (for
 /// the echo baseline).
 pub async fn selected(
@@ -72,13 +90,8 @@ async fn cells(
     let mut data_keys = Vec::new();
     let mut signs = Vec::new();
     for &size in payloads {
-        let encrypt = EncryptRequest {
-            key_name: ENCRYPTION_KEY.into(),
-            plaintext: payload(size),
-            associated_data: Vec::new(),
-        };
         let ciphertext = client
-            .encrypt(request(encrypt.clone(), auth))
+            .encrypt(request(encrypt_request(size), auth))
             .await
             .context("Encrypt (setting up Decrypt)")?
             .into_inner()
@@ -88,7 +101,7 @@ async fn cells(
             call,
             payload: size,
         };
-        encrypts.push(cell(Call::Encrypt(encrypt)));
+        encrypts.push(encrypt_cell(size));
         decrypts.push(cell(Call::Decrypt(DecryptRequest {
             ciphertext,
             associated_data: Vec::new(),

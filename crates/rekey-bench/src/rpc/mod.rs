@@ -16,7 +16,9 @@ use tokio::runtime::Handle;
 use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::Channel;
 
-pub use self::cells::{load_token, payload, selected as selected_cells, Cell, ENCRYPTION_KEY};
+pub use self::cells::{
+    encrypt_cell, load_token, payload, selected as selected_cells, Cell, ENCRYPTION_KEY,
+};
 use self::results::CellRuns;
 use crate::cli::Plan;
 use crate::cpu::{CpuMeter, QuietAttempts};
@@ -27,14 +29,14 @@ use crate::report::Section;
 use crate::units::{micros, si};
 
 /// The connections of one server under test, with its name for messages.
-struct Target {
-    name: &'static str,
-    channels: Vec<Channel>,
+pub struct Target {
+    pub name: &'static str,
+    pub channels: Vec<Channel>,
 }
 
 impl Target {
     /// One run of `cell` (warm-up, then `window`), which must answer every request.
-    async fn run(
+    pub async fn run(
         &self,
         plan: &Plan,
         auth: Option<&AsciiMetadataValue>,
@@ -69,13 +71,37 @@ fn fail_on_errors(label: &str, server: &str, stats: &RunStats) -> anyhow::Result
     Ok(())
 }
 
+/// Rekey under load: the server in process, the load's connections to it, and the client
+/// token the load presents (`None` when the server has no authentication).
+pub struct RekeyUnderLoad {
+    pub server: InProcess,
+    pub target: Target,
+    pub auth: Option<AsciiMetadataValue>,
+}
+
+impl RekeyUnderLoad {
+    /// Starts Rekey on the server runtime and opens `--connections` connections to it.
+    pub async fn start(plan: &Plan, server_rt: &Handle) -> anyhow::Result<Self> {
+        let server = InProcess::start(server_rt, plan.nodelay, |_| {}).await?;
+        let target = Target {
+            name: "Rekey",
+            channels: load::connect(&server.url(), plan.connections).await?,
+        };
+        let auth = load_token(&target.channels[0], server.admin.as_ref()).await?;
+        Ok(Self {
+            server,
+            target,
+            auth,
+        })
+    }
+}
+
 pub async fn run(plan: &Plan, server_rt: &Handle) -> anyhow::Result<Section> {
-    let rekey = InProcess::start(server_rt, plan.nodelay, |_| {}).await?;
-    let rekey_target = Target {
-        name: "Rekey",
-        channels: load::connect(&rekey.url(), plan.connections).await?,
-    };
-    let auth = load_token(&rekey_target.channels[0], rekey.admin.as_ref()).await?;
+    let RekeyUnderLoad {
+        server: rekey,
+        target: rekey_target,
+        auth,
+    } = RekeyUnderLoad::start(plan, server_rt).await?;
     let (cells, signature_len) =
         cells::selected(&rekey_target.channels[0], auth.as_ref(), plan).await?;
     if cells.is_empty() {
