@@ -15,11 +15,12 @@ use crate::audit::{AuditEntry, AuditOperation, Outcome};
 use crate::clock::{Clock, MILLIS_PER_SEC};
 use crate::crypto::{self, Envelope, KeyMaterial, Kind, RootKey};
 use crate::keystore::error::{KeyError, KeyResult};
-use crate::keystore::keyring::{Keyring, LoadedKey, LoadedVersion, VersionCipher};
+use crate::keystore::keyring::{Keyring, LoadedKey, LoadedVersion};
 use crate::keystore::store::{
     EventDraft, KeyRecord, KeyStore, NewVersion, Purpose, RolledBack, RotateGuard, Rotated,
     VersionRecord, VersionState,
 };
+use crate::keystore::version_use::{encryption_key, expect_kind, signing_key};
 
 /// Behaviour switches of the key manager, taken from the server config.
 #[derive(Debug, Clone)]
@@ -463,47 +464,6 @@ impl KeyManager {
             wrapped_material: self.root.wrap(name, version, material),
             check_value: material.check_value(),
         }
-    }
-}
-
-fn expect_kind(envelope: &Envelope<'_>, expected: Kind) -> KeyResult<()> {
-    if envelope.kind == expected {
-        Ok(())
-    } else {
-        Err(KeyError::WrongKind {
-            expected,
-            found: envelope.kind,
-        })
-    }
-}
-
-fn encryption_key<'a>(
-    key: &LoadedKey,
-    version: &'a LoadedVersion,
-    operation: &'static str,
-) -> KeyResult<&'a crypto::EncryptionKey> {
-    match &version.cipher {
-        VersionCipher::Encrypt(cipher) => Ok(cipher),
-        _ => Err(KeyError::WrongPurpose {
-            key: key.record.name.clone(),
-            purpose: key.record.purpose,
-            operation,
-        }),
-    }
-}
-
-fn signing_key<'a>(
-    key: &LoadedKey,
-    version: &'a LoadedVersion,
-    operation: &'static str,
-) -> KeyResult<&'a crypto::SigningKey> {
-    match &version.cipher {
-        VersionCipher::Sign(signer) => Ok(signer),
-        _ => Err(KeyError::WrongPurpose {
-            key: key.record.name.clone(),
-            purpose: key.record.purpose,
-            operation,
-        }),
     }
 }
 

@@ -10,6 +10,7 @@ pub(crate) mod root_rotation;
 pub(crate) mod root_source;
 pub(crate) mod seed;
 pub(crate) mod store;
+mod version_use;
 
 pub use error::{KeyError, KeyResult};
 pub(crate) use manager::Settings;
