@@ -34,7 +34,7 @@ pub(crate) fn duration(d: Secs) -> prost_types::Duration {
 /// A word of the views ("encrypt_decrypt", "active", "OK") as the proto enum value named
 /// `prefix` + the word in capitals (`KEY_PURPOSE_ENCRYPT_DECRYPT`); 0, the unspecified value,
 /// for a word the proto does not name.
-pub(crate) fn enum_value<E: Into<i32>>(
+fn enum_value<E: Into<i32>>(
     prefix: &str,
     word: &str,
     from_name: impl Fn(&str) -> Option<E>,
@@ -84,6 +84,22 @@ pub(crate) fn role(word: &str) -> i32 {
     enum_value("TOKEN_ROLE_", word, proto::TokenRole::from_str_name)
 }
 
+pub(crate) fn purpose(word: &str) -> i32 {
+    enum_value("KEY_PURPOSE_", word, proto::KeyPurpose::from_str_name)
+}
+
+pub(crate) fn version_state(word: &str) -> i32 {
+    enum_value(
+        "KEY_VERSION_STATE_",
+        word,
+        proto::KeyVersionState::from_str_name,
+    )
+}
+
+pub(crate) fn alert_level(word: &str) -> i32 {
+    enum_value("ALERT_LEVEL_", word, proto::AlertLevel::from_str_name)
+}
+
 pub(crate) fn status(s: &StatusJson) -> proto::GetStatusResponse {
     proto::GetStatusResponse {
         keys: s.keys.iter().map(key_status).collect(),
@@ -94,7 +110,7 @@ pub(crate) fn status(s: &StatusJson) -> proto::GetStatusResponse {
 fn key_status(k: &KeyStatusJson) -> proto::KeyStatus {
     proto::KeyStatus {
         key_name: k.key_type.clone(),
-        purpose: enum_value("KEY_PURPOSE_", &k.purpose, proto::KeyPurpose::from_str_name),
+        purpose: purpose(&k.purpose),
         algorithm: k.algorithm.clone(),
         policy: Some(proto::KeyPolicy {
             rotation_interval: Some(duration(k.rotation_interval_secs)),
@@ -106,11 +122,7 @@ fn key_status(k: &KeyStatusJson) -> proto::KeyStatus {
             .iter()
             .map(|v| proto::KeyVersionStatus {
                 version: v.version,
-                state: enum_value(
-                    "KEY_VERSION_STATE_",
-                    &v.state,
-                    proto::KeyVersionState::from_str_name,
-                ),
+                state: version_state(&v.state),
                 created_at: Some(time(v.created_at)),
                 deprecated_at: v.deprecated_at.map(time),
                 retired_at: v.retired_at.map(time),
@@ -120,11 +132,7 @@ fn key_status(k: &KeyStatusJson) -> proto::KeyStatus {
             .collect(),
         primary_age: Some(duration(k.primary_age_secs)),
         next_rotation_due: Some(time(k.next_rotation_due)),
-        alert_level: enum_value(
-            "ALERT_LEVEL_",
-            &k.alert_level,
-            proto::AlertLevel::from_str_name,
-        ),
+        alert_level: alert_level(&k.alert_level),
         alert_reason: k.alert_reason.clone(),
     }
 }

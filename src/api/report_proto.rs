@@ -5,7 +5,9 @@
 use crate::admin::reports::{
     EventSummary, Monthly, OverduePeriod, QuarterlyKey, Report, ReportBody, ReportKind, WeeklyKey,
 };
-use crate::api::convert::{counts, duration, enum_value, event_status, time, timestamp, trigger};
+use crate::api::convert::{
+    alert_level, counts, duration, event_status, purpose, time, timestamp, trigger, version_state,
+};
 use crate::proto::{self, get_report_response::Report as Body};
 
 pub(crate) fn report(r: &Report) -> proto::GetReportResponse {
@@ -70,22 +72,14 @@ fn weekly_key(k: &WeeklyKey) -> proto::WeeklyKeyReport {
         primary_version: k.primary_version,
         primary_age: Some(duration(k.primary_age_secs)),
         next_rotation_due: Some(time(k.next_rotation_due)),
-        alert_level: enum_value(
-            "ALERT_LEVEL_",
-            &k.alert_level,
-            proto::AlertLevel::from_str_name,
-        ),
+        alert_level: alert_level(&k.alert_level),
         alert_reason: k.alert_reason.clone(),
         versions: k
             .versions
             .iter()
             .map(|v| proto::ReportVersionState {
                 version: v.version,
-                state: enum_value(
-                    "KEY_VERSION_STATE_",
-                    &v.state,
-                    proto::KeyVersionState::from_str_name,
-                ),
+                state: version_state(&v.state),
             })
             .collect(),
         rotations_in_period: count(k.rotations_in_period),
@@ -110,7 +104,7 @@ fn monthly(m: &Monthly) -> proto::MonthlyReport {
 fn quarterly_key(k: &QuarterlyKey) -> proto::QuarterlyKeyReport {
     proto::QuarterlyKeyReport {
         key_name: k.key_type.clone(),
-        purpose: enum_value("KEY_PURPOSE_", &k.purpose, proto::KeyPurpose::from_str_name),
+        purpose: purpose(&k.purpose),
         policy: Some(proto::KeyPolicy {
             rotation_interval: Some(duration(k.policy.rotation_interval_secs)),
             grace_period: Some(duration(k.policy.grace_period_secs)),
