@@ -112,9 +112,9 @@ def parse_envelope(value):
     }
 
 
-def message_key(data_key, salt, name):
+def message_key(data_key, salt):
     """HKDF-SHA256-Expand(PRK = data key, info, L = 32): one HMAC block."""
-    info = MESSAGE_KEY_LABEL + salt + bytes([len(name)]) + name.encode()
+    info = MESSAGE_KEY_LABEL + salt
     return hmac.new(data_key, info + b"\x01", hashlib.sha256).digest()
 
 
@@ -123,7 +123,7 @@ def open_envelope(value, wrapping_key, aad):
     data_key = decrypt_ciphertext(parts["wrapped_key"], wrapping_key, DATA_KEY_AAD)
     if len(data_key) != 32:
         raise Refused("InvalidWrappedKey")
-    key = message_key(data_key, parts["salt"], parts["name"])
+    key = message_key(data_key, parts["salt"])
     payload_aad = parts["bound_prefix"] + parts["salt"] + aad
     try:
         return AESGCM(key).decrypt(parts["nonce"], parts["body"], payload_aad)
@@ -133,7 +133,7 @@ def open_envelope(value, wrapping_key, aad):
 
 def seal_envelope(name, version, wrapped_key, data_key, salt, nonce, plaintext, aad):
     prefix = b"RK\x01\x03" + bytes([len(name)]) + name.encode()
-    key = message_key(data_key, salt, name)
+    key = message_key(data_key, salt)
     body = AESGCM(key).encrypt(nonce, plaintext, prefix + salt + aad)
     return prefix + version.to_bytes(4, "big") + wrapped_key + salt + nonce + body
 
@@ -187,7 +187,7 @@ def check_envelope_file(cases):
             wrapped = encrypt_ciphertext(wrapping_key, name, version, h(c["wrapping_nonce_hex"]),
                                          data_key, DATA_KEY_AAD)
             assert wrapped.hex() == c["wrapped_key_hex"], d
-            assert message_key(data_key, h(c["salt_hex"]), name).hex() == c["message_key_hex"], d
+            assert message_key(data_key, h(c["salt_hex"])).hex() == c["message_key_hex"], d
             parts = parse_envelope(value)
             assert (parts["name"], parts["version"], parts["wrapped_key"]) == (name, version, wrapped), d
             assert open_envelope(value, wrapping_key, aad) == plaintext, d

@@ -3,11 +3,14 @@
 //! The data key (DK) is 32 uniformly random bytes made by the server's
 //! `GenerateDataKey`, so it is used directly as an HKDF pseudorandom key:
 //! each message gets its own AES-256-GCM key
-//! `HKDF-Expand(DK, "rekey/v1 envelope message key" || salt || u8 N || name, 32)`
-//! from a fresh 128-bit salt. The payload's associated data is
+//! `HKDF-Expand(DK, "rekey/v1 envelope message key" || salt, 32)` from a
+//! fresh 128-bit salt. The payload's associated data is
 //! `bytes[0, 5+N) || salt || caller AD`: it binds the name and salt (and,
 //! through the message key, the data key) but not the wrapping key version,
 //! so the server can rewrap the embedded data key without the payload.
+//! The info (45 bytes) and HKDF's counter fit one SHA-256 block with its
+//! padding, so a message key costs two compressions: the name is bound by
+//! the associated data, not by the info.
 
 use core::fmt;
 
@@ -24,8 +27,10 @@ use super::kdf::{hkdf_expand_32, hmac_sha256, HmacSha256};
 use super::material::KEY_LEN;
 use super::rng;
 
-/// HKDF info label of the per-message key.
+/// HKDF info label of the per-message key. Label + salt + HKDF's counter
+/// byte must stay within 55 bytes (one SHA-256 block with its padding).
 const MESSAGE_KEY_LABEL: &[u8] = b"rekey/v1 envelope message key";
+const _: () = assert!(MESSAGE_KEY_LABEL.len() + SALT_LEN < 55);
 
 /// Name prefix + salt + caller AD up to this size is assembled on the
 /// stack; larger associated data takes one heap allocation.
@@ -244,14 +249,9 @@ impl DataKey {
     }
 
     /// The AES-256-GCM cipher of one message: its key is
-    /// HKDF-Expand(DK, label || salt || u8 N || name, 32).
+    /// HKDF-Expand(DK, label || salt, 32).
     fn message_cipher(&self, salt: &[u8; SALT_LEN]) -> Aes256Gcm {
-        // Cannot truncate: names are at most 64 bytes (validated in `new`).
-        let name_len = [u8::try_from(self.key_name.len()).unwrap_or(u8::MAX)];
-        let message_key = hkdf_expand_32(
-            &self.prk_mac,
-            &[MESSAGE_KEY_LABEL, salt, &name_len, self.key_name.as_bytes()],
-        );
+        let message_key = hkdf_expand_32(&self.prk_mac, &[MESSAGE_KEY_LABEL, salt]);
         let key: &Array<u8, _> = (&*message_key).into();
         Aes256Gcm::new(key)
     }

@@ -73,8 +73,6 @@ fn payload_is_aes_gcm_under_the_hkdf_message_key() {
         .expect("seals");
     let mut info = b"rekey/v1 envelope message key".to_vec();
     info.extend_from_slice(&salt);
-    info.push(6);
-    info.extend_from_slice(b"orders");
     let mut message_key = [0u8; 32];
     hkdf::Hkdf::<sha2::Sha256>::from_prk(&dk)
         .expect("prk")

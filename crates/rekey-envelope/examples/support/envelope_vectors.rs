@@ -80,11 +80,9 @@ fn wrap(key_hex: &str, name: &str, version: u32, nonce_hex: &str, dk_hex: &str) 
 
 /// The message key, computed here with the hkdf crate (not the library's
 /// own code path) so the vector also pins the derivation.
-fn message_key(dk_hex: &str, salt: &[u8], name: &str) -> Vec<u8> {
+fn message_key(dk_hex: &str, salt: &[u8]) -> Vec<u8> {
     let mut info = b"rekey/v1 envelope message key".to_vec();
     info.extend_from_slice(salt);
-    info.push(u8::try_from(name.len()).unwrap());
-    info.extend_from_slice(name.as_bytes());
     let mut okm = [0u8; 32];
     hkdf::Hkdf::<sha2::Sha256>::from_prk(&unhex(dk_hex))
         .unwrap()
@@ -125,7 +123,7 @@ fn valid(i: &Inputs<'_>, rewrapped_from: Option<&[u8]>) -> (Case, Vec<u8>) {
         data_key_hex: i.dk_hex.into(),
         wrapped_key_hex: hex::encode(&wrapped),
         salt_hex: i.salt_hex.into(),
-        message_key_hex: hex::encode(message_key(i.dk_hex, &salt, i.name)),
+        message_key_hex: hex::encode(message_key(i.dk_hex, &salt)),
         nonce_hex: NONCE.into(),
         plaintext_hex: hex::encode(i.plaintext),
         associated_data_hex: hex::encode(i.ad),
