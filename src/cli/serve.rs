@@ -26,6 +26,12 @@ pub(crate) struct ServeArgs {
     /// postgres://… to use PostgreSQL (overrides config and REKEY_DATABASE_URL).
     #[arg(long, hide_env_values = true)]
     pub(crate) database_url: Option<String>,
+    /// Once serving, write the bound addresses to this file as JSON
+    /// (`{"grpc":"127.0.0.1:50051","http":"127.0.0.1:8080"}`, `http` null when off), so a
+    /// script or test that listens on port 0 learns the ports. Written whole (temporary
+    /// file, then rename): a reader never sees half of it.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) ready_file: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) client_options: ClientOptionsHidden,
 }
@@ -81,6 +87,7 @@ impl ServeArgs {
 }
 
 pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let ready_file = args.ready_file.clone();
     let config = args.config()?;
     let _telemetry = crate::telemetry::init_server(
         config.telemetry.log_format,
@@ -90,6 +97,13 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let server = crate::server::start(&config, listener, Arc::new(SystemClock)).await?;
+    if let Some(path) = &ready_file {
+        if let Err(err) = write_ready_file(path, server.grpc_addr(), server.http_addr()) {
+            server.stop_token().cancel();
+            server.until_stopped().await?;
+            return Err(err);
+        }
+    }
     let stop = server.stop_token();
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -97,6 +111,24 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         stop.cancel();
     });
     server.until_stopped().await
+}
+
+/// `--ready-file`: the bound addresses as one JSON object, replaced atomically.
+fn write_ready_file(
+    path: &std::path::Path,
+    grpc: SocketAddr,
+    http: Option<SocketAddr>,
+) -> anyhow::Result<()> {
+    let body = serde_json::json!({
+        "grpc": grpc.to_string(),
+        "http": http.map(|a| a.to_string()),
+    });
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, format!("{body}\n"))
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| format!("cannot write the ready file {}", path.display()))
 }
 
 async fn shutdown_signal() {

@@ -308,3 +308,53 @@ crate::on_every_backend!(
     a_migration_killed_with_sigkill_is_finished_by_another_replica,
     three_replicas_with_the_scheduler_due_rotate_each_key_once,
 );
+
+/// `rekey serve --listen 127.0.0.1:0 --ready-file F`, as the Python and TypeScript suites
+/// start it: the file names the ports actually bound, both of which answer.
+#[tokio::test]
+async fn the_ready_file_names_the_ports_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let ready = dir.path().join("ready.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rekey"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg("--ready-file")
+        .arg(&ready)
+        .env_remove("REKEY_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(File::create(dir.path().join("serve.log")).unwrap())
+        .spawn()
+        .expect("rekey binary starts");
+    let mut text = None;
+    for _ in 0..600 {
+        if let Ok(t) = std::fs::read_to_string(&ready) {
+            text = Some(t);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+    let text = text.unwrap_or_else(|| panic!("no ready file after 30 s:\n{log}"));
+    let addrs: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let grpc: std::net::SocketAddr = addrs["grpc"].as_str().unwrap().parse().unwrap();
+    let http: std::net::SocketAddr = addrs["http"].as_str().unwrap().parse().unwrap();
+    assert_ne!(grpc.port(), 0, "{text}");
+    assert_ne!(http.port(), 0, "{text}");
+    assert!(!dir.path().join("ready.json.tmp").exists());
+    Channel::from_shared(format!("http://{grpc}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("gRPC answers on the port the ready file names");
+    crate::metrics::scrape(http).await;
+    let _ = child.kill();
+    let _ = child.wait();
+}

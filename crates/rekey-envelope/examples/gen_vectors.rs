@@ -3,9 +3,13 @@
 //! `cargo run -p rekey-envelope --example gen_vectors > tests/vectors/ciphertext-v1.json`
 //! `cargo run -p rekey-envelope --example gen_vectors envelope > tests/vectors/envelope-v1.json`
 //! Nonces and salts are fixed so the output is reproducible.
+//! With `made-by-rust` it writes tests/vectors/envelope-made-by-rust.json, values from the
+//! production seal path (random salts) for the other languages' clients to open.
 
 #[path = "support/envelope_vectors.rs"]
 mod envelope_vectors;
+#[path = "support/made_by_rust.rs"]
+mod made_by_rust;
 
 use rekey_envelope::*;
 use serde::Serialize;
@@ -126,9 +130,10 @@ fn invalid_with_key(
 }
 
 fn main() {
-    if std::env::args().nth(1).as_deref() == Some("envelope") {
-        envelope_vectors::print();
-        return;
+    match std::env::args().nth(1).as_deref() {
+        Some("envelope") => return envelope_vectors::print(),
+        Some("made-by-rust") => return made_by_rust::print(),
+        _ => {}
     }
     let mut cases = Vec::new();
     let long_name = "a".repeat(48) + "0123456789_.-XYZ";

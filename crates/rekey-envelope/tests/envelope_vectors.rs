@@ -204,3 +204,78 @@ fn worked_example_matches_the_documentation() {
         "524b01030c637573746f6d65722e70696900000007"
     );
 }
+
+/// One `tests/vectors/envelope-made-by-<language>.json`: values sealed by a client's own
+/// production path (Rust, Python, TypeScript) under a given data key.
+#[derive(Debug, Deserialize)]
+struct MadeBy {
+    made_by: String,
+    key_name: String,
+    key_version: u32,
+    data_key_hex: String,
+    wrapped_key_hex: String,
+    cases: Vec<MadeCase>,
+}
+
+#[derive(Debug, Deserialize)]
+struct MadeCase {
+    description: String,
+    plaintext_hex: String,
+    associated_data_hex: String,
+    value_hex: String,
+}
+
+/// Every client's values open here: the format is one, whoever sealed.
+#[test]
+fn values_made_by_every_client_open() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/vectors");
+    let mut makers = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("tests/vectors is readable") {
+        let path = entry.expect("directory entry").path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !(name.starts_with("envelope-made-by-") && name.ends_with(".json")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let file: MadeBy = serde_json::from_str(&text).expect("made-by file of the shared shape");
+        let key = DataKey::new(
+            &file.key_name,
+            file.key_version,
+            &unhex(&file.data_key_hex),
+            unhex(&file.wrapped_key_hex),
+        )
+        .expect("the file's data key and wrapped key agree");
+        assert!(
+            file.cases.len() >= 4,
+            "{name}: only {} cases",
+            file.cases.len()
+        );
+        for case in &file.cases {
+            let value = unhex(&case.value_hex);
+            let ad = unhex(&case.associated_data_hex);
+            let opened = key
+                .open(&value, &ad)
+                .unwrap_or_else(|e| panic!("{name}: {}: {e}", case.description));
+            assert_eq!(
+                opened.as_slice(),
+                unhex(&case.plaintext_hex),
+                "{name}: {}",
+                case.description
+            );
+            // And the associated data is bound: one more byte and it fails.
+            let mut other_ad = ad.clone();
+            other_ad.push(0);
+            assert_eq!(
+                key.open(&value, &other_ad).map(|_| ()),
+                Err(CryptoError::AuthenticationFailed),
+                "{name}: {}",
+                case.description
+            );
+        }
+        makers.push(file.made_by);
+    }
+    assert!(
+        makers.iter().any(|m| m == "rust"),
+        "envelope-made-by-rust.json is missing: {makers:?}"
+    );
+}

@@ -100,4 +100,56 @@ async fn server_answers_become_typed_errors(backend: Backend) {
     env.finish().await;
 }
 
-on_every_backend!(server_answers_become_typed_errors);
+/// A value under a retired version: the typed retired error, from the plain Decrypt and from
+/// envelope decryption (whose data key the server will no longer unwrap) alike.
+async fn a_retired_version_is_the_typed_retired_error(backend: Backend) {
+    let env = TestEnv::new(backend).await;
+    let mut s = env.start().await;
+    let recorder = Recorder::default();
+    let admin = client_with(&s, &env.admin_token(), &recorder).await;
+    let old = admin.encrypt(encrypt(KEY)).await.unwrap();
+    let sealed = admin
+        .envelope(
+            KEY,
+            rekey_client::CachePolicy::new(std::time::Duration::from_secs(60)),
+        )
+        .unwrap()
+        .encrypt(b"card", b"row=1")
+        .await
+        .unwrap();
+    s.rotate(KEY).await;
+    assert!(s
+        .server
+        .manager()
+        .retire_version(KEY, old.key_version, "test")
+        .await
+        .unwrap());
+
+    let err = admin
+        .decrypt(DecryptRequest {
+            ciphertext: old.ciphertext,
+            associated_data: Vec::new(),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::VersionRetired { message } if message.contains("retired")),
+        "{err}"
+    );
+    // A cold cipher (another process, say) must unwrap the value's data key: refused alike.
+    let cold = admin
+        .envelope(
+            KEY,
+            rekey_client::CachePolicy::new(std::time::Duration::from_secs(60)),
+        )
+        .unwrap();
+    let err = cold.decrypt(&sealed, b"row=1").await.unwrap_err();
+    assert!(matches!(err, Error::VersionRetired { .. }), "{err}");
+    s.stop().await;
+    env.finish().await;
+}
+
+on_every_backend!(
+    server_answers_become_typed_errors,
+    a_retired_version_is_the_typed_retired_error,
+);

@@ -23,7 +23,7 @@ enum Case {
         /// `DATA_KEY_AAD`.
         wrapped_key_hex: String,
         salt_hex: String,
-        /// HKDF-Expand(data key, label || salt || u8 N || name, 32).
+        /// HKDF-Expand(data key, label || salt, 32).
         message_key_hex: String,
         nonce_hex: String,
         plaintext_hex: String,
