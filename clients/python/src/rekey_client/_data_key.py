@@ -47,7 +47,7 @@ class OpenError(Exception):
 class DataKey:
     """A data key of `key_name`, wrapped by version `key_version` into `wrapped_key`."""
 
-    __slots__ = ("_key", "_mac", "key_name", "key_version", "wrapped_key")
+    __slots__ = ("__weakref__", "_key", "_mac", "key_name", "key_version", "wrapped_key")
 
     def __init__(self, key_name: str, key_version: int, plaintext_key: bytes | bytearray, wrapped_key: bytes):
         """Checks as the Rust DataKey::new does: a valid name and version, 32 key bytes, and a
