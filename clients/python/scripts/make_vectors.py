@@ -24,7 +24,7 @@ CASES: list[tuple[str, bytes, bytes]] = [
     ("empty plaintext and empty associated data", b"", b""),
     ("1 KiB plaintext", bytes(range(256)) * 4, b"row=1024"),
     ("binary associated data (every byte value)", b"\x00\xff binary-safe \x00", bytes(range(256))),
-    ("utf-8 plaintext", "clé secrète – 鍵".encode(), b"tenant=7/user=9"),
+    ("utf-8 plaintext", "cl\u00e9 secr\u00e8te \u2013 \u9375".encode(), b"tenant=7/user=9"),
 ]
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
-from rekey_client import AsyncClient, CacheEvent, Client, Observer, RekeyError
+from rekey_client import CacheEvent, Client, Observer, RekeyError
 from rekey_client.testing import RekeyServer, default_binary
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -69,10 +68,4 @@ def recorder() -> Recorder:
 @pytest.fixture
 def client(server: RekeyServer, recorder: Recorder) -> Iterator[Client]:
     with Client(server.grpc_url, token=server.admin_token, observer=recorder) as c:
-        yield c
-
-
-@pytest_asyncio.fixture
-async def aclient(server: RekeyServer, recorder: Recorder) -> AsyncIterator[AsyncClient]:
-    async with AsyncClient(server.grpc_url, token=server.admin_token, observer=recorder) as c:
         yield c

@@ -62,9 +62,8 @@ def test_tampered_ciphertext_is_authentication_failed_and_garbage_is_invalid(cli
 
 
 def test_wrong_token_is_unauthenticated_after_exactly_one_attempt(server: RekeyServer, recorder: Recorder) -> None:
-    with Client(server.grpc_url, token="not-a-token", observer=recorder) as wrong:
-        with pytest.raises(UnauthenticatedError):
-            wrong.get_status(proto.GetStatusRequest())
+    with Client(server.grpc_url, token="not-a-token", observer=recorder) as wrong, pytest.raises(UnauthenticatedError):
+        wrong.get_status(proto.GetStatusRequest())
     assert len(recorder.of("GetStatus")) == 1
     with Client(server.grpc_url) as anonymous, pytest.raises(UnauthenticatedError):
         anonymous.encrypt(encrypt())
@@ -72,9 +71,7 @@ def test_wrong_token_is_unauthenticated_after_exactly_one_attempt(server: RekeyS
 
 def test_token_scoped_to_another_key_is_permission_denied(client: Client, server: RekeyServer) -> None:
     scoped = client.create_token(
-        proto.CreateTokenRequest(
-            name="sessions-only", role=proto.TOKEN_ROLE_CLIENT, key_names=["SESSION_ENCRYPTION"]
-        )
+        proto.CreateTokenRequest(name="sessions-only", role=proto.TOKEN_ROLE_CLIENT, key_names=["SESSION_ENCRYPTION"])
     )
     with Client(server.grpc_url, token=scoped.token) as limited:
         limited.encrypt(encrypt("SESSION_ENCRYPTION"))
@@ -170,9 +167,10 @@ grace_period_days = 0
 
 
 def test_a_value_of_a_retired_version_is_version_retired() -> None:
-    with RekeyServer.start(config_toml=RETIRING_CONFIG) as server, Client(
-        server.grpc_url, token=server.admin_token
-    ) as c:
+    with (
+        RekeyServer.start(config_toml=RETIRING_CONFIG) as server,
+        Client(server.grpc_url, token=server.admin_token) as c,
+    ):
         old = c.encrypt(encrypt("RETIRING", b"old secret")).ciphertext
         envelope = c.envelope("RETIRING", CachePolicy(max_age=60))
         old_value = envelope.encrypt(b"old envelope secret", b"row 1")

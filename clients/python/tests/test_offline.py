@@ -31,10 +31,10 @@ from rekey_client import (
     UnauthenticatedError,
     UnavailableError,
     VersionRetiredError,
+    _rpcs,
     describe,
     proto,
 )
-from rekey_client import _rpcs
 from rekey_client._caches import DecryptCache, EncryptCache
 from rekey_client._calls import plan
 from rekey_client._data_key import DataKey
@@ -214,9 +214,7 @@ def test_the_rpc_table_covers_every_method_of_every_service() -> None:
         for service in module.DESCRIPTOR.services_by_name.values()
         for method in service.methods
     }
-    in_table = {
-        rpc.path: (rpc.request.DESCRIPTOR.full_name, rpc.response.DESCRIPTOR.full_name) for rpc in _rpcs.ALL
-    }
+    in_table = {rpc.path: (rpc.request.DESCRIPTOR.full_name, rpc.response.DESCRIPTOR.full_name) for rpc in _rpcs.ALL}
     assert in_table == in_proto
     for rpc in _rpcs.ALL:
         assert hasattr(Client, _snake(rpc.method)), rpc.method

@@ -5,6 +5,7 @@ once. Measured through the observer's attempt times."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import time
 
@@ -31,7 +32,7 @@ def check_waits(recorder: Recorder, rpc: str, started: float) -> None:
     assert [a.attempt for a in attempts] == [1, 2, 3, 4, 5]
     assert all(isinstance(a.error, UnavailableError) for a in attempts)
     times = [started] + [a.at for a in attempts]
-    gaps = [later - earlier for earlier, later in zip(times[1:], times[2:])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times[1:])]
     for attempt, gap in enumerate(gaps, start=1):
         assert gap <= POLICY.bound(attempt) + SLACK, (attempt, gap, gaps)
     # Full jitter: four draws in [0, bound] make a total far below the sum of the bounds in
@@ -82,7 +83,9 @@ def test_the_async_client_retries_the_same_way(recorder: Recorder) -> None:
 
 
 def test_no_retries_with_the_none_policy(recorder: Recorder) -> None:
-    with Client(closed_port(), token="t", retry_policy=RetryPolicy.none(), observer=recorder) as c:
-        with pytest.raises(UnavailableError):
-            c.get_status(proto.GetStatusRequest())
+    with (
+        Client(closed_port(), token="t", retry_policy=RetryPolicy.none(), observer=recorder) as c,
+        pytest.raises(UnavailableError),
+    ):
+        c.get_status(proto.GetStatusRequest())
     assert len(recorder.of("GetStatus")) == 1

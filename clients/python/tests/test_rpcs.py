@@ -120,9 +120,7 @@ def test_the_async_client_round_trips_and_raises_typed_errors(server: RekeyServe
             sealed = await c.encrypt(proto.EncryptRequest(key_name=KEY, plaintext=b"async"))
             opened = await c.decrypt(proto.DecryptRequest(ciphertext=sealed.ciphertext))
             assert opened.plaintext == b"async"
-            results = await asyncio.gather(
-                *(c.get_status(proto.GetStatusRequest(key_name=KEY)) for _ in range(10))
-            )
+            results = await asyncio.gather(*(c.get_status(proto.GetStatusRequest(key_name=KEY)) for _ in range(10)))
             assert all(r.keys[0].key_name == KEY for r in results)
             with pytest.raises(KeyNotFoundError):
                 await c.encrypt(proto.EncryptRequest(key_name="NO_SUCH_KEY", plaintext=b"x"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -79,7 +80,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def tls_server(pki: dict[str, Path]) -> object:
+def tls_server(pki: dict[str, Path]) -> Iterator[RekeyServer]:
     config = f"""
 [tls]
 cert_file = "{pki["server_cert"]}"
@@ -117,8 +118,9 @@ def test_mutual_tls_from_the_environment_needs_no_token(tls_server: RekeyServer,
 
 
 def test_a_plain_text_client_cannot_talk_to_a_tls_server(tls_server: RekeyServer) -> None:
-    with Client(tls_server.grpc_url, token=tls_server.admin_token, retry_policy=None) as c, pytest.raises(
-        UnavailableError
+    with (
+        Client(tls_server.grpc_url, token=tls_server.admin_token, retry_policy=None) as c,
+        pytest.raises(UnavailableError),
     ):
         c.get_status(proto.GetStatusRequest())
     with pytest.raises(ConfigError):

@@ -57,7 +57,9 @@ def decrypt(path: Path) -> int:
         envelope = client.envelope(key_name, CachePolicy(max_age=300))
         for i, value in enumerate(made["values"]):
             try:
-                opened = envelope.decrypt(bytes.fromhex(value["value_hex"]), bytes.fromhex(value["associated_data_hex"]))
+                opened = envelope.decrypt(
+                    bytes.fromhex(value["value_hex"]), bytes.fromhex(value["associated_data_hex"])
+                )
             except RekeyError as e:
                 print(f"python: value {i} made by {who} failed to decrypt: {e!r}")
                 failures += 1
