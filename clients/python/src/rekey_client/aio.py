@@ -1,0 +1,237 @@
+"""The asyncio client (grpc.aio): the same surface as `Client`, every method awaited. Use one
+AsyncClient per event loop; concurrent tasks share its connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc
+import grpc.aio
+from google.protobuf.message import Message
+
+from . import _rpcs
+from . import proto as pb
+from ._base import ClientBase
+from ._calls import plan, report, typed_error
+from ._rpcs import Rpc
+from .config import CallOptions
+from .envelope import AsyncEnvelope
+from .errors import UnavailableError
+from .policy import CachePolicy
+
+__all__ = ["AsyncClient"]
+
+Req = TypeVar("Req", bound=Message)
+Resp = TypeVar("Resp", bound=Message)
+
+
+class AsyncClient(ClientBase):
+    """An asyncio Rekey client. Each rpc is a coroutine method taking the request message
+    (`rekey_client.proto`) and an optional `CallOptions`, returning the response message or
+    raising a `RekeyError` subclass. `client.envelope(...)` encrypts locally.
+
+    >>> async with AsyncClient.from_env() as client:
+    ...     await client.encrypt(proto.EncryptRequest(key_name="TOKEN_ENCRYPTION", plaintext=b"hi"))
+    """
+
+    def _open(self) -> None:
+        options = self._config.channel_options()
+        if self._credentials is not None:
+            self._channel = grpc.aio.secure_channel(self._target, self._credentials, options=options)
+        else:
+            self._channel = grpc.aio.insecure_channel(self._target, options=options)
+        self._callables: dict[str, grpc.aio.UnaryUnaryMultiCallable[Any, Any]] = {}
+
+    async def close(self) -> None:
+        """Closes the connection; calls made afterwards fail."""
+        await self._channel.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def wait_ready(self, timeout: float | None = None) -> None:
+        """Connects now (within `timeout`, default the connect timeout). Raises
+        UnavailableError."""
+        limit = self._config.connect_timeout if timeout is None else timeout
+        try:
+            await asyncio.wait_for(self._channel.channel_ready(), limit)
+        except asyncio.TimeoutError:
+            raise UnavailableError(f"cannot reach the Rekey server at {self._config.addr} within {limit} s") from None
+
+    @property
+    def channel(self) -> grpc.aio.Channel:
+        """The underlying channel, for services this package does not wrap."""
+        return self._channel
+
+    def envelope(self, key_name: str, policy: CachePolicy) -> AsyncEnvelope:
+        """As `Client.envelope`, for asyncio."""
+        return AsyncEnvelope(self, key_name, policy)
+
+    def _callable(self, rpc: Rpc[Req, Resp]) -> grpc.aio.UnaryUnaryMultiCallable[Req, Resp]:
+        found = self._callables.get(rpc.path)
+        if found is None:
+            found = self._channel.unary_unary(
+                rpc.path,
+                request_serializer=rpc.request.SerializeToString,
+                response_deserializer=rpc.response.FromString,
+            )
+            self._callables[rpc.path] = found
+        return found
+
+    async def _call(self, rpc: Rpc[Req, Resp], request: Req, options: CallOptions | None) -> Resp:
+        """Sends `request`, retrying as the rpc's idempotency and the policy allow."""
+        call = plan(self._config, self._bearer, rpc, request, options)
+        send = self._callable(rpc)
+        observer, policy = self._config.observer, self._config.retry_policy
+        attempt = 1
+        while True:
+            timeout = call.timeout_of_next_attempt()
+            try:
+                response: Resp = await send(request, timeout=timeout, metadata=call.metadata)
+            except grpc.RpcError as e:
+                error = typed_error(e, rpc.input)
+            else:
+                report(observer, rpc, attempt, None)
+                return response
+            report(observer, rpc, attempt, error)
+            wait = policy.next_wait(error, call.idempotent, attempt, call.remaining())
+            if wait is None:
+                raise error
+            await asyncio.sleep(wait)
+            attempt += 1
+
+    # One method per rpc --------------------------------------------------------------------
+
+    async def encrypt(self, request: pb.EncryptRequest, options: CallOptions | None = None) -> pb.EncryptResponse:
+        """KeyService.Encrypt: encrypts on the server under the key's primary version."""
+        return await self._call(_rpcs.ENCRYPT, request, options)
+
+    async def decrypt(self, request: pb.DecryptRequest, options: CallOptions | None = None) -> pb.DecryptResponse:
+        """KeyService.Decrypt: decrypts a ciphertext made by Encrypt, GenerateDataKey or Rewrap
+        (envelope values go to `Envelope.decrypt`)."""
+        return await self._call(_rpcs.DECRYPT, request, options)
+
+    async def generate_data_key(
+        self, request: pb.GenerateDataKeyRequest, options: CallOptions | None = None
+    ) -> pb.GenerateDataKeyResponse:
+        """KeyService.GenerateDataKey: a fresh data key and its wrapped form."""
+        return await self._call(_rpcs.GENERATE_DATA_KEY, request, options)
+
+    async def rewrap(self, request: pb.RewrapRequest, options: CallOptions | None = None) -> pb.RewrapResponse:
+        """KeyService.Rewrap: re-encrypts under the primary version without returning plaintext."""
+        return await self._call(_rpcs.REWRAP, request, options)
+
+    async def sign(self, request: pb.SignRequest, options: CallOptions | None = None) -> pb.SignResponse:
+        """KeyService.Sign: HMAC-SHA256 under the key's primary version."""
+        return await self._call(_rpcs.SIGN, request, options)
+
+    async def verify(self, request: pb.VerifyRequest, options: CallOptions | None = None) -> pb.VerifyResponse:
+        """KeyService.Verify: `valid` is false for a mismatch; errors only when it cannot check."""
+        return await self._call(_rpcs.VERIFY, request, options)
+
+    async def rotate(self, request: pb.RotateRequest, options: CallOptions | None = None) -> pb.RotateResponse:
+        """KeyService.Rotate: a new primary version. Never retried: after UnavailableError, check
+        GetStatus before rotating again."""
+        return await self._call(_rpcs.ROTATE, request, options)
+
+    async def rollback(self, request: pb.RollbackRequest, options: CallOptions | None = None) -> pb.RollbackResponse:
+        """KeyService.Rollback: the previous version becomes primary again. Never retried."""
+        return await self._call(_rpcs.ROLLBACK, request, options)
+
+    async def get_status(
+        self, request: pb.GetStatusRequest, options: CallOptions | None = None
+    ) -> pb.GetStatusResponse:
+        """KeyService.GetStatus: lifecycle status of one key, or of all with an empty name."""
+        return await self._call(_rpcs.GET_STATUS, request, options)
+
+    async def get_impact(
+        self, request: pb.GetImpactRequest, options: CallOptions | None = None
+    ) -> pb.GetImpactResponse:
+        """RotationService.GetImpact: stored records per key version."""
+        return await self._call(_rpcs.GET_IMPACT, request, options)
+
+    async def schedule_rotation(
+        self, request: pb.ScheduleRotationRequest, options: CallOptions | None = None
+    ) -> pb.ScheduleRotationResponse:
+        """RotationService.ScheduleRotation: rotates if due, or at once with `force`. Retried only
+        without `force`."""
+        return await self._call(_rpcs.SCHEDULE_ROTATION, request, options)
+
+    async def get_schedule(
+        self, request: pb.GetScheduleRequest, options: CallOptions | None = None
+    ) -> pb.GetScheduleResponse:
+        """RotationService.GetSchedule: last and next rotation per key."""
+        return await self._call(_rpcs.GET_SCHEDULE, request, options)
+
+    async def get_event(self, request: pb.GetEventRequest, options: CallOptions | None = None) -> pb.GetEventResponse:
+        """RotationService.GetEvent: one rotation event."""
+        return await self._call(_rpcs.GET_EVENT, request, options)
+
+    async def list_events(
+        self, request: pb.ListEventsRequest, options: CallOptions | None = None
+    ) -> pb.ListEventsResponse:
+        """RotationService.ListEvents: events, newest first."""
+        return await self._call(_rpcs.LIST_EVENTS, request, options)
+
+    async def execute_event(
+        self, request: pb.ExecuteEventRequest, options: CallOptions | None = None
+    ) -> pb.ExecuteEventResponse:
+        """RotationService.ExecuteEvent: runs or continues an event's migration now."""
+        return await self._call(_rpcs.EXECUTE_EVENT, request, options)
+
+    async def retry_event(
+        self, request: pb.RetryEventRequest, options: CallOptions | None = None
+    ) -> pb.RetryEventResponse:
+        """RotationService.RetryEvent: resumes a failed event from its checkpoint."""
+        return await self._call(_rpcs.RETRY_EVENT, request, options)
+
+    async def rollback_event(
+        self, request: pb.RollbackEventRequest, options: CallOptions | None = None
+    ) -> pb.RollbackEventResponse:
+        """RotationService.RollbackEvent: rolls an event back. Never retried by the client."""
+        return await self._call(_rpcs.ROLLBACK_EVENT, request, options)
+
+    async def create_token(
+        self, request: pb.CreateTokenRequest, options: CallOptions | None = None
+    ) -> pb.CreateTokenResponse:
+        """AdminService.CreateToken: a new API token (its secret is in the answer, once). Never
+        retried: each call creates a token."""
+        return await self._call(_rpcs.CREATE_TOKEN, request, options)
+
+    async def list_tokens(
+        self, request: pb.ListTokensRequest, options: CallOptions | None = None
+    ) -> pb.ListTokensResponse:
+        """AdminService.ListTokens: every token, without secrets."""
+        return await self._call(_rpcs.LIST_TOKENS, request, options)
+
+    async def revoke_token(
+        self, request: pb.RevokeTokenRequest, options: CallOptions | None = None
+    ) -> pb.RevokeTokenResponse:
+        """AdminService.RevokeToken."""
+        return await self._call(_rpcs.REVOKE_TOKEN, request, options)
+
+    async def list_audit(
+        self, request: pb.ListAuditRequest, options: CallOptions | None = None
+    ) -> pb.ListAuditResponse:
+        """AdminService.ListAudit: audit records after `after_seq`."""
+        return await self._call(_rpcs.LIST_AUDIT, request, options)
+
+    async def verify_audit(
+        self, request: pb.VerifyAuditRequest, options: CallOptions | None = None
+    ) -> pb.VerifyAuditResponse:
+        """AdminService.VerifyAudit: checks the audit hash chain."""
+        return await self._call(_rpcs.VERIFY_AUDIT, request, options)
+
+    async def get_report(
+        self, request: pb.GetReportRequest, options: CallOptions | None = None
+    ) -> pb.GetReportResponse:
+        """AdminService.GetReport: a typed usage or compliance report."""
+        return await self._call(_rpcs.GET_REPORT, request, options)

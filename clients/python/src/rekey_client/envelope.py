@@ -1,0 +1,302 @@
+"""Local envelope encryption: values sealed on the caller's machine under a data key that the
+server generated and wrapped (docs/ciphertext-format.md, kind 0x03). One GenerateDataKey call
+serves many encryptions and one Decrypt call many decryptions. As crates/rekey-client/src/
+envelope/mod.rs, in two forms: `Envelope` for the blocking Client (single flight across threads)
+and `AsyncEnvelope` for AsyncClient (single flight across the tasks of one event loop).
+
+What is cached, and the trade-off: plaintext data keys stay in this process's memory for up to
+the policy's limits (overwritten when dropped, see _data_key.py for what Python can and cannot
+wipe). A process compromised meanwhile exposes the values sealed under those keys; revoking the
+caller's token does not reach keys already cached. A short `max_age` narrows both windows at the
+cost of more calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import TYPE_CHECKING
+
+from . import proto as pb
+from ._caches import DecryptCache, EncryptCache
+from ._data_key import DATA_KEY_AAD, DataKey, OpenError, SealError
+from ._format import EnvelopeValue, FormatError, parse_envelope, validate_key_name
+from .errors import (
+    AuthenticationFailedError,
+    InternalError,
+    InvalidArgumentError,
+    InvalidCiphertextError,
+    TooLargeError,
+)
+from .observer import CacheEvent, Observer
+from .policy import CachePolicy, CacheStats
+
+if TYPE_CHECKING:
+    from .aio import AsyncClient
+    from .client import Client
+
+__all__ = ["AsyncEnvelope", "Envelope"]
+
+
+class _EnvelopeCore:
+    """The caches, counters and the steps both forms share; no I/O here."""
+
+    def __init__(self, key_name: str, policy: CachePolicy, observer: Observer | None) -> None:
+        try:
+            validate_key_name(key_name)
+        except FormatError as e:
+            raise InvalidArgumentError(str(e)) from None
+        self._key_name = key_name
+        self._policy = policy
+        self._observer = observer
+        self._encrypt_cache = EncryptCache(policy)
+        ttl = policy.decrypt_ttl if policy.decrypt_ttl is not None else policy.max_age
+        self._decrypt_cache = DecryptCache(policy.decrypt_entries, ttl)
+        self._counts_lock = threading.Lock()
+        self._counts = dict.fromkeys(CacheEvent, 0)
+
+    @property
+    def key_name(self) -> str:
+        """The key this envelope encrypts under and accepts values of."""
+        return self._key_name
+
+    @property
+    def policy(self) -> CachePolicy:
+        return self._policy
+
+    def stats(self) -> CacheStats:
+        """Cache hits, misses and evictions so far."""
+        with self._counts_lock:
+            c = dict(self._counts)
+        return CacheStats(
+            encrypt_hits=c[CacheEvent.ENCRYPT_HIT],
+            encrypt_misses=c[CacheEvent.ENCRYPT_MISS],
+            decrypt_hits=c[CacheEvent.DECRYPT_HIT],
+            decrypt_misses=c[CacheEvent.DECRYPT_MISS],
+            evictions=c[CacheEvent.EVICTED],
+        )
+
+    def forget(self) -> None:
+        """Drops every cached data key (each overwritten once no operation holds it), e.g. after
+        the key was rotated for a suspected compromise."""
+        self._encrypt_cache.clear()
+        self._count(CacheEvent.EVICTED, self._decrypt_cache.clear())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(key_name={self._key_name!r}, policy={self._policy!r}, stats={self.stats()!r})"
+
+    def _count(self, event: CacheEvent, n: int = 1) -> None:
+        if n <= 0:
+            return
+        with self._counts_lock:
+            self._counts[event] += n
+        if self._observer is not None:
+            for _ in range(n):
+                self._observer.on_cache(self._key_name, event)
+
+    def _take_encrypt_key(self, length: int) -> DataKey | None:
+        key = self._encrypt_cache.take(length)
+        if key is not None:
+            self._count(CacheEvent.ENCRYPT_HIT)
+        return key
+
+    def _seal(self, key: DataKey, plaintext: bytes, associated_data: bytes) -> bytes:
+        try:
+            return key.seal(bytes(plaintext), bytes(associated_data))
+        except SealError as e:
+            raise TooLargeError(str(e)) from None
+
+    def _fetched(self, response: pb.GenerateDataKeyResponse) -> DataKey:
+        """The data key of a GenerateDataKey answer, checked as DataKey::new does; it also goes
+        to the decrypt cache, so this process opens its own values without a Decrypt call."""
+        plaintext = bytearray(response.plaintext_key)
+        try:
+            key = DataKey(self._key_name, response.key_version, plaintext, response.wrapped_key)
+        except FormatError as e:
+            raise InternalError(f"the server's GenerateDataKey answer is not a usable data key: {e}") from None
+        finally:
+            plaintext[:] = bytes(len(plaintext))
+        self._count(CacheEvent.ENCRYPT_MISS)
+        self._count(CacheEvent.EVICTED, self._decrypt_cache.insert(key))
+        return key
+
+    def _parse(self, value: bytes) -> EnvelopeValue:
+        try:
+            parsed = parse_envelope(bytes(value))
+        except FormatError as e:
+            raise InvalidCiphertextError(str(e)) from e
+        if parsed.key_name != self._key_name:
+            raise InvalidCiphertextError(
+                f"the value was sealed under key {parsed.key_name!r}; this envelope is for key {self._key_name!r}"
+            )
+        return parsed
+
+    def _cached(self, wrapped: bytes) -> DataKey | None:
+        key, expired = self._decrypt_cache.get(wrapped)
+        self._count(CacheEvent.EVICTED, expired)
+        if key is not None:
+            self._count(CacheEvent.DECRYPT_HIT)
+        return key
+
+    @staticmethod
+    def _unwrap_request(parsed: EnvelopeValue) -> pb.DecryptRequest:
+        return pb.DecryptRequest(ciphertext=parsed.wrapped_key, associated_data=DATA_KEY_AAD)
+
+    def _unwrapped(self, parsed: EnvelopeValue, response: pb.DecryptResponse) -> DataKey:
+        plaintext = bytearray(response.plaintext)
+        try:
+            key = DataKey(parsed.key_name, response.key_version, plaintext, parsed.wrapped_key)
+        except FormatError:
+            raise InvalidCiphertextError("the value's embedded data key does not unwrap to a data key") from None
+        finally:
+            plaintext[:] = bytes(len(plaintext))
+        self._count(CacheEvent.DECRYPT_MISS)
+        self._count(CacheEvent.EVICTED, self._decrypt_cache.insert(key))
+        return key
+
+    @staticmethod
+    def _open(key: DataKey, parsed: EnvelopeValue, associated_data: bytes) -> bytes:
+        try:
+            return key.open(parsed, bytes(associated_data))
+        except OpenError:
+            raise AuthenticationFailedError(
+                "envelope ciphertext failed authentication: it was modified, or the associated "
+                "data differs from the one used to encrypt it"
+            ) from None
+
+    def _generate_request(self) -> pb.GenerateDataKeyRequest:
+        return pb.GenerateDataKeyRequest(key_name=self._key_name, associated_data=DATA_KEY_AAD)
+
+
+class Envelope(_EnvelopeCore):
+    """Encrypts and decrypts locally under cached data keys of one key, for the blocking
+    `Client`; thread-safe (share one per key). Made by `Client.envelope`."""
+
+    def __init__(self, client: Client, key_name: str, policy: CachePolicy) -> None:
+        super().__init__(key_name, policy, client.config.observer)
+        self._client = client
+        # Held by the thread fetching a new data key; the others wait, then find the new key.
+        self._refill = threading.Lock()
+        self._gates_lock = threading.Lock()
+        self._gates: dict[bytes, threading.Lock] = {}
+
+    def encrypt(self, plaintext: bytes, associated_data: bytes = b"") -> bytes:
+        """Seals `plaintext` locally, binding `associated_data` (give the same bytes to decrypt,
+        e.g. the row id the value is stored under). Calls GenerateDataKey only when the cached
+        data key is missing or used up; concurrent callers then wait for that one call.
+
+        Raises the error of GenerateDataKey (KeyNotFoundError, FailedPreconditionError for a
+        signing key, ...), TooLargeError past AES-GCM's message limit."""
+        key = self._encrypt_key(len(plaintext))
+        return self._seal(key, plaintext, associated_data)
+
+    def decrypt(self, value: bytes, associated_data: bytes = b"") -> bytes:
+        """Opens an envelope value of this envelope's key (made by any client, in any language)
+        with the same `associated_data`. Calls Decrypt only to unwrap a data key not in the
+        cache. Never returns anything but the authenticated plaintext.
+
+        Raises InvalidCiphertextError for a value that is not an envelope ciphertext of this key,
+        AuthenticationFailedError for a modified value or other associated data, the error of
+        Decrypt when the data key cannot be unwrapped (VersionRetiredError, ...)."""
+        parsed = self._parse(value)
+        return self._open(self._decrypt_key(parsed), parsed, associated_data)
+
+    def warm(self) -> None:
+        """Fetches a data key now if none is usable, so the first encryption does not wait."""
+        with self._refill:
+            if self._encrypt_cache.is_usable():
+                return
+            self._encrypt_cache.install(self._fetch(), 0, 0)
+
+    def _encrypt_key(self, length: int) -> DataKey:
+        key = self._take_encrypt_key(length)
+        if key is not None:
+            return key
+        with self._refill:
+            # Whoever held the gate before us may have fetched a key we can use.
+            key = self._take_encrypt_key(length)
+            if key is not None:
+                return key
+            key = self._fetch()
+            self._encrypt_cache.install(key, 1, length)
+            return key
+
+    def _fetch(self) -> DataKey:
+        return self._fetched(self._client.generate_data_key(self._generate_request()))
+
+    def _decrypt_key(self, parsed: EnvelopeValue) -> DataKey:
+        wrapped = parsed.wrapped_key
+        key = self._cached(wrapped)
+        if key is not None:
+            return key
+        with self._gates_lock:
+            gate = self._gates.setdefault(wrapped, threading.Lock())
+        with gate:
+            key = self._cached(wrapped)
+            if key is not None:
+                return key
+            try:
+                return self._unwrapped(parsed, self._client.decrypt(self._unwrap_request(parsed)))
+            finally:
+                # After the key is cached: a caller arriving now finds it without a gate.
+                with self._gates_lock:
+                    self._gates.pop(wrapped, None)
+
+
+class AsyncEnvelope(_EnvelopeCore):
+    """`Envelope` for `AsyncClient`: the same caches and guarantees, awaited. Concurrent tasks of
+    one event loop share one in-flight GenerateDataKey (or Decrypt of one wrapped key). Made by
+    `AsyncClient.envelope`; use it from the event loop its client runs on."""
+
+    def __init__(self, client: AsyncClient, key_name: str, policy: CachePolicy) -> None:
+        super().__init__(key_name, policy, client.config.observer)
+        self._client = client
+        self._refill = asyncio.Lock()
+        self._gates: dict[bytes, asyncio.Lock] = {}
+
+    async def encrypt(self, plaintext: bytes, associated_data: bytes = b"") -> bytes:
+        """As `Envelope.encrypt`."""
+        key = await self._encrypt_key(len(plaintext))
+        return self._seal(key, plaintext, associated_data)
+
+    async def decrypt(self, value: bytes, associated_data: bytes = b"") -> bytes:
+        """As `Envelope.decrypt`."""
+        parsed = self._parse(value)
+        return self._open(await self._decrypt_key(parsed), parsed, associated_data)
+
+    async def warm(self) -> None:
+        """As `Envelope.warm`."""
+        async with self._refill:
+            if self._encrypt_cache.is_usable():
+                return
+            self._encrypt_cache.install(await self._fetch(), 0, 0)
+
+    async def _encrypt_key(self, length: int) -> DataKey:
+        key = self._take_encrypt_key(length)
+        if key is not None:
+            return key
+        async with self._refill:
+            key = self._take_encrypt_key(length)
+            if key is not None:
+                return key
+            key = await self._fetch()
+            self._encrypt_cache.install(key, 1, length)
+            return key
+
+    async def _fetch(self) -> DataKey:
+        return self._fetched(await self._client.generate_data_key(self._generate_request()))
+
+    async def _decrypt_key(self, parsed: EnvelopeValue) -> DataKey:
+        wrapped = parsed.wrapped_key
+        key = self._cached(wrapped)
+        if key is not None:
+            return key
+        gate = self._gates.setdefault(wrapped, asyncio.Lock())
+        async with gate:
+            key = self._cached(wrapped)
+            if key is not None:
+                return key
+            try:
+                return self._unwrapped(parsed, await self._client.decrypt(self._unwrap_request(parsed)))
+            finally:
+                self._gates.pop(wrapped, None)
