@@ -11,7 +11,7 @@ import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 
-import { Client, type ClientOptions } from "@rekey/client";
+import { Client, type ClientOptions } from "../src/index.js";
 
 /** clients/typescript, whether run from build/test or test. */
 const PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -111,7 +111,10 @@ export async function startServer(configToml?: string): Promise<Server> {
       if (!exited) {
         const gone = new Promise<void>((done) => child.once("exit", () => done()));
         child.kill("SIGTERM");
-        await Promise.race([gone, sleep(5_000).then(() => child.kill("SIGKILL"))]);
+        // Unref'd, so a prompt exit does not keep the test process waiting for the timer.
+        const hard = setTimeout(() => child.kill("SIGKILL"), 5_000).unref();
+        await gone;
+        clearTimeout(hard);
       }
       rmSync(dir, { recursive: true, force: true });
     },

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 
-import { AuthenticationFailedError, DATA_KEY_AAD, DataKey, FormatError, parseEnvelope, parseHeader } from "@rekey/client";
+import { AuthenticationFailedError, DATA_KEY_AAD, DataKey, FormatError, parseEnvelope, parseHeader } from "../src/index.js";
 
 import { VECTORS_DIR } from "./harness.js";
 

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { DataKey } from "@rekey/client";
+import { DataKey } from "../src/index.js";
 
 const VECTORS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "..", "tests", "vectors");
 
