@@ -58,7 +58,8 @@ export class CallRunner {
   constructor(private readonly config: ResolvedConfig) {
     const nodeOptions = config.tls === undefined ? {} : { ...config.tls };
     this.sessions = new Http2SessionManager(config.baseUrl, { connectTimeoutMs: config.connectTimeoutMs }, nodeOptions);
-    const interceptors: Interceptor[] = [traceInterceptor];
+    // Connect runs the first interceptor outermost: ours set the headers, then the caller's see them.
+    const interceptors: Interceptor[] = [traceInterceptor, ...config.interceptors];
     if (config.bearer !== undefined) {
       interceptors.unshift(bearerInterceptor(config.bearer));
     }

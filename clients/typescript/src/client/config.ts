@@ -2,6 +2,7 @@
 // client and the CLI read them: crates/rekey-client/src/builder.rs), and turned into what the
 // transport needs: base URL, bearer header, TLS files. Nothing here ever echoes the token.
 
+import type { Interceptor } from "@connectrpc/connect";
 import { readFileSync } from "node:fs";
 
 import { ConfigError } from "./errors.js";
@@ -35,6 +36,8 @@ export interface ClientOptions {
   retry?: Partial<RetryPolicy>;
   /** Told of every attempt and every data-key cache event (metrics, tests). */
   observer?: Observer;
+  /** Connect interceptors run after the client's own (which set the token and traceparent headers). */
+  interceptors?: Interceptor[];
 }
 
 /** The options resolved: what the client runs with. */
@@ -47,6 +50,7 @@ export interface ResolvedConfig {
   deadlineMs: number;
   retry: RetryPolicy;
   observer: Observer | undefined;
+  interceptors: Interceptor[];
 }
 
 /**
@@ -136,6 +140,7 @@ export function resolveConfig(options: ClientOptions): ResolvedConfig {
     deadlineMs: positive(options.deadlineMs, 30_000, "deadlineMs"),
     retry: retryPolicy(options.retry),
     observer: options.observer,
+    interceptors: options.interceptors ?? [],
   };
 }
 
