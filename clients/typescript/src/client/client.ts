@@ -1,0 +1,248 @@
+// A Rekey client: one typed method per rpc of KeyService, RotationService and AdminService,
+// each stating once whether the proto calls it safe to retry and whether its subject is a Rekey
+// value (which decides how INVALID_ARGUMENT reads), as crates/rekey-client/src/rpcs.rs does.
+
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { inspect } from "node:util";
+
+import { CachePolicy, type CachePolicyOptions } from "../envelope/policy.js";
+import { Envelope } from "../envelope/envelope.js";
+
+import type {
+  EncryptResponse,
+  DecryptResponse,
+  GenerateDataKeyResponse,
+  RewrapResponse,
+  SignResponse,
+  VerifyResponse,
+  RotateResponse,
+  RollbackResponse,
+  GetStatusResponse,
+} from "../gen/rekey/v1/key_service_pb.js";
+import {
+  KeyService,
+  type EncryptRequestSchema,
+  type DecryptRequestSchema,
+  type GenerateDataKeyRequestSchema,
+  type RewrapRequestSchema,
+  type SignRequestSchema,
+  type VerifyRequestSchema,
+  type RotateRequestSchema,
+  type RollbackRequestSchema,
+  type GetStatusRequestSchema,
+} from "../gen/rekey/v1/key_service_pb.js";
+import type {
+  GetImpactResponse,
+  ScheduleRotationResponse,
+  GetScheduleResponse,
+  GetEventResponse,
+  ListEventsResponse,
+  ExecuteEventResponse,
+  RetryEventResponse,
+  RollbackEventResponse,
+} from "../gen/rekey/v1/rotation_service_pb.js";
+import {
+  RotationService,
+  type GetImpactRequestSchema,
+  type ScheduleRotationRequestSchema,
+  type GetScheduleRequestSchema,
+  type GetEventRequestSchema,
+  type ListEventsRequestSchema,
+  type ExecuteEventRequestSchema,
+  type RetryEventRequestSchema,
+  type RollbackEventRequestSchema,
+} from "../gen/rekey/v1/rotation_service_pb.js";
+import type {
+  CreateTokenResponse,
+  ListTokensResponse,
+  RevokeTokenResponse,
+  ListAuditResponse,
+  VerifyAuditResponse,
+  GetReportResponse,
+} from "../gen/rekey/v1/admin_service_pb.js";
+import {
+  AdminService,
+  type CreateTokenRequestSchema,
+  type ListTokensRequestSchema,
+  type RevokeTokenRequestSchema,
+  type ListAuditRequestSchema,
+  type VerifyAuditRequestSchema,
+  type GetReportRequestSchema,
+} from "../gen/rekey/v1/admin_service_pb.js";
+import { type CallOptions, CallRunner } from "./call.js";
+import { type ClientOptions, optionsFromEnv, resolveConfig } from "./config.js";
+import type { Observer } from "./observer.js";
+
+/**
+ * A Rekey client. Every rpc is a method taking the request message (a plain object, e.g.
+ * `{ keyName: "TOKEN_ENCRYPTION", plaintext }`) and optional {@link CallOptions}, returning the
+ * response message. Errors are the typed subclasses of `RekeyError`. `envelope()` encrypts
+ * locally. One client keeps one HTTP/2 connection; share it, and `close()` it at the end.
+ */
+export class Client {
+  readonly #runner: CallRunner;
+  readonly #baseUrl: string;
+
+  /** A client as `options` say (nothing is sent until the first call). */
+  constructor(options: ClientOptions = {}) {
+    const config = resolveConfig(options);
+    this.#baseUrl = config.baseUrl;
+    this.#runner = new CallRunner(config);
+  }
+
+  /**
+   * A client configured from `REKEY_ADDR`, `REKEY_TOKEN_FILE`/`REKEY_TOKEN`, `REKEY_CA_FILE`,
+   * `REKEY_CLIENT_CERT_FILE` + `REKEY_CLIENT_KEY_FILE`; `overrides` win.
+   */
+  static fromEnv(overrides: ClientOptions = {}): Client {
+    return new Client(optionsFromEnv(overrides));
+  }
+
+  /** The server's address, as used. */
+  get address(): string {
+    return this.#baseUrl;
+  }
+
+  /** @internal The observer given in the options (the envelope reports its cache events to it). */
+  get observer(): Observer | undefined {
+    return this.#runner.observer;
+  }
+
+  /** Closes the connection. Calls in flight fail; a later call opens a new connection. */
+  close(): void {
+    this.#runner.close();
+  }
+
+  /**
+   * An envelope cipher for `keyName` (an encryption key) with the given cache policy:
+   * values sealed locally under a cached data key. Throws InvalidArgumentError for a
+   * malformed key name; nothing is sent yet (see `Envelope.warm`).
+   */
+  envelope(keyName: string, policy: CachePolicy | CachePolicyOptions): Envelope {
+    return new Envelope(this, keyName, policy instanceof CachePolicy ? policy : new CachePolicy(policy));
+  }
+
+  [inspect.custom](): string {
+    return `Client { address: ${JSON.stringify(this.#baseUrl)}, token: <redacted> }`;
+  }
+
+  toJSON(): { address: string } {
+    return { address: this.#baseUrl };
+  }
+
+  /** KeyService.Encrypt: encrypts on the server under the key's primary version. */
+  async encrypt(request: MessageInitShape<typeof EncryptRequestSchema>, options?: CallOptions): Promise<EncryptResponse> {
+    return this.#runner.call(KeyService.method.encrypt, request, "idempotent", "other", options);
+  }
+
+  /** KeyService.Decrypt: decrypts a ciphertext made by Encrypt, GenerateDataKey or Rewrap (envelope values go to `Envelope.decrypt`). */
+  async decrypt(request: MessageInitShape<typeof DecryptRequestSchema>, options?: CallOptions): Promise<DecryptResponse> {
+    return this.#runner.call(KeyService.method.decrypt, request, "idempotent", "value", options);
+  }
+
+  /** KeyService.GenerateDataKey: a fresh data key and its wrapped form. */
+  async generateDataKey(request: MessageInitShape<typeof GenerateDataKeyRequestSchema>, options?: CallOptions): Promise<GenerateDataKeyResponse> {
+    return this.#runner.call(KeyService.method.generateDataKey, request, "idempotent", "other", options);
+  }
+
+  /** KeyService.Rewrap: re-encrypts under the primary version without returning plaintext. */
+  async rewrap(request: MessageInitShape<typeof RewrapRequestSchema>, options?: CallOptions): Promise<RewrapResponse> {
+    return this.#runner.call(KeyService.method.rewrap, request, "idempotent", "value", options);
+  }
+
+  /** KeyService.Sign: HMAC-SHA256 under the key's primary version. */
+  async sign(request: MessageInitShape<typeof SignRequestSchema>, options?: CallOptions): Promise<SignResponse> {
+    return this.#runner.call(KeyService.method.sign, request, "idempotent", "other", options);
+  }
+
+  /** KeyService.Verify: `valid` is false for a mismatch; errors only when it cannot check. */
+  async verify(request: MessageInitShape<typeof VerifyRequestSchema>, options?: CallOptions): Promise<VerifyResponse> {
+    return this.#runner.call(KeyService.method.verify, request, "idempotent", "value", options);
+  }
+
+  /** KeyService.Rotate: a new primary version. Never retried: after UNAVAILABLE, check GetStatus before rotating again. */
+  async rotate(request: MessageInitShape<typeof RotateRequestSchema>, options?: CallOptions): Promise<RotateResponse> {
+    return this.#runner.call(KeyService.method.rotate, request, "not-idempotent", "other", options);
+  }
+
+  /** KeyService.Rollback: the previous version becomes primary again. Never retried. */
+  async rollback(request: MessageInitShape<typeof RollbackRequestSchema>, options?: CallOptions): Promise<RollbackResponse> {
+    return this.#runner.call(KeyService.method.rollback, request, "not-idempotent", "other", options);
+  }
+
+  /** KeyService.GetStatus: lifecycle status of one key, or of all with an empty name. */
+  async getStatus(request: MessageInitShape<typeof GetStatusRequestSchema>, options?: CallOptions): Promise<GetStatusResponse> {
+    return this.#runner.call(KeyService.method.getStatus, request, "idempotent", "other", options);
+  }
+
+  /** RotationService.GetImpact: stored records per key version. */
+  async getImpact(request: MessageInitShape<typeof GetImpactRequestSchema>, options?: CallOptions): Promise<GetImpactResponse> {
+    return this.#runner.call(RotationService.method.getImpact, request, "idempotent", "other", options);
+  }
+
+  /** RotationService.ScheduleRotation: rotates if due, or at once with `force`. Retried only without `force` (then a duplicate finds the key no longer due and changes nothing). */
+  async scheduleRotation(request: MessageInitShape<typeof ScheduleRotationRequestSchema>, options?: CallOptions): Promise<ScheduleRotationResponse> {
+    return this.#runner.call(RotationService.method.scheduleRotation, request, request.force === true ? "not-idempotent" : "idempotent", "other", options);
+  }
+
+  /** RotationService.GetSchedule: last and next rotation per key. */
+  async getSchedule(request: MessageInitShape<typeof GetScheduleRequestSchema>, options?: CallOptions): Promise<GetScheduleResponse> {
+    return this.#runner.call(RotationService.method.getSchedule, request, "idempotent", "other", options);
+  }
+
+  /** RotationService.GetEvent: one rotation event. */
+  async getEvent(request: MessageInitShape<typeof GetEventRequestSchema>, options?: CallOptions): Promise<GetEventResponse> {
+    return this.#runner.call(RotationService.method.getEvent, request, "idempotent", "other", options);
+  }
+
+  /** RotationService.ListEvents: events, newest first. */
+  async listEvents(request: MessageInitShape<typeof ListEventsRequestSchema>, options?: CallOptions): Promise<ListEventsResponse> {
+    return this.#runner.call(RotationService.method.listEvents, request, "idempotent", "other", options);
+  }
+
+  /** RotationService.ExecuteEvent: runs or continues an event's migration now. */
+  async executeEvent(request: MessageInitShape<typeof ExecuteEventRequestSchema>, options?: CallOptions): Promise<ExecuteEventResponse> {
+    return this.#runner.call(RotationService.method.executeEvent, request, "idempotent", "other", options);
+  }
+
+  /** RotationService.RetryEvent: resumes a failed event from its checkpoint. */
+  async retryEvent(request: MessageInitShape<typeof RetryEventRequestSchema>, options?: CallOptions): Promise<RetryEventResponse> {
+    return this.#runner.call(RotationService.method.retryEvent, request, "idempotent", "other", options);
+  }
+
+  /** RotationService.RollbackEvent: rolls an event back. Never retried: it changes which version is primary, so look (GetEvent) before asking again. */
+  async rollbackEvent(request: MessageInitShape<typeof RollbackEventRequestSchema>, options?: CallOptions): Promise<RollbackEventResponse> {
+    return this.#runner.call(RotationService.method.rollbackEvent, request, "not-idempotent", "other", options);
+  }
+
+  /** AdminService.CreateToken: a new API token (its secret is in the answer, once). Never retried: each call creates a token. */
+  async createToken(request: MessageInitShape<typeof CreateTokenRequestSchema>, options?: CallOptions): Promise<CreateTokenResponse> {
+    return this.#runner.call(AdminService.method.createToken, request, "not-idempotent", "other", options);
+  }
+
+  /** AdminService.ListTokens: every token, without secrets. */
+  async listTokens(request: MessageInitShape<typeof ListTokensRequestSchema>, options?: CallOptions): Promise<ListTokensResponse> {
+    return this.#runner.call(AdminService.method.listTokens, request, "idempotent", "other", options);
+  }
+
+  /** AdminService.RevokeToken. */
+  async revokeToken(request: MessageInitShape<typeof RevokeTokenRequestSchema>, options?: CallOptions): Promise<RevokeTokenResponse> {
+    return this.#runner.call(AdminService.method.revokeToken, request, "idempotent", "other", options);
+  }
+
+  /** AdminService.ListAudit: audit records after `afterSeq`. */
+  async listAudit(request: MessageInitShape<typeof ListAuditRequestSchema>, options?: CallOptions): Promise<ListAuditResponse> {
+    return this.#runner.call(AdminService.method.listAudit, request, "idempotent", "other", options);
+  }
+
+  /** AdminService.VerifyAudit: checks the audit hash chain. */
+  async verifyAudit(request: MessageInitShape<typeof VerifyAuditRequestSchema>, options?: CallOptions): Promise<VerifyAuditResponse> {
+    return this.#runner.call(AdminService.method.verifyAudit, request, "idempotent", "other", options);
+  }
+
+  /** AdminService.GetReport: a typed usage or compliance report. */
+  async getReport(request: MessageInitShape<typeof GetReportRequestSchema>, options?: CallOptions): Promise<GetReportResponse> {
+    return this.#runner.call(AdminService.method.getReport, request, "idempotent", "other", options);
+  }
+
+}

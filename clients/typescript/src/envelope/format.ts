@@ -1,0 +1,229 @@
+// The byte format of Rekey values as far as an envelope client needs it (docs/ciphertext-format.md):
+// the common header's checks in the spec's order, and the layout of a kind-0x03 envelope
+// ciphertext. Every refusal names the spec's variant and carries the spec's message, which
+// never contains key bytes, plaintext or the input bytes.
+
+/** The 26 ASCII bytes bound to every wrapped data key: `rekey/v1 envelope data key`. */
+export const DATA_KEY_AAD: Buffer = Buffer.from("rekey/v1 envelope data key", "ascii");
+/** HKDF info label of a message key (followed by the 16-byte salt). */
+export const MESSAGE_KEY_LABEL: Buffer = Buffer.from("rekey/v1 envelope message key", "ascii");
+
+export const KIND_CIPHERTEXT = 0x01;
+export const KIND_SIGNATURE = 0x02;
+export const KIND_ENVELOPE = 0x03;
+export const FORMAT_VERSION = 0x01;
+export const KEY_LEN = 32;
+export const SALT_LEN = 16;
+export const NONCE_LEN = 12;
+export const TAG_LEN = 16;
+const MAX_KEY_NAME_LEN = 64;
+const MAX_KEY_VERSION = 0xffff_ffff;
+
+/** A spec variant (`TooShort`, `InvalidWrappedKey`, ...) and its message. */
+export class FormatError extends Error {
+  constructor(
+    readonly variant: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "FormatError";
+  }
+}
+
+const KIND_NAMES: Record<number, string> = {
+  [KIND_CIPHERTEXT]: "an AES-256-GCM ciphertext",
+  [KIND_SIGNATURE]: "an HMAC-SHA256 signature",
+  [KIND_ENVELOPE]: "an envelope ciphertext",
+};
+
+const INVALID_KEY_NAME =
+  "invalid key name: it must be 1 to 64 characters, each one of A-Z, a-z, 0-9, '_', '.' or '-'";
+
+/** The minimum valid length of a value of `kind` with a key name of `n` bytes. */
+function minLen(kind: number, n: number): number {
+  return kind === KIND_CIPHERTEXT ? 21 + n + TAG_LEN : kind === KIND_SIGNATURE ? 9 + n + 32 : 122 + 2 * n;
+}
+
+/** The length of a wrapped data key (a kind-0x01 ciphertext of 32 bytes) under a name of `n` bytes. */
+export function wrappedKeyLen(n: number): number {
+  return 21 + n + KEY_LEN + TAG_LEN;
+}
+
+function isNameByte(b: number): boolean {
+  return (
+    (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b === 0x5f || b === 0x2e || b === 0x2d
+  );
+}
+
+/** Whether `name` is a valid key name (1-64 bytes of `[A-Za-z0-9_.-]`). */
+export function isValidKeyName(name: string): boolean {
+  if (name.length === 0 || name.length > MAX_KEY_NAME_LEN) {
+    return false;
+  }
+  for (let i = 0; i < name.length; i++) {
+    if (!isNameByte(name.charCodeAt(i))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+export function checkKeyName(name: string): void {
+  if (!isValidKeyName(name)) {
+    throw new FormatError("InvalidKeyName", INVALID_KEY_NAME);
+  }
+}
+
+export function checkKeyVersion(version: number): void {
+  if (!Number.isInteger(version) || version < 1 || version > MAX_KEY_VERSION) {
+    throw new FormatError("ZeroKeyVersion", `invalid key version ${version}: key versions start at 1`);
+  }
+}
+
+function tooShort(len: number, need: number): FormatError {
+  return new FormatError("TooShort", `ciphertext is truncated: ${len} bytes, a valid one has at least ${need}`);
+}
+
+/** The common header of any Rekey value. */
+export interface Header {
+  kind: number;
+  keyName: string;
+  keyVersion: number;
+}
+
+/** The spec's checks 1-8 on the bytes present, in order. */
+export function parseHeader(value: Uint8Array): Header {
+  const len = value.length;
+  if (len === 0) {
+    throw new FormatError("Empty", "ciphertext is empty");
+  }
+  if (value[0] !== 0x52 || (len > 1 && value[1] !== 0x4b)) {
+    throw new FormatError("BadMagic", 'not a Rekey ciphertext: it does not start with the bytes "RK"');
+  }
+  if (len > 2 && value[2] !== FORMAT_VERSION) {
+    throw new FormatError(
+      "UnsupportedFormatVersion",
+      `unsupported ciphertext format version ${value[2]}; this server reads version 1`,
+    );
+  }
+  if (len < 4) {
+    throw tooShort(len, 38);
+  }
+  const kind = value[3]!;
+  if (kind !== KIND_CIPHERTEXT && kind !== KIND_SIGNATURE && kind !== KIND_ENVELOPE) {
+    throw new FormatError(
+      "UnknownKind",
+      `unknown ciphertext kind 0x${kind.toString(16).padStart(2, "0")}; expected 0x01 (AES-256-GCM ciphertext), 0x02 (HMAC-SHA256 signature) or 0x03 (envelope ciphertext)`,
+    );
+  }
+  if (len < 5) {
+    throw tooShort(len, minLen(kind, 1));
+  }
+  const n = value[4]!;
+  if (n === 0 || n > MAX_KEY_NAME_LEN) {
+    throw new FormatError("InvalidKeyName", INVALID_KEY_NAME);
+  }
+  if (len < 5 + n) {
+    throw tooShort(len, minLen(kind, n));
+  }
+  for (let i = 5; i < 5 + n; i++) {
+    if (!isNameByte(value[i]!)) {
+      throw new FormatError("InvalidKeyName", INVALID_KEY_NAME);
+    }
+  }
+  if (len < 9 + n) {
+    throw tooShort(len, minLen(kind, n));
+  }
+  const keyVersion = Buffer.from(value.buffer, value.byteOffset, value.byteLength).readUInt32BE(5 + n);
+  if (keyVersion === 0) {
+    throw new FormatError("ZeroKeyVersion", "invalid key version 0: key versions start at 1");
+  }
+  if (len < minLen(kind, n)) {
+    throw tooShort(len, minLen(kind, n));
+  }
+  if (kind === KIND_SIGNATURE && len > minLen(kind, n)) {
+    throw new FormatError("TrailingBytes", `signature has the wrong length: ${len} bytes, expected exactly ${minLen(kind, n)}`);
+  }
+  const keyName = Buffer.from(value.buffer, value.byteOffset + 5, n).toString("ascii");
+  return { kind, keyName, keyVersion };
+}
+
+/** The parts of a kind-0x03 envelope ciphertext (views into the value, not copies). */
+export interface ParsedEnvelope {
+  keyName: string;
+  keyVersion: number;
+  /** Bytes [0, 5+N): magic, format version, kind, N, key name — bound by the payload AAD. */
+  boundPrefix: Buffer;
+  wrappedKey: Buffer;
+  salt: Buffer;
+  nonce: Buffer;
+  /** The AES-GCM ciphertext of the plaintext, without the tag. */
+  payload: Buffer;
+  tag: Buffer;
+}
+
+const INVALID_WRAPPED_KEY =
+  "envelope ciphertext is malformed: its embedded data key must be a Rekey AES-256-GCM ciphertext (kind 0x01) of a 32-byte key under the key name and key version in the envelope's header";
+
+/** Parses an envelope ciphertext, checking its embedded wrapped key against its header (check 9). */
+export function parseEnvelope(value: Uint8Array): ParsedEnvelope {
+  const header = parseHeader(value);
+  if (header.kind !== KIND_ENVELOPE) {
+    throw new FormatError(
+      "NotEnvelopeCiphertext",
+      `not an envelope ciphertext: found ${KIND_NAMES[header.kind] ?? "an unknown value"}, expected kind 0x03`,
+    );
+  }
+  const buf = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  const n = header.keyName.length;
+  const headerEnd = 9 + n;
+  const wrappedEnd = headerEnd + wrappedKeyLen(n);
+  const saltEnd = wrappedEnd + SALT_LEN;
+  const nonceEnd = saltEnd + NONCE_LEN;
+  const wrappedKey = buf.subarray(headerEnd, wrappedEnd);
+  let inner: Header;
+  try {
+    inner = parseHeader(wrappedKey);
+  } catch {
+    throw new FormatError("InvalidWrappedKey", INVALID_WRAPPED_KEY);
+  }
+  if (inner.kind !== KIND_CIPHERTEXT || inner.keyName !== header.keyName || inner.keyVersion !== header.keyVersion) {
+    throw new FormatError("InvalidWrappedKey", INVALID_WRAPPED_KEY);
+  }
+  return {
+    keyName: header.keyName,
+    keyVersion: header.keyVersion,
+    boundPrefix: buf.subarray(0, 5 + n),
+    wrappedKey,
+    salt: buf.subarray(wrappedEnd, saltEnd),
+    nonce: buf.subarray(saltEnd, nonceEnd),
+    payload: buf.subarray(nonceEnd, buf.length - TAG_LEN),
+    tag: buf.subarray(buf.length - TAG_LEN),
+  };
+}
+
+/**
+ * Checks that `wrappedKey` is a kind-0x01 ciphertext of a 32-byte key under `keyName` (and
+ * `keyVersion` when given), as the Rust DataKey::new does; returns its version.
+ */
+export function checkWrappedKey(wrappedKey: Uint8Array, keyName: string, keyVersion: number | undefined): number {
+  const mismatch = new FormatError(
+    "WrappedKeyMismatch",
+    "wrapped data key does not fit: it must be a Rekey AES-256-GCM ciphertext (kind 0x01) of a 32-byte key, made by GenerateDataKey or Rewrap under the same key name (and, for a new data key, the same key version)",
+  );
+  let inner: Header;
+  try {
+    inner = parseHeader(wrappedKey);
+  } catch {
+    throw mismatch;
+  }
+  if (
+    inner.kind !== KIND_CIPHERTEXT ||
+    inner.keyName !== keyName ||
+    (keyVersion !== undefined && inner.keyVersion !== keyVersion) ||
+    wrappedKey.length !== wrappedKeyLen(keyName.length)
+  ) {
+    throw mismatch;
+  }
+  return inner.keyVersion;
+}

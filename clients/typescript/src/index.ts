@@ -1,0 +1,40 @@
+// @rekey/client: the TypeScript client of Rekey. See README.md for a guided tour.
+//
+// - Client: every rpc of KeyService, RotationService and AdminService as a typed method, with
+//   the bearer token on every call, a timeout per attempt and a deadline per call, and retries
+//   with exponential backoff and full jitter for the rpcs the proto calls safe to retry.
+// - RekeyError and its subclasses: the closed set of what can go wrong.
+// - Envelope: local envelope encryption with a cached data key.
+// Secrets (token, data keys, plaintext) never appear in inspect/JSON output, errors or
+// observer events.
+
+export { Client } from "./client/client.js";
+export type { CallOptions } from "./client/call.js";
+export { DEFAULT_ADDR, optionsFromEnv, type ClientOptions } from "./client/config.js";
+export {
+  AuthenticationFailedError,
+  ConfigError,
+  DeadlineExceededError,
+  FailedPreconditionError,
+  InternalError,
+  InvalidArgumentError,
+  InvalidCiphertextError,
+  KeyNotFoundError,
+  NotFoundError,
+  PermissionDeniedError,
+  RateLimitedError,
+  RekeyError,
+  TooLargeError,
+  TransportError,
+  UnauthenticatedError,
+  UnavailableError,
+  VersionRetiredError,
+} from "./client/errors.js";
+export type { CacheEvent, Observer } from "./client/observer.js";
+export { DEFAULT_RETRY_POLICY, NO_RETRIES, type RetryPolicy } from "./client/retry.js";
+export { CachePolicy, type CachePolicyOptions } from "./envelope/policy.js";
+export { Envelope, type CacheStats } from "./envelope/envelope.js";
+export { DataKey } from "./envelope/data-key.js";
+export { DATA_KEY_AAD, FormatError, parseEnvelope, parseHeader, type ParsedEnvelope } from "./envelope/format.js";
+/** The generated rekey.v1 messages, enums and service descriptors (Protobuf-ES v2). */
+export * as proto from "./proto.js";
