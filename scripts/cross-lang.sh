@@ -2,7 +2,7 @@
 # The clients' one-format promise, checked live: one real `rekey serve`; each client (Rust,
 # Python, TypeScript) encrypts 20 envelope values with its own envelope cipher; every client
 # then decrypts every file, its own included. Run by `scripts/test cross` after the client
-# suites have set up their environments (clients/python/.venv, clients/typescript/dist).
+# suites have set up their environments (clients/python/.venv, clients/typescript/build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -20,7 +20,7 @@ driver() {
     case "$1" in
         rust) "$target/debug/examples/cross_lang" "${@:2}" ;;
         python) "$root/clients/python/.venv/bin/python" -m rekey_client._cross "${@:2}" ;;
-        typescript) node "$root/clients/typescript/dist/cross.js" "${@:2}" ;;
+        typescript) node "$root/clients/typescript/build/tools/cross.js" "${@:2}" ;;
     esac
 }
 
