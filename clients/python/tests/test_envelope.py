@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import socket
 import threading
 import time
 import weakref
@@ -20,6 +21,8 @@ from rekey_client import (
     Client,
     InvalidCiphertextError,
     KeyNotFoundError,
+    RekeyError,
+    RetryPolicy,
     describe,
     proto,
 )
@@ -250,3 +253,41 @@ def test_forget_drops_the_keys_and_a_dropped_key_is_wiped(client: Client) -> Non
 def describe_wrapped(value: bytes) -> bytes:
     n = value[4]
     return value[9 + n : 78 + 2 * n]
+
+
+def test_waiters_share_the_failure_of_the_call_they_waited_for(client: Client) -> None:
+    """Callers waiting behind one failed GenerateDataKey (or Decrypt of one wrapped key) get its
+    error; the next call, which did not wait for it, tries again. As the Rust and TypeScript
+    clients. The peer accepts connections and never answers, so the failing call lasts its whole
+    attempt timeout and every thread is surely waiting behind it."""
+    value = client.envelope(KEY, CachePolicy(max_age=LONG)).encrypt(b"made while up", b"row=1")
+    down = Recorder()
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        host, port = silent.getsockname()
+        with Client(
+            f"{host}:{port}", token="t", observer=down, attempt_timeout=0.4, retry_policy=RetryPolicy.none()
+        ) as c:
+            envelope = c.envelope(KEY, CachePolicy(max_age=LONG))
+            start = threading.Barrier(32)
+
+            def call(i: int) -> RekeyError:
+                start.wait()
+                try:
+                    if i % 2:
+                        envelope.encrypt(b"pt", b"ad")
+                    else:
+                        envelope.decrypt(value, b"row=1")
+                except RekeyError as e:
+                    return e
+                raise AssertionError("a call to a silent peer succeeded")
+
+            with ThreadPoolExecutor(max_workers=32) as pool:
+                errors = list(pool.map(call, range(32)))
+            assert all(e.is_transient for e in errors), errors
+            assert len(down.of("GenerateDataKey")) == 1
+            assert len(down.of("Decrypt")) == 1
+            with pytest.raises(RekeyError):
+                envelope.encrypt(b"pt", b"ad")
+            assert len(down.of("GenerateDataKey")) == 2

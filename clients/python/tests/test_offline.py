@@ -110,6 +110,8 @@ def test_without_a_reason_the_code_and_documented_messages_decide() -> None:
         (S.DEADLINE_EXCEEDED, "late", o, DeadlineExceededError),
         (S.UNKNOWN, "?", o, TransportError),
         (S.CANCELLED, "?", o, TransportError),
+        # tonic's answer to an expired grpc-timeout is a deadline, as in the Rust client.
+        (S.CANCELLED, "Timeout expired", o, DeadlineExceededError),
         (S.INTERNAL, "see the log", o, InternalError),
         (S.UNIMPLEMENTED, "?", o, InternalError),
         # A reason from a newer server falls back to the code.

@@ -4,6 +4,7 @@
 // the decrypt cache, values rewrapped by the server, refusals, and redaction.
 
 import assert from "node:assert/strict";
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import { inspect } from "node:util";
 import { after, before, describe, test } from "node:test";
 
@@ -15,6 +16,7 @@ import {
   InvalidCiphertextError,
   KeyNotFoundError,
   parseEnvelope,
+  RekeyError,
 } from "../src/index.js";
 import { DecryptCache } from "../src/envelope/decrypt-cache.js";
 
@@ -263,5 +265,42 @@ describe("values and refusals", () => {
     assert.equal(Buffer.from(served.plaintext).toString(), "survives rotation");
     envelope.close();
     reader.close();
+  });
+});
+
+describe("failures", () => {
+  test("callers waiting behind one failed call share its error; the next call tries again", async () => {
+    // A peer that accepts connections and never answers: the failing GenerateDataKey (and
+    // Decrypt) last their whole attempt timeout, so every caller is surely waiting behind them.
+    const sealed = await client.envelope(KEY, { maxAgeMs: 60_000 }).encrypt(Buffer.from("made while up"), Buffer.from("row=1"));
+    const held: Socket[] = [];
+    const silent = createServer((socket) => held.push(socket));
+    await new Promise<void>((done) => silent.listen(0, "127.0.0.1", done));
+    const port = (silent.address() as AddressInfo).port;
+    const attempts: string[] = [];
+    const down = new Client({
+      addr: `http://127.0.0.1:${port}`,
+      token: "t",
+      attemptTimeoutMs: 400,
+      retry: { maxAttempts: 1 },
+      observer: { onAttempt: (rpc) => attempts.push(rpc) },
+    });
+    try {
+      const envelope = down.envelope(KEY, { maxAgeMs: 60_000 });
+      const calls = Array.from({ length: 32 }, (_, i) =>
+        i % 2 === 0 ? envelope.encrypt(Buffer.from("pt"), Buffer.from("ad")) : envelope.decrypt(sealed, Buffer.from("row=1")),
+      );
+      const results = await Promise.allSettled(calls);
+      assert.ok(results.every((r) => r.status === "rejected" && r.reason instanceof RekeyError && r.reason.transient));
+      assert.equal(attempts.filter((rpc) => rpc.endsWith("GenerateDataKey")).length, 1);
+      assert.equal(attempts.filter((rpc) => rpc.endsWith("Decrypt")).length, 1);
+      await assert.rejects(envelope.encrypt(Buffer.from("pt"), Buffer.from("ad")), RekeyError);
+      assert.equal(attempts.filter((rpc) => rpc.endsWith("GenerateDataKey")).length, 2);
+      envelope.close();
+    } finally {
+      down.close();
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((done) => silent.close(() => done()));
+    }
   });
 });

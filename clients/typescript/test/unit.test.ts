@@ -16,6 +16,7 @@ import {
   Client,
   ConfigError,
   DataKey,
+  DeadlineExceededError,
   DEFAULT_ADDR,
   DEFAULT_RETRY_POLICY,
   FailedPreconditionError,
@@ -86,6 +87,8 @@ describe("error mapping", () => {
     assert.ok(map(Code.OutOfRange, "decoded message length too large") instanceof TooLargeError);
     assert.ok(map(Code.Internal, "see the server log") instanceof InternalError);
     assert.ok(map(Code.Unknown, "?") instanceof TransportError);
+    assert.ok(map(Code.Canceled, "?") instanceof TransportError);
+    assert.ok(map(Code.Canceled, "Timeout expired") instanceof DeadlineExceededError);
     assert.ok(map(Code.Unavailable, "down") instanceof UnavailableError);
   });
 

@@ -84,6 +84,9 @@ const RATE_LIMITED: &str = "too many failed authentication attempts";
 /// The marker of a retired version (src/keystore/error.rs `VersionRetired`).
 const RETIRED: &str = "is retired and can no longer be used";
 
+/// tonic's message for a grpc-timeout that expired (its `TimeoutExpired`), sent with CANCELLED.
+const TIMEOUT_EXPIRED: &str = "Timeout expired";
+
 /// The metadata entry in which the server names the `rekey.v1.ErrorReason` of every error.
 const REASON_HEADER: &str = "rekey-error-reason";
 
@@ -176,6 +179,9 @@ impl Error {
             Code::Unauthenticated => Error::Unauthenticated { message },
             Code::Unavailable => Error::Unavailable { message },
             Code::DeadlineExceeded => Error::DeadlineExceeded { message },
+            // tonic reports a grpc-timeout that expired, the server's or this client's own, as
+            // CANCELLED "Timeout expired": it is a deadline, and as retriable as one.
+            Code::Cancelled if message == TIMEOUT_EXPIRED => Error::DeadlineExceeded { message },
             Code::Unknown | Code::Cancelled => Error::Transport { message },
             Code::Internal
             | Code::Ok
@@ -315,6 +321,14 @@ mod tests {
         assert!(matches!(
             map(Code::Internal, "see the server log", o),
             Error::Internal { .. }
+        ));
+        assert!(matches!(
+            map(Code::Cancelled, "Timeout expired", o),
+            Error::DeadlineExceeded { .. }
+        ));
+        assert!(matches!(
+            map(Code::Cancelled, "the peer went away", o),
+            Error::Transport { .. }
         ));
         assert!(matches!(
             map(Code::OutOfRange, "decoded message length too large", o),

@@ -246,3 +246,65 @@ on_every_backend!(
     a_value_of_another_key_is_refused_by_name,
     a_value_whose_data_key_was_rewrapped_still_decrypts,
 );
+
+/// When the server does not answer, the encryptions (or decryptions) that waited for one
+/// failed GenerateDataKey (or Decrypt) get its error: one call fails for all of them, instead
+/// of each trying again in turn; the next call after it tries again. The "server" accepts
+/// connections and never answers, so the failing call lasts its whole 400 ms attempt timeout
+/// and every task is surely waiting for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_share_the_failure_of_the_call_they_waited_for() {
+    let env = TestEnv::new(Backend::Sqlite).await;
+    let s = env.start().await;
+    let recorder = Recorder::default();
+    let client = client_with(&s, &env.admin_token(), &recorder).await;
+    let value = client
+        .envelope(KEY, CachePolicy::new(HOUR))
+        .unwrap()
+        .encrypt(b"made while the server was up", b"row=1")
+        .await
+        .unwrap();
+    s.stop().await;
+
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let down = Recorder::default();
+    let client = rekey_client::Client::builder(format!("http://{addr}"))
+        .token(env.admin_token())
+        .observer(down.shared())
+        .retry_policy(rekey_client::RetryPolicy::none())
+        .attempt_timeout(Duration::from_millis(400))
+        .connect_lazy()
+        .unwrap();
+    let cipher = client.envelope(KEY, CachePolicy::new(HOUR)).unwrap();
+    let encryptions: Vec<_> = (0..16)
+        .map(|_| {
+            let cipher = cipher.clone();
+            tokio::spawn(async move { cipher.encrypt(b"pt", b"ad").await.map(|_| ()) })
+        })
+        .collect();
+    let decryptions: Vec<_> = (0..16)
+        .map(|_| {
+            let (cipher, value) = (cipher.clone(), value.clone());
+            tokio::spawn(async move { cipher.decrypt(&value, b"row=1").await.map(|_| ()) })
+        })
+        .collect();
+    let mut errors = Vec::new();
+    for task in encryptions.into_iter().chain(decryptions) {
+        errors.push(task.await.unwrap().unwrap_err());
+    }
+    assert!(errors.iter().all(Error::is_transient), "{errors:?}");
+    assert_eq!(down.attempts("GenerateDataKey").len(), 1, "one call for 16");
+    assert_eq!(down.attempts("Decrypt").len(), 1, "one call for 16");
+    // A later encryption did not wait for that call: it tries again.
+    cipher.encrypt(b"pt", b"ad").await.unwrap_err();
+    assert_eq!(down.attempts("GenerateDataKey").len(), 2);
+    holder.abort();
+    env.finish().await;
+}

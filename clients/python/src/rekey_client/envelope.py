@@ -26,6 +26,7 @@ from .errors import (
     InternalError,
     InvalidArgumentError,
     InvalidCiphertextError,
+    RekeyError,
     TooLargeError,
 )
 from .observer import CacheEvent, Observer
@@ -36,6 +37,26 @@ if TYPE_CHECKING:
     from .client import Client
 
 __all__ = ["AsyncEnvelope", "Envelope"]
+
+
+class _Flight:
+    """What the callers waiting behind one in-flight call learn when it ends: its failure, if it
+    failed. They raise that error instead of each calling again in turn (a server that is down
+    would otherwise cost every waiter its own full deadline); a caller that did not wait for the
+    failed call tries again. As the Rust client's gates (crates/rekey-client/src/envelope)."""
+
+    def __init__(self) -> None:
+        #: Calls ended so far, successful or not; read before waiting at the gate.
+        self.ended = 0
+        self.failure: RekeyError | None = None
+
+    def failed_since(self, seen: int) -> RekeyError | None:
+        """The failure of a call that ended after the caller saw `seen` calls ended."""
+        return self.failure if self.ended != seen else None
+
+    def end(self, failure: RekeyError | None) -> None:
+        self.failure = failure
+        self.ended += 1
 
 
 class _EnvelopeCore:
@@ -175,10 +196,12 @@ class Envelope(_EnvelopeCore):
     def __init__(self, client: Client, key_name: str, policy: CachePolicy) -> None:
         super().__init__(key_name, policy, client.config.observer)
         self._client = client
-        # Held by the thread fetching a new data key; the others wait, then find the new key.
+        # Held by the thread fetching a new data key; the others wait, then find the new key
+        # (or the failure of the fetch they waited for, in `_fetches`).
         self._refill = threading.Lock()
+        self._fetches = _Flight()
         self._gates_lock = threading.Lock()
-        self._gates: dict[bytes, threading.Lock] = {}
+        self._gates: dict[bytes, tuple[threading.Lock, _Flight]] = {}
 
     def encrypt(self, plaintext: bytes, associated_data: bytes = b"") -> bytes:
         """Seals `plaintext` locally, binding `associated_data` (give the same bytes to decrypt,
@@ -203,26 +226,39 @@ class Envelope(_EnvelopeCore):
 
     def warm(self) -> None:
         """Fetches a data key now if none is usable, so the first encryption does not wait."""
+        seen = self._fetches.ended
         with self._refill:
             if self._encrypt_cache.is_usable():
                 return
-            self._encrypt_cache.install(self._fetch(), 0, 0)
+            self._encrypt_cache.install(self._fetch(seen), 0, 0)
 
     def _encrypt_key(self, length: int) -> DataKey:
         key = self._take_encrypt_key(length)
         if key is not None:
             return key
+        seen = self._fetches.ended
         with self._refill:
             # Whoever held the gate before us may have fetched a key we can use.
             key = self._take_encrypt_key(length)
             if key is not None:
                 return key
-            key = self._fetch()
+            key = self._fetch(seen)
             self._encrypt_cache.install(key, 1, length)
             return key
 
-    def _fetch(self) -> DataKey:
-        return self._fetched(self._client.generate_data_key(self._generate_request()))
+    def _fetch(self, seen: int) -> DataKey:
+        """One GenerateDataKey, called with the gate held; raises the failure of the one this
+        caller waited for instead, if that failed."""
+        failure = self._fetches.failed_since(seen)
+        if failure is not None:
+            raise failure
+        try:
+            key = self._fetched(self._client.generate_data_key(self._generate_request()))
+        except RekeyError as e:
+            self._fetches.end(e)
+            raise
+        self._fetches.end(None)
+        return key
 
     def _decrypt_key(self, parsed: EnvelopeValue) -> DataKey:
         wrapped = parsed.wrapped_key
@@ -230,13 +266,20 @@ class Envelope(_EnvelopeCore):
         if key is not None:
             return key
         with self._gates_lock:
-            gate = self._gates.setdefault(wrapped, threading.Lock())
+            gate, flight = self._gates.setdefault(wrapped, (threading.Lock(), _Flight()))
         with gate:
             key = self._cached(wrapped)
             if key is not None:
                 return key
+            if flight.failure is not None:
+                # The unwrapping we waited for failed (its gate is already released, so the
+                # next decryption calls again).
+                raise flight.failure
             try:
                 return self._unwrapped(parsed, self._client.decrypt(self._unwrap_request(parsed)))
+            except RekeyError as e:
+                flight.end(e)
+                raise
             finally:
                 # After the key is cached: a caller arriving now finds it without a gate.
                 with self._gates_lock:
@@ -252,7 +295,8 @@ class AsyncEnvelope(_EnvelopeCore):
         super().__init__(key_name, policy, client.config.observer)
         self._client = client
         self._refill = asyncio.Lock()
-        self._gates: dict[bytes, asyncio.Lock] = {}
+        self._fetches = _Flight()
+        self._gates: dict[bytes, tuple[asyncio.Lock, _Flight]] = {}
 
     async def encrypt(self, plaintext: bytes, associated_data: bytes = b"") -> bytes:
         """As `Envelope.encrypt`."""
@@ -266,37 +310,54 @@ class AsyncEnvelope(_EnvelopeCore):
 
     async def warm(self) -> None:
         """As `Envelope.warm`."""
+        seen = self._fetches.ended
         async with self._refill:
             if self._encrypt_cache.is_usable():
                 return
-            self._encrypt_cache.install(await self._fetch(), 0, 0)
+            self._encrypt_cache.install(await self._fetch(seen), 0, 0)
 
     async def _encrypt_key(self, length: int) -> DataKey:
         key = self._take_encrypt_key(length)
         if key is not None:
             return key
+        seen = self._fetches.ended
         async with self._refill:
             key = self._take_encrypt_key(length)
             if key is not None:
                 return key
-            key = await self._fetch()
+            key = await self._fetch(seen)
             self._encrypt_cache.install(key, 1, length)
             return key
 
-    async def _fetch(self) -> DataKey:
-        return self._fetched(await self._client.generate_data_key(self._generate_request()))
+    async def _fetch(self, seen: int) -> DataKey:
+        """As `Envelope._fetch`."""
+        failure = self._fetches.failed_since(seen)
+        if failure is not None:
+            raise failure
+        try:
+            key = self._fetched(await self._client.generate_data_key(self._generate_request()))
+        except RekeyError as e:
+            self._fetches.end(e)
+            raise
+        self._fetches.end(None)
+        return key
 
     async def _decrypt_key(self, parsed: EnvelopeValue) -> DataKey:
         wrapped = parsed.wrapped_key
         key = self._cached(wrapped)
         if key is not None:
             return key
-        gate = self._gates.setdefault(wrapped, asyncio.Lock())
+        gate, flight = self._gates.setdefault(wrapped, (asyncio.Lock(), _Flight()))
         async with gate:
             key = self._cached(wrapped)
             if key is not None:
                 return key
+            if flight.failure is not None:
+                raise flight.failure
             try:
                 return self._unwrapped(parsed, await self._client.decrypt(self._unwrap_request(parsed)))
+            except RekeyError as e:
+                flight.end(e)
+                raise
             finally:
                 self._gates.pop(wrapped, None)

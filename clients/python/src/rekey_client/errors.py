@@ -177,6 +177,8 @@ class Input(enum.Enum):
 # src/auth/authenticator).
 _AUTH_FAILED = "ciphertext failed authentication"
 _RATE_LIMITED = "too many failed authentication attempts"
+#: tonic's message for an expired grpc-timeout, sent with CANCELLED (as error.rs).
+_TIMEOUT_EXPIRED = "Timeout expired"
 _RETIRED = "is retired and can no longer be used"
 _RETRY_HINT = re.compile(r"retry in (\d+)")
 
@@ -260,6 +262,10 @@ def _from_code(code: grpc.StatusCode, message: str, input: Input) -> RekeyError:
         if input is Input.VALUE:
             return InvalidCiphertextError(message, name)
         return InvalidArgumentError(message, name)
+    if code == S.CANCELLED and message == _TIMEOUT_EXPIRED:
+        # A grpc-timeout that expired on the server (tonic answers CANCELLED "Timeout
+        # expired"): a deadline, and as retriable as one.
+        return DeadlineExceededError(message, name)
     if code == S.RESOURCE_EXHAUSTED:
         if _RATE_LIMITED in message:
             return RateLimitedError(message, name, _retry_hint(message))

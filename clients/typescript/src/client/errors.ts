@@ -160,6 +160,9 @@ function fromReason(reason: string, message: string, code: string, metadata: Hea
   }
 }
 
+/** tonic's message for an expired grpc-timeout, sent with CANCELLED. */
+const TIMEOUT_EXPIRED = "Timeout expired";
+
 function fromCode(code: Code, codeName: string, message: string, input: Input): RekeyError {
   switch (code) {
     case Code.NotFound:
@@ -191,8 +194,13 @@ function fromCode(code: Code, codeName: string, message: string, input: Input): 
       return new UnavailableError(message, codeName);
     case Code.DeadlineExceeded:
       return new DeadlineExceededError(message, codeName);
-    case Code.Unknown:
     case Code.Canceled:
+      // tonic answers an expired grpc-timeout with CANCELLED "Timeout expired": a deadline,
+      // and as retriable as one (as error.rs).
+      return message === TIMEOUT_EXPIRED
+        ? new DeadlineExceededError(message, codeName)
+        : new TransportError(message, codeName);
+    case Code.Unknown:
       return new TransportError(message, codeName);
     default:
       return new InternalError(message, codeName);

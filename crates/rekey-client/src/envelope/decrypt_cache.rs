@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use rekey_envelope::DataKey;
 
+use crate::error::Error;
+
 struct Entry {
     key: Arc<DataKey>,
     inserted: Instant,
@@ -18,7 +20,7 @@ struct Entry {
 #[derive(Default)]
 struct State {
     entries: HashMap<Vec<u8>, Entry>,
-    inflight: HashMap<Vec<u8>, Arc<tokio::sync::Mutex<()>>>,
+    inflight: HashMap<Vec<u8>, Arc<tokio::sync::Mutex<Option<Error>>>>,
     tick: u64,
 }
 
@@ -94,7 +96,8 @@ impl DecryptCache {
     }
 
     /// The gate of `wrapped`: whoever holds it is unwrapping that key.
-    pub(crate) fn gate(&self, wrapped: &[u8]) -> Arc<tokio::sync::Mutex<()>> {
+    /// It holds the unwrapping's error, if it failed, for the decryptions that waited for it.
+    pub(crate) fn gate(&self, wrapped: &[u8]) -> Arc<tokio::sync::Mutex<Option<Error>>> {
         self.lock()
             .inflight
             .entry(wrapped.to_vec())

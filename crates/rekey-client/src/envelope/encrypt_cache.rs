@@ -1,13 +1,17 @@
 //! The encrypt side's one current data key and its usage, behind a plain mutex held only to
 //! count (never across an await), plus an async gate so that only one task at a time fetches
-//! a new key: the single flight that turns 64 cold concurrent encryptions into one call.
+//! a new key: the single flight that turns 64 cold concurrent encryptions into one call. The
+//! gate keeps the last fetch's failure, so the tasks that waited for a fetch that failed get
+//! its error instead of each trying again in turn.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use rekey_envelope::DataKey;
 
 use super::policy::CachePolicy;
+use crate::error::Error;
 
 struct Current {
     key: Arc<DataKey>,
@@ -33,8 +37,12 @@ impl Current {
 #[derive(Default)]
 pub(crate) struct EncryptCache {
     current: Mutex<Option<Current>>,
-    /// Held by the task fetching a new data key; the others wait on it, then find the new key.
-    pub(crate) refill: tokio::sync::Mutex<()>,
+    /// Held by the task fetching a new data key; the others wait on it, then find the new key,
+    /// or the error of the fetch they waited for (kept in the gate).
+    pub(crate) refill: tokio::sync::Mutex<Option<Error>>,
+    /// Fetches finished so far, successful or not: a task that saw `n` before waiting at the
+    /// gate knows, finding more, that a fetch ended while it waited.
+    fetches: AtomicU64,
 }
 
 impl EncryptCache {
@@ -69,6 +77,26 @@ impl EncryptCache {
             messages,
             bytes,
         });
+    }
+
+    /// How many fetches have finished; read before waiting at the gate.
+    pub(crate) fn fetches(&self) -> u64 {
+        self.fetches.load(Ordering::Acquire)
+    }
+
+    /// Records the end of a fetch in the gate its fetcher holds: `failure` is what the tasks
+    /// waiting for it will get, unless it succeeded.
+    pub(crate) fn fetch_ended(&self, gate: &mut Option<Error>, failure: Option<Error>) {
+        *gate = failure;
+        self.fetches.fetch_add(1, Ordering::Release);
+    }
+
+    /// The failure of a fetch that ended after the caller saw `seen` fetches, if it failed.
+    pub(crate) fn failed_since(&self, seen: u64, gate: &Option<Error>) -> Option<Error> {
+        if self.fetches() == seen {
+            return None;
+        }
+        gate.clone()
     }
 
     /// Drops the current key.

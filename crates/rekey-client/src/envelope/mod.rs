@@ -170,12 +170,18 @@ impl EnvelopeCipher {
     /// # Errors
     /// The error of GenerateDataKey.
     pub async fn warm(&self) -> Result<(), Error> {
-        let _refill = self.inner.encrypt.refill.lock().await;
-        if self.inner.encrypt.is_usable(&self.inner.policy) {
+        let cache = &self.inner.encrypt;
+        let seen = cache.fetches();
+        let mut refill = cache.refill.lock().await;
+        if cache.is_usable(&self.inner.policy) {
             return Ok(());
         }
-        let key = self.fetch().await?;
-        self.inner.encrypt.install(key, 0, 0);
+        if let Some(err) = cache.failed_since(seen, &refill) {
+            return Err(err);
+        }
+        let result = self.fetch().await;
+        cache.fetch_ended(&mut refill, result.as_ref().err().cloned());
+        cache.install(result?, 0, 0);
         Ok(())
     }
 
@@ -209,13 +215,23 @@ impl EnvelopeCipher {
             self.count(CacheEvent::EncryptHit, &inner.counters.encrypt_hits, 1);
             return Ok(key);
         }
-        let _refill = inner.encrypt.refill.lock().await;
-        // Whoever held the gate before us may have fetched a key we can use.
+        let seen = inner.encrypt.fetches();
+        let mut refill = inner.encrypt.refill.lock().await;
+        // Whoever held the gate before us may have fetched a key we can use, or failed to:
+        // then its error is ours too, rather than one more call after it, and the next
+        // encryption (not waiting on that fetch) tries again.
         if let Some(key) = inner.encrypt.take(&inner.policy, len) {
             self.count(CacheEvent::EncryptHit, &inner.counters.encrypt_hits, 1);
             return Ok(key);
         }
-        let key = self.fetch().await?;
+        if let Some(err) = inner.encrypt.failed_since(seen, &refill) {
+            return Err(err);
+        }
+        let result = self.fetch().await;
+        inner
+            .encrypt
+            .fetch_ended(&mut refill, result.as_ref().err().cloned());
+        let key = result?;
         inner.encrypt.install(key.clone(), 1, len);
         Ok(key)
     }
@@ -255,12 +271,20 @@ impl EnvelopeCipher {
             return Ok(key);
         }
         let gate = inner.decrypt.gate(wrapped);
-        let _unwrapping = gate.lock().await;
+        let mut unwrapping = gate.lock().await;
         if let Some(key) = self.cached(wrapped) {
             return Ok(key);
         }
+        // The unwrapping we waited for failed: its error is ours (the gate is already
+        // released, so the next decryption calls again).
+        if let Some(err) = unwrapping.as_ref() {
+            return Err(err.clone());
+        }
         let result = self.unwrap_key(parsed).await;
         inner.decrypt.release(wrapped);
+        if let Err(err) = &result {
+            *unwrapping = Some(err.clone());
+        }
         let key = Arc::new(result?);
         self.count(CacheEvent::DecryptMiss, &inner.counters.decrypt_misses, 1);
         let evicted = inner.decrypt.insert(key.clone());
