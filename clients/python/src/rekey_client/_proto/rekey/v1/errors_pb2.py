@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15rekey/v1/errors.proto\x12\x08rekey.v1*\xdb\x04\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12!\n\x1d\x45RROR_REASON_INVALID_ARGUMENT\x10\x01\x12\x1e\n\x1a\x45RROR_REASON_KEY_NOT_FOUND\x10\x02\x12\"\n\x1e\x45RROR_REASON_VERSION_NOT_FOUND\x10\x03\x12 \n\x1c\x45RROR_REASON_VERSION_RETIRED\x10\x04\x12\x1e\n\x1a\x45RROR_REASON_WRONG_PURPOSE\x10\x05\x12\x1e\n\x1a\x45RROR_REASON_INVALID_VALUE\x10\x06\x12&\n\"ERROR_REASON_AUTHENTICATION_FAILED\x10\x07\x12\x1a\n\x16\x45RROR_REASON_TOO_LARGE\x10\x08\x12!\n\x1d\x45RROR_REASON_ROTATION_REFUSED\x10\t\x12 \n\x1c\x45RROR_REASON_EVENT_NOT_FOUND\x10\n\x12\x1c\n\x18\x45RROR_REASON_EVENT_STATE\x10\x0b\x12 \n\x1c\x45RROR_REASON_TOKEN_NOT_FOUND\x10\x0c\x12 \n\x1c\x45RROR_REASON_UNAUTHENTICATED\x10\r\x12\"\n\x1e\x45RROR_REASON_PERMISSION_DENIED\x10\x0e\x12\x1d\n\x19\x45RROR_REASON_RATE_LIMITED\x10\x0f\x12\x1c\n\x18\x45RROR_REASON_UNAVAILABLE\x10\x10\x12\x19\n\x15\x45RROR_REASON_INTERNAL\x10\x11\x42s\n\x0c\x64\x65v.rekey.v1B\x0b\x45rrorsProtoP\x01Z2github.com/rekey-dev/rekey/gen/go/rekey/v1;rekeyv1\xaa\x02\x08Rekey.V1\xca\x02\x08Rekey\\V1\xea\x02\tRekey::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15rekey/v1/errors.proto\x12\x08rekey.v1\"Q\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12%\n\x06reason\x18\x02 \x01(\x0e\x32\x15.rekey.v1.ErrorReason\x12\x0f\n\x07message\x18\x03 \x01(\t*\xdb\x04\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12!\n\x1d\x45RROR_REASON_INVALID_ARGUMENT\x10\x01\x12\x1e\n\x1a\x45RROR_REASON_KEY_NOT_FOUND\x10\x02\x12\"\n\x1e\x45RROR_REASON_VERSION_NOT_FOUND\x10\x03\x12 \n\x1c\x45RROR_REASON_VERSION_RETIRED\x10\x04\x12\x1e\n\x1a\x45RROR_REASON_WRONG_PURPOSE\x10\x05\x12\x1e\n\x1a\x45RROR_REASON_INVALID_VALUE\x10\x06\x12&\n\"ERROR_REASON_AUTHENTICATION_FAILED\x10\x07\x12\x1a\n\x16\x45RROR_REASON_TOO_LARGE\x10\x08\x12!\n\x1d\x45RROR_REASON_ROTATION_REFUSED\x10\t\x12 \n\x1c\x45RROR_REASON_EVENT_NOT_FOUND\x10\n\x12\x1c\n\x18\x45RROR_REASON_EVENT_STATE\x10\x0b\x12 \n\x1c\x45RROR_REASON_TOKEN_NOT_FOUND\x10\x0c\x12 \n\x1c\x45RROR_REASON_UNAUTHENTICATED\x10\r\x12\"\n\x1e\x45RROR_REASON_PERMISSION_DENIED\x10\x0e\x12\x1d\n\x19\x45RROR_REASON_RATE_LIMITED\x10\x0f\x12\x1c\n\x18\x45RROR_REASON_UNAVAILABLE\x10\x10\x12\x19\n\x15\x45RROR_REASON_INTERNAL\x10\x11\x42s\n\x0c\x64\x65v.rekey.v1B\x0b\x45rrorsProtoP\x01Z2github.com/rekey-dev/rekey/gen/go/rekey/v1;rekeyv1\xaa\x02\x08Rekey.V1\xca\x02\x08Rekey\\V1\xea\x02\tRekey::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,6 +32,8 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rekey.v1.errors_pb2', _glob
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\014dev.rekey.v1B\013ErrorsProtoP\001Z2github.com/rekey-dev/rekey/gen/go/rekey/v1;rekeyv1\252\002\010Rekey.V1\312\002\010Rekey\\V1\352\002\tRekey::V1'
-  _globals['_ERRORREASON']._serialized_start=36
-  _globals['_ERRORREASON']._serialized_end=639
+  _globals['_ERRORREASON']._serialized_start=119
+  _globals['_ERRORREASON']._serialized_end=722
+  _globals['_ITEMERROR']._serialized_start=35
+  _globals['_ITEMERROR']._serialized_end=116
 # @@protoc_insertion_point(module_scope)

@@ -2,6 +2,7 @@ import datetime
 
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from rekey_client._proto.rekey.v1 import errors_pb2 as _errors_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -59,6 +60,66 @@ class EncryptResponse(_message.Message):
     ciphertext: bytes
     key_version: int
     def __init__(self, ciphertext: _Optional[bytes] = ..., key_version: _Optional[int] = ...) -> None: ...
+
+class EncryptBatchRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[EncryptRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[EncryptRequest, _Mapping]]] = ...) -> None: ...
+
+class EncryptBatchResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[EncryptBatchResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[EncryptBatchResult, _Mapping]]] = ...) -> None: ...
+
+class EncryptBatchResult(_message.Message):
+    __slots__ = ("response", "error")
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    response: EncryptResponse
+    error: _errors_pb2.ItemError
+    def __init__(self, response: _Optional[_Union[EncryptResponse, _Mapping]] = ..., error: _Optional[_Union[_errors_pb2.ItemError, _Mapping]] = ...) -> None: ...
+
+class DecryptBatchRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[DecryptRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[DecryptRequest, _Mapping]]] = ...) -> None: ...
+
+class DecryptBatchResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[DecryptBatchResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[DecryptBatchResult, _Mapping]]] = ...) -> None: ...
+
+class DecryptBatchResult(_message.Message):
+    __slots__ = ("response", "error")
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    response: DecryptResponse
+    error: _errors_pb2.ItemError
+    def __init__(self, response: _Optional[_Union[DecryptResponse, _Mapping]] = ..., error: _Optional[_Union[_errors_pb2.ItemError, _Mapping]] = ...) -> None: ...
+
+class RewrapBatchRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[RewrapRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[RewrapRequest, _Mapping]]] = ...) -> None: ...
+
+class RewrapBatchResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[RewrapBatchResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[RewrapBatchResult, _Mapping]]] = ...) -> None: ...
+
+class RewrapBatchResult(_message.Message):
+    __slots__ = ("response", "error")
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    response: RewrapResponse
+    error: _errors_pb2.ItemError
+    def __init__(self, response: _Optional[_Union[RewrapResponse, _Mapping]] = ..., error: _Optional[_Union[_errors_pb2.ItemError, _Mapping]] = ...) -> None: ...
 
 class DecryptRequest(_message.Message):
     __slots__ = ("ciphertext", "associated_data")

@@ -64,6 +64,21 @@ class KeyServiceStub:
                 request_serializer=rekey_dot_v1_dot_key__service__pb2.VerifyRequest.SerializeToString,
                 response_deserializer=rekey_dot_v1_dot_key__service__pb2.VerifyResponse.FromString,
                 _registered_method=True)
+        self.EncryptBatch = channel.unary_unary(
+                '/rekey.v1.KeyService/EncryptBatch',
+                request_serializer=rekey_dot_v1_dot_key__service__pb2.EncryptBatchRequest.SerializeToString,
+                response_deserializer=rekey_dot_v1_dot_key__service__pb2.EncryptBatchResponse.FromString,
+                _registered_method=True)
+        self.DecryptBatch = channel.unary_unary(
+                '/rekey.v1.KeyService/DecryptBatch',
+                request_serializer=rekey_dot_v1_dot_key__service__pb2.DecryptBatchRequest.SerializeToString,
+                response_deserializer=rekey_dot_v1_dot_key__service__pb2.DecryptBatchResponse.FromString,
+                _registered_method=True)
+        self.RewrapBatch = channel.unary_unary(
+                '/rekey.v1.KeyService/RewrapBatch',
+                request_serializer=rekey_dot_v1_dot_key__service__pb2.RewrapBatchRequest.SerializeToString,
+                response_deserializer=rekey_dot_v1_dot_key__service__pb2.RewrapBatchResponse.FromString,
+                _registered_method=True)
         self.Rotate = channel.unary_unary(
                 '/rekey.v1.KeyService/Rotate',
                 request_serializer=rekey_dot_v1_dot_key__service__pb2.RotateRequest.SerializeToString,
@@ -159,6 +174,39 @@ class KeyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EncryptBatch(self, request, context):
+        """Encrypts many values in one call: each item is an EncryptRequest of its own (any key the
+        token may use). The results come back in input order, each holding either the item's
+        EncryptResponse or the error Encrypt would have answered for that item alone: one bad item
+        (unknown key, out of the token's scope, too large) does not fail the others. Every item is
+        authorized, audited and counted (`rekey_batch_items_total`) like a single Encrypt.
+        Errors of the call as a whole: UNAUTHENTICATED, INVALID_ARGUMENT (no items),
+        RESOURCE_EXHAUSTED (more items or more bytes than the server's batch limits, default
+        10,000 items and 16 MiB of plaintext; the message names the limit). Safe to retry.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecryptBatch(self, request, context):
+        """Decrypts many values in one call, as Decrypt does each (ciphertexts and envelope
+        ciphertexts, of any keys the token may use), results in input order with an error per
+        item: a tampered, retired-version or out-of-scope item gets its own error, the others
+        their plaintext. Limits and call errors as EncryptBatch (the bytes counted are the
+        ciphertexts'). Safe to retry.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RewrapBatch(self, request, context):
+        """Rewraps many values in one call, as Rewrap does each, results in input order with an
+        error per item. Limits and call errors as DecryptBatch. Safe to retry.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Rotate(self, request, context):
         """Creates a new version of the key from fresh random material and makes it primary; the
         previous primary becomes Deprecated (it still decrypts). Without `force`, the call is
@@ -229,6 +277,21 @@ def add_KeyServiceServicer_to_server(servicer, server):
                     servicer.Verify,
                     request_deserializer=rekey_dot_v1_dot_key__service__pb2.VerifyRequest.FromString,
                     response_serializer=rekey_dot_v1_dot_key__service__pb2.VerifyResponse.SerializeToString,
+            ),
+            'EncryptBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.EncryptBatch,
+                    request_deserializer=rekey_dot_v1_dot_key__service__pb2.EncryptBatchRequest.FromString,
+                    response_serializer=rekey_dot_v1_dot_key__service__pb2.EncryptBatchResponse.SerializeToString,
+            ),
+            'DecryptBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecryptBatch,
+                    request_deserializer=rekey_dot_v1_dot_key__service__pb2.DecryptBatchRequest.FromString,
+                    response_serializer=rekey_dot_v1_dot_key__service__pb2.DecryptBatchResponse.SerializeToString,
+            ),
+            'RewrapBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.RewrapBatch,
+                    request_deserializer=rekey_dot_v1_dot_key__service__pb2.RewrapBatchRequest.FromString,
+                    response_serializer=rekey_dot_v1_dot_key__service__pb2.RewrapBatchResponse.SerializeToString,
             ),
             'Rotate': grpc.unary_unary_rpc_method_handler(
                     servicer.Rotate,
@@ -408,6 +471,87 @@ class KeyService:
             '/rekey.v1.KeyService/Verify',
             rekey_dot_v1_dot_key__service__pb2.VerifyRequest.SerializeToString,
             rekey_dot_v1_dot_key__service__pb2.VerifyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EncryptBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rekey.v1.KeyService/EncryptBatch',
+            rekey_dot_v1_dot_key__service__pb2.EncryptBatchRequest.SerializeToString,
+            rekey_dot_v1_dot_key__service__pb2.EncryptBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecryptBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rekey.v1.KeyService/DecryptBatch',
+            rekey_dot_v1_dot_key__service__pb2.DecryptBatchRequest.SerializeToString,
+            rekey_dot_v1_dot_key__service__pb2.DecryptBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RewrapBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rekey.v1.KeyService/RewrapBatch',
+            rekey_dot_v1_dot_key__service__pb2.RewrapBatchRequest.SerializeToString,
+            rekey_dot_v1_dot_key__service__pb2.RewrapBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,
