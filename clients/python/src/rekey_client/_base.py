@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TypeVar
 
-from .config import DEFAULT_ADDR, ClientConfig, PathLike
+from .config import DEFAULT_ADDR, DEFAULT_BATCH_MAX_BYTES, DEFAULT_BATCH_MAX_ITEMS, ClientConfig, PathLike
 from .observer import Observer
 from .retry import RetryPolicy
 
@@ -30,6 +30,8 @@ class ClientBase:
         deadline: float = 30.0,
         retry_policy: RetryPolicy | None = None,
         observer: Observer | None = None,
+        batch_max_items: int = DEFAULT_BATCH_MAX_ITEMS,
+        batch_max_bytes: int = DEFAULT_BATCH_MAX_BYTES,
         config: ClientConfig | None = None,
     ) -> None:
         """Connects lazily (on the first call) to `addr`: `http://host:port`, `https://host:port`
@@ -48,6 +50,8 @@ class ClientBase:
                 deadline=deadline,
                 retry_policy=retry_policy or RetryPolicy(),
                 observer=observer,
+                batch_max_items=batch_max_items,
+                batch_max_bytes=batch_max_bytes,
             )
         self._config = config
         self._target, self._tls = config.target()

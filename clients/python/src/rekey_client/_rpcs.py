@@ -56,6 +56,11 @@ GENERATE_DATA_KEY = Rpc(_K, "GenerateDataKey", pb.GenerateDataKeyRequest, pb.Gen
 REWRAP = Rpc(_K, "Rewrap", pb.RewrapRequest, pb.RewrapResponse, _always, Input.VALUE)
 SIGN = Rpc(_K, "Sign", pb.SignRequest, pb.SignResponse, _always)
 VERIFY = Rpc(_K, "Verify", pb.VerifyRequest, pb.VerifyResponse, _always, Input.VALUE)
+# The batches' call errors are never about one value (each item's error comes in its result, read
+# as the item's single rpc would be: see _batch.py), hence Input.OTHER for all three.
+ENCRYPT_BATCH = Rpc(_K, "EncryptBatch", pb.EncryptBatchRequest, pb.EncryptBatchResponse, _always)
+DECRYPT_BATCH = Rpc(_K, "DecryptBatch", pb.DecryptBatchRequest, pb.DecryptBatchResponse, _always)
+REWRAP_BATCH = Rpc(_K, "RewrapBatch", pb.RewrapBatchRequest, pb.RewrapBatchResponse, _always)
 # A lost answer may hide a committed rotation: the caller checks GetStatus before asking again.
 ROTATE = Rpc(_K, "Rotate", pb.RotateRequest, pb.RotateResponse, _never)
 ROLLBACK = Rpc(_K, "Rollback", pb.RollbackRequest, pb.RollbackResponse, _never)
@@ -88,7 +93,8 @@ GET_REPORT = Rpc(_A, "GetReport", pb.GetReportRequest, pb.GetReportResponse, _al
 
 #: Every rpc, for the test that checks the table against the services in the proto descriptors.
 ALL: tuple[Rpc[Any, Any], ...] = (
-    ENCRYPT, DECRYPT, GENERATE_DATA_KEY, REWRAP, SIGN, VERIFY, ROTATE, ROLLBACK, GET_STATUS,
+    ENCRYPT, DECRYPT, GENERATE_DATA_KEY, REWRAP, SIGN, VERIFY, ENCRYPT_BATCH, DECRYPT_BATCH,
+    REWRAP_BATCH, ROTATE, ROLLBACK, GET_STATUS,
     GET_IMPACT, SCHEDULE_ROTATION, GET_SCHEDULE, GET_EVENT, LIST_EVENTS, EXECUTE_EVENT,
     RETRY_EVENT, ROLLBACK_EVENT,
     CREATE_TOKEN, LIST_TOKENS, REVOKE_TOKEN, LIST_AUDIT, VERIFY_AUDIT, GET_REPORT,

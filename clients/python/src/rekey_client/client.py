@@ -7,26 +7,32 @@ Thread-safe: share one Client (one connection) between threads.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
 
-from . import _rpcs
+from . import _batch, _rpcs
 from . import proto as pb
 from ._base import ClientBase
+from ._batch import BatchRpc, BatchRun
 from ._calls import plan, report, typed_error
 from ._rpcs import Rpc
 from .config import CallOptions
 from .envelope import Envelope
-from .errors import UnavailableError
+from .errors import RekeyError, UnavailableError
 from .policy import CachePolicy
 
 __all__ = ["Client"]
 
 Req = TypeVar("Req", bound=Message)
 Resp = TypeVar("Resp", bound=Message)
+Item = TypeVar("Item", bound=Message)
+BatchReq = TypeVar("BatchReq", bound=Message)
+BatchResp = TypeVar("BatchResp", bound=Message)
+Out = TypeVar("Out", bound=Message)
 
 
 class Client(ClientBase):
@@ -111,6 +117,20 @@ class Client(ClientBase):
             time.sleep(wait)
             attempt += 1
 
+    def _many(
+        self,
+        kind: BatchRpc[Item, BatchReq, BatchResp, Out],
+        items: Iterable[Item],
+        options: CallOptions | None,
+    ) -> list[Out | RekeyError]:
+        """Sends the items in consecutive batches within the client's limits, one call after the
+        other (each with its deadline and retries), and returns one result per item in input
+        order. A failed call raises its error: no partial list."""
+        run = BatchRun(kind, items, self._config.batch_max_items, self._config.batch_max_bytes)
+        for indices, request in run.requests():
+            run.take(indices, self._call(kind.rpc, request, options))
+        return run.finish()
+
     # One method per rpc --------------------------------------------------------------------
 
     def encrypt(self, request: pb.EncryptRequest, options: CallOptions | None = None) -> pb.EncryptResponse:
@@ -139,6 +159,51 @@ class Client(ClientBase):
     def verify(self, request: pb.VerifyRequest, options: CallOptions | None = None) -> pb.VerifyResponse:
         """KeyService.Verify: `valid` is false for a mismatch; errors only when it cannot check."""
         return self._call(_rpcs.VERIFY, request, options)
+
+    def encrypt_batch(
+        self, request: pb.EncryptBatchRequest, options: CallOptions | None = None
+    ) -> pb.EncryptBatchResponse:
+        """KeyService.EncryptBatch: one call of many Encrypt items, results in input order with an
+        ItemError per failed item; over the server's limits the whole call fails (TooLargeError).
+        `encrypt_many` splits and maps the results for you."""
+        return self._call(_rpcs.ENCRYPT_BATCH, request, options)
+
+    def decrypt_batch(
+        self, request: pb.DecryptBatchRequest, options: CallOptions | None = None
+    ) -> pb.DecryptBatchResponse:
+        """KeyService.DecryptBatch: as `encrypt_batch`, of Decrypt items (see `decrypt_many`)."""
+        return self._call(_rpcs.DECRYPT_BATCH, request, options)
+
+    def rewrap_batch(
+        self, request: pb.RewrapBatchRequest, options: CallOptions | None = None
+    ) -> pb.RewrapBatchResponse:
+        """KeyService.RewrapBatch: as `encrypt_batch`, of Rewrap items (see `rewrap_many`)."""
+        return self._call(_rpcs.REWRAP_BATCH, request, options)
+
+    def encrypt_many(
+        self, items: Iterable[pb.EncryptRequest], options: CallOptions | None = None
+    ) -> list[pb.EncryptResponse | RekeyError]:
+        """Encrypts every item with EncryptBatch calls of at most `batch_max_items` items and
+        `batch_max_bytes` bytes (plaintext + associated data), sent one after the other. Returns
+        one result per item, in input order: its EncryptResponse, or the RekeyError instance
+        (not raised) Encrypt would have raised for it alone; an item above `batch_max_bytes` is
+        not sent and gets a TooLargeError. An error of a whole call (UnauthenticatedError,
+        UnavailableError after retries, ...) is raised. No items: [] without a call."""
+        return self._many(_batch.ENCRYPT, items, options)
+
+    def decrypt_many(
+        self, items: Iterable[pb.DecryptRequest], options: CallOptions | None = None
+    ) -> list[pb.DecryptResponse | RekeyError]:
+        """As `encrypt_many`, with DecryptBatch (bytes counted: ciphertext + associated data);
+        a tampered item gets AuthenticationFailedError, a malformed one InvalidCiphertextError."""
+        return self._many(_batch.DECRYPT, items, options)
+
+    def rewrap_many(
+        self, items: Iterable[pb.RewrapRequest], options: CallOptions | None = None
+    ) -> list[pb.RewrapResponse | RekeyError]:
+        """As `decrypt_many`, with RewrapBatch: each value re-encrypted under its key's primary
+        version, without plaintext leaving the server."""
+        return self._many(_batch.REWRAP, items, options)
 
     def rotate(self, request: pb.RotateRequest, options: CallOptions | None = None) -> pb.RotateResponse:
         """KeyService.Rotate: a new primary version. Never retried: after UnavailableError, check

@@ -17,7 +17,14 @@ from .errors import ConfigError
 from .observer import Observer
 from .retry import RetryPolicy
 
-__all__ = ["DEFAULT_ADDR", "MAX_RESPONSE_BYTES", "CallOptions", "ClientConfig"]
+__all__ = [
+    "DEFAULT_ADDR",
+    "DEFAULT_BATCH_MAX_BYTES",
+    "DEFAULT_BATCH_MAX_ITEMS",
+    "MAX_RESPONSE_BYTES",
+    "CallOptions",
+    "ClientConfig",
+]
 
 #: The address used when REKEY_ADDR is not set.
 DEFAULT_ADDR = "http://127.0.0.1:50051"
@@ -25,6 +32,11 @@ DEFAULT_ADDR = "http://127.0.0.1:50051"
 #: Largest answer the client accepts: well above any server's `max_plaintext_bytes`, so the
 #: server's limit, not grpc's 4 MiB default, decides what fits.
 MAX_RESPONSE_BYTES = 1 << 30
+
+#: The server's default batch limits (items per call; bytes per call, counted as the server counts
+#: them: plaintext or ciphertext plus associated data of every item).
+DEFAULT_BATCH_MAX_ITEMS = 10_000
+DEFAULT_BATCH_MAX_BYTES = 16 * 1024 * 1024
 
 PathLike = str | os.PathLike[str]
 
@@ -47,7 +59,8 @@ class ClientConfig:
     """Everything a client needs; `repr()` never shows the token.
 
     Defaults: no token, plain text unless the address is `https://`, connect timeout 5 s, 10 s
-    per attempt, 30 s per call in all, `RetryPolicy()`.
+    per attempt, 30 s per call in all, `RetryPolicy()`, batches (`encrypt_many`, ...) of at most
+    10,000 items and 16 MiB, the server's default limits.
     """
 
     addr: str = DEFAULT_ADDR
@@ -61,6 +74,17 @@ class ClientConfig:
     deadline: float = 30.0
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     observer: Observer | None = None
+    #: Most items `encrypt_many`, `decrypt_many` and `rewrap_many` put in one call.
+    batch_max_items: int = DEFAULT_BATCH_MAX_ITEMS
+    #: Most bytes (plaintext or ciphertext, plus associated data, summed over the items) they put
+    #: in one call; a single item above it is not sent (TooLargeError in its place).
+    batch_max_bytes: int = DEFAULT_BATCH_MAX_BYTES
+
+    def __post_init__(self) -> None:
+        for name in ("batch_max_items", "batch_max_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, not {value!r}")
 
     def __repr__(self) -> str:
         return (
@@ -68,7 +92,8 @@ class ClientConfig:
             f"token_file={self.token_file!r}, ca_file={self.ca_file!r}, "
             f"client_cert_file={self.client_cert_file!r}, client_key_file={self.client_key_file!r}, "
             f"connect_timeout={self.connect_timeout}, attempt_timeout={self.attempt_timeout}, "
-            f"deadline={self.deadline}, retry_policy={self.retry_policy!r})"
+            f"deadline={self.deadline}, retry_policy={self.retry_policy!r}, "
+            f"batch_max_items={self.batch_max_items}, batch_max_bytes={self.batch_max_bytes})"
         )
 
     @classmethod
