@@ -5,6 +5,8 @@
   timeout per attempt and a deadline per call, and retries with exponential backoff and full
   jitter for the rpcs the proto calls safe to retry (never Rotate, Rollback, CreateToken, forced
   ScheduleRotation or RollbackEvent).
+- `encrypt_many` / `decrypt_many` / `rewrap_many`: many items in batch calls split within the
+  server's limits, one result per item in input order (a response or a `RekeyError` instance).
 - `RekeyError` and its subclasses: one closed set of what can go wrong, mapped from the server's
   error reasons and status codes as the Rust client maps them.
 - `Envelope` / `AsyncEnvelope`: local envelope encryption with a cached data key, so thousands
