@@ -10,7 +10,13 @@
 
 export { Client } from "./client/client.js";
 export type { CallOptions } from "./client/call.js";
-export { DEFAULT_ADDR, optionsFromEnv, type ClientOptions } from "./client/config.js";
+export {
+  DEFAULT_ADDR,
+  DEFAULT_BATCH_MAX_BYTES,
+  DEFAULT_BATCH_MAX_ITEMS,
+  optionsFromEnv,
+  type ClientOptions,
+} from "./client/config.js";
 export {
   AuthenticationFailedError,
   ConfigError,

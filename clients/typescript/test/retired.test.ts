@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 
-import { Client, proto, VersionRetiredError } from "../src/index.js";
+import { Client, proto, RekeyError, VersionRetiredError } from "../src/index.js";
 
 import { KEY, type Server, startServer } from "./harness.js";
 
@@ -61,4 +61,17 @@ test("a value under a retired version → VersionRetiredError, from Decrypt and 
   const reader = client.envelope(KEY, { maxAgeMs: 60_000 });
   await assert.rejects(reader.decrypt(sealed, Buffer.from("b")), VersionRetiredError);
   reader.close();
+
+  // In a batch, the retired item gets its own VersionRetiredError; the fresh one beside it succeeds.
+  const fresh = await client.encrypt({ keyName: KEY, plaintext: Buffer.from("new") });
+  const opened = await client.decryptMany([
+    { ciphertext: plain.ciphertext, associatedData: Buffer.from("a") },
+    { ciphertext: fresh.ciphertext },
+  ]);
+  assert.ok(opened[0] instanceof VersionRetiredError, String(opened[0]));
+  assert.equal(opened[0].code, "FAILED_PRECONDITION");
+  assert.ok(!(opened[1] instanceof RekeyError) && Buffer.from(opened[1]!.plaintext).toString() === "new");
+  const rewrapped = await client.rewrapMany([{ ciphertext: fresh.ciphertext }, { ciphertext: plain.ciphertext, associatedData: Buffer.from("a") }]);
+  assert.ok(!(rewrapped[0] instanceof RekeyError), String(rewrapped[0]));
+  assert.ok(rewrapped[1] instanceof VersionRetiredError, String(rewrapped[1]));
 });

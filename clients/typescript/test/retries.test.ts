@@ -53,6 +53,24 @@ describe("retries", () => {
     client.close();
   });
 
+  test("the batch rpcs are idempotent: encryptMany, decryptMany, rewrapMany are retried, and a failed call rejects whole", async () => {
+    const { client, attempts } = recordingClient(await closedPort(), 3);
+    await assert.rejects(client.encryptMany([{ keyName: KEY, plaintext: Buffer.from("x") }]), UnavailableError);
+    await assert.rejects(client.decryptMany([{ ciphertext: Buffer.from("x") }]), UnavailableError);
+    await assert.rejects(client.rewrapMany([{ ciphertext: Buffer.from("x") }]), UnavailableError);
+    assert.deepEqual(
+      attempts.map((a) => a.rpc),
+      ["EncryptBatch", "EncryptBatch", "EncryptBatch", "DecryptBatch", "DecryptBatch", "DecryptBatch", "RewrapBatch", "RewrapBatch", "RewrapBatch"],
+    );
+    // Nothing to send: no call at all.
+    attempts.length = 0;
+    assert.deepEqual(await client.encryptMany([]), []);
+    assert.deepEqual(await client.decryptMany([]), []);
+    assert.deepEqual(await client.rewrapMany([]), []);
+    assert.equal(attempts.length, 0);
+    client.close();
+  });
+
   test("maxAttempts 1 disables retries; the overall deadline bounds the retries", async () => {
     const once = recordingClient(await closedPort(), 1);
     await assert.rejects(once.client.getStatus({ keyName: "" }), UnavailableError);

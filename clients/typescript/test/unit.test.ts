@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { inspect } from "node:util";
 import { describe, test } from "node:test";
 
+import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
   AuthenticationFailedError,
@@ -18,6 +19,8 @@ import {
   DataKey,
   DeadlineExceededError,
   DEFAULT_ADDR,
+  DEFAULT_BATCH_MAX_BYTES,
+  DEFAULT_BATCH_MAX_ITEMS,
   DEFAULT_RETRY_POLICY,
   FailedPreconditionError,
   InternalError,
@@ -26,14 +29,18 @@ import {
   KeyNotFoundError,
   NotFoundError,
   optionsFromEnv,
+  PermissionDeniedError,
+  proto,
   RateLimitedError,
+  RekeyError,
   TooLargeError,
   TransportError,
   UnavailableError,
   VersionRetiredError,
 } from "../src/index.js";
 
-import { errorFromCall } from "../src/client/errors.js";
+import { type BatchResultShape, planBatches, sendMany } from "../src/client/batch.js";
+import { errorFromCall, errorFromItem } from "../src/client/errors.js";
 import { backoff, backoffBound, nextWait } from "../src/client/retry.js";
 
 function status(code: Code, message: string, metadata: Record<string, string> = {}): ConnectError {
@@ -104,6 +111,139 @@ describe("error mapping", () => {
     const e = errorFromCall(status(Code.NotFound, 'key "P" does not exist'), "other");
     assert.equal(e.name, "KeyNotFoundError");
     assert.match(String(e), /^KeyNotFoundError: key "P" does not exist/);
+  });
+});
+
+function item(code: Code, reason: proto.ErrorReason, message: string): proto.ItemError {
+  return create(proto.ItemErrorSchema, { code, reason, message });
+}
+
+describe("batch item errors", () => {
+
+  test("an ItemError maps by its reason as a status with that reason would", () => {
+    const cases: [Code, proto.ErrorReason, new (...args: never[]) => RekeyError][] = [
+      [Code.NotFound, proto.ErrorReason.KEY_NOT_FOUND, KeyNotFoundError],
+      [Code.NotFound, proto.ErrorReason.VERSION_NOT_FOUND, KeyNotFoundError],
+      [Code.FailedPrecondition, proto.ErrorReason.VERSION_RETIRED, VersionRetiredError],
+      [Code.FailedPrecondition, proto.ErrorReason.WRONG_PURPOSE, FailedPreconditionError],
+      [Code.InvalidArgument, proto.ErrorReason.INVALID_VALUE, InvalidCiphertextError],
+      [Code.InvalidArgument, proto.ErrorReason.AUTHENTICATION_FAILED, AuthenticationFailedError],
+      [Code.InvalidArgument, proto.ErrorReason.INVALID_ARGUMENT, InvalidArgumentError],
+      [Code.ResourceExhausted, proto.ErrorReason.TOO_LARGE, TooLargeError],
+      [Code.PermissionDenied, proto.ErrorReason.PERMISSION_DENIED, PermissionDeniedError],
+      [Code.Unavailable, proto.ErrorReason.UNAVAILABLE, UnavailableError],
+      [Code.Internal, proto.ErrorReason.INTERNAL, InternalError],
+    ];
+    for (const [code, reason, cls] of cases) {
+      for (const input of ["value", "other"] as const) {
+        const e = errorFromItem(item(code, reason, "reworded"), input);
+        const viaStatus = errorFromCall(status(code, "reworded", { "rekey-error-reason": `ERROR_REASON_${proto.ErrorReason[reason]}` }), input);
+        assert.ok(e instanceof cls, `${proto.ErrorReason[reason]}: ${e.name}`);
+        assert.equal(e.constructor, viaStatus.constructor);
+        assert.equal(e.message, "reworded");
+        assert.equal(e.code, viaStatus.code);
+      }
+    }
+    const limited = errorFromItem(item(Code.ResourceExhausted, proto.ErrorReason.RATE_LIMITED, "too many failed authentication attempts; retry in 7 s"), "other");
+    assert.ok(limited instanceof RateLimitedError);
+    assert.equal(limited.retryAfter, 7);
+  });
+
+  test("without a reason (or with one newer than the client) the code decides, items of Decrypt/Rewrap read as values", () => {
+    const none = proto.ErrorReason.UNSPECIFIED;
+    assert.ok(errorFromItem(item(Code.InvalidArgument, none, "ciphertext is truncated"), "value") instanceof InvalidCiphertextError);
+    assert.ok(errorFromItem(item(Code.InvalidArgument, none, "bad key name"), "other") instanceof InvalidArgumentError);
+    assert.ok(errorFromItem(item(Code.InvalidArgument, none, "ciphertext failed authentication: modified"), "value") instanceof AuthenticationFailedError);
+    assert.ok(errorFromItem(item(Code.NotFound, 99 as proto.ErrorReason, 'key "K" does not exist'), "other") instanceof KeyNotFoundError);
+    assert.ok(errorFromItem(item(Code.ResourceExhausted, none, "too big"), "other") instanceof TooLargeError);
+    const odd = errorFromItem(item(99 as Code, none, "?"), "other");
+    assert.ok(odd instanceof InternalError);
+    assert.equal(odd.code, "CODE_99");
+    assert.equal(errorFromItem(item(Code.NotFound, proto.ErrorReason.KEY_NOT_FOUND, "x"), "other").code, "NOT_FOUND");
+  });
+});
+
+describe("batch splitting", () => {
+  const limits = (maxItems: number, maxBytes: number) => ({ maxItems, maxBytes });
+
+  test("consecutive batches within the item and byte limits, input order kept", () => {
+    assert.deepEqual(planBatches([], limits(3, 100)), { batches: [], oversized: [] });
+    assert.deepEqual(planBatches([1, 1, 1, 1, 1, 1, 1], limits(3, 100)).batches, [[0, 1, 2], [3, 4, 5], [6]]);
+    // Bytes: a batch may reach the limit exactly, never pass it.
+    assert.deepEqual(planBatches([40, 60, 1, 99, 1], limits(10, 100)).batches, [[0, 1], [2, 3], [4]]);
+    assert.deepEqual(planBatches([100, 100, 0, 0], limits(10, 100)).batches, [[0], [1, 2, 3]]);
+    // 25,000 items at the server's defaults: 3 calls.
+    const plan = planBatches(new Array<number>(25_000).fill(16), limits(DEFAULT_BATCH_MAX_ITEMS, DEFAULT_BATCH_MAX_BYTES));
+    assert.deepEqual(plan.batches.map((b) => b.length), [10_000, 10_000, 5_000]);
+    assert.deepEqual(plan.batches.flat(), Array.from({ length: 25_000 }, (_, i) => i));
+  });
+
+  test("an item above the byte limit alone is left out; the others go on around it", () => {
+    const plan = planBatches([10, 101, 10, 500, 10], limits(2, 100));
+    assert.deepEqual(plan.oversized, [1, 3]);
+    assert.deepEqual(plan.batches, [[0, 2], [4]]);
+  });
+
+  test("sendMany: results in input order, typed per-item errors, local TooLargeError, one call per batch", async () => {
+    const sent: number[][] = [];
+    const results = await sendMany<number, { v: number }>(
+      "EchoBatch",
+      [5, 7, 1_000, 9, 11],
+      (n) => n,
+      limits(2, 100),
+      "value",
+      async (batch) => {
+        sent.push(batch);
+        return batch.map((n): BatchResultShape<{ v: number }> =>
+          n === 9
+            ? { result: { case: "error", value: item(Code.InvalidArgument, proto.ErrorReason.AUTHENTICATION_FAILED, "modified") } }
+            : { result: { case: "response", value: { v: n * 2 } } },
+        );
+      },
+    );
+    assert.deepEqual(sent, [[5, 7], [9, 11]]);
+    assert.equal(results.length, 5);
+    assert.deepEqual(results[0], { v: 10 });
+    assert.deepEqual(results[1], { v: 14 });
+    assert.ok(results[2] instanceof TooLargeError);
+    assert.equal(results[2].message, "item 2 is 1000 bytes, above the batch limit of 100 bytes");
+    assert.ok(results[3] instanceof AuthenticationFailedError);
+    assert.deepEqual(results[4], { v: 22 });
+  });
+
+  test("sendMany: a call's error rejects the whole; a wrong number of results is an InternalError", async () => {
+    const failing = sendMany<number, number>("X", [1, 2, 3], () => 1, limits(2, 10), "other", async (batch) => {
+      if (batch[0] === 3) {
+        throw new UnavailableError("down", "UNAVAILABLE");
+      }
+      return batch.map((n) => ({ result: { case: "response" as const, value: n } }));
+    });
+    await assert.rejects(failing, UnavailableError);
+    const short = sendMany<number, number>("X", [1, 2], () => 1, limits(5, 10), "other", async () => [
+      { result: { case: "response", value: 1 } },
+    ]);
+    await assert.rejects(short, InternalError);
+    const neither = await sendMany<number, number>("X", [1], () => 1, limits(5, 10), "other", async () => [{ result: { case: undefined } }]);
+    assert.ok(neither[0] instanceof InternalError);
+  });
+
+  test("every rpc of the three services is a Client method", () => {
+    const client = new Client({ addr: "h:1" });
+    for (const service of [proto.KeyService, proto.RotationService, proto.AdminService]) {
+      for (const method of service.methods) {
+        assert.equal(typeof (client as unknown as Record<string, unknown>)[method.localName], "function", `${service.typeName}.${method.name}`);
+      }
+    }
+    client.close();
+  });
+
+  test("batchMaxItems and batchMaxBytes must be positive integers", () => {
+    assert.throws(() => new Client({ addr: "h:1", batchMaxItems: 0 }), ConfigError);
+    assert.throws(() => new Client({ addr: "h:1", batchMaxItems: 1.5 }), ConfigError);
+    assert.throws(() => new Client({ addr: "h:1", batchMaxBytes: -1 }), ConfigError);
+    new Client({ addr: "h:1", batchMaxItems: 7, batchMaxBytes: 1 }).close();
+    assert.equal(DEFAULT_BATCH_MAX_ITEMS, 10_000);
+    assert.equal(DEFAULT_BATCH_MAX_BYTES, 16 * 1024 * 1024);
   });
 });
 

@@ -10,9 +10,12 @@ import { Envelope } from "../envelope/envelope.js";
 
 import type {
   EncryptResponse,
+  EncryptBatchResponse,
   DecryptResponse,
+  DecryptBatchResponse,
   GenerateDataKeyResponse,
   RewrapResponse,
+  RewrapBatchResponse,
   SignResponse,
   VerifyResponse,
   RotateResponse,
@@ -22,9 +25,12 @@ import type {
 import {
   KeyService,
   type EncryptRequestSchema,
+  type EncryptBatchRequestSchema,
   type DecryptRequestSchema,
+  type DecryptBatchRequestSchema,
   type GenerateDataKeyRequestSchema,
   type RewrapRequestSchema,
+  type RewrapBatchRequestSchema,
   type SignRequestSchema,
   type VerifyRequestSchema,
   type RotateRequestSchema,
@@ -69,7 +75,9 @@ import {
   type VerifyAuditRequestSchema,
   type GetReportRequestSchema,
 } from "../gen/rekey/v1/admin_service_pb.js";
+import { type BatchLimits, byteLength, sendMany } from "./batch.js";
 import { type CallOptions, CallRunner } from "./call.js";
+import type { RekeyError } from "./errors.js";
 import { type ClientOptions, optionsFromEnv, resolveConfig } from "./config.js";
 import type { Observer } from "./observer.js";
 
@@ -82,11 +90,13 @@ import type { Observer } from "./observer.js";
 export class Client {
   readonly #runner: CallRunner;
   readonly #baseUrl: string;
+  readonly #batchLimits: BatchLimits;
 
   /** A client as `options` say (nothing is sent until the first call). */
   constructor(options: ClientOptions = {}) {
     const config = resolveConfig(options);
     this.#baseUrl = config.baseUrl;
+    this.#batchLimits = Object.freeze({ maxItems: config.batchMaxItems, maxBytes: config.batchMaxBytes });
     this.#runner = new CallRunner(config);
   }
 
@@ -148,6 +158,83 @@ export class Client {
   /** KeyService.Rewrap: re-encrypts under the primary version without returning plaintext. */
   async rewrap(request: MessageInitShape<typeof RewrapRequestSchema>, options?: CallOptions): Promise<RewrapResponse> {
     return this.#runner.call(KeyService.method.rewrap, request, "idempotent", "value", options);
+  }
+
+  /**
+   * KeyService.EncryptBatch: many Encrypts in one call; `results` in input order, each the
+   * response or the item's `ItemError`. The whole call fails (TooLargeError) above the server's
+   * limits; `encryptMany` splits and types the results for you.
+   */
+  async encryptBatch(request: MessageInitShape<typeof EncryptBatchRequestSchema>, options?: CallOptions): Promise<EncryptBatchResponse> {
+    return this.#runner.call(KeyService.method.encryptBatch, request, "idempotent", "other", options);
+  }
+
+  /** KeyService.DecryptBatch: many Decrypts in one call, results in input order (see `decryptMany`). */
+  async decryptBatch(request: MessageInitShape<typeof DecryptBatchRequestSchema>, options?: CallOptions): Promise<DecryptBatchResponse> {
+    return this.#runner.call(KeyService.method.decryptBatch, request, "idempotent", "other", options);
+  }
+
+  /** KeyService.RewrapBatch: many Rewraps in one call, results in input order (see `rewrapMany`). */
+  async rewrapBatch(request: MessageInitShape<typeof RewrapBatchRequestSchema>, options?: CallOptions): Promise<RewrapBatchResponse> {
+    return this.#runner.call(KeyService.method.rewrapBatch, request, "idempotent", "other", options);
+  }
+
+  /**
+   * Encrypts every item through EncryptBatch calls within `batchMaxItems` and `batchMaxBytes`
+   * (plaintext + associated data), sent one after the other, each with `options`' deadline and
+   * the retries. Resolves to one result per item, in input order: its EncryptResponse or its own
+   * typed error (an item above `batchMaxBytes` alone is not sent: TooLargeError). The error of a
+   * whole call (UnauthenticatedError, UnavailableError after the retries, ...) rejects. An empty
+   * list resolves to `[]` without a call.
+   */
+  async encryptMany(
+    items: ReadonlyArray<MessageInitShape<typeof EncryptRequestSchema>>,
+    options?: CallOptions,
+  ): Promise<Array<EncryptResponse | RekeyError>> {
+    return sendMany(
+      "EncryptBatch",
+      items,
+      (item) => byteLength(item.plaintext) + byteLength(item.associatedData),
+      this.#batchLimits,
+      "other",
+      async (batch) => (await this.encryptBatch({ items: batch }, options)).results,
+    );
+  }
+
+  /**
+   * Decrypts every item through DecryptBatch calls (bytes counted: ciphertext + associated
+   * data), as `encryptMany`: one DecryptResponse or typed error per item, in input order.
+   */
+  async decryptMany(
+    items: ReadonlyArray<MessageInitShape<typeof DecryptRequestSchema>>,
+    options?: CallOptions,
+  ): Promise<Array<DecryptResponse | RekeyError>> {
+    return sendMany(
+      "DecryptBatch",
+      items,
+      (item) => byteLength(item.ciphertext) + byteLength(item.associatedData),
+      this.#batchLimits,
+      "value",
+      async (batch) => (await this.decryptBatch({ items: batch }, options)).results,
+    );
+  }
+
+  /**
+   * Rewraps every item through RewrapBatch calls (bytes counted: ciphertext + associated
+   * data), as `encryptMany`: one RewrapResponse or typed error per item, in input order.
+   */
+  async rewrapMany(
+    items: ReadonlyArray<MessageInitShape<typeof RewrapRequestSchema>>,
+    options?: CallOptions,
+  ): Promise<Array<RewrapResponse | RekeyError>> {
+    return sendMany(
+      "RewrapBatch",
+      items,
+      (item) => byteLength(item.ciphertext) + byteLength(item.associatedData),
+      this.#batchLimits,
+      "value",
+      async (batch) => (await this.rewrapBatch({ items: batch }, options)).results,
+    );
   }
 
   /** KeyService.Sign: HMAC-SHA256 under the key's primary version. */

@@ -11,6 +11,10 @@ import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry.js";
 
 /** The address used when neither `addr` nor `REKEY_ADDR` is given. */
 export const DEFAULT_ADDR = "http://127.0.0.1:50051";
+/** Default of `batchMaxItems`: the server's default limit of items per batch call. */
+export const DEFAULT_BATCH_MAX_ITEMS = 10_000;
+/** Default of `batchMaxBytes`: the server's default limit of bytes per batch call (16 MiB). */
+export const DEFAULT_BATCH_MAX_BYTES = 16 * 1024 * 1024;
 
 /** Options of a {@link Client}; every field is optional. */
 export interface ClientOptions {
@@ -38,6 +42,14 @@ export interface ClientOptions {
   observer?: Observer;
   /** Connect interceptors run after the client's own (which set the token and traceparent headers). */
   interceptors?: Interceptor[];
+  /** Most items `encryptMany`/`decryptMany`/`rewrapMany` send in one batch call. Default {@link DEFAULT_BATCH_MAX_ITEMS}, the server's default limit. */
+  batchMaxItems?: number;
+  /**
+   * Most bytes one batch call carries, counted as the server counts them: the sum over the
+   * items of plaintext (EncryptBatch) or ciphertext (DecryptBatch, RewrapBatch) plus associated
+   * data. Default {@link DEFAULT_BATCH_MAX_BYTES}, the server's default limit.
+   */
+  batchMaxBytes?: number;
 }
 
 /** The options resolved: what the client runs with. */
@@ -51,6 +63,8 @@ export interface ResolvedConfig {
   retry: RetryPolicy;
   observer: Observer | undefined;
   interceptors: Interceptor[];
+  batchMaxItems: number;
+  batchMaxBytes: number;
 }
 
 /**
@@ -141,6 +155,8 @@ export function resolveConfig(options: ClientOptions): ResolvedConfig {
     retry: retryPolicy(options.retry),
     observer: options.observer,
     interceptors: options.interceptors ?? [],
+    batchMaxItems: positiveInteger(options.batchMaxItems, DEFAULT_BATCH_MAX_ITEMS, "batchMaxItems"),
+    batchMaxBytes: positiveInteger(options.batchMaxBytes, DEFAULT_BATCH_MAX_BYTES, "batchMaxBytes"),
   };
 }
 
@@ -184,6 +200,16 @@ function positive(value: number | undefined, fallback: number, name: string): nu
   }
   if (!(value > 0) || !Number.isFinite(value)) {
     throw new ConfigError(`${name} must be a positive number of ms`);
+  }
+  return value;
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) {
+    return fallback;
+  }
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new ConfigError(`${name} must be a positive integer`);
   }
   return value;
 }

@@ -5,6 +5,8 @@
 
 import { Code, ConnectError } from "@connectrpc/connect";
 
+import { ErrorReasonSchema, type ItemError } from "../gen/rekey/v1/errors_pb.js";
+
 /** What the call sent, which decides how an ambiguous INVALID_ARGUMENT reads. */
 export type Input = "value" | "other";
 
@@ -117,11 +119,29 @@ export function errorFromCall(reason: unknown, input: Input): RekeyError {
   const message = err.rawMessage;
   const metadata = err.metadata;
   const reasonName = metadata.get(REASON_HEADER)?.trim();
-  const byReason = reasonName === undefined ? undefined : fromReason(reasonName, message, codeName, metadata);
+  const byReason =
+    reasonName === undefined
+      ? undefined
+      : fromReason(reasonName, message, codeName, () => parseSeconds(metadata.get("retry-after")) ?? retryHint(message));
   return byReason ?? fromCode(code, codeName, message, input);
 }
 
-function fromReason(reason: string, message: string, code: string, metadata: Headers): RekeyError | undefined {
+/**
+ * Maps the error of one item of a batch rpc (`rekey.v1.ItemError`) exactly as a status with
+ * that reason and code: by the reason, else (no reason, or one newer than this client) by the
+ * code. `input` is what the item was (a Rekey value for DecryptBatch and RewrapBatch items).
+ */
+export function errorFromItem(item: ItemError, input: Input): RekeyError {
+  const code = item.code as Code;
+  const codeName = CODE_NAMES[code] ?? `CODE_${item.code}`;
+  const message = item.message;
+  // 0 (UNSPECIFIED) is "never sent": a missing reason, so the code decides.
+  const reasonName = item.reason === 0 ? undefined : ErrorReasonSchema.value[item.reason]?.name;
+  const byReason = reasonName === undefined ? undefined : fromReason(reasonName, message, codeName, () => retryHint(message));
+  return byReason ?? fromCode(code, codeName, message, input);
+}
+
+function fromReason(reason: string, message: string, code: string, retryAfter: () => number | undefined): RekeyError | undefined {
   switch (reason) {
     case "ERROR_REASON_INVALID_ARGUMENT":
       return new InvalidArgumentError(message, code);
@@ -148,7 +168,7 @@ function fromReason(reason: string, message: string, code: string, metadata: Hea
     case "ERROR_REASON_PERMISSION_DENIED":
       return new PermissionDeniedError(message, code);
     case "ERROR_REASON_RATE_LIMITED":
-      return new RateLimitedError(message, code, parseSeconds(metadata.get("retry-after")) ?? retryHint(message));
+      return new RateLimitedError(message, code, retryAfter());
     case "ERROR_REASON_UNAVAILABLE":
       return new UnavailableError(message, code);
     case "ERROR_REASON_INTERNAL":

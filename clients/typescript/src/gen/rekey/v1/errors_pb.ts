@@ -13,14 +13,50 @@
 // @generated from file rekey/v1/errors.proto (package rekey.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenEnum, GenFile } from "@bufbuild/protobuf/codegenv2";
-import { enumDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file rekey/v1/errors.proto.
  */
 export const file_rekey_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("ChVyZWtleS92MS9lcnJvcnMucHJvdG8SCHJla2V5LnYxKtsECgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIhCh1FUlJPUl9SRUFTT05fSU5WQUxJRF9BUkdVTUVOVBABEh4KGkVSUk9SX1JFQVNPTl9LRVlfTk9UX0ZPVU5EEAISIgoeRVJST1JfUkVBU09OX1ZFUlNJT05fTk9UX0ZPVU5EEAMSIAocRVJST1JfUkVBU09OX1ZFUlNJT05fUkVUSVJFRBAEEh4KGkVSUk9SX1JFQVNPTl9XUk9OR19QVVJQT1NFEAUSHgoaRVJST1JfUkVBU09OX0lOVkFMSURfVkFMVUUQBhImCiJFUlJPUl9SRUFTT05fQVVUSEVOVElDQVRJT05fRkFJTEVEEAcSGgoWRVJST1JfUkVBU09OX1RPT19MQVJHRRAIEiEKHUVSUk9SX1JFQVNPTl9ST1RBVElPTl9SRUZVU0VEEAkSIAocRVJST1JfUkVBU09OX0VWRU5UX05PVF9GT1VORBAKEhwKGEVSUk9SX1JFQVNPTl9FVkVOVF9TVEFURRALEiAKHEVSUk9SX1JFQVNPTl9UT0tFTl9OT1RfRk9VTkQQDBIgChxFUlJPUl9SRUFTT05fVU5BVVRIRU5USUNBVEVEEA0SIgoeRVJST1JfUkVBU09OX1BFUk1JU1NJT05fREVOSUVEEA4SHQoZRVJST1JfUkVBU09OX1JBVEVfTElNSVRFRBAPEhwKGEVSUk9SX1JFQVNPTl9VTkFWQUlMQUJMRRAQEhkKFUVSUk9SX1JFQVNPTl9JTlRFUk5BTBARQnMKDGRldi5yZWtleS52MUILRXJyb3JzUHJvdG9QAVoyZ2l0aHViLmNvbS9yZWtleS1kZXYvcmVrZXkvZ2VuL2dvL3Jla2V5L3YxO3Jla2V5djGqAghSZWtleS5WMcoCCFJla2V5XFYx6gIJUmVrZXk6OlYxYgZwcm90bzM");
+  fileDesc("ChVyZWtleS92MS9lcnJvcnMucHJvdG8SCHJla2V5LnYxIlEKCUl0ZW1FcnJvchIMCgRjb2RlGAEgASgFEiUKBnJlYXNvbhgCIAEoDjIVLnJla2V5LnYxLkVycm9yUmVhc29uEg8KB21lc3NhZ2UYAyABKAkq2wQKC0Vycm9yUmVhc29uEhwKGEVSUk9SX1JFQVNPTl9VTlNQRUNJRklFRBAAEiEKHUVSUk9SX1JFQVNPTl9JTlZBTElEX0FSR1VNRU5UEAESHgoaRVJST1JfUkVBU09OX0tFWV9OT1RfRk9VTkQQAhIiCh5FUlJPUl9SRUFTT05fVkVSU0lPTl9OT1RfRk9VTkQQAxIgChxFUlJPUl9SRUFTT05fVkVSU0lPTl9SRVRJUkVEEAQSHgoaRVJST1JfUkVBU09OX1dST05HX1BVUlBPU0UQBRIeChpFUlJPUl9SRUFTT05fSU5WQUxJRF9WQUxVRRAGEiYKIkVSUk9SX1JFQVNPTl9BVVRIRU5USUNBVElPTl9GQUlMRUQQBxIaChZFUlJPUl9SRUFTT05fVE9PX0xBUkdFEAgSIQodRVJST1JfUkVBU09OX1JPVEFUSU9OX1JFRlVTRUQQCRIgChxFUlJPUl9SRUFTT05fRVZFTlRfTk9UX0ZPVU5EEAoSHAoYRVJST1JfUkVBU09OX0VWRU5UX1NUQVRFEAsSIAocRVJST1JfUkVBU09OX1RPS0VOX05PVF9GT1VORBAMEiAKHEVSUk9SX1JFQVNPTl9VTkFVVEhFTlRJQ0FURUQQDRIiCh5FUlJPUl9SRUFTT05fUEVSTUlTU0lPTl9ERU5JRUQQDhIdChlFUlJPUl9SRUFTT05fUkFURV9MSU1JVEVEEA8SHAoYRVJST1JfUkVBU09OX1VOQVZBSUxBQkxFEBASGQoVRVJST1JfUkVBU09OX0lOVEVSTkFMEBFCcwoMZGV2LnJla2V5LnYxQgtFcnJvcnNQcm90b1ABWjJnaXRodWIuY29tL3Jla2V5LWRldi9yZWtleS9nZW4vZ28vcmVrZXkvdjE7cmVrZXl2MaoCCFJla2V5LlYxygIIUmVrZXlcVjHqAglSZWtleTo6VjFiBnByb3RvMw");
+
+/**
+ * The error of one item of a batch rpc (EncryptBatch, DecryptBatch, RewrapBatch): what the
+ * single rpc would have answered for that item alone. Clients map it exactly as they map an
+ * error status: by `reason`, else by `code`.
+ *
+ * @generated from message rekey.v1.ItemError
+ */
+export type ItemError = Message<"rekey.v1.ItemError"> & {
+  /**
+   * The gRPC status code's number (google.rpc.Code), e.g. 3 for INVALID_ARGUMENT.
+   *
+   * @generated from field: int32 code = 1;
+   */
+  code: number;
+
+  /**
+   * @generated from field: rekey.v1.ErrorReason reason = 2;
+   */
+  reason: ErrorReason;
+
+  /**
+   * Written for people; never holds key bytes or plaintext.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message rekey.v1.ItemError.
+ * Use `create(ItemErrorSchema)` to create a new message.
+ */
+export const ItemErrorSchema: GenMessage<ItemError> = /*@__PURE__*/
+  messageDesc(file_rekey_v1_errors, 0);
 
 /**
  * @generated from enum rekey.v1.ErrorReason

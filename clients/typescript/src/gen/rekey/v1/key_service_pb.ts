@@ -25,13 +25,15 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { ItemError } from "./errors_pb.js";
+import { file_rekey_v1_errors } from "./errors_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file rekey/v1/key_service.proto.
  */
 export const file_rekey_v1_key_service: GenFile = /*@__PURE__*/
-  fileDesc("ChpyZWtleS92MS9rZXlfc2VydmljZS5wcm90bxIIcmVrZXkudjEiTgoORW5jcnlwdFJlcXVlc3QSEAoIa2V5X25hbWUYASABKAkSEQoJcGxhaW50ZXh0GAIgASgMEhcKD2Fzc29jaWF0ZWRfZGF0YRgDIAEoDCI6Cg9FbmNyeXB0UmVzcG9uc2USEgoKY2lwaGVydGV4dBgBIAEoDBITCgtrZXlfdmVyc2lvbhgCIAEoDSI9Cg5EZWNyeXB0UmVxdWVzdBISCgpjaXBoZXJ0ZXh0GAEgASgMEhcKD2Fzc29jaWF0ZWRfZGF0YRgCIAEoDCJLCg9EZWNyeXB0UmVzcG9uc2USEQoJcGxhaW50ZXh0GAEgASgMEhAKCGtleV9uYW1lGAIgASgJEhMKC2tleV92ZXJzaW9uGAMgASgNIkMKFkdlbmVyYXRlRGF0YUtleVJlcXVlc3QSEAoIa2V5X25hbWUYASABKAkSFwoPYXNzb2NpYXRlZF9kYXRhGAIgASgMIloKF0dlbmVyYXRlRGF0YUtleVJlc3BvbnNlEhUKDXBsYWludGV4dF9rZXkYASABKAwSEwoLd3JhcHBlZF9rZXkYAiABKAwSEwoLa2V5X3ZlcnNpb24YAyABKA0iPAoNUmV3cmFwUmVxdWVzdBISCgpjaXBoZXJ0ZXh0GAEgASgMEhcKD2Fzc29jaWF0ZWRfZGF0YRgCIAEoDCI5Cg5SZXdyYXBSZXNwb25zZRISCgpjaXBoZXJ0ZXh0GAEgASgMEhMKC2tleV92ZXJzaW9uGAIgASgNIjAKC1NpZ25SZXF1ZXN0EhAKCGtleV9uYW1lGAEgASgJEg8KB21lc3NhZ2UYAiABKAwiNgoMU2lnblJlc3BvbnNlEhEKCXNpZ25hdHVyZRgBIAEoDBITCgtrZXlfdmVyc2lvbhgCIAEoDSIzCg1WZXJpZnlSZXF1ZXN0Eg8KB21lc3NhZ2UYASABKAwSEQoJc2lnbmF0dXJlGAIgASgMIkYKDlZlcmlmeVJlc3BvbnNlEg0KBXZhbGlkGAEgASgIEhAKCGtleV9uYW1lGAIgASgJEhMKC2tleV92ZXJzaW9uGAMgASgNIjAKDVJvdGF0ZVJlcXVlc3QSEAoIa2V5X25hbWUYASABKAkSDQoFZm9yY2UYAiABKAgiYwoOUm90YXRlUmVzcG9uc2USEAoIa2V5X25hbWUYASABKAkSEwoLbmV3X3ZlcnNpb24YAiABKA0SGAoQcHJldmlvdXNfdmVyc2lvbhgDIAEoDRIQCghldmVudF9pZBgEIAEoCSIjCg9Sb2xsYmFja1JlcXVlc3QSEAoIa2V5X25hbWUYASABKAkibAoQUm9sbGJhY2tSZXNwb25zZRIQCghrZXlfbmFtZRgBIAEoCRIXCg9wcmltYXJ5X3ZlcnNpb24YAiABKA0SGwoTcm9sbGVkX2JhY2tfdmVyc2lvbhgDIAEoDRIQCghldmVudF9pZBgEIAEoCSIkChBHZXRTdGF0dXNSZXF1ZXN0EhAKCGtleV9uYW1lGAEgASgJImgKEUdldFN0YXR1c1Jlc3BvbnNlEiEKBGtleXMYASADKAsyEy5yZWtleS52MS5LZXlTdGF0dXMSMAoMZ2VuZXJhdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJyCglLZXlQb2xpY3kSNAoRcm90YXRpb25faW50ZXJ2YWwYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLwoMZ3JhY2VfcGVyaW9kGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIusCCglLZXlTdGF0dXMSEAoIa2V5X25hbWUYASABKAkSJQoHcHVycG9zZRgCIAEoDjIULnJla2V5LnYxLktleVB1cnBvc2USEQoJYWxnb3JpdGhtGAMgASgJEiMKBnBvbGljeRgEIAEoCzITLnJla2V5LnYxLktleVBvbGljeRIXCg9wcmltYXJ5X3ZlcnNpb24YBSABKA0SLAoIdmVyc2lvbnMYBiADKAsyGi5yZWtleS52MS5LZXlWZXJzaW9uU3RhdHVzEi4KC3ByaW1hcnlfYWdlGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjUKEW5leHRfcm90YXRpb25fZHVlGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgthbGVydF9sZXZlbBgJIAEoDjIULnJla2V5LnYxLkFsZXJ0TGV2ZWwSFAoMYWxlcnRfcmVhc29uGAogASgJIp0CChBLZXlWZXJzaW9uU3RhdHVzEg8KB3ZlcnNpb24YASABKA0SKAoFc3RhdGUYAiABKA4yGS5yZWtleS52MS5LZXlWZXJzaW9uU3RhdGUSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNZGVwcmVjYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKcmV0aXJlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLY2hlY2tfdmFsdWUYBiABKAkSJgoDYWdlGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uKmcKCktleVB1cnBvc2USGwoXS0VZX1BVUlBPU0VfVU5TUEVDSUZJRUQQABIfChtLRVlfUFVSUE9TRV9FTkNSWVBUX0RFQ1JZUFQQARIbChdLRVlfUFVSUE9TRV9TSUdOX1ZFUklGWRACKpMBCg9LZXlWZXJzaW9uU3RhdGUSIQodS0VZX1ZFUlNJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIcChhLRVlfVkVSU0lPTl9TVEFURV9BQ1RJVkUQARIgChxLRVlfVkVSU0lPTl9TVEFURV9ERVBSRUNBVEVEEAISHQoZS0VZX1ZFUlNJT05fU1RBVEVfUkVUSVJFRBADKnAKCkFsZXJ0TGV2ZWwSGwoXQUxFUlRfTEVWRUxfVU5TUEVDSUZJRUQQABISCg5BTEVSVF9MRVZFTF9PSxABEhcKE0FMRVJUX0xFVkVMX1dBUk5JTkcQAhIYChRBTEVSVF9MRVZFTF9DUklUSUNBTBADMtsECgpLZXlTZXJ2aWNlEj4KB0VuY3J5cHQSGC5yZWtleS52MS5FbmNyeXB0UmVxdWVzdBoZLnJla2V5LnYxLkVuY3J5cHRSZXNwb25zZRI+CgdEZWNyeXB0EhgucmVrZXkudjEuRGVjcnlwdFJlcXVlc3QaGS5yZWtleS52MS5EZWNyeXB0UmVzcG9uc2USVgoPR2VuZXJhdGVEYXRhS2V5EiAucmVrZXkudjEuR2VuZXJhdGVEYXRhS2V5UmVxdWVzdBohLnJla2V5LnYxLkdlbmVyYXRlRGF0YUtleVJlc3BvbnNlEjsKBlJld3JhcBIXLnJla2V5LnYxLlJld3JhcFJlcXVlc3QaGC5yZWtleS52MS5SZXdyYXBSZXNwb25zZRI1CgRTaWduEhUucmVrZXkudjEuU2lnblJlcXVlc3QaFi5yZWtleS52MS5TaWduUmVzcG9uc2USOwoGVmVyaWZ5EhcucmVrZXkudjEuVmVyaWZ5UmVxdWVzdBoYLnJla2V5LnYxLlZlcmlmeVJlc3BvbnNlEjsKBlJvdGF0ZRIXLnJla2V5LnYxLlJvdGF0ZVJlcXVlc3QaGC5yZWtleS52MS5Sb3RhdGVSZXNwb25zZRJBCghSb2xsYmFjaxIZLnJla2V5LnYxLlJvbGxiYWNrUmVxdWVzdBoaLnJla2V5LnYxLlJvbGxiYWNrUmVzcG9uc2USRAoJR2V0U3RhdHVzEhoucmVrZXkudjEuR2V0U3RhdHVzUmVxdWVzdBobLnJla2V5LnYxLkdldFN0YXR1c1Jlc3BvbnNlQncKDGRldi5yZWtleS52MUIPS2V5U2VydmljZVByb3RvUAFaMmdpdGh1Yi5jb20vcmVrZXktZGV2L3Jla2V5L2dlbi9nby9yZWtleS92MTtyZWtleXYxqgIIUmVrZXkuVjHKAghSZWtleVxWMeoCCVJla2V5OjpWMWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChpyZWtleS92MS9rZXlfc2VydmljZS5wcm90bxIIcmVrZXkudjEiTgoORW5jcnlwdFJlcXVlc3QSEAoIa2V5X25hbWUYASABKAkSEQoJcGxhaW50ZXh0GAIgASgMEhcKD2Fzc29jaWF0ZWRfZGF0YRgDIAEoDCI6Cg9FbmNyeXB0UmVzcG9uc2USEgoKY2lwaGVydGV4dBgBIAEoDBITCgtrZXlfdmVyc2lvbhgCIAEoDSI+ChNFbmNyeXB0QmF0Y2hSZXF1ZXN0EicKBWl0ZW1zGAEgAygLMhgucmVrZXkudjEuRW5jcnlwdFJlcXVlc3QiRQoURW5jcnlwdEJhdGNoUmVzcG9uc2USLQoHcmVzdWx0cxgBIAMoCzIcLnJla2V5LnYxLkVuY3J5cHRCYXRjaFJlc3VsdCJzChJFbmNyeXB0QmF0Y2hSZXN1bHQSLQoIcmVzcG9uc2UYASABKAsyGS5yZWtleS52MS5FbmNyeXB0UmVzcG9uc2VIABIkCgVlcnJvchgCIAEoCzITLnJla2V5LnYxLkl0ZW1FcnJvckgAQggKBnJlc3VsdCI+ChNEZWNyeXB0QmF0Y2hSZXF1ZXN0EicKBWl0ZW1zGAEgAygLMhgucmVrZXkudjEuRGVjcnlwdFJlcXVlc3QiRQoURGVjcnlwdEJhdGNoUmVzcG9uc2USLQoHcmVzdWx0cxgBIAMoCzIcLnJla2V5LnYxLkRlY3J5cHRCYXRjaFJlc3VsdCJzChJEZWNyeXB0QmF0Y2hSZXN1bHQSLQoIcmVzcG9uc2UYASABKAsyGS5yZWtleS52MS5EZWNyeXB0UmVzcG9uc2VIABIkCgVlcnJvchgCIAEoCzITLnJla2V5LnYxLkl0ZW1FcnJvckgAQggKBnJlc3VsdCI8ChJSZXdyYXBCYXRjaFJlcXVlc3QSJgoFaXRlbXMYASADKAsyFy5yZWtleS52MS5SZXdyYXBSZXF1ZXN0IkMKE1Jld3JhcEJhdGNoUmVzcG9uc2USLAoHcmVzdWx0cxgBIAMoCzIbLnJla2V5LnYxLlJld3JhcEJhdGNoUmVzdWx0InEKEVJld3JhcEJhdGNoUmVzdWx0EiwKCHJlc3BvbnNlGAEgASgLMhgucmVrZXkudjEuUmV3cmFwUmVzcG9uc2VIABIkCgVlcnJvchgCIAEoCzITLnJla2V5LnYxLkl0ZW1FcnJvckgAQggKBnJlc3VsdCI9Cg5EZWNyeXB0UmVxdWVzdBISCgpjaXBoZXJ0ZXh0GAEgASgMEhcKD2Fzc29jaWF0ZWRfZGF0YRgCIAEoDCJLCg9EZWNyeXB0UmVzcG9uc2USEQoJcGxhaW50ZXh0GAEgASgMEhAKCGtleV9uYW1lGAIgASgJEhMKC2tleV92ZXJzaW9uGAMgASgNIkMKFkdlbmVyYXRlRGF0YUtleVJlcXVlc3QSEAoIa2V5X25hbWUYASABKAkSFwoPYXNzb2NpYXRlZF9kYXRhGAIgASgMIloKF0dlbmVyYXRlRGF0YUtleVJlc3BvbnNlEhUKDXBsYWludGV4dF9rZXkYASABKAwSEwoLd3JhcHBlZF9rZXkYAiABKAwSEwoLa2V5X3ZlcnNpb24YAyABKA0iPAoNUmV3cmFwUmVxdWVzdBISCgpjaXBoZXJ0ZXh0GAEgASgMEhcKD2Fzc29jaWF0ZWRfZGF0YRgCIAEoDCI5Cg5SZXdyYXBSZXNwb25zZRISCgpjaXBoZXJ0ZXh0GAEgASgMEhMKC2tleV92ZXJzaW9uGAIgASgNIjAKC1NpZ25SZXF1ZXN0EhAKCGtleV9uYW1lGAEgASgJEg8KB21lc3NhZ2UYAiABKAwiNgoMU2lnblJlc3BvbnNlEhEKCXNpZ25hdHVyZRgBIAEoDBITCgtrZXlfdmVyc2lvbhgCIAEoDSIzCg1WZXJpZnlSZXF1ZXN0Eg8KB21lc3NhZ2UYASABKAwSEQoJc2lnbmF0dXJlGAIgASgMIkYKDlZlcmlmeVJlc3BvbnNlEg0KBXZhbGlkGAEgASgIEhAKCGtleV9uYW1lGAIgASgJEhMKC2tleV92ZXJzaW9uGAMgASgNIjAKDVJvdGF0ZVJlcXVlc3QSEAoIa2V5X25hbWUYASABKAkSDQoFZm9yY2UYAiABKAgiYwoOUm90YXRlUmVzcG9uc2USEAoIa2V5X25hbWUYASABKAkSEwoLbmV3X3ZlcnNpb24YAiABKA0SGAoQcHJldmlvdXNfdmVyc2lvbhgDIAEoDRIQCghldmVudF9pZBgEIAEoCSIjCg9Sb2xsYmFja1JlcXVlc3QSEAoIa2V5X25hbWUYASABKAkibAoQUm9sbGJhY2tSZXNwb25zZRIQCghrZXlfbmFtZRgBIAEoCRIXCg9wcmltYXJ5X3ZlcnNpb24YAiABKA0SGwoTcm9sbGVkX2JhY2tfdmVyc2lvbhgDIAEoDRIQCghldmVudF9pZBgEIAEoCSIkChBHZXRTdGF0dXNSZXF1ZXN0EhAKCGtleV9uYW1lGAEgASgJImgKEUdldFN0YXR1c1Jlc3BvbnNlEiEKBGtleXMYASADKAsyEy5yZWtleS52MS5LZXlTdGF0dXMSMAoMZ2VuZXJhdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJyCglLZXlQb2xpY3kSNAoRcm90YXRpb25faW50ZXJ2YWwYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLwoMZ3JhY2VfcGVyaW9kGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIusCCglLZXlTdGF0dXMSEAoIa2V5X25hbWUYASABKAkSJQoHcHVycG9zZRgCIAEoDjIULnJla2V5LnYxLktleVB1cnBvc2USEQoJYWxnb3JpdGhtGAMgASgJEiMKBnBvbGljeRgEIAEoCzITLnJla2V5LnYxLktleVBvbGljeRIXCg9wcmltYXJ5X3ZlcnNpb24YBSABKA0SLAoIdmVyc2lvbnMYBiADKAsyGi5yZWtleS52MS5LZXlWZXJzaW9uU3RhdHVzEi4KC3ByaW1hcnlfYWdlGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjUKEW5leHRfcm90YXRpb25fZHVlGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgthbGVydF9sZXZlbBgJIAEoDjIULnJla2V5LnYxLkFsZXJ0TGV2ZWwSFAoMYWxlcnRfcmVhc29uGAogASgJIp0CChBLZXlWZXJzaW9uU3RhdHVzEg8KB3ZlcnNpb24YASABKA0SKAoFc3RhdGUYAiABKA4yGS5yZWtleS52MS5LZXlWZXJzaW9uU3RhdGUSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNZGVwcmVjYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKcmV0aXJlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLY2hlY2tfdmFsdWUYBiABKAkSJgoDYWdlGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uKmcKCktleVB1cnBvc2USGwoXS0VZX1BVUlBPU0VfVU5TUEVDSUZJRUQQABIfChtLRVlfUFVSUE9TRV9FTkNSWVBUX0RFQ1JZUFQQARIbChdLRVlfUFVSUE9TRV9TSUdOX1ZFUklGWRACKpMBCg9LZXlWZXJzaW9uU3RhdGUSIQodS0VZX1ZFUlNJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIcChhLRVlfVkVSU0lPTl9TVEFURV9BQ1RJVkUQARIgChxLRVlfVkVSU0lPTl9TVEFURV9ERVBSRUNBVEVEEAISHQoZS0VZX1ZFUlNJT05fU1RBVEVfUkVUSVJFRBADKnAKCkFsZXJ0TGV2ZWwSGwoXQUxFUlRfTEVWRUxfVU5TUEVDSUZJRUQQABISCg5BTEVSVF9MRVZFTF9PSxABEhcKE0FMRVJUX0xFVkVMX1dBUk5JTkcQAhIYChRBTEVSVF9MRVZFTF9DUklUSUNBTBADMsUGCgpLZXlTZXJ2aWNlEj4KB0VuY3J5cHQSGC5yZWtleS52MS5FbmNyeXB0UmVxdWVzdBoZLnJla2V5LnYxLkVuY3J5cHRSZXNwb25zZRI+CgdEZWNyeXB0EhgucmVrZXkudjEuRGVjcnlwdFJlcXVlc3QaGS5yZWtleS52MS5EZWNyeXB0UmVzcG9uc2USVgoPR2VuZXJhdGVEYXRhS2V5EiAucmVrZXkudjEuR2VuZXJhdGVEYXRhS2V5UmVxdWVzdBohLnJla2V5LnYxLkdlbmVyYXRlRGF0YUtleVJlc3BvbnNlEjsKBlJld3JhcBIXLnJla2V5LnYxLlJld3JhcFJlcXVlc3QaGC5yZWtleS52MS5SZXdyYXBSZXNwb25zZRI1CgRTaWduEhUucmVrZXkudjEuU2lnblJlcXVlc3QaFi5yZWtleS52MS5TaWduUmVzcG9uc2USOwoGVmVyaWZ5EhcucmVrZXkudjEuVmVyaWZ5UmVxdWVzdBoYLnJla2V5LnYxLlZlcmlmeVJlc3BvbnNlEk0KDEVuY3J5cHRCYXRjaBIdLnJla2V5LnYxLkVuY3J5cHRCYXRjaFJlcXVlc3QaHi5yZWtleS52MS5FbmNyeXB0QmF0Y2hSZXNwb25zZRJNCgxEZWNyeXB0QmF0Y2gSHS5yZWtleS52MS5EZWNyeXB0QmF0Y2hSZXF1ZXN0Gh4ucmVrZXkudjEuRGVjcnlwdEJhdGNoUmVzcG9uc2USSgoLUmV3cmFwQmF0Y2gSHC5yZWtleS52MS5SZXdyYXBCYXRjaFJlcXVlc3QaHS5yZWtleS52MS5SZXdyYXBCYXRjaFJlc3BvbnNlEjsKBlJvdGF0ZRIXLnJla2V5LnYxLlJvdGF0ZVJlcXVlc3QaGC5yZWtleS52MS5Sb3RhdGVSZXNwb25zZRJBCghSb2xsYmFjaxIZLnJla2V5LnYxLlJvbGxiYWNrUmVxdWVzdBoaLnJla2V5LnYxLlJvbGxiYWNrUmVzcG9uc2USRAoJR2V0U3RhdHVzEhoucmVrZXkudjEuR2V0U3RhdHVzUmVxdWVzdBobLnJla2V5LnYxLkdldFN0YXR1c1Jlc3BvbnNlQncKDGRldi5yZWtleS52MUIPS2V5U2VydmljZVByb3RvUAFaMmdpdGh1Yi5jb20vcmVrZXktZGV2L3Jla2V5L2dlbi9nby9yZWtleS92MTtyZWtleXYxqgIIUmVrZXkuVjHKAghSZWtleVxWMeoCCVJla2V5OjpWMWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_rekey_v1_errors]);
 
 /**
  * @generated from message rekey.v1.EncryptRequest
@@ -85,6 +87,201 @@ export const EncryptResponseSchema: GenMessage<EncryptResponse> = /*@__PURE__*/
   messageDesc(file_rekey_v1_key_service, 1);
 
 /**
+ * @generated from message rekey.v1.EncryptBatchRequest
+ */
+export type EncryptBatchRequest = Message<"rekey.v1.EncryptBatchRequest"> & {
+  /**
+   * @generated from field: repeated rekey.v1.EncryptRequest items = 1;
+   */
+  items: EncryptRequest[];
+};
+
+/**
+ * Describes the message rekey.v1.EncryptBatchRequest.
+ * Use `create(EncryptBatchRequestSchema)` to create a new message.
+ */
+export const EncryptBatchRequestSchema: GenMessage<EncryptBatchRequest> = /*@__PURE__*/
+  messageDesc(file_rekey_v1_key_service, 2);
+
+/**
+ * @generated from message rekey.v1.EncryptBatchResponse
+ */
+export type EncryptBatchResponse = Message<"rekey.v1.EncryptBatchResponse"> & {
+  /**
+   * One per item, in the order of the request's items.
+   *
+   * @generated from field: repeated rekey.v1.EncryptBatchResult results = 1;
+   */
+  results: EncryptBatchResult[];
+};
+
+/**
+ * Describes the message rekey.v1.EncryptBatchResponse.
+ * Use `create(EncryptBatchResponseSchema)` to create a new message.
+ */
+export const EncryptBatchResponseSchema: GenMessage<EncryptBatchResponse> = /*@__PURE__*/
+  messageDesc(file_rekey_v1_key_service, 3);
+
+/**
+ * @generated from message rekey.v1.EncryptBatchResult
+ */
+export type EncryptBatchResult = Message<"rekey.v1.EncryptBatchResult"> & {
+  /**
+   * @generated from oneof rekey.v1.EncryptBatchResult.result
+   */
+  result: {
+    /**
+     * @generated from field: rekey.v1.EncryptResponse response = 1;
+     */
+    value: EncryptResponse;
+    case: "response";
+  } | {
+    /**
+     * @generated from field: rekey.v1.ItemError error = 2;
+     */
+    value: ItemError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message rekey.v1.EncryptBatchResult.
+ * Use `create(EncryptBatchResultSchema)` to create a new message.
+ */
+export const EncryptBatchResultSchema: GenMessage<EncryptBatchResult> = /*@__PURE__*/
+  messageDesc(file_rekey_v1_key_service, 4);
+
+/**
+ * @generated from message rekey.v1.DecryptBatchRequest
+ */
+export type DecryptBatchRequest = Message<"rekey.v1.DecryptBatchRequest"> & {
+  /**
+   * @generated from field: repeated rekey.v1.DecryptRequest items = 1;
+   */
+  items: DecryptRequest[];
+};
+
+/**
+ * Describes the message rekey.v1.DecryptBatchRequest.
+ * Use `create(DecryptBatchRequestSchema)` to create a new message.
+ */
+export const DecryptBatchRequestSchema: GenMessage<DecryptBatchRequest> = /*@__PURE__*/
+  messageDesc(file_rekey_v1_key_service, 5);
+
+/**
+ * @generated from message rekey.v1.DecryptBatchResponse
+ */
+export type DecryptBatchResponse = Message<"rekey.v1.DecryptBatchResponse"> & {
+  /**
+   * One per item, in the order of the request's items.
+   *
+   * @generated from field: repeated rekey.v1.DecryptBatchResult results = 1;
+   */
+  results: DecryptBatchResult[];
+};
+
+/**
+ * Describes the message rekey.v1.DecryptBatchResponse.
+ * Use `create(DecryptBatchResponseSchema)` to create a new message.
+ */
+export const DecryptBatchResponseSchema: GenMessage<DecryptBatchResponse> = /*@__PURE__*/
+  messageDesc(file_rekey_v1_key_service, 6);
+
+/**
+ * @generated from message rekey.v1.DecryptBatchResult
+ */
+export type DecryptBatchResult = Message<"rekey.v1.DecryptBatchResult"> & {
+  /**
+   * @generated from oneof rekey.v1.DecryptBatchResult.result
+   */
+  result: {
+    /**
+     * @generated from field: rekey.v1.DecryptResponse response = 1;
+     */
+    value: DecryptResponse;
+    case: "response";
+  } | {
+    /**
+     * @generated from field: rekey.v1.ItemError error = 2;
+     */
+    value: ItemError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message rekey.v1.DecryptBatchResult.
+ * Use `create(DecryptBatchResultSchema)` to create a new message.
+ */
+export const DecryptBatchResultSchema: GenMessage<DecryptBatchResult> = /*@__PURE__*/
+  messageDesc(file_rekey_v1_key_service, 7);
+
+/**
+ * @generated from message rekey.v1.RewrapBatchRequest
+ */
+export type RewrapBatchRequest = Message<"rekey.v1.RewrapBatchRequest"> & {
+  /**
+   * @generated from field: repeated rekey.v1.RewrapRequest items = 1;
+   */
+  items: RewrapRequest[];
+};
+
+/**
+ * Describes the message rekey.v1.RewrapBatchRequest.
+ * Use `create(RewrapBatchRequestSchema)` to create a new message.
+ */
+export const RewrapBatchRequestSchema: GenMessage<RewrapBatchRequest> = /*@__PURE__*/
+  messageDesc(file_rekey_v1_key_service, 8);
+
+/**
+ * @generated from message rekey.v1.RewrapBatchResponse
+ */
+export type RewrapBatchResponse = Message<"rekey.v1.RewrapBatchResponse"> & {
+  /**
+   * One per item, in the order of the request's items.
+   *
+   * @generated from field: repeated rekey.v1.RewrapBatchResult results = 1;
+   */
+  results: RewrapBatchResult[];
+};
+
+/**
+ * Describes the message rekey.v1.RewrapBatchResponse.
+ * Use `create(RewrapBatchResponseSchema)` to create a new message.
+ */
+export const RewrapBatchResponseSchema: GenMessage<RewrapBatchResponse> = /*@__PURE__*/
+  messageDesc(file_rekey_v1_key_service, 9);
+
+/**
+ * @generated from message rekey.v1.RewrapBatchResult
+ */
+export type RewrapBatchResult = Message<"rekey.v1.RewrapBatchResult"> & {
+  /**
+   * @generated from oneof rekey.v1.RewrapBatchResult.result
+   */
+  result: {
+    /**
+     * @generated from field: rekey.v1.RewrapResponse response = 1;
+     */
+    value: RewrapResponse;
+    case: "response";
+  } | {
+    /**
+     * @generated from field: rekey.v1.ItemError error = 2;
+     */
+    value: ItemError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message rekey.v1.RewrapBatchResult.
+ * Use `create(RewrapBatchResultSchema)` to create a new message.
+ */
+export const RewrapBatchResultSchema: GenMessage<RewrapBatchResult> = /*@__PURE__*/
+  messageDesc(file_rekey_v1_key_service, 10);
+
+/**
  * @generated from message rekey.v1.DecryptRequest
  */
 export type DecryptRequest = Message<"rekey.v1.DecryptRequest"> & {
@@ -104,7 +301,7 @@ export type DecryptRequest = Message<"rekey.v1.DecryptRequest"> & {
  * Use `create(DecryptRequestSchema)` to create a new message.
  */
 export const DecryptRequestSchema: GenMessage<DecryptRequest> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 2);
+  messageDesc(file_rekey_v1_key_service, 11);
 
 /**
  * @generated from message rekey.v1.DecryptResponse
@@ -131,7 +328,7 @@ export type DecryptResponse = Message<"rekey.v1.DecryptResponse"> & {
  * Use `create(DecryptResponseSchema)` to create a new message.
  */
 export const DecryptResponseSchema: GenMessage<DecryptResponse> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 3);
+  messageDesc(file_rekey_v1_key_service, 12);
 
 /**
  * @generated from message rekey.v1.GenerateDataKeyRequest
@@ -153,7 +350,7 @@ export type GenerateDataKeyRequest = Message<"rekey.v1.GenerateDataKeyRequest"> 
  * Use `create(GenerateDataKeyRequestSchema)` to create a new message.
  */
 export const GenerateDataKeyRequestSchema: GenMessage<GenerateDataKeyRequest> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 4);
+  messageDesc(file_rekey_v1_key_service, 13);
 
 /**
  * @generated from message rekey.v1.GenerateDataKeyResponse
@@ -184,7 +381,7 @@ export type GenerateDataKeyResponse = Message<"rekey.v1.GenerateDataKeyResponse"
  * Use `create(GenerateDataKeyResponseSchema)` to create a new message.
  */
 export const GenerateDataKeyResponseSchema: GenMessage<GenerateDataKeyResponse> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 5);
+  messageDesc(file_rekey_v1_key_service, 14);
 
 /**
  * @generated from message rekey.v1.RewrapRequest
@@ -206,7 +403,7 @@ export type RewrapRequest = Message<"rekey.v1.RewrapRequest"> & {
  * Use `create(RewrapRequestSchema)` to create a new message.
  */
 export const RewrapRequestSchema: GenMessage<RewrapRequest> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 6);
+  messageDesc(file_rekey_v1_key_service, 15);
 
 /**
  * @generated from message rekey.v1.RewrapResponse
@@ -228,7 +425,7 @@ export type RewrapResponse = Message<"rekey.v1.RewrapResponse"> & {
  * Use `create(RewrapResponseSchema)` to create a new message.
  */
 export const RewrapResponseSchema: GenMessage<RewrapResponse> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 7);
+  messageDesc(file_rekey_v1_key_service, 16);
 
 /**
  * @generated from message rekey.v1.SignRequest
@@ -250,7 +447,7 @@ export type SignRequest = Message<"rekey.v1.SignRequest"> & {
  * Use `create(SignRequestSchema)` to create a new message.
  */
 export const SignRequestSchema: GenMessage<SignRequest> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 8);
+  messageDesc(file_rekey_v1_key_service, 17);
 
 /**
  * @generated from message rekey.v1.SignResponse
@@ -272,7 +469,7 @@ export type SignResponse = Message<"rekey.v1.SignResponse"> & {
  * Use `create(SignResponseSchema)` to create a new message.
  */
 export const SignResponseSchema: GenMessage<SignResponse> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 9);
+  messageDesc(file_rekey_v1_key_service, 18);
 
 /**
  * @generated from message rekey.v1.VerifyRequest
@@ -294,7 +491,7 @@ export type VerifyRequest = Message<"rekey.v1.VerifyRequest"> & {
  * Use `create(VerifyRequestSchema)` to create a new message.
  */
 export const VerifyRequestSchema: GenMessage<VerifyRequest> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 10);
+  messageDesc(file_rekey_v1_key_service, 19);
 
 /**
  * @generated from message rekey.v1.VerifyResponse
@@ -321,7 +518,7 @@ export type VerifyResponse = Message<"rekey.v1.VerifyResponse"> & {
  * Use `create(VerifyResponseSchema)` to create a new message.
  */
 export const VerifyResponseSchema: GenMessage<VerifyResponse> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 11);
+  messageDesc(file_rekey_v1_key_service, 20);
 
 /**
  * @generated from message rekey.v1.RotateRequest
@@ -346,7 +543,7 @@ export type RotateRequest = Message<"rekey.v1.RotateRequest"> & {
  * Use `create(RotateRequestSchema)` to create a new message.
  */
 export const RotateRequestSchema: GenMessage<RotateRequest> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 12);
+  messageDesc(file_rekey_v1_key_service, 21);
 
 /**
  * @generated from message rekey.v1.RotateResponse
@@ -381,7 +578,7 @@ export type RotateResponse = Message<"rekey.v1.RotateResponse"> & {
  * Use `create(RotateResponseSchema)` to create a new message.
  */
 export const RotateResponseSchema: GenMessage<RotateResponse> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 13);
+  messageDesc(file_rekey_v1_key_service, 22);
 
 /**
  * @generated from message rekey.v1.RollbackRequest
@@ -398,7 +595,7 @@ export type RollbackRequest = Message<"rekey.v1.RollbackRequest"> & {
  * Use `create(RollbackRequestSchema)` to create a new message.
  */
 export const RollbackRequestSchema: GenMessage<RollbackRequest> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 14);
+  messageDesc(file_rekey_v1_key_service, 23);
 
 /**
  * @generated from message rekey.v1.RollbackResponse
@@ -436,7 +633,7 @@ export type RollbackResponse = Message<"rekey.v1.RollbackResponse"> & {
  * Use `create(RollbackResponseSchema)` to create a new message.
  */
 export const RollbackResponseSchema: GenMessage<RollbackResponse> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 15);
+  messageDesc(file_rekey_v1_key_service, 24);
 
 /**
  * @generated from message rekey.v1.GetStatusRequest
@@ -455,7 +652,7 @@ export type GetStatusRequest = Message<"rekey.v1.GetStatusRequest"> & {
  * Use `create(GetStatusRequestSchema)` to create a new message.
  */
 export const GetStatusRequestSchema: GenMessage<GetStatusRequest> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 16);
+  messageDesc(file_rekey_v1_key_service, 25);
 
 /**
  * @generated from message rekey.v1.GetStatusResponse
@@ -479,7 +676,7 @@ export type GetStatusResponse = Message<"rekey.v1.GetStatusResponse"> & {
  * Use `create(GetStatusResponseSchema)` to create a new message.
  */
 export const GetStatusResponseSchema: GenMessage<GetStatusResponse> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 17);
+  messageDesc(file_rekey_v1_key_service, 26);
 
 /**
  * @generated from message rekey.v1.KeyPolicy
@@ -501,7 +698,7 @@ export type KeyPolicy = Message<"rekey.v1.KeyPolicy"> & {
  * Use `create(KeyPolicySchema)` to create a new message.
  */
 export const KeyPolicySchema: GenMessage<KeyPolicy> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 18);
+  messageDesc(file_rekey_v1_key_service, 27);
 
 /**
  * @generated from message rekey.v1.KeyStatus
@@ -573,7 +770,7 @@ export type KeyStatus = Message<"rekey.v1.KeyStatus"> & {
  * Use `create(KeyStatusSchema)` to create a new message.
  */
 export const KeyStatusSchema: GenMessage<KeyStatus> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 19);
+  messageDesc(file_rekey_v1_key_service, 28);
 
 /**
  * @generated from message rekey.v1.KeyVersionStatus
@@ -626,7 +823,7 @@ export type KeyVersionStatus = Message<"rekey.v1.KeyVersionStatus"> & {
  * Use `create(KeyVersionStatusSchema)` to create a new message.
  */
 export const KeyVersionStatusSchema: GenMessage<KeyVersionStatus> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 20);
+  messageDesc(file_rekey_v1_key_service, 29);
 
 /**
  * What a key is for; fixed when the key is created.
@@ -836,6 +1033,48 @@ export const KeyService: GenService<{
     methodKind: "unary";
     input: typeof VerifyRequestSchema;
     output: typeof VerifyResponseSchema;
+  },
+  /**
+   * Encrypts many values in one call: each item is an EncryptRequest of its own (any key the
+   * token may use). The results come back in input order, each holding either the item's
+   * EncryptResponse or the error Encrypt would have answered for that item alone: one bad item
+   * (unknown key, out of the token's scope, too large) does not fail the others. Every item is
+   * authorized, audited and counted (`rekey_batch_items_total`) like a single Encrypt.
+   * Errors of the call as a whole: UNAUTHENTICATED, INVALID_ARGUMENT (no items),
+   * RESOURCE_EXHAUSTED (more items or more bytes than the server's batch limits, default
+   * 10,000 items and 16 MiB of plaintext; the message names the limit). Safe to retry.
+   *
+   * @generated from rpc rekey.v1.KeyService.EncryptBatch
+   */
+  encryptBatch: {
+    methodKind: "unary";
+    input: typeof EncryptBatchRequestSchema;
+    output: typeof EncryptBatchResponseSchema;
+  },
+  /**
+   * Decrypts many values in one call, as Decrypt does each (ciphertexts and envelope
+   * ciphertexts, of any keys the token may use), results in input order with an error per
+   * item: a tampered, retired-version or out-of-scope item gets its own error, the others
+   * their plaintext. Limits and call errors as EncryptBatch (the bytes counted are the
+   * ciphertexts'). Safe to retry.
+   *
+   * @generated from rpc rekey.v1.KeyService.DecryptBatch
+   */
+  decryptBatch: {
+    methodKind: "unary";
+    input: typeof DecryptBatchRequestSchema;
+    output: typeof DecryptBatchResponseSchema;
+  },
+  /**
+   * Rewraps many values in one call, as Rewrap does each, results in input order with an
+   * error per item. Limits and call errors as DecryptBatch. Safe to retry.
+   *
+   * @generated from rpc rekey.v1.KeyService.RewrapBatch
+   */
+  rewrapBatch: {
+    methodKind: "unary";
+    input: typeof RewrapBatchRequestSchema;
+    output: typeof RewrapBatchResponseSchema;
   },
   /**
    * Creates a new version of the key from fresh random material and makes it primary; the
