@@ -23,14 +23,14 @@ use zeroize::Zeroizing;
 use super::envelope_value::{check_wrapped_key, envelope_len, EnvelopeCiphertext, SALT_LEN};
 use super::error::CryptoError;
 use super::format::{validate_key_name, validate_key_version, write_prefix, Kind, NONCE_LEN};
-use super::kdf::{hkdf_expand_32, hmac_sha256, HmacSha256};
 use super::material::KEY_LEN;
 use super::rng;
+use super::short_hkdf::{ShortHkdf, MAX_INFO};
 
-/// HKDF info label of the per-message key. Label + salt + HKDF's counter
-/// byte must stay within 55 bytes (one SHA-256 block with its padding).
+/// HKDF info label of the per-message key. Label + salt must fit one
+/// SHA-256 block beside HKDF's counter and the padding.
 const MESSAGE_KEY_LABEL: &[u8] = b"rekey/v1 envelope message key";
-const _: () = assert!(MESSAGE_KEY_LABEL.len() + SALT_LEN < 55);
+const _: () = assert!(MESSAGE_KEY_LABEL.len() + SALT_LEN <= MAX_INFO);
 
 /// Name prefix + salt + caller AD up to this size is assembled on the
 /// stack; larger associated data takes one heap allocation.
@@ -47,9 +47,10 @@ pub struct DataKey {
     key_version: u32,
     /// The data key itself, kept so the holder can be rebuilt or compared.
     key: Zeroizing<[u8; KEY_LEN]>,
-    /// HMAC-SHA256 keyed with the data key (the HKDF PRK), cloned per
-    /// message so keying happens once per data key, not per message.
-    prk_mac: HmacSha256,
+    /// HKDF-Expand keyed with the data key (the PRK): HMAC's two key blocks
+    /// are compressed once per data key, so a message key costs two SHA-256
+    /// compressions.
+    message_kdf: ShortHkdf,
     wrapped_key: Vec<u8>,
 }
 
@@ -81,7 +82,7 @@ impl DataKey {
         Ok(DataKey {
             key_name: key_name.to_owned(),
             key_version,
-            prk_mac: hmac_sha256(key.as_slice()),
+            message_kdf: ShortHkdf::new(&key),
             key,
             wrapped_key,
         })
@@ -251,7 +252,7 @@ impl DataKey {
     /// The AES-256-GCM cipher of one message: its key is
     /// HKDF-Expand(DK, label || salt, 32).
     fn message_cipher(&self, salt: &[u8; SALT_LEN]) -> Aes256Gcm {
-        let message_key = hkdf_expand_32(&self.prk_mac, &[MESSAGE_KEY_LABEL, salt]);
+        let message_key = self.message_kdf.expand_32(&[MESSAGE_KEY_LABEL, salt]);
         let key: &Array<u8, _> = (&*message_key).into();
         Aes256Gcm::new(key)
     }

@@ -36,37 +36,3 @@ pub(crate) fn hkdf_sha256_32(ikm: &[u8], info: &[u8]) -> Zeroizing<[u8; 32]> {
     }
     okm
 }
-
-/// HKDF-SHA256-Expand to 32 bytes (RFC 5869 section 2.3) from a PRK that
-/// is already keyed into `prk_mac` (HMAC-SHA256 keyed with the PRK), with
-/// `info` given as parts that are concatenated. L = 32 is one block:
-/// `T(1) = HMAC(PRK, info || 0x01)`. Keying HMAC once per PRK and cloning
-/// the state per call saves two SHA-256 compressions per derivation.
-pub(crate) fn hkdf_expand_32(prk_mac: &HmacSha256, info: &[&[u8]]) -> Zeroizing<[u8; 32]> {
-    use hmac::Mac;
-    let mut mac = prk_mac.clone();
-    for part in info {
-        mac.update(part);
-    }
-    mac.update(&[0x01]);
-    let mut okm = Zeroizing::new([0u8; 32]);
-    okm.copy_from_slice(&mac.finalize().into_bytes());
-    okm
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn expand_matches_the_hkdf_crate() {
-        let prk = [7u8; 32];
-        let mut expected = [0u8; 32];
-        Hkdf::<Sha256>::from_prk(&prk)
-            .expect("32-byte PRK")
-            .expand(b"label|salt|name", &mut expected)
-            .expect("32 bytes");
-        let got = hkdf_expand_32(&hmac_sha256(&prk), &[b"label", b"|salt|", b"name"]);
-        assert_eq!(*got, expected);
-    }
-}

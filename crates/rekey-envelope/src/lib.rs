@@ -23,6 +23,7 @@ mod mac;
 mod material;
 pub mod rng;
 mod root;
+mod short_hkdf;
 
 pub use aead::EncryptionKey;
 pub use data_key::DataKey;
