@@ -8,11 +8,13 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use crate::admin::Admin;
+use crate::api::batch::{BatchLimits, Tally};
 use crate::api::{convert, guard};
 use crate::auth::{Authenticator, Operation, Principal};
 use crate::keystore::KeyManager;
 use crate::proto::{self, key_service_server::KeyService};
 use crate::rotation::RotationEngine;
+use crate::telemetry::metrics::Metrics;
 
 #[derive(Debug, Clone)]
 pub(crate) struct KeyServiceImpl {
@@ -20,6 +22,8 @@ pub(crate) struct KeyServiceImpl {
     engine: Arc<RotationEngine>,
     admin: Arc<Admin>,
     auth: Arc<Authenticator>,
+    metrics: Arc<Metrics>,
+    limits: BatchLimits,
 }
 
 impl KeyServiceImpl {
@@ -27,12 +31,16 @@ impl KeyServiceImpl {
         engine: Arc<RotationEngine>,
         admin: Arc<Admin>,
         auth: Arc<Authenticator>,
+        metrics: Arc<Metrics>,
+        limits: BatchLimits,
     ) -> Self {
         Self {
             manager: Arc::clone(engine.manager()),
             engine,
             admin,
             auth,
+            metrics,
+            limits,
         }
     }
 
@@ -50,6 +58,72 @@ impl KeyServiceImpl {
             guard::scope(&self.auth, &principal, operation, key).await?;
         }
         Ok(principal)
+    }
+
+    /// One Encrypt for an authenticated caller: scope, then the keystore; the single rpc and
+    /// each EncryptBatch item alike.
+    async fn encrypt_item(
+        &self,
+        principal: &Principal,
+        req: &proto::EncryptRequest,
+    ) -> Result<proto::EncryptResponse, Status> {
+        guard::scope(&self.auth, principal, Operation::Encrypt, &req.key_name).await?;
+        let (ciphertext, key_version) = self
+            .manager
+            .encrypt(&req.key_name, &req.plaintext, &req.associated_data)
+            .await?;
+        self.served(principal, &req.key_name, Operation::Encrypt)
+            .await;
+        Ok(proto::EncryptResponse {
+            ciphertext,
+            key_version,
+        })
+    }
+
+    /// One Decrypt for an authenticated caller (the single rpc and each DecryptBatch item).
+    /// A value that is not a Rekey envelope names no key to check the scope of: the keystore
+    /// answers it with INVALID_ARGUMENT, revealing nothing about any key.
+    async fn decrypt_item(
+        &self,
+        principal: &Principal,
+        req: &proto::DecryptRequest,
+    ) -> Result<proto::DecryptResponse, Status> {
+        if let Some(key) = guard::key_of(&req.ciphertext) {
+            guard::scope(&self.auth, principal, Operation::Decrypt, key).await?;
+        }
+        let decrypted = self
+            .manager
+            .decrypt(&req.ciphertext, &req.associated_data)
+            .await?;
+        self.served(principal, &decrypted.key_name, Operation::Decrypt)
+            .await;
+        Ok(proto::DecryptResponse {
+            plaintext: decrypted.plaintext.to_vec(),
+            key_name: decrypted.key_name,
+            key_version: decrypted.key_version,
+        })
+    }
+
+    /// One Rewrap for an authenticated caller (the single rpc and each RewrapBatch item).
+    async fn rewrap_item(
+        &self,
+        principal: &Principal,
+        req: &proto::RewrapRequest,
+    ) -> Result<proto::RewrapResponse, Status> {
+        let key = guard::key_of(&req.ciphertext);
+        if let Some(key) = key {
+            guard::scope(&self.auth, principal, Operation::Rewrap, key).await?;
+        }
+        let (ciphertext, key_version) = self
+            .manager
+            .rewrap(&req.ciphertext, &req.associated_data)
+            .await?;
+        self.served(principal, key.unwrap_or_default(), Operation::Rewrap)
+            .await;
+        Ok(proto::RewrapResponse {
+            ciphertext,
+            key_version,
+        })
     }
 
     /// Counts a successful data-plane call for the audit trail.
@@ -78,43 +152,23 @@ impl KeyService for KeyServiceImpl {
         &self,
         request: Request<proto::EncryptRequest>,
     ) -> RpcResult<proto::EncryptResponse> {
+        let principal =
+            guard::authenticate(&self.auth, &request, Operation::Encrypt.as_str()).await?;
         let req = request.get_ref();
-        let principal = self
-            .allow(&request, Operation::Encrypt, Some(&req.key_name))
-            .await?;
-        let (ciphertext, key_version) = self
-            .manager
-            .encrypt(&req.key_name, &req.plaintext, &req.associated_data)
-            .await?;
-        traced(&req.key_name, key_version);
-        self.served(&principal, &req.key_name, Operation::Encrypt)
-            .await;
-        Ok(Response::new(proto::EncryptResponse {
-            ciphertext,
-            key_version,
-        }))
+        let response = self.encrypt_item(&principal, req).await?;
+        traced(&req.key_name, response.key_version);
+        Ok(Response::new(response))
     }
 
     async fn decrypt(
         &self,
         request: Request<proto::DecryptRequest>,
     ) -> RpcResult<proto::DecryptResponse> {
-        let req = request.get_ref();
-        let principal = self
-            .allow(&request, Operation::Decrypt, guard::key_of(&req.ciphertext))
-            .await?;
-        let decrypted = self
-            .manager
-            .decrypt(&req.ciphertext, &req.associated_data)
-            .await?;
-        traced(&decrypted.key_name, decrypted.key_version);
-        self.served(&principal, &decrypted.key_name, Operation::Decrypt)
-            .await;
-        Ok(Response::new(proto::DecryptResponse {
-            plaintext: decrypted.plaintext.to_vec(),
-            key_name: decrypted.key_name,
-            key_version: decrypted.key_version,
-        }))
+        let principal =
+            guard::authenticate(&self.auth, &request, Operation::Decrypt.as_str()).await?;
+        let response = self.decrypt_item(&principal, request.get_ref()).await?;
+        traced(&response.key_name, response.key_version);
+        Ok(Response::new(response))
     }
 
     async fn generate_data_key(
@@ -143,28 +197,102 @@ impl KeyService for KeyServiceImpl {
         &self,
         request: Request<proto::RewrapRequest>,
     ) -> RpcResult<proto::RewrapResponse> {
+        let principal =
+            guard::authenticate(&self.auth, &request, Operation::Rewrap.as_str()).await?;
         let req = request.get_ref();
-        let principal = self
-            .allow(&request, Operation::Rewrap, guard::key_of(&req.ciphertext))
-            .await?;
-        let (ciphertext, key_version) = self
-            .manager
-            .rewrap(&req.ciphertext, &req.associated_data)
-            .await?;
+        let response = self.rewrap_item(&principal, req).await?;
         traced(
             guard::key_of(&req.ciphertext).unwrap_or_default(),
-            key_version,
+            response.key_version,
         );
-        self.served(
-            &principal,
-            guard::key_of(&req.ciphertext).unwrap_or_default(),
-            Operation::Rewrap,
-        )
-        .await;
-        Ok(Response::new(proto::RewrapResponse {
-            ciphertext,
-            key_version,
-        }))
+        Ok(Response::new(response))
+    }
+
+    async fn encrypt_batch(
+        &self,
+        request: Request<proto::EncryptBatchRequest>,
+    ) -> RpcResult<proto::EncryptBatchResponse> {
+        use proto::encrypt_batch_result::Result as Item;
+        let principal =
+            guard::authenticate(&self.auth, &request, Operation::Encrypt.as_str()).await?;
+        let items = &request.get_ref().items;
+        let bytes = items
+            .iter()
+            .map(|i| i.plaintext.len() + i.associated_data.len())
+            .sum();
+        self.limits.check("EncryptBatch", items.len(), bytes)?;
+        let mut tally = Tally::default();
+        let mut results = Vec::with_capacity(items.len());
+        for item in items {
+            let result = match tally.record(self.encrypt_item(&principal, item).await) {
+                Ok(response) => Item::Response(response),
+                Err(error) => Item::Error(error),
+            };
+            results.push(proto::EncryptBatchResult {
+                result: Some(result),
+            });
+        }
+        self.metrics
+            .batch_items("EncryptBatch", tally.ok, tally.failed);
+        Ok(Response::new(proto::EncryptBatchResponse { results }))
+    }
+
+    async fn decrypt_batch(
+        &self,
+        request: Request<proto::DecryptBatchRequest>,
+    ) -> RpcResult<proto::DecryptBatchResponse> {
+        use proto::decrypt_batch_result::Result as Item;
+        let principal =
+            guard::authenticate(&self.auth, &request, Operation::Decrypt.as_str()).await?;
+        let items = &request.get_ref().items;
+        let bytes = items
+            .iter()
+            .map(|i| i.ciphertext.len() + i.associated_data.len())
+            .sum();
+        self.limits.check("DecryptBatch", items.len(), bytes)?;
+        let mut tally = Tally::default();
+        let mut results = Vec::with_capacity(items.len());
+        for item in items {
+            let result = match tally.record(self.decrypt_item(&principal, item).await) {
+                Ok(response) => Item::Response(response),
+                Err(error) => Item::Error(error),
+            };
+            results.push(proto::DecryptBatchResult {
+                result: Some(result),
+            });
+        }
+        self.metrics
+            .batch_items("DecryptBatch", tally.ok, tally.failed);
+        Ok(Response::new(proto::DecryptBatchResponse { results }))
+    }
+
+    async fn rewrap_batch(
+        &self,
+        request: Request<proto::RewrapBatchRequest>,
+    ) -> RpcResult<proto::RewrapBatchResponse> {
+        use proto::rewrap_batch_result::Result as Item;
+        let principal =
+            guard::authenticate(&self.auth, &request, Operation::Rewrap.as_str()).await?;
+        let items = &request.get_ref().items;
+        let bytes = items
+            .iter()
+            .map(|i| i.ciphertext.len() + i.associated_data.len())
+            .sum();
+        self.limits.check("RewrapBatch", items.len(), bytes)?;
+        let mut tally = Tally::default();
+        let mut results = Vec::with_capacity(items.len());
+        for item in items {
+            let result = match tally.record(self.rewrap_item(&principal, item).await) {
+                Ok(response) => Item::Response(response),
+                Err(error) => Item::Error(error),
+            };
+            results.push(proto::RewrapBatchResult {
+                result: Some(result),
+            });
+        }
+        self.metrics
+            .batch_items("RewrapBatch", tally.ok, tally.failed);
+        Ok(Response::new(proto::RewrapBatchResponse { results }))
     }
 
     async fn sign(&self, request: Request<proto::SignRequest>) -> RpcResult<proto::SignResponse> {

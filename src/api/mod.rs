@@ -3,6 +3,7 @@
 //! status mapping and the authorization guard they share.
 
 pub(crate) mod admin_grpc;
+pub(crate) mod batch;
 pub(crate) mod convert;
 pub(crate) mod grpc;
 mod guard;

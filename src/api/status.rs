@@ -19,7 +19,7 @@ pub(crate) const REASON_HEADER: &str = "rekey-error-reason";
 
 /// A status with its reason in the metadata. `message` is the error's Display, which every
 /// variant writes for the caller, without internal detail.
-fn status(code: Code, reason: Reason, message: String) -> Status {
+pub(crate) fn status(code: Code, reason: Reason, message: String) -> Status {
     let mut metadata = MetadataMap::new();
     metadata.insert(
         REASON_HEADER,

@@ -43,6 +43,12 @@ pub(super) const VARIABLES: &[(&str, Apply)] = &[
     ("REKEY_MAX_PLAINTEXT_BYTES", |c, v| {
         set(&mut c.keystore.max_plaintext_bytes, v)
     }),
+    ("REKEY_MAX_BATCH_ITEMS", |c, v| {
+        set(&mut c.keystore.max_batch_items, v)
+    }),
+    ("REKEY_MAX_BATCH_BYTES", |c, v| {
+        set(&mut c.keystore.max_batch_bytes, v)
+    }),
     ("REKEY_KEY_REFRESH_INTERVAL_SECS", |c, v| {
         set(&mut c.keystore.refresh_interval_secs, v)
     }),

@@ -21,6 +21,11 @@ pub struct KeystoreConfig {
     pub master_key_file: Option<PathBuf>,
     /// Largest plaintext or message accepted by Encrypt and Sign.
     pub max_plaintext_bytes: usize,
+    /// Most items one batch rpc (EncryptBatch, DecryptBatch, RewrapBatch) may carry.
+    pub max_batch_items: usize,
+    /// Most bytes one batch rpc may carry: the items' plaintexts (EncryptBatch) or ciphertexts
+    /// (DecryptBatch, RewrapBatch) plus their associated data.
+    pub max_batch_bytes: usize,
     /// How often each replica reloads key versions from the database, so that a rotation made
     /// on another replica is used for new encryptions within this bound.
     pub refresh_interval_secs: u64,
@@ -32,6 +37,8 @@ impl Default for KeystoreConfig {
             master_key: None,
             master_key_file: None,
             max_plaintext_bytes: 1024 * 1024,
+            max_batch_items: 10_000,
+            max_batch_bytes: 16 * 1024 * 1024,
             refresh_interval_secs: 5,
         }
     }
@@ -42,6 +49,11 @@ impl KeystoreConfig {
         if self.max_plaintext_bytes == 0 {
             return Err(ConfigError::Invalid(
                 "keystore.max_plaintext_bytes must be at least 1".into(),
+            ));
+        }
+        if self.max_batch_items == 0 || self.max_batch_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "keystore.max_batch_items and keystore.max_batch_bytes must be at least 1".into(),
             ));
         }
         if self.refresh_interval_secs == 0 {

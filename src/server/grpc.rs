@@ -17,6 +17,7 @@ use tracing::{info, warn, Instrument};
 
 use crate::admin::Admin;
 use crate::api::admin_grpc::AdminServiceImpl;
+use crate::api::batch::BatchLimits;
 use crate::api::grpc::KeyServiceImpl;
 use crate::api::rotation_grpc::RotationServiceImpl;
 use crate::auth::Authenticator;
@@ -29,6 +30,9 @@ use crate::telemetry::Metrics;
 
 /// Room for protobuf framing and associated data on top of the largest plaintext.
 const MESSAGE_OVERHEAD_BYTES: usize = 64 * 1024;
+/// Framing per item of a batch rpc beyond its value and associated data: a key name of at
+/// most 64 bytes, field tags and lengths, and the item's result message.
+const BATCH_ITEM_OVERHEAD_BYTES: usize = 160;
 
 /// The health name of RotationService: NOT_SERVING while its migration worker or scheduler
 /// is down.
@@ -130,12 +134,24 @@ impl Services {
         RotationServiceServer<RotationServiceImpl>,
         AdminServiceServer<AdminServiceImpl>,
     ) {
-        let max_message = config.keystore.max_plaintext_bytes + MESSAGE_OVERHEAD_BYTES;
+        let keystore = &config.keystore;
+        // A batch carries its items' bytes plus their framing (key name, field tags, the
+        // per-item result), which BATCH_ITEM_OVERHEAD_BYTES bounds; the handlers enforce the
+        // batch limits themselves, and Encrypt and Sign `max_plaintext_bytes`.
+        let max_message = keystore
+            .max_plaintext_bytes
+            .max(keystore.max_batch_bytes + keystore.max_batch_items * BATCH_ITEM_OVERHEAD_BYTES)
+            + MESSAGE_OVERHEAD_BYTES;
         let admin = &self.admin;
         let key_service = KeyServiceServer::new(KeyServiceImpl::new(
             Arc::clone(&self.engine),
             Arc::clone(admin),
             Arc::clone(&self.auth),
+            Arc::clone(&self.metrics),
+            BatchLimits {
+                max_items: keystore.max_batch_items,
+                max_bytes: keystore.max_batch_bytes,
+            },
         ))
         .max_decoding_message_size(max_message)
         .max_encoding_message_size(max_message);
@@ -193,7 +209,7 @@ pub fn oversized_is_resource_exhausted(
         headers.insert(
             "grpc-message",
             http::HeaderValue::from_static(
-                "request%20message%20is%20larger%20than%20this%20server%20accepts%20(keystore.max_plaintext_bytes%20plus%2064%20KiB%20of%20framing)%3B%20split%20the%20data%20or%20use%20GenerateDataKey%20for%20large%20payloads",
+                "request%20message%20is%20larger%20than%20this%20server%20accepts%20(keystore.max_plaintext_bytes%2C%20or%20for%20batch%20rpcs%20keystore.max_batch_bytes%2C%20plus%20framing)%3B%20split%20the%20data%20or%20use%20GenerateDataKey%20for%20large%20payloads",
             ),
         );
     }

@@ -101,6 +101,7 @@ pub(crate) struct Metrics {
     rotations: Counter<u64>,
     migration_records: Counter<u64>,
     auth_failures: Counter<u64>,
+    batch_items: Counter<u64>,
     task_restarts: Counter<u64>,
     /// The label value of each rpc path this server serves.
     methods: HashMap<String, Value>,
@@ -170,6 +171,12 @@ impl Metrics {
             auth_failures: meter
                 .u64_counter("rekey_auth_failures")
                 .with_description("Requests refused authentication or authorization, by reason")
+                .build(),
+            batch_items: meter
+                .u64_counter("rekey_batch_items")
+                .with_description(
+                    "Items of batch rpcs (EncryptBatch, DecryptBatch, RewrapBatch), by method and outcome (ok, error)",
+                )
                 .build(),
             task_restarts: meter
                 .u64_counter("rekey_background_task_restarts")
@@ -346,6 +353,21 @@ impl Metrics {
         let outcome = if success { "success" } else { "failure" };
         self.rotations
             .add(1, &rotation_labels(key, trigger, outcome));
+    }
+
+    /// The items of one answered batch rpc: `ok` succeeded, `failed` got an error of their own.
+    pub(crate) fn batch_items(&self, method: &'static str, ok: u64, failed: u64) {
+        for (outcome, n) in [("ok", ok), ("error", failed)] {
+            if n > 0 {
+                self.batch_items.add(
+                    n,
+                    &[
+                        KeyValue::new("method", method),
+                        KeyValue::new("outcome", outcome),
+                    ],
+                );
+            }
+        }
     }
 
     pub(crate) fn auth_failure(&self, reason: AuthFailure) {

@@ -20,6 +20,8 @@ pub enum Scenario {
     /// The Rust client's local envelope encryption (warm data-key cache) against the
     /// server's Encrypt and against bare AES-256-GCM, 1 KiB.
     Envelope,
+    /// DecryptBatch of 100 x 64 B values against one Decrypt per value.
+    Batch,
     /// Server RSS (idle, under load) and time from process start to health SERVING.
     Footprint,
     /// Every scenario, in that order.
@@ -33,6 +35,7 @@ impl Scenario {
             Scenario::Migration => "migration",
             Scenario::Aead => "aead",
             Scenario::Envelope => "envelope",
+            Scenario::Batch => "batch",
             Scenario::Footprint => "footprint",
             Scenario::All => "all",
         }
@@ -46,6 +49,7 @@ impl Scenario {
                 Scenario::Migration,
                 Scenario::Aead,
                 Scenario::Envelope,
+                Scenario::Batch,
                 Scenario::Footprint,
             ],
             one => vec![one],

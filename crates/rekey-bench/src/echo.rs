@@ -72,6 +72,52 @@ impl KeyService for EchoKeyService {
         Err(Status::unimplemented("echo baseline"))
     }
 
+    async fn encrypt_batch(
+        &self,
+        request: Request<proto::EncryptBatchRequest>,
+    ) -> RpcResult<proto::EncryptBatchResponse> {
+        use proto::encrypt_batch_result::Result as Item;
+        let results = request
+            .into_inner()
+            .items
+            .into_iter()
+            .map(|mut item| proto::EncryptBatchResult {
+                result: Some(Item::Response(proto::EncryptResponse {
+                    ciphertext: std::mem::take(&mut item.plaintext),
+                    key_version: 1,
+                })),
+            })
+            .collect();
+        Ok(Response::new(proto::EncryptBatchResponse { results }))
+    }
+
+    async fn decrypt_batch(
+        &self,
+        request: Request<proto::DecryptBatchRequest>,
+    ) -> RpcResult<proto::DecryptBatchResponse> {
+        use proto::decrypt_batch_result::Result as Item;
+        let results = request
+            .into_inner()
+            .items
+            .into_iter()
+            .map(|item| proto::DecryptBatchResult {
+                result: Some(Item::Response(proto::DecryptResponse {
+                    plaintext: item.ciphertext,
+                    key_name: "TOKEN_ENCRYPTION".to_owned(),
+                    key_version: 1,
+                })),
+            })
+            .collect();
+        Ok(Response::new(proto::DecryptBatchResponse { results }))
+    }
+
+    async fn rewrap_batch(
+        &self,
+        _request: Request<proto::RewrapBatchRequest>,
+    ) -> RpcResult<proto::RewrapBatchResponse> {
+        Err(Status::unimplemented("echo baseline"))
+    }
+
     async fn sign(&self, _request: Request<proto::SignRequest>) -> RpcResult<proto::SignResponse> {
         Ok(Response::new(proto::SignResponse {
             signature: self.signature.clone(),

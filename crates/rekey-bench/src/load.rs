@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rekey::proto::key_service_client::KeyServiceClient;
-use rekey::proto::{DecryptRequest, EncryptRequest, GenerateDataKeyRequest, SignRequest};
+use rekey::proto::{
+    DecryptBatchRequest, DecryptRequest, EncryptRequest, GenerateDataKeyRequest, SignRequest,
+};
 use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::{Channel, Endpoint};
 
@@ -19,6 +21,7 @@ use crate::stats::percentile;
 pub enum Call {
     Encrypt(EncryptRequest),
     Decrypt(DecryptRequest),
+    DecryptBatch(DecryptBatchRequest),
     GenerateDataKey(GenerateDataKeyRequest),
     Sign(SignRequest),
 }
@@ -28,6 +31,7 @@ impl Call {
         match self {
             Call::Encrypt(_) => "Encrypt",
             Call::Decrypt(_) => "Decrypt",
+            Call::DecryptBatch(_) => "DecryptBatch",
             Call::GenerateDataKey(_) => "GenerateDataKey",
             Call::Sign(_) => "Sign",
         }
@@ -41,6 +45,24 @@ impl Call {
         match self {
             Call::Encrypt(m) => client.encrypt(request(m.clone(), auth)).await.map(drop),
             Call::Decrypt(m) => client.decrypt(request(m.clone(), auth)).await.map(drop),
+            Call::DecryptBatch(m) => {
+                let answer = client.decrypt_batch(request(m.clone(), auth)).await?;
+                // A batch whose items failed is not the work this measures.
+                match answer
+                    .get_ref()
+                    .results
+                    .iter()
+                    .find_map(|r| match &r.result {
+                        Some(rekey::proto::decrypt_batch_result::Result::Error(e)) => Some(e),
+                        _ => None,
+                    }) {
+                    Some(e) => Err(tonic::Status::internal(format!(
+                        "a batch item failed: {}",
+                        e.message
+                    ))),
+                    None => Ok(()),
+                }
+            }
             Call::GenerateDataKey(m) => client
                 .generate_data_key(request(m.clone(), auth))
                 .await

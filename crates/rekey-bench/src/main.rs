@@ -9,7 +9,7 @@
 //!
 //! Modules: `cli` options and plan · `meta` the invocation and machine in the JSON ·
 //! `echo` the RPC baseline server · `load` the RPC load driver · `rekey_server` Rekey in
-//! process · `rpc`, `migration`, `aead`, `envelope`, `footprint` the five scenarios · `cpu` what else
+//! process · `rpc`, `migration`, `aead`, `envelope`, `batch`, `footprint` the six scenarios · `cpu` what else
 //! the machine is doing · `stats` medians and ratios · `units` figures for people ·
 //! `table` printed tables · `report` targets and the JSON file.
 //!
@@ -19,6 +19,7 @@
 //! the other's tasks. Both still share the machine's cores, identically for A and B.
 
 mod aead;
+mod batch;
 mod cli;
 mod cpu;
 mod echo;
@@ -161,6 +162,7 @@ fn run_scenario(scenario: Scenario, plan: &Plan, runtimes: &Runtimes) -> anyhow:
         Scenario::Migration => runtimes.load.block_on(migration::run(plan, server_rt)),
         Scenario::Aead => aead::run(plan),
         Scenario::Envelope => runtimes.load.block_on(envelope::run(plan, server_rt)),
+        Scenario::Batch => runtimes.load.block_on(batch::run(plan, server_rt)),
         Scenario::Footprint => runtimes.load.block_on(footprint::run(plan)),
         Scenario::All => unreachable!("Scenario::expand never yields All"),
     }

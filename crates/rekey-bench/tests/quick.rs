@@ -158,6 +158,20 @@ fn quick_envelope_measures_the_client_the_server_encrypt_and_bare_gcm() {
 }
 
 #[test]
+fn quick_batch_measures_decrypt_batch_items_against_single_decrypts() {
+    let results = run_quick("batch", &[]);
+    assert_eq!(results.pointer("/batch/items_per_batch"), Some(&100.into()));
+    assert_eq!(results.pointer("/batch/payload_bytes"), Some(&64.into()));
+    positive(&results, "/batch/decrypt_batch/items_per_s");
+    positive(&results, "/batch/decrypt_batch/p99_us");
+    positive(&results, "/batch/decrypt/req_per_s");
+    positive(&results, "/batch/ratio_items_vs_single");
+    let rounds = array(&results, "/batch/decrypt_batch/rounds_items_per_s");
+    assert_eq!(rounds.len(), 1, "quick mode runs one round: {rounds:?}");
+    check_machine_and_targets(&results, 1);
+}
+
+#[test]
 #[ignore = "PostgreSQL suite: REKEY_TEST_DATABASE_URL=postgres://... cargo test -- --ignored"]
 fn quick_migration_measures_the_worker_raw_sql_and_the_crypto_ceiling() {
     let url = pg::test_database_url().expect(

@@ -159,6 +159,22 @@ impl ClientBuilder {
         self
     }
 
+    /// Most items [`Client::encrypt_many`] and its siblings put in one batch call (default
+    /// 10,000, the server's default `keystore.max_batch_items`; at least 1).
+    #[must_use]
+    pub fn batch_max_items(mut self, n: usize) -> Self {
+        self.settings.batch.max_items = n.max(1);
+        self
+    }
+
+    /// Most bytes (values plus associated data) one batch call carries (default 16 MiB, the
+    /// server's default `keystore.max_batch_bytes`; at least 1).
+    #[must_use]
+    pub fn batch_max_bytes(mut self, n: usize) -> Self {
+        self.settings.batch.max_bytes = n.max(1);
+        self
+    }
+
     /// Told of every attempt and every cache hit or miss (metrics, tests).
     #[must_use]
     pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {

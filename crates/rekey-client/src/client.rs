@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
 
+use crate::batch::BatchLimits;
 use crate::builder::ClientBuilder;
 use crate::error::{Error, Input};
 use crate::observer::Observer;
@@ -25,6 +26,7 @@ pub(crate) struct Settings {
     pub(crate) attempt_timeout: Duration,
     pub(crate) deadline: Duration,
     pub(crate) retry: RetryPolicy,
+    pub(crate) batch: BatchLimits,
 }
 
 impl Default for Settings {
@@ -33,6 +35,7 @@ impl Default for Settings {
             attempt_timeout: Duration::from_secs(10),
             deadline: Duration::from_secs(30),
             retry: RetryPolicy::default(),
+            batch: BatchLimits::default(),
         }
     }
 }
@@ -136,6 +139,10 @@ impl Client {
     #[must_use]
     pub fn channel(&self) -> Channel {
         self.inner.channel.clone()
+    }
+
+    pub(crate) fn batch_limits(&self) -> BatchLimits {
+        self.inner.settings.batch
     }
 
     pub(crate) fn observer(&self) -> Option<&Arc<dyn Observer>> {

@@ -7,6 +7,8 @@
 //! - [`Error`]: a closed enum of what can go wrong, mapped from the documented status codes.
 //! - [`EnvelopeCipher`]: local envelope encryption with a cached data key, so thousands of
 //!   encryptions cost one GenerateDataKey call and still get a key of their own each.
+//! - [`Client::encrypt_many`], [`Client::decrypt_many`], [`Client::rewrap_many`]: any number
+//!   of items through the batch rpcs, a result per item in input order.
 //! - [`describe`]: kind, key name and version of any Rekey value, offline.
 //!
 //! Secrets (token, data keys, plaintext) never appear in `Debug`, errors or observer events.
@@ -14,6 +16,7 @@
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub, missing_debug_implementations)]
 
+mod batch;
 mod builder;
 mod client;
 mod describe;

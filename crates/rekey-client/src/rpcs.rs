@@ -78,6 +78,19 @@ rpcs! {
     /// KeyService.Verify: `valid` is false for a mismatch; errors only when it cannot check.
     verify / verify_with: KeyServiceClient.verify(VerifyRequest) -> VerifyResponse,
         "Verify", |_| Idempotent, Input::Value;
+    /// KeyService.EncryptBatch: many Encrypts in one call, a result per item in order.
+    /// [`Client::encrypt_many`] splits any number of items into calls within the limits.
+    encrypt_batch / encrypt_batch_with:
+        KeyServiceClient.encrypt_batch(EncryptBatchRequest) -> EncryptBatchResponse,
+        "EncryptBatch", |_| Idempotent, Input::Other;
+    /// KeyService.DecryptBatch: many Decrypts in one call ([`Client::decrypt_many`]).
+    decrypt_batch / decrypt_batch_with:
+        KeyServiceClient.decrypt_batch(DecryptBatchRequest) -> DecryptBatchResponse,
+        "DecryptBatch", |_| Idempotent, Input::Other;
+    /// KeyService.RewrapBatch: many Rewraps in one call ([`Client::rewrap_many`]).
+    rewrap_batch / rewrap_batch_with:
+        KeyServiceClient.rewrap_batch(RewrapBatchRequest) -> RewrapBatchResponse,
+        "RewrapBatch", |_| Idempotent, Input::Other;
     /// KeyService.Rotate: a new primary version. Never retried: after UNAVAILABLE, check
     /// GetStatus before rotating again.
     rotate / rotate_with: KeyServiceClient.rotate(RotateRequest) -> RotateResponse,

@@ -1,6 +1,7 @@
 //! The Rust client (crates/rekey-client) against the real server: envelope encryption and its
 //! caches (call counts read from the server's /metrics), typed errors, retries.
 
+mod batch;
 mod envelope;
 mod errors;
 mod retries;

@@ -17,7 +17,8 @@ use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::Channel;
 
 pub use self::cells::{
-    encrypt_cell, load_token, payload, selected as selected_cells, Cell, ENCRYPTION_KEY,
+    encrypt_cell, encrypt_request, load_token, payload, selected as selected_cells, Cell,
+    ENCRYPTION_KEY,
 };
 use self::results::CellRuns;
 use crate::cli::Plan;
