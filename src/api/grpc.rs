@@ -126,6 +126,30 @@ impl KeyServiceImpl {
         })
     }
 
+    /// A batch rpc's items, each through `item` (the single rpc's per-item function), in
+    /// order: the whole call refused first if it is empty or over the limits, then one
+    /// result per item, counted in `rekey_batch_items_total`.
+    async fn run_batch<'a, I, O, Fut>(
+        &self,
+        rpc: &'static str,
+        items: &'a [I],
+        bytes: impl Fn(&I) -> usize,
+        item: impl Fn(&'a I) -> Fut,
+    ) -> Result<Vec<Result<O, proto::ItemError>>, Status>
+    where
+        Fut: std::future::Future<Output = Result<O, Status>>,
+    {
+        self.limits
+            .check(rpc, items.len(), items.iter().map(bytes).sum())?;
+        let mut tally = Tally::default();
+        let mut results = Vec::with_capacity(items.len());
+        for i in items {
+            results.push(tally.record(item(i).await));
+        }
+        self.metrics.batch_items(rpc, tally.ok, tally.failed);
+        Ok(results)
+    }
+
     /// Counts a successful data-plane call for the audit trail.
     async fn served(&self, principal: &Principal, key: &str, operation: Operation) {
         self.engine
@@ -215,25 +239,19 @@ impl KeyService for KeyServiceImpl {
         use proto::encrypt_batch_result::Result as Item;
         let principal =
             guard::authenticate(&self.auth, &request, Operation::Encrypt.as_str()).await?;
-        let items = &request.get_ref().items;
-        let bytes = items
-            .iter()
-            .map(|i| i.plaintext.len() + i.associated_data.len())
-            .sum();
-        self.limits.check("EncryptBatch", items.len(), bytes)?;
-        let mut tally = Tally::default();
-        let mut results = Vec::with_capacity(items.len());
-        for item in items {
-            let result = match tally.record(self.encrypt_item(&principal, item).await) {
-                Ok(response) => Item::Response(response),
-                Err(error) => Item::Error(error),
-            };
-            results.push(proto::EncryptBatchResult {
-                result: Some(result),
-            });
-        }
-        self.metrics
-            .batch_items("EncryptBatch", tally.ok, tally.failed);
+        let results = self
+            .run_batch(
+                "EncryptBatch",
+                &request.get_ref().items,
+                |i| i.plaintext.len() + i.associated_data.len(),
+                |i| self.encrypt_item(&principal, i),
+            )
+            .await?
+            .into_iter()
+            .map(|r| proto::EncryptBatchResult {
+                result: Some(r.map_or_else(Item::Error, Item::Response)),
+            })
+            .collect();
         Ok(Response::new(proto::EncryptBatchResponse { results }))
     }
 
@@ -244,25 +262,19 @@ impl KeyService for KeyServiceImpl {
         use proto::decrypt_batch_result::Result as Item;
         let principal =
             guard::authenticate(&self.auth, &request, Operation::Decrypt.as_str()).await?;
-        let items = &request.get_ref().items;
-        let bytes = items
-            .iter()
-            .map(|i| i.ciphertext.len() + i.associated_data.len())
-            .sum();
-        self.limits.check("DecryptBatch", items.len(), bytes)?;
-        let mut tally = Tally::default();
-        let mut results = Vec::with_capacity(items.len());
-        for item in items {
-            let result = match tally.record(self.decrypt_item(&principal, item).await) {
-                Ok(response) => Item::Response(response),
-                Err(error) => Item::Error(error),
-            };
-            results.push(proto::DecryptBatchResult {
-                result: Some(result),
-            });
-        }
-        self.metrics
-            .batch_items("DecryptBatch", tally.ok, tally.failed);
+        let results = self
+            .run_batch(
+                "DecryptBatch",
+                &request.get_ref().items,
+                |i| i.ciphertext.len() + i.associated_data.len(),
+                |i| self.decrypt_item(&principal, i),
+            )
+            .await?
+            .into_iter()
+            .map(|r| proto::DecryptBatchResult {
+                result: Some(r.map_or_else(Item::Error, Item::Response)),
+            })
+            .collect();
         Ok(Response::new(proto::DecryptBatchResponse { results }))
     }
 
@@ -273,25 +285,19 @@ impl KeyService for KeyServiceImpl {
         use proto::rewrap_batch_result::Result as Item;
         let principal =
             guard::authenticate(&self.auth, &request, Operation::Rewrap.as_str()).await?;
-        let items = &request.get_ref().items;
-        let bytes = items
-            .iter()
-            .map(|i| i.ciphertext.len() + i.associated_data.len())
-            .sum();
-        self.limits.check("RewrapBatch", items.len(), bytes)?;
-        let mut tally = Tally::default();
-        let mut results = Vec::with_capacity(items.len());
-        for item in items {
-            let result = match tally.record(self.rewrap_item(&principal, item).await) {
-                Ok(response) => Item::Response(response),
-                Err(error) => Item::Error(error),
-            };
-            results.push(proto::RewrapBatchResult {
-                result: Some(result),
-            });
-        }
-        self.metrics
-            .batch_items("RewrapBatch", tally.ok, tally.failed);
+        let results = self
+            .run_batch(
+                "RewrapBatch",
+                &request.get_ref().items,
+                |i| i.ciphertext.len() + i.associated_data.len(),
+                |i| self.rewrap_item(&principal, i),
+            )
+            .await?
+            .into_iter()
+            .map(|r| proto::RewrapBatchResult {
+                result: Some(r.map_or_else(Item::Error, Item::Response)),
+            })
+            .collect();
         Ok(Response::new(proto::RewrapBatchResponse { results }))
     }
 
