@@ -8,8 +8,9 @@
 
 use rekey_proto::{
     decrypt_batch_result, encrypt_batch_result, rewrap_batch_result, DecryptBatchRequest,
-    DecryptRequest, DecryptResponse, EncryptBatchRequest, EncryptRequest, EncryptResponse,
-    ErrorReason, ItemError, RewrapBatchRequest, RewrapRequest, RewrapResponse,
+    DecryptBatchResult, DecryptRequest, DecryptResponse, EncryptBatchRequest, EncryptBatchResult,
+    EncryptRequest, EncryptResponse, ErrorReason, ItemError, RewrapBatchRequest, RewrapBatchResult,
+    RewrapRequest, RewrapResponse,
 };
 
 use crate::client::Client;
@@ -124,15 +125,43 @@ where
         .collect())
 }
 
-/// An answer's `oneof` turned into the item's result.
-fn one<T>(result: Option<Result<T, ItemError>>, input: Input) -> Result<T, Error> {
-    match result {
-        Some(Ok(response)) => Ok(response),
-        Some(Err(error)) => Err(item_error(&error, input)),
-        None => Err(Error::Internal {
-            message: "a batch result holds neither a response nor an error".into(),
-        }),
-    }
+/// A batch answer's per-item `oneof`, as the item's response or its `ItemError`.
+trait BatchResult {
+    type Response;
+    fn into_result(self) -> Option<Result<Self::Response, ItemError>>;
+}
+
+macro_rules! batch_result {
+    ($result:ty, $module:ident, $response:ty) => {
+        impl BatchResult for $result {
+            type Response = $response;
+            fn into_result(self) -> Option<Result<$response, ItemError>> {
+                self.result.map(|r| match r {
+                    $module::Result::Response(ok) => Ok(ok),
+                    $module::Result::Error(e) => Err(e),
+                })
+            }
+        }
+    };
+}
+
+batch_result!(EncryptBatchResult, encrypt_batch_result, EncryptResponse);
+batch_result!(DecryptBatchResult, decrypt_batch_result, DecryptResponse);
+batch_result!(RewrapBatchResult, rewrap_batch_result, RewrapResponse);
+
+/// Every item's result of one answer: its response, or the typed error its `ItemError` maps
+/// to (`input` says whether the items were Rekey values).
+fn item_results<R: BatchResult>(results: Vec<R>, input: Input) -> Vec<Result<R::Response, Error>> {
+    results
+        .into_iter()
+        .map(|r| match r.into_result() {
+            Some(Ok(response)) => Ok(response),
+            Some(Err(error)) => Err(item_error(&error, input)),
+            None => Err(Error::Internal {
+                message: "a batch result holds neither a response nor an error".into(),
+            }),
+        })
+        .collect()
 }
 
 impl Client {
@@ -153,17 +182,7 @@ impl Client {
             |i| i.plaintext.len() + i.associated_data.len(),
             |items| async move {
                 let answer = self.encrypt_batch(EncryptBatchRequest { items }).await?;
-                Ok(answer
-                    .results
-                    .into_iter()
-                    .map(|r| {
-                        let r = r.result.map(|r| match r {
-                            encrypt_batch_result::Result::Response(ok) => Ok(ok),
-                            encrypt_batch_result::Result::Error(e) => Err(e),
-                        });
-                        one(r, Input::Other)
-                    })
-                    .collect())
+                Ok(item_results(answer.results, Input::Other))
             },
         )
         .await
@@ -185,17 +204,7 @@ impl Client {
             |i| i.ciphertext.len() + i.associated_data.len(),
             |items| async move {
                 let answer = self.decrypt_batch(DecryptBatchRequest { items }).await?;
-                Ok(answer
-                    .results
-                    .into_iter()
-                    .map(|r| {
-                        let r = r.result.map(|r| match r {
-                            decrypt_batch_result::Result::Response(ok) => Ok(ok),
-                            decrypt_batch_result::Result::Error(e) => Err(e),
-                        });
-                        one(r, Input::Value)
-                    })
-                    .collect())
+                Ok(item_results(answer.results, Input::Value))
             },
         )
         .await
@@ -215,17 +224,7 @@ impl Client {
             |i| i.ciphertext.len() + i.associated_data.len(),
             |items| async move {
                 let answer = self.rewrap_batch(RewrapBatchRequest { items }).await?;
-                Ok(answer
-                    .results
-                    .into_iter()
-                    .map(|r| {
-                        let r = r.result.map(|r| match r {
-                            rewrap_batch_result::Result::Response(ok) => Ok(ok),
-                            rewrap_batch_result::Result::Error(e) => Err(e),
-                        });
-                        one(r, Input::Value)
-                    })
-                    .collect())
+                Ok(item_results(answer.results, Input::Value))
             },
         )
         .await
