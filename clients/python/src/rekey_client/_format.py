@@ -1,6 +1,7 @@
-"""Reading Rekey values (docs/ciphertext-format.md): the common header of every kind, and the
-layout of an envelope ciphertext (kind 0x03). Checks run in the spec's order on the bytes present,
-and each refusal is named as the spec names it; messages never contain the value's bytes.
+"""Reading Rekey values (docs/ciphertext-format.md): the common header of every kind, the layout
+of an envelope ciphertext (kind 0x03) and the header of a stream ciphertext (kind 0x04). Checks run
+in the spec's order on the bytes present, and each refusal is named as the spec names it; messages
+never contain the value's bytes.
 """
 
 from __future__ import annotations
@@ -24,13 +25,20 @@ class Kind(enum.IntEnum):
     CIPHERTEXT = 0x01
     SIGNATURE = 0x02
     ENVELOPE_CIPHERTEXT = 0x03
+    STREAM_CIPHERTEXT = 0x04
 
 
 _KIND_WORDS = {
     Kind.CIPHERTEXT: "an AES-256-GCM ciphertext",
     Kind.SIGNATURE: "an HMAC-SHA256 signature",
     Kind.ENVELOPE_CIPHERTEXT: "an envelope ciphertext",
+    Kind.STREAM_CIPHERTEXT: "a stream ciphertext",
 }
+
+#: Bounds of a stream's segment size (plaintext bytes per segment), and what writers use.
+MIN_SEGMENT_SIZE = 256
+MAX_SEGMENT_SIZE = 1 << 20
+DEFAULT_SEGMENT_SIZE = 65536
 
 
 class FormatError(ValueError):
@@ -47,7 +55,14 @@ def min_len(kind: Kind, n: int) -> int:
         Kind.CIPHERTEXT: 21 + n + TAG_LEN,
         Kind.SIGNATURE: 9 + n + 32,
         Kind.ENVELOPE_CIPHERTEXT: 122 + 2 * n,
+        # The stream header and one empty last segment (its tag alone).
+        Kind.STREAM_CIPHERTEXT: stream_header_len(n) + TAG_LEN,
     }[kind]
+
+
+def stream_header_len(n: int) -> int:
+    """A stream header: common header, wrapped key, salt, segment size (`98 + 2N`)."""
+    return 9 + n + wrapped_key_len(n) + SALT_LEN + 4
 
 
 def wrapped_key_len(n: int) -> int:
@@ -77,6 +92,20 @@ class Header:
 
 def parse_header(value: bytes) -> Header:
     """Steps 1-8 of the spec: the common header and the kind's minimum length."""
+    header = parse_prefix(value)
+    length, n = len(value), len(header.key_name)
+    if length < min_len(header.kind, n):
+        raise _too_short(length, min_len(header.kind, n))
+    if header.kind is Kind.SIGNATURE and length > min_len(header.kind, n):
+        raise FormatError(
+            "TrailingBytes",
+            f"signature has the wrong length: {length} bytes, expected exactly {min_len(header.kind, n)}",
+        )
+    return header
+
+
+def parse_prefix(value: bytes) -> Header:
+    """Steps 1-7 of the spec: the common header alone (magic to key version), whatever follows."""
     length = len(value)
     if length == 0:
         raise FormatError("Empty", "ciphertext is empty")
@@ -95,7 +124,7 @@ def parse_header(value: bytes) -> Header:
         raise FormatError(
             "UnknownKind",
             f"unknown ciphertext kind 0x{value[3]:02x}; expected 0x01 (AES-256-GCM ciphertext), "
-            "0x02 (HMAC-SHA256 signature) or 0x03 (envelope ciphertext)",
+            "0x02 (HMAC-SHA256 signature), 0x03 (envelope ciphertext) or 0x04 (stream ciphertext)",
         ) from None
     if length < 5:
         raise _too_short(length, min_len(kind, 1))
@@ -112,13 +141,6 @@ def parse_header(value: bytes) -> Header:
     version = int.from_bytes(value[5 + n : 9 + n], "big")
     if version == 0:
         raise FormatError("ZeroKeyVersion", "invalid key version 0: key versions start at 1")
-    if length < min_len(kind, n):
-        raise _too_short(length, min_len(kind, n))
-    if kind is Kind.SIGNATURE and length > min_len(kind, n):
-        raise FormatError(
-            "TrailingBytes",
-            f"signature has the wrong length: {length} bytes, expected exactly {min_len(kind, n)}",
-        )
     return Header(kind, name.decode("ascii"), version)
 
 
@@ -170,7 +192,23 @@ def parse_envelope(value: bytes) -> EnvelopeValue:
         )
     n = len(header.key_name)
     wrapped_end = 9 + n + wrapped_key_len(n)
-    wrapped = bytes(value[9 + n : wrapped_end])
+    wrapped = _embedded_wrapped_key(value, header)
+    return EnvelopeValue(
+        key_name=header.key_name,
+        key_version=header.key_version,
+        bound_prefix=bytes(value[: 5 + n]),
+        wrapped_key=wrapped,
+        salt=bytes(value[wrapped_end : wrapped_end + SALT_LEN]),
+        nonce=bytes(value[wrapped_end + SALT_LEN : wrapped_end + SALT_LEN + NONCE_LEN]),
+        body=bytes(value[wrapped_end + SALT_LEN + NONCE_LEN :]),
+    )
+
+
+def _embedded_wrapped_key(value: bytes, header: Header) -> bytes:
+    """Bytes [9+N, 78+2N) of an envelope or stream ciphertext, checked against its header
+    (step 9)."""
+    n = len(header.key_name)
+    wrapped = bytes(value[9 + n : 9 + n + wrapped_key_len(n)])
     try:
         check_wrapped_key(wrapped, header.key_name, header.key_version)
     except FormatError:
@@ -180,12 +218,77 @@ def parse_envelope(value: bytes) -> EnvelopeValue:
             "ciphertext (kind 0x01) of a 32-byte key under the key name and key version in the "
             "envelope's header",
         ) from None
-    return EnvelopeValue(
+    return wrapped
+
+
+def _not_stream(kind: Kind) -> FormatError:
+    return FormatError("NotStreamCiphertext", f"not a stream ciphertext: found {_KIND_WORDS[kind]}, expected kind 0x04")
+
+
+def invalid_segment_size(segment_size: int) -> FormatError:
+    return FormatError(
+        "InvalidSegmentSize",
+        f"stream ciphertext has an invalid segment size of {segment_size} bytes; it must be between "
+        f"{MIN_SEGMENT_SIZE} and {MAX_SEGMENT_SIZE}",
+    )
+
+
+@dataclass(frozen=True)
+class StreamHeader:
+    """The header of a stream ciphertext (nothing secret)."""
+
+    key_name: str
+    key_version: int
+    #: Bytes [0, 5+N): magic, format version, kind, N and the key name; part of every segment's AAD.
+    bound_prefix: bytes
+    wrapped_key: bytes
+    salt: bytes
+    #: Plaintext bytes per segment (S).
+    segment_size: int
+
+    @property
+    def length(self) -> int:
+        """`98 + 2N`: where segment 0 starts."""
+        return stream_header_len(len(self.key_name))
+
+
+def stream_header_len_from_prefix(first_five: bytes) -> int:
+    """The length of a stream header from its first five bytes (magic, version, kind, N), so a
+    reader knows how much to read before `parse_stream_header`. Raises the common header's
+    FormatError for those bytes, NotStreamCiphertext for another kind."""
+    try:
+        parse_prefix(first_five)
+    except FormatError as e:
+        # Five bytes never hold a whole header: TooShort means the fields present were valid.
+        if e.reason != "TooShort" or len(first_five) < 5:
+            raise
+    if first_five[3] != Kind.STREAM_CIPHERTEXT:
+        raise _not_stream(Kind(first_five[3]))
+    return stream_header_len(first_five[4])
+
+
+def parse_stream_header(value: bytes) -> StreamHeader:
+    """Parses the stream header at the start of `value`, which may hold segments after it or end
+    with the header (a reader parses it before any segment). TooShort when `value` ends inside
+    the header (its `need` is the smallest whole stream); InvalidWrappedKey (step 9),
+    InvalidSegmentSize (step 10)."""
+    header = parse_prefix(value)
+    if header.kind is not Kind.STREAM_CIPHERTEXT:
+        raise _not_stream(header.kind)
+    n = len(header.key_name)
+    end = stream_header_len(n)
+    if len(value) < end:
+        raise _too_short(len(value), min_len(Kind.STREAM_CIPHERTEXT, n))
+    wrapped = _embedded_wrapped_key(value, header)
+    salt_at = 9 + n + wrapped_key_len(n)
+    segment_size = int.from_bytes(value[salt_at + SALT_LEN : end], "big")
+    if not MIN_SEGMENT_SIZE <= segment_size <= MAX_SEGMENT_SIZE:
+        raise invalid_segment_size(segment_size)
+    return StreamHeader(
         key_name=header.key_name,
         key_version=header.key_version,
         bound_prefix=bytes(value[: 5 + n]),
         wrapped_key=wrapped,
-        salt=bytes(value[wrapped_end : wrapped_end + SALT_LEN]),
-        nonce=bytes(value[wrapped_end + SALT_LEN : wrapped_end + SALT_LEN + NONCE_LEN]),
-        body=bytes(value[wrapped_end + SALT_LEN + NONCE_LEN :]),
+        salt=bytes(value[salt_at : salt_at + SALT_LEN]),
+        segment_size=segment_size,
     )

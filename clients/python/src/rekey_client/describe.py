@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._format import FormatError, Kind, parse_envelope, parse_header
+from ._format import FormatError, Kind, parse_envelope, parse_header, parse_stream_header
 
 __all__ = ["FormatError", "Kind", "ValueInfo", "describe"]
 
@@ -16,7 +16,7 @@ class ValueInfo:
 
     kind: Kind
     key_name: str
-    #: For an envelope ciphertext, the version that wraps its data key.
+    #: For an envelope or stream ciphertext, the version that wraps its data key.
     key_version: int
 
 
@@ -26,4 +26,6 @@ def describe(value: bytes) -> ValueInfo:
     header = parse_header(bytes(value))
     if header.kind is Kind.ENVELOPE_CIPHERTEXT:
         parse_envelope(bytes(value))  # the inner layout: wrapped key, salt, nonce, tag
+    elif header.kind is Kind.STREAM_CIPHERTEXT:
+        parse_stream_header(bytes(value))  # wrapped key, salt, segment size
     return ValueInfo(header.kind, header.key_name, header.key_version)
