@@ -1,4 +1,5 @@
-"""One data key and the two things done with it: sealing a value (kind 0x03) and opening one.
+"""One data key and the two things done with it: sealing a value (kind 0x03) and opening one; it
+also derives the per-stream key of a stream ciphertext (kind 0x04, see _stream.py).
 Per message: a random 16-byte salt and 12-byte nonce, message key = HKDF-SHA256-Expand(DK,
 "rekey/v1 envelope message key" || salt, 32) = HMAC-SHA256(DK, info || 0x01), payload AAD =
 value[0:5+N] || salt || caller's associated data, AES-256-GCM (docs/ciphertext-format.md).
@@ -32,6 +33,7 @@ from ._format import (
 #: The associated data of every wrapped data key (GenerateDataKey and the Decrypt that unwraps).
 DATA_KEY_AAD = b"rekey/v1 envelope data key"
 MESSAGE_KEY_LABEL = b"rekey/v1 envelope message key"
+STREAM_KEY_LABEL = b"rekey/v1 stream segment key"
 #: AES-GCM's limit for one message.
 MAX_PLAINTEXT = (1 << 36) - 32
 
@@ -78,10 +80,19 @@ class DataKey:
         if key is not None:
             key[:] = bytes(len(key))
 
-    def _message_key(self, salt: bytes) -> bytes:
+    def _derive(self, label: bytes, salt: bytes) -> bytes:
+        """HKDF-SHA256-Expand(DK, label || salt, 32): one HMAC, HMAC-SHA256(DK, info || 0x01)."""
         mac = self._mac.copy()
-        mac.update(MESSAGE_KEY_LABEL + salt + b"\x01")
+        mac.update(label + salt + b"\x01")
         return mac.finalize()
+
+    def _message_key(self, salt: bytes) -> bytes:
+        return self._derive(MESSAGE_KEY_LABEL, salt)
+
+    def stream_key(self, salt: bytes) -> bytes:
+        """The key of the stream with this salt: HKDF-SHA256-Expand(DK, "rekey/v1 stream segment
+        key" || salt, 32)."""
+        return self._derive(STREAM_KEY_LABEL, salt)
 
     def seal(self, plaintext: bytes, associated_data: bytes) -> bytes:
         """An envelope ciphertext of `plaintext`, with a fresh random salt and nonce."""
