@@ -1,6 +1,7 @@
 """Local envelope encryption: values sealed on the caller's machine under a data key that the
-server generated and wrapped (docs/ciphertext-format.md, kind 0x03). One GenerateDataKey call
-serves many encryptions and one Decrypt call many decryptions. As crates/rekey-client/src/
+server generated and wrapped (docs/ciphertext-format.md, kind 0x03), and files or streams of any
+length sealed in segments under one (kind 0x04, _stream.py). One GenerateDataKey call serves many
+encryptions and one Decrypt call many decryptions. As crates/rekey-client/src/
 envelope/mod.rs, in two forms: `Envelope` for the blocking Client (single flight across threads)
 and `AsyncEnvelope` for AsyncClient (single flight across the tasks of one event loop).
 
@@ -14,13 +15,35 @@ cost of more calls.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from . import proto as pb
 from ._caches import DecryptCache, EncryptCache
 from ._data_key import DATA_KEY_AAD, DataKey, OpenError, SealError
-from ._format import EnvelopeValue, FormatError, parse_envelope, validate_key_name
+from ._format import (
+    DEFAULT_SEGMENT_SIZE,
+    SALT_LEN,
+    EnvelopeValue,
+    FormatError,
+    StreamHeader,
+    parse_envelope,
+    validate_key_name,
+)
+from ._stream import (
+    DecryptReader,
+    EncryptWriter,
+    RangePlan,
+    SegmentOpener,
+    SegmentSealer,
+    check_segment_size,
+    plan_range,
+    pump_decrypt,
+    pump_encrypt,
+    read_range,
+    read_stream_header,
+)
 from .errors import (
     AuthenticationFailedError,
     InternalError,
@@ -33,10 +56,15 @@ from .observer import CacheEvent, Observer
 from .policy import CachePolicy, CacheStats
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .aio import AsyncClient
     from .client import Client
 
-__all__ = ["AsyncEnvelope", "Envelope"]
+__all__ = ["AsyncEnvelope", "DecryptReader", "EncryptWriter", "Envelope"]
+
+#: Plaintext bytes an AsyncEnvelope stream call moves per trip to a worker thread.
+_ASYNC_BATCH = 4 << 20
 
 
 class _Flight:
@@ -160,10 +188,10 @@ class _EnvelopeCore:
         return key
 
     @staticmethod
-    def _unwrap_request(parsed: EnvelopeValue) -> pb.DecryptRequest:
+    def _unwrap_request(parsed: EnvelopeValue | StreamHeader) -> pb.DecryptRequest:
         return pb.DecryptRequest(ciphertext=parsed.wrapped_key, associated_data=DATA_KEY_AAD)
 
-    def _unwrapped(self, parsed: EnvelopeValue, response: pb.DecryptResponse) -> DataKey:
+    def _unwrapped(self, parsed: EnvelopeValue | StreamHeader, response: pb.DecryptResponse) -> DataKey:
         plaintext = bytearray(response.plaintext)
         try:
             key = DataKey(parsed.key_name, response.key_version, plaintext, parsed.wrapped_key)
@@ -187,6 +215,46 @@ class _EnvelopeCore:
 
     def _generate_request(self) -> pb.GenerateDataKeyRequest:
         return pb.GenerateDataKeyRequest(key_name=self._key_name, associated_data=DATA_KEY_AAD)
+
+    # Streams (kind 0x04). The data key is taken from the encrypt cache like one message of 0
+    # bytes (a stream's length is unknown when it starts; its segments are sealed under a key
+    # of its own), and a stream's wrapped key is unwrapped through the decrypt cache exactly as
+    # an envelope value's.
+
+    @staticmethod
+    def _sealer(key: DataKey, associated_data: bytes, segment_size: int) -> SegmentSealer:
+        return SegmentSealer(key, segment_size, bytes(associated_data), os.urandom(SALT_LEN))
+
+    def _stream_header(self, read: Callable[[], StreamHeader]) -> StreamHeader:
+        """The stream header `read` reads, as InvalidCiphertextError when malformed or of
+        another key."""
+        try:
+            header = read()
+        except FormatError as e:
+            raise InvalidCiphertextError(str(e)) from e
+        self._check_stream_key(header)
+        return header
+
+    def _check_stream_key(self, header: StreamHeader) -> None:
+        if header.key_name != self._key_name:
+            raise InvalidCiphertextError(
+                f"the stream was sealed under key {header.key_name!r}; this envelope is for key {self._key_name!r}"
+            )
+
+    def _plan_range(self, src: BinaryIO, start: int, end: int) -> RangePlan:
+        """The header and layout of the stream in `src`, with the range checked against it."""
+        for name, bound in (("start", start), ("end", end)):
+            if isinstance(bound, bool) or not isinstance(bound, int):
+                raise InvalidArgumentError(f"{name} must be an int, not {type(bound).__name__}")
+        if start < 0 or start > end:
+            raise InvalidArgumentError(f"byte range {start}..{end} is not a range of plaintext bytes")
+        try:
+            plan = plan_range(src)
+        except FormatError as e:
+            raise InvalidCiphertextError(str(e)) from e
+        self._check_stream_key(plan.header)
+        plan.layout.segments_for(start, end)  # raises InvalidArgumentError past the end
+        return plan
 
 
 class Envelope(_EnvelopeCore):
@@ -224,6 +292,79 @@ class Envelope(_EnvelopeCore):
         parsed = self._parse(value)
         return self._open(self._decrypt_key(parsed), parsed, associated_data)
 
+    def encrypt_stream(
+        self,
+        src: BinaryIO,
+        dst: BinaryIO,
+        associated_data: bytes = b"",
+        *,
+        segment_size: int = DEFAULT_SEGMENT_SIZE,
+    ) -> int:
+        """Reads `src` to its end and writes its stream ciphertext to `dst`, segment by segment
+        in constant memory (about two segments of `segment_size` plaintext bytes, 256 to
+        1048576). Returns the number of plaintext bytes. The data key comes from the cache like
+        one message of 0 bytes. `dst` is flushed, neither file is closed.
+
+        Raises InvalidArgumentError for a bad `segment_size`, the error of GenerateDataKey, and
+        whatever the file objects raise (then the stream in `dst` is incomplete and never
+        decrypts)."""
+        with self.open_encrypt_writer(dst, associated_data, segment_size=segment_size) as writer:
+            chunk = bytearray(writer.segment_size)
+            try:
+                pump_encrypt(src, writer, chunk, None)
+            finally:
+                chunk[:] = bytes(len(chunk))
+        return writer.plaintext_len
+
+    def open_encrypt_writer(
+        self, dst: BinaryIO, associated_data: bytes = b"", *, segment_size: int = DEFAULT_SEGMENT_SIZE
+    ) -> EncryptWriter:
+        """A writable file object that seals what is written to it into a stream ciphertext on
+        `dst` (the header is written now). `close()` (or the end of a `with` block) writes the
+        last segment; an exception in the block, or `abort()`, leaves the stream incomplete.
+        Errors as `encrypt_stream`."""
+        size = check_segment_size(segment_size)
+        key = self._encrypt_key(0)
+        return EncryptWriter(dst, self._sealer(key, associated_data, size))
+
+    def decrypt_stream(self, src: BinaryIO, dst: BinaryIO, associated_data: bytes = b"") -> int:
+        """Reads the stream ciphertext in `src` to its end and writes its plaintext to `dst`,
+        segment by segment in constant memory; returns the number of plaintext bytes. Each
+        segment's plaintext is written once it is authenticated, before the end of the stream
+        is checked: if this raises, treat what `dst` received as incomplete (e.g. write to a
+        temporary file and rename it on success).
+
+        Raises InvalidCiphertextError for a malformed header or another key's stream,
+        AuthenticationFailedError for any modified, reordered, duplicated, missing or extra
+        segment, a truncated stream or other associated data, the error of Decrypt when the
+        data key cannot be unwrapped."""
+        with self.open_decrypt_reader(src, associated_data) as reader:
+            chunk = bytearray(reader.segment_size)
+            try:
+                pump_decrypt(reader, dst, chunk, None)
+            finally:
+                chunk[:] = bytes(len(chunk))
+            return reader.plaintext_len
+
+    def open_decrypt_reader(self, src: BinaryIO, associated_data: bytes = b"") -> DecryptReader:
+        """A readable file object of the plaintext of the stream ciphertext in `src` (its
+        header is read and its data key found now). Errors as `decrypt_stream`; reads past a
+        segment that fails authentication raise AuthenticationFailedError."""
+        header = self._stream_header(lambda: read_stream_header(src))
+        return DecryptReader(src, SegmentOpener(self._decrypt_key(header), header, associated_data))
+
+    def decrypt_range(self, src: BinaryIO, start: int, end: int, associated_data: bytes = b"") -> bytes:
+        """Plaintext bytes [start, end) of the stream ciphertext that runs from the position of
+        the seekable `src` to its end, reading and opening only the segments that hold them.
+        It authenticates those segments, not the rest of the stream (a truncation it does not
+        reach goes unnoticed).
+
+        Raises InvalidArgumentError for a range outside the plaintext, and the errors of
+        `decrypt_stream`."""
+        plan = self._plan_range(src, start, end)
+        opener = SegmentOpener(self._decrypt_key(plan.header), plan.header, associated_data)
+        return read_range(src, plan, opener, start, end)
+
     def warm(self) -> None:
         """Fetches a data key now if none is usable, so the first encryption does not wait."""
         seen = self._fetches.ended
@@ -260,7 +401,7 @@ class Envelope(_EnvelopeCore):
         self._fetches.end(None)
         return key
 
-    def _decrypt_key(self, parsed: EnvelopeValue) -> DataKey:
+    def _decrypt_key(self, parsed: EnvelopeValue | StreamHeader) -> DataKey:
         wrapped = parsed.wrapped_key
         key = self._cached(wrapped)
         if key is not None:
@@ -308,6 +449,53 @@ class AsyncEnvelope(_EnvelopeCore):
         parsed = self._parse(value)
         return self._open(await self._decrypt_key(parsed), parsed, associated_data)
 
+    async def encrypt_stream(
+        self,
+        src: BinaryIO,
+        dst: BinaryIO,
+        associated_data: bytes = b"",
+        *,
+        segment_size: int = DEFAULT_SEGMENT_SIZE,
+    ) -> int:
+        """As `Envelope.encrypt_stream`, with blocking file objects: the data key is awaited,
+        the reads, writes and encryption run in a worker thread a few MiB at a time, so the
+        event loop stays free and a cancellation stops the stream between batches (leaving it
+        incomplete)."""
+        size = check_segment_size(segment_size)
+        key = await self._encrypt_key(0)
+        sealer = self._sealer(key, associated_data, size)
+        writer = await asyncio.to_thread(EncryptWriter, dst, sealer)
+        chunk = bytearray(size)
+        try:
+            while not await asyncio.to_thread(pump_encrypt, src, writer, chunk, _ASYNC_BATCH):
+                pass
+            await asyncio.to_thread(writer.close)
+        finally:
+            if not writer.closed:
+                writer.abort()
+            chunk[:] = bytes(size)
+        return writer.plaintext_len
+
+    async def decrypt_stream(self, src: BinaryIO, dst: BinaryIO, associated_data: bytes = b"") -> int:
+        """As `Envelope.decrypt_stream`, with the work off the event loop as `encrypt_stream`."""
+        header = await asyncio.to_thread(self._stream_header, lambda: read_stream_header(src))
+        opener = SegmentOpener(await self._decrypt_key(header), header, associated_data)
+        reader = DecryptReader(src, opener)
+        chunk = bytearray(opener.segment_size)
+        try:
+            while not await asyncio.to_thread(pump_decrypt, reader, dst, chunk, _ASYNC_BATCH):
+                pass
+            return reader.plaintext_len
+        finally:
+            reader.close()
+            chunk[:] = bytes(len(chunk))
+
+    async def decrypt_range(self, src: BinaryIO, start: int, end: int, associated_data: bytes = b"") -> bytes:
+        """As `Envelope.decrypt_range`, with the file I/O and decryption in a worker thread."""
+        plan = await asyncio.to_thread(self._plan_range, src, start, end)
+        opener = SegmentOpener(await self._decrypt_key(plan.header), plan.header, associated_data)
+        return await asyncio.to_thread(read_range, src, plan, opener, start, end)
+
     async def warm(self) -> None:
         """As `Envelope.warm`."""
         seen = self._fetches.ended
@@ -342,7 +530,7 @@ class AsyncEnvelope(_EnvelopeCore):
         self._fetches.end(None)
         return key
 
-    async def _decrypt_key(self, parsed: EnvelopeValue) -> DataKey:
+    async def _decrypt_key(self, parsed: EnvelopeValue | StreamHeader) -> DataKey:
         wrapped = parsed.wrapped_key
         key = self._cached(wrapped)
         if key is not None:
