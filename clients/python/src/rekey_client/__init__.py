@@ -11,6 +11,9 @@
   error reasons and status codes as the Rust client maps them.
 - `Envelope` / `AsyncEnvelope`: local envelope encryption with a cached data key, so thousands
   of encryptions cost one GenerateDataKey call and still get a key of their own each.
+- Streams: `Envelope.encrypt_stream` / `decrypt_stream` / `decrypt_range` and the file objects
+  `EncryptWriter` / `DecryptReader` seal and open files of any length in constant memory (stream
+  ciphertexts, kind 0x04), under the same cached data keys.
 - `describe`: kind, key name and version of any Rekey value, offline.
 
 Secrets (token, data keys, plaintext) never appear in repr(), errors or observer events.
@@ -21,7 +24,7 @@ from .aio import AsyncClient
 from .client import Client
 from .config import DEFAULT_ADDR, CallOptions, ClientConfig
 from .describe import FormatError, Kind, ValueInfo, describe
-from .envelope import AsyncEnvelope, Envelope
+from .envelope import AsyncEnvelope, DecryptReader, EncryptWriter, Envelope
 from .errors import (
     AuthenticationFailedError,
     ConfigError,
@@ -60,6 +63,8 @@ __all__ = [
     "ClientConfig",
     "ConfigError",
     "DeadlineExceededError",
+    "DecryptReader",
+    "EncryptWriter",
     "Envelope",
     "FailedPreconditionError",
     "FormatError",
