@@ -138,8 +138,10 @@ def test_readinto_read1_and_readline_work_on_the_reader(envelope: Envelope) -> N
         buf = bytearray(10)
         assert reader.readinto(buf) == 10 and bytes(buf) == data[7:17]
         assert reader.read1(5) == data[17:22]
-        rest = reader.read()
-        assert rest == data[22:] and reader.read() == b"" and reader.read(5) == b""
+        assert reader.read(0) == b"" and reader.read1(0) == b""
+        assert reader.read(3) == data[22:25]
+        assert reader.read(1 << 40) == data[25:], "a size past the end is not allocated"
+        assert reader.read() == b"" and reader.read(5) == b"" and reader.read1() == b""
     with pytest.raises(ValueError, match="closed"):
         reader.read()
     with envelope.open_decrypt_reader(io.BufferedReader(Trickle(value, 3))) as reader:

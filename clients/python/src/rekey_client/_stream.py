@@ -427,21 +427,22 @@ class DecryptReader(io.BufferedIOBase):
 
     def read(self, size: int | None = -1, /) -> bytes:
         self._check_open()
-        if size is None or size < 0:
-            parts = []
-            while self._available():
-                parts.append(self.read1())
-            return b"".join(parts)
-        buf = bytearray(size)
-        n = self.readinto(buf)
-        data = bytes(buf[:n])
-        buf[:] = bytes(size)
-        return data
+        left = -1 if size is None or size < 0 else size
+        parts = []
+        while left != 0 and self._available():
+            part = self._take(left)
+            parts.append(part)
+            left = left - len(part) if left > 0 else left
+        return b"".join(parts)
 
     def read1(self, size: int = -1, /) -> bytes:
         self._check_open()
-        if not self._available():
+        if size == 0 or not self._available():
             return b""
+        return self._take(size)
+
+    def _take(self, size: int) -> bytes:
+        """Up to `size` bytes (all if negative) of the current segment's plaintext."""
         n = self._plain_len - self._plain_pos if size < 0 else min(size, self._plain_len - self._plain_pos)
         data = bytes(self._plain[self._plain_pos : self._plain_pos + n])
         self._plain_pos += n
