@@ -157,6 +157,25 @@ def test_refusals_against_the_server(client: Client, server: RekeyServer) -> Non
         unseal(client.envelope(KEY, CachePolicy(max_age=LONG)), bytes(broken), b"ad")
 
 
+def test_the_server_opens_and_rewraps_a_stream_made_here(client: Client, server: RekeyServer) -> None:
+    key = "DATABASE_ENCRYPTION"
+    envelope = client.envelope(key, CachePolicy(max_age=LONG))
+    data = os.urandom(3 * S + 40)
+    value = seal(envelope, data, b"file=9")
+    opened = client.decrypt(rekey_client.proto.DecryptRequest(ciphertext=value, associated_data=b"file=9"))
+    assert opened.plaintext == data
+    rotated = client.rotate(rekey_client.proto.RotateRequest(key_name=key, force=True))
+    rewrapped = client.rewrap(rekey_client.proto.RewrapRequest(ciphertext=value)).ciphertext
+    assert describe(rewrapped).key_version == rotated.new_version != describe(value).key_version
+    n = len(key)
+    assert rewrapped[78 + 2 * n :] == value[78 + 2 * n :], "salt, segment size and segments unchanged"
+    calls = Calls(server, DECRYPT)
+    cold = client.envelope(key, CachePolicy(max_age=LONG))
+    assert unseal(cold, rewrapped, b"file=9") == data
+    assert cold.decrypt_range(io.BytesIO(rewrapped), 5, 300, b"file=9") == data[5:300]
+    assert calls.made() == 1
+
+
 def test_the_asyncio_forms(server: RekeyServer) -> None:
     data = os.urandom(5 * S + 1)
 
