@@ -10,7 +10,7 @@ import { AuthenticationFailedError, DATA_KEY_AAD, DataKey } from "../src/index.j
 import { streamCipher, type StreamResolver } from "../src/envelope/stream.js";
 
 /** A kind-0x01 ciphertext of `dk` under `material`, as GenerateDataKey returns it. */
-export function wrapLocally(material: Buffer, name: string, version: number, dk: Buffer, nonce = randomBytes(12)): Buffer {
+export function wrapLocally(material: Buffer, name: string, version: number, dk: Buffer, nonce: Buffer = randomBytes(12)): Buffer {
   const header = Buffer.alloc(21 + name.length);
   header.set([0x52, 0x4b, 0x01, 0x01, name.length], 0);
   header.write(name, 5, "ascii");
