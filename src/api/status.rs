@@ -37,7 +37,9 @@ impl From<KeyError> for Status {
             KeyError::Malformed(_) | KeyError::WrongKind { .. } => {
                 (Code::InvalidArgument, Reason::InvalidValue)
             }
-            KeyError::AuthenticationFailed => (Code::InvalidArgument, Reason::AuthenticationFailed),
+            KeyError::AuthenticationFailed | KeyError::StreamAuthenticationFailed => {
+                (Code::InvalidArgument, Reason::AuthenticationFailed)
+            }
             KeyError::KeyNotFound(_) => (Code::NotFound, Reason::KeyNotFound),
             KeyError::VersionNotFound { .. } => (Code::NotFound, Reason::VersionNotFound),
             KeyError::VersionRetired { .. } => (Code::FailedPrecondition, Reason::VersionRetired),

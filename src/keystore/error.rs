@@ -29,6 +29,8 @@ pub enum KeyError {
     Malformed(FormatError),
     #[error("ciphertext failed authentication: it was modified, or the associated data differs from the one used to encrypt it")]
     AuthenticationFailed,
+    #[error("{}", CryptoError::StreamAuthenticationFailed)]
+    StreamAuthenticationFailed,
     #[error("expected a {}, got a {}", kind_words(*.expected), kind_words(*.found))]
     WrongKind { expected: Kind, found: Kind },
     #[error("{what} is {len} bytes, larger than this server's limit of {limit} bytes (max_plaintext_bytes)")]
@@ -93,6 +95,7 @@ fn kind_words(k: Kind) -> &'static str {
         Kind::Ciphertext => "ciphertext",
         Kind::Signature => "signature",
         Kind::EnvelopeCiphertext => "envelope ciphertext",
+        Kind::StreamCiphertext => "stream ciphertext",
     }
 }
 
@@ -152,10 +155,14 @@ impl From<CryptoError> for KeyError {
         match err {
             CryptoError::Format(f) => KeyError::Malformed(f),
             CryptoError::AuthenticationFailed => KeyError::AuthenticationFailed,
+            CryptoError::StreamAuthenticationFailed => KeyError::StreamAuthenticationFailed,
             CryptoError::WrongKind { expected, found } => KeyError::WrongKind { expected, found },
             other @ (CryptoError::InvalidKeyLength { .. }
             | CryptoError::InvalidRootKey(_)
-            | CryptoError::WrappedKeyInvalid) => KeyError::Internal(other.to_string()),
+            | CryptoError::WrappedKeyInvalid
+            // The server asks no ranges and seals segments by the rules: a bug if seen.
+            | CryptoError::RangeOutOfBounds { .. }
+            | CryptoError::StreamMisuse(_)) => KeyError::Internal(other.to_string()),
         }
     }
 }

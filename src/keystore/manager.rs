@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 #[path = "envelope_values.rs"]
 mod envelope_values;
 
-use envelope_values::is_envelope_value;
+use envelope_values::embeds_data_key;
 
 use crate::audit::{AuditEntry, AuditOperation, Outcome};
 use crate::clock::{Clock, MILLIS_PER_SEC};
@@ -255,11 +255,14 @@ impl KeyManager {
         Ok((ciphertext, primary.version))
     }
 
-    /// Decrypts with whichever usable version of its key `ciphertext` names; an envelope
-    /// ciphertext (kind 0x03) is opened with the data key it embeds.
+    /// Decrypts with whichever usable version of its key `ciphertext` names; an envelope or
+    /// stream ciphertext (kind 0x03, 0x04) is opened with the data key it embeds.
     pub async fn decrypt(&self, ciphertext: &[u8], aad: &[u8]) -> KeyResult<Decrypted> {
         let envelope = Envelope::parse(ciphertext).map_err(KeyError::Malformed)?;
-        if envelope.kind == Kind::EnvelopeCiphertext {
+        if matches!(
+            envelope.kind,
+            Kind::EnvelopeCiphertext | Kind::StreamCiphertext
+        ) {
             return self.decrypt_envelope_value(ciphertext, aad).await;
         }
         expect_kind(&envelope, Kind::Ciphertext)?;
@@ -288,7 +291,7 @@ impl KeyManager {
     /// Re-encrypts under the primary version. An envelope ciphertext keeps its payload: only
     /// its embedded data key is rewrapped, and `aad` plays no part.
     pub(crate) async fn rewrap(&self, ciphertext: &[u8], aad: &[u8]) -> KeyResult<(Vec<u8>, u32)> {
-        if is_envelope_value(ciphertext) {
+        if embeds_data_key(ciphertext) {
             return self.rewrap_envelope_value(ciphertext, None).await;
         }
         let decrypted = self.decrypt(ciphertext, aad).await?;
@@ -404,7 +407,7 @@ impl KeyManager {
         aad: &[u8],
         version: u32,
     ) -> KeyResult<Vec<u8>> {
-        if is_envelope_value(ciphertext) {
+        if embeds_data_key(ciphertext) {
             return Ok(self
                 .rewrap_envelope_value(ciphertext, Some(version))
                 .await?

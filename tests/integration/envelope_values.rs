@@ -1,6 +1,7 @@
-//! Envelope ciphertexts (kind 0x03) sealed locally with a data key from a real
-//! GenerateDataKey: the server's Decrypt opens them, Rewrap and the migration worker rewrap
-//! only the embedded data key (payload bytes unchanged), and tampered values are refused.
+//! Envelope ciphertexts (kind 0x03) and stream ciphertexts (kind 0x04) sealed locally with
+//! a data key from a real GenerateDataKey: the server's Decrypt opens them, Rewrap and the
+//! migration worker rewrap only the embedded data key (payload bytes unchanged), and
+//! tampered values are refused.
 
 use rekey::crypto::{wrapped_key_len, DataKey, EnvelopeCiphertext, DATA_KEY_AAD};
 use tonic::Code;
@@ -36,17 +37,21 @@ async fn decrypt_opens_a_locally_sealed_value(backend: Backend) {
         (b"", b""),
         (&[0x5A; 4096][..], b"row=8"),
     ] {
-        let value = key.seal(text, ad).expect("seals");
-        let dec = s.decrypt_ad(&value, ad).await;
-        assert_eq!(dec.plaintext, text);
-        assert_eq!(
-            (dec.key_name.as_str(), dec.key_version),
-            ("TOKEN_ENCRYPTION", 1)
-        );
-        // Other associated data is refused like any failed authentication.
-        let refused = s.try_decrypt_ad(&value, b"row=999").await.unwrap_err();
-        assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
-        assert!(refused.message().contains("failed authentication"));
+        let sealed = key.seal(text, ad).expect("seals");
+        // A stream ciphertext held whole opens the same way (several 256-byte segments).
+        let streamed = key.seal_stream(text, 256, ad).expect("seals");
+        for value in [sealed, streamed] {
+            let dec = s.decrypt_ad(&value, ad).await;
+            assert_eq!(dec.plaintext, text);
+            assert_eq!(
+                (dec.key_name.as_str(), dec.key_version),
+                ("TOKEN_ENCRYPTION", 1)
+            );
+            // Other associated data is refused like any failed authentication.
+            let refused = s.try_decrypt_ad(&value, b"row=999").await.unwrap_err();
+            assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+            assert!(refused.message().contains("failed authentication"));
+        }
     }
     s.stop().await;
     env.finish().await;
@@ -167,7 +172,13 @@ async fn the_migration_worker_rewraps_envelope_values(backend: Backend) {
     let key = data_key(&mut s, KEY).await;
     let mut tx = db.pool.begin().await.unwrap();
     for id in 1..=rows {
-        let value = key.seal(&plaintext(id), owner(id).as_bytes()).unwrap();
+        // Every third row a stream ciphertext: its header migrates the same way.
+        let value = if id % 3 == 0 {
+            key.seal_stream(&plaintext(id), 256, owner(id).as_bytes())
+                .unwrap()
+        } else {
+            key.seal(&plaintext(id), owner(id).as_bytes()).unwrap()
+        };
         db.insert_raw(&mut tx, id, &value).await;
     }
     tx.commit().await.unwrap();

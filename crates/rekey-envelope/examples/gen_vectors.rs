@@ -2,6 +2,7 @@
 //! `envelope`, tests/vectors/envelope-v1.json. Run from the repository root:
 //! `cargo run -p rekey-envelope --example gen_vectors > tests/vectors/ciphertext-v1.json`
 //! `cargo run -p rekey-envelope --example gen_vectors envelope > tests/vectors/envelope-v1.json`
+//! `cargo run -p rekey-envelope --example gen_vectors stream > tests/vectors/stream-v1.json`
 //! Nonces and salts are fixed so the output is reproducible.
 //! With `made-by-rust` it writes tests/vectors/envelope-made-by-rust.json, values from the
 //! production seal path (random salts) for the other languages' clients to open.
@@ -10,6 +11,8 @@
 mod envelope_vectors;
 #[path = "support/made_by_rust.rs"]
 mod made_by_rust;
+#[path = "support/stream_vectors.rs"]
+mod stream_vectors;
 
 use rekey_envelope::*;
 use serde::Serialize;
@@ -133,6 +136,7 @@ fn main() {
     match std::env::args().nth(1).as_deref() {
         Some("envelope") => return envelope_vectors::print(),
         Some("made-by-rust") => return made_by_rust::print(),
+        Some("stream") => return stream_vectors::print(),
         _ => {}
     }
     let mut cases = Vec::new();
@@ -244,8 +248,8 @@ fn main() {
     m[2] = 2;
     v.push(invalid("format version 2", &m, "UnsupportedFormatVersion"));
     let mut m = worked.clone();
-    m[3] = 4;
-    v.push(invalid("kind 0x04", &m, "UnknownKind"));
+    m[3] = 5;
+    v.push(invalid("kind 0x05", &m, "UnknownKind"));
     let mut m = worked.clone();
     m[4] = 0;
     v.push(invalid("key-name length 0", &m, "InvalidKeyName"));

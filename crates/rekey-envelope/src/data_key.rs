@@ -252,8 +252,14 @@ impl DataKey {
     /// The AES-256-GCM cipher of one message: its key is
     /// HKDF-Expand(DK, label || salt, 32).
     fn message_cipher(&self, salt: &[u8; SALT_LEN]) -> Aes256Gcm {
-        let message_key = self.message_kdf.expand_32(&[MESSAGE_KEY_LABEL, salt]);
-        let key: &Array<u8, _> = (&*message_key).into();
+        self.derived_cipher(MESSAGE_KEY_LABEL, salt)
+    }
+
+    /// An AES-256-GCM cipher under `HKDF-Expand(DK, label || salt, 32)`:
+    /// a message key, or a stream key (`stream.rs`, another label).
+    pub(crate) fn derived_cipher(&self, label: &[u8], salt: &[u8; SALT_LEN]) -> Aes256Gcm {
+        let derived = self.message_kdf.expand_32(&[label, salt]);
+        let key: &Array<u8, _> = (&*derived).into();
         Aes256Gcm::new(key)
     }
 }

@@ -187,30 +187,34 @@ pub(crate) fn check_wrapped_key(
     Ok(inner.key_version)
 }
 
-/// Server-side rewrap: returns `value` with its embedded wrapped data key
-/// replaced by `new_wrapped_key` (the same data key, re-encrypted by the
-/// server under another version of the same key) and the header's key
-/// version set to the new key's version. The salt, nonce, payload and tag
-/// are copied unchanged: the payload's authentication does not cover the
-/// key version, so it stays valid.
+/// Server-side rewrap: returns `value` (an envelope or a stream ciphertext) with its
+/// embedded wrapped data key replaced by `new_wrapped_key` (the same data key, re-encrypted
+/// by the server under another version of the same key) and the header's key version set
+/// to the new key's version. Everything after the wrapped key (salt, nonce, payload and tag;
+/// or salt, segment size and segments) is copied unchanged: neither kind's authentication
+/// covers the key version, so it stays valid.
 ///
 /// # Errors
-/// Any error of [`EnvelopeCiphertext::parse`] for `value`;
-/// [`FormatError::WrappedKeyMismatch`] unless `new_wrapped_key` is a
-/// kind-0x01 ciphertext of 32 bytes under the value's key name.
+/// Any error of [`EnvelopeCiphertext::parse`] or `StreamHeader::parse` for `value`
+/// (`NotEnvelopeCiphertext` for a kind that embeds no data key);
+/// [`FormatError::WrappedKeyMismatch`] unless `new_wrapped_key` is a kind-0x01 ciphertext
+/// of 32 bytes under the value's key name.
 pub fn replace_wrapped_key(value: &[u8], new_wrapped_key: &[u8]) -> Result<Vec<u8>, FormatError> {
-    let parsed = EnvelopeCiphertext::parse(value)?;
-    let new_version = check_wrapped_key(new_wrapped_key, parsed.key_name, None)?;
-    let name_len = parsed.key_name.len();
-    let header_end = header_len(Kind::EnvelopeCiphertext, name_len);
+    let key_name = match parse_prefix(value)?.kind {
+        Kind::StreamCiphertext => super::stream::StreamHeader::parse(value)?.key_name(),
+        _ => EnvelopeCiphertext::parse(value)?.key_name,
+    };
+    let new_version = check_wrapped_key(new_wrapped_key, key_name, None)?;
+    let name_len = key_name.len();
+    let bound_end = FIXED_PREFIX_LEN + name_len;
+    let header_end = bound_end + VERSION_LEN;
     let rest_start = header_end + wrapped_key_len(name_len);
-    let rest = value
-        .get(rest_start..)
-        .ok_or(FormatError::InvalidWrappedKey)?;
+    let (Some(bound_prefix), Some(rest)) = (value.get(..bound_end), value.get(rest_start..)) else {
+        return Err(FormatError::InvalidWrappedKey);
+    };
     let mut out = Vec::with_capacity(value.len());
-    out.extend_from_slice(parsed.bound_prefix);
+    out.extend_from_slice(bound_prefix);
     out.extend_from_slice(&new_version.to_be_bytes());
-    debug_assert_eq!(out.len(), FIXED_PREFIX_LEN + name_len + VERSION_LEN);
     out.extend_from_slice(new_wrapped_key);
     out.extend_from_slice(rest);
     Ok(out)

@@ -27,6 +27,32 @@ pub enum CryptoError {
     )]
     AuthenticationFailed,
 
+    /// A segment of a stream ciphertext did not verify: it was modified, moved (reordered,
+    /// duplicated), or the stream was truncated or extended (the last segment's flag), or
+    /// the associated data differs.
+    #[error(
+        "stream ciphertext failed authentication: a segment was modified, reordered, \
+         duplicated or removed, the stream was truncated or extended, or the associated \
+         data differs"
+    )]
+    StreamAuthenticationFailed,
+
+    /// A byte range asked of a stream lies outside its plaintext or is reversed.
+    #[error("byte range {start}..{end} is outside the stream's {len} bytes of plaintext")]
+    RangeOutOfBounds {
+        /// First byte asked for.
+        start: u64,
+        /// One past the last byte asked for.
+        end: u64,
+        /// Plaintext length of the stream.
+        len: u64,
+    },
+
+    /// A stream writer broke the segment rules (a programming error in the adapter, or a
+    /// stream past 2^32 segments); never caused by the bytes of a value.
+    #[error("stream ciphertext misuse: {0}")]
+    StreamMisuse(&'static str),
+
     /// A signature was given where a ciphertext was expected, or vice versa.
     #[error("wrong kind of value: expected {expected}, found {found}")]
     WrongKind {

@@ -10,7 +10,8 @@
 //! ```text
 //! 0      2  magic "RK"
 //! 2      1  format version (1)
-//! 3      1  kind (1 = ciphertext, 2 = signature, 3 = envelope ciphertext)
+//! 3      1  kind (1 = ciphertext, 2 = signature, 3 = envelope ciphertext,
+//!           4 = stream ciphertext)
 //! 4      1  N = key-name length, 1..=64
 //! 5      N  key name, [A-Za-z0-9_.-]
 //! 5+N    4  key version, u32 big-endian, >= 1
@@ -50,6 +51,11 @@ const KIND_SIGNATURE: u8 = 0x02;
 /// Kind byte value of an envelope ciphertext (made locally by a client
 /// under a data key that the server wrapped; see `envelope_value.rs`).
 const KIND_ENVELOPE: u8 = 0x03;
+/// Kind byte value of a stream ciphertext (segments under a data key; see
+/// `stream.rs`).
+const KIND_STREAM: u8 = 0x04;
+/// Length of a stream header's segment-size field (u32 big-endian).
+pub(crate) const SEGMENT_SIZE_LEN: usize = 4;
 
 /// What an envelope contains; stored in byte 3 so a value can never be
 /// mistaken for the other kind (the kind is also covered by the AEAD/MAC).
@@ -62,6 +68,9 @@ pub enum Kind {
     /// Envelope ciphertext (kind byte 0x03): a wrapped data key, then a
     /// payload sealed locally under a key derived from that data key.
     EnvelopeCiphertext,
+    /// Stream ciphertext (kind byte 0x04): the envelope's header and wrapped
+    /// data key, then a payload of any length in authenticated segments.
+    StreamCiphertext,
 }
 
 impl Kind {
@@ -71,15 +80,17 @@ impl Kind {
             Kind::Ciphertext => KIND_CIPHERTEXT,
             Kind::Signature => KIND_SIGNATURE,
             Kind::EnvelopeCiphertext => KIND_ENVELOPE,
+            Kind::StreamCiphertext => KIND_STREAM,
         }
     }
 
     /// Decodes a kind byte.
-    const fn from_byte(byte: u8) -> Result<Kind, FormatError> {
+    pub(crate) const fn from_byte(byte: u8) -> Result<Kind, FormatError> {
         match byte {
             KIND_CIPHERTEXT => Ok(Kind::Ciphertext),
             KIND_SIGNATURE => Ok(Kind::Signature),
             KIND_ENVELOPE => Ok(Kind::EnvelopeCiphertext),
+            KIND_STREAM => Ok(Kind::StreamCiphertext),
             other => Err(FormatError::UnknownKind(other)),
         }
     }
@@ -91,7 +102,7 @@ impl Kind {
     const fn header_extra_len(self) -> usize {
         match self {
             Kind::Ciphertext => NONCE_LEN,
-            Kind::Signature | Kind::EnvelopeCiphertext => 0,
+            Kind::Signature | Kind::EnvelopeCiphertext | Kind::StreamCiphertext => 0,
         }
     }
 
@@ -108,6 +119,12 @@ impl Kind {
                     + NONCE_LEN
                     + TAG_LEN
             }
+            Kind::StreamCiphertext => {
+                header_len(Kind::Ciphertext, name_len) + KEY_LEN + TAG_LEN // wrapped key
+                    + ENVELOPE_SALT_LEN
+                    + SEGMENT_SIZE_LEN
+                    + TAG_LEN // one empty last segment
+            }
         }
     }
 }
@@ -118,6 +135,7 @@ impl fmt::Display for Kind {
             Kind::Ciphertext => "an AES-256-GCM ciphertext",
             Kind::Signature => "an HMAC-SHA256 signature",
             Kind::EnvelopeCiphertext => "an envelope ciphertext",
+            Kind::StreamCiphertext => "a stream ciphertext",
         })
     }
 }
@@ -329,7 +347,8 @@ impl<'a> Envelope<'a> {
     }
 
     /// Kind 1: ciphertext || tag; kind 2: the 32-byte MAC; kind 3: wrapped
-    /// key || salt || nonce || payload || tag.
+    /// key || salt || nonce || payload || tag; kind 4: wrapped key || salt ||
+    /// segment size || segments.
     pub fn body(&self) -> &'a [u8] {
         self.body
     }
@@ -342,7 +361,7 @@ impl<'a> Envelope<'a> {
                 let start = self.header.len().checked_sub(NONCE_LEN)?;
                 self.header.get(start..)
             }
-            Kind::Signature | Kind::EnvelopeCiphertext => None,
+            Kind::Signature | Kind::EnvelopeCiphertext | Kind::StreamCiphertext => None,
         }
     }
 }
@@ -464,8 +483,8 @@ mod tests {
             FormatError::UnsupportedFormatVersion(2)
         );
         assert_eq!(
-            Envelope::parse(b"RK\x01\x04").unwrap_err(),
-            FormatError::UnknownKind(4)
+            Envelope::parse(b"RK\x01\x05").unwrap_err(),
+            FormatError::UnknownKind(5)
         );
         assert_eq!(
             Envelope::parse(b"RK\x01\x00").unwrap_err(),

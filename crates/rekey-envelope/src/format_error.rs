@@ -35,11 +35,11 @@ pub enum FormatError {
     #[error("unsupported ciphertext format version {0}; this server reads version 1")]
     UnsupportedFormatVersion(u8),
 
-    /// The kind byte is not ciphertext (0x01), signature (0x02) or
-    /// envelope ciphertext (0x03).
+    /// The kind byte is not ciphertext (0x01), signature (0x02), envelope
+    /// ciphertext (0x03) or stream ciphertext (0x04).
     #[error(
         "unknown ciphertext kind 0x{0:02x}; expected 0x01 (AES-256-GCM ciphertext), \
-         0x02 (HMAC-SHA256 signature) or 0x03 (envelope ciphertext)"
+         0x02 (HMAC-SHA256 signature), 0x03 (envelope ciphertext) or 0x04 (stream ciphertext)"
     )]
     UnknownKind(u8),
 
@@ -71,6 +71,20 @@ pub enum FormatError {
         /// The kind the value actually has.
         found: Kind,
     },
+
+    /// An operation on stream ciphertexts was given another kind of value.
+    #[error("not a stream ciphertext: found {found}, expected kind 0x04")]
+    NotStreamCiphertext {
+        /// The kind the value actually has.
+        found: Kind,
+    },
+
+    /// A stream header's segment size is outside the range the format allows.
+    #[error(
+        "stream ciphertext has an invalid segment size of {0} bytes; it must be between \
+         256 and 1048576"
+    )]
+    InvalidSegmentSize(u32),
 
     /// The data key embedded in an envelope ciphertext is not a kind-0x01
     /// ciphertext under the key name and key version the envelope's header

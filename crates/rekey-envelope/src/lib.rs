@@ -9,7 +9,9 @@
 //! wipe their memory on drop. The wire format is specified in
 //! `docs/ciphertext-format.md` and pinned by `tests/vectors/ciphertext-v1.json`
 //! and `tests/vectors/envelope-v1.json` (envelope ciphertexts: values a client
-//! seals locally under a [`DataKey`] from the server's `GenerateDataKey`).
+//! seals locally under a [`DataKey`] from the server's `GenerateDataKey`) and
+//! `tests/vectors/stream-v1.json` (stream ciphertexts: payloads of any length in
+//! authenticated segments, [`StreamSealer`] / [`StreamOpener`] / [`StreamLayout`]).
 #![forbid(unsafe_code)]
 
 mod aead;
@@ -24,6 +26,7 @@ mod material;
 pub mod rng;
 mod root;
 mod short_hkdf;
+mod stream;
 
 pub use aead::EncryptionKey;
 pub use data_key::DataKey;
@@ -39,6 +42,11 @@ pub use format_error::FormatError;
 pub use mac::SigningKey;
 pub use material::{KeyMaterial, KEY_LEN};
 pub use root::RootKey;
+pub use stream::{
+    stream_header_len, stream_header_len_from_prefix, stream_len, validate_segment_size,
+    StreamHeader, StreamLayout, StreamOpener, StreamSealer, DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE,
+    MIN_SEGMENT_SIZE,
+};
 
 #[cfg(test)]
 mod test_support;
@@ -60,6 +68,8 @@ mod tests {
         assert_send_sync::<CryptoError>();
         assert_send_sync::<DataKey>();
         assert_send_sync::<EnvelopeCiphertext<'static>>();
+        assert_send_sync::<StreamSealer>();
+        assert_send_sync::<StreamOpener>();
     }
 
     #[test]

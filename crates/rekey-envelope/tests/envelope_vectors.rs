@@ -279,3 +279,7 @@ fn values_made_by_every_client_open() {
         "envelope-made-by-rust.json is missing: {makers:?}"
     );
 }
+
+/// The stream-ciphertext vectors, in this test binary to keep the number of binaries down.
+#[path = "stream/vectors.rs"]
+mod stream_vectors;

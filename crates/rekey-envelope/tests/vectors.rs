@@ -76,12 +76,17 @@ fn error_name(err: &CryptoError) -> &'static str {
             FormatError::NotEnvelopeCiphertext { .. } => "NotEnvelopeCiphertext",
             FormatError::InvalidWrappedKey => "InvalidWrappedKey",
             FormatError::WrappedKeyMismatch => "WrappedKeyMismatch",
+            FormatError::NotStreamCiphertext { .. } => "NotStreamCiphertext",
+            FormatError::InvalidSegmentSize(_) => "InvalidSegmentSize",
         },
         CryptoError::AuthenticationFailed => "AuthenticationFailed",
         CryptoError::WrongKind { .. } => "WrongKind",
         CryptoError::InvalidKeyLength { .. } => "InvalidKeyLength",
         CryptoError::InvalidRootKey(_) => "InvalidRootKey",
         CryptoError::WrappedKeyInvalid => "WrappedKeyInvalid",
+        CryptoError::StreamAuthenticationFailed => "StreamAuthenticationFailed",
+        CryptoError::RangeOutOfBounds { .. } => "RangeOutOfBounds",
+        CryptoError::StreamMisuse(_) => "StreamMisuse",
     }
 }
 

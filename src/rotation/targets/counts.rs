@@ -36,9 +36,11 @@ fn version_of(encoding: Encoding, key_name: &str, stored_prefix: &[u8]) -> Optio
         }
     };
     match peek_key_version(bytes) {
-        Ok((Kind::Ciphertext | Kind::EnvelopeCiphertext, name, version)) if name == key_name => {
-            Some(version)
-        }
+        Ok((
+            Kind::Ciphertext | Kind::EnvelopeCiphertext | Kind::StreamCiphertext,
+            name,
+            version,
+        )) if name == key_name => Some(version),
         _ => None,
     }
 }

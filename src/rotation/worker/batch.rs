@@ -107,8 +107,10 @@ fn classify(ciphertext: &[u8], key: &str, to_version: u32) -> RowState {
         // Envelope ciphertexts name the version wrapping their data key; migrating one
         // rewraps only that key (KeyManager::reencrypt_to).
         Ok(env)
-            if matches!(env.kind, Kind::Ciphertext | Kind::EnvelopeCiphertext)
-                && env.key_name == key =>
+            if matches!(
+                env.kind,
+                Kind::Ciphertext | Kind::EnvelopeCiphertext | Kind::StreamCiphertext
+            ) && env.key_name == key =>
         {
             if env.key_version == to_version {
                 RowState::Current

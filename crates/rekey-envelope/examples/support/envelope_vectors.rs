@@ -305,8 +305,8 @@ pub fn print() {
         "TooShort",
     ));
     let mut m = worked.clone();
-    m[3] = 0x04;
-    v.push(invalid("kind 0x04", &m, None, "UnknownKind"));
+    m[3] = 0x05;
+    v.push(invalid("kind 0x05", &m, None, "UnknownKind"));
     let plain = wrap(KEY_A, "customer.pii", 7, WRAP_NONCE, DK_1);
     v.push(invalid(
         "a kind-0x01 ciphertext given as an envelope ciphertext",
