@@ -111,15 +111,30 @@ describe("stream header format", () => {
     }
   });
 
-  test("shorter than H + 16 → TooShort with the stream's minimum; a broken wrapped key → InvalidWrappedKey", () => {
+  test("ending inside the header → TooShort; no segment after it → AuthenticationFailed; a broken wrapped key → InvalidWrappedKey", async () => {
     assert.throws(
-      () => parseStreamHeader(value.subarray(0, H + 15)),
+      () => parseStreamHeader(value.subarray(0, H - 1)),
       (e: unknown) =>
         e instanceof FormatError &&
         e.variant === "TooShort" &&
-        e.message === `ciphertext is truncated: ${H + 15} bytes, a valid one has at least ${H + 16}`,
+        e.message === `ciphertext is truncated: ${H - 1} bytes, a valid one has at least ${H + 16}`,
     );
-    assert.equal(parseStreamHeader(value.subarray(0, H + 16)).segmentSize, 256);
+    assert.equal(parseStreamHeader(value.subarray(0, H)).segmentSize, 256);
+    // Another kind is refused once its key name and version are read, before its own length checks.
+    const envelopeValue = key.seal(Buffer.from("x"), Buffer.alloc(0));
+    assert.throws(() => parseStreamHeader(envelopeValue.subarray(0, 9 + NAME.length)), (e: unknown) => e instanceof FormatError && e.variant === "NotStreamCiphertext");
+    // The header with no segment, or part of a tag, is a truncated stream.
+    for (const cut of [H, H + 1, H + 15]) {
+      await assert.rejects(through(new DecryptStream(localResolver(MATERIAL, Buffer.alloc(0))), value.subarray(0, cut)), (e: unknown) => {
+        assert.ok(e instanceof AuthenticationFailedError);
+        assert.equal(e.message, STREAM_AUTH_FAILED);
+        return true;
+      });
+      const truncated = value.subarray(0, cut);
+      const source: RangeSource = { size: cut, read: async (p, n) => truncated.subarray(p, p + n) };
+      await assert.rejects(decryptRangeWith(source, 0, 0, localResolver(MATERIAL, Buffer.alloc(0))), AuthenticationFailedError);
+    }
+    await assert.rejects(through(new DecryptStream(localResolver(MATERIAL, Buffer.alloc(0))), value.subarray(0, H - 1)), InvalidCiphertextError);
     const bad = Buffer.from(value);
     bad[9 + NAME.length + 3] = 0x02; // the wrapped key's kind
     assert.throws(() => parseStreamHeader(bad), (e: unknown) => e instanceof FormatError && e.variant === "InvalidWrappedKey");

@@ -122,6 +122,21 @@ export interface Header {
 
 /** The spec's checks 1-8 on the bytes present, in order. */
 export function parseHeader(value: Uint8Array): Header {
+  const header = parsePrefix(value);
+  const len = value.length;
+  const { kind } = header;
+  const n = header.keyName.length;
+  if (len < minLen(kind, n)) {
+    throw tooShort(len, minLen(kind, n));
+  }
+  if (kind === KIND_SIGNATURE && len > minLen(kind, n)) {
+    throw new FormatError("TrailingBytes", `signature has the wrong length: ${len} bytes, expected exactly ${minLen(kind, n)}`);
+  }
+  return header;
+}
+
+/** The spec's checks 1-7 (magic to key version) on the bytes present, in order. */
+function parsePrefix(value: Uint8Array): Header {
   const len = value.length;
   if (len === 0) {
     throw new FormatError("Empty", "ciphertext is empty");
@@ -166,12 +181,6 @@ export function parseHeader(value: Uint8Array): Header {
   const keyVersion = Buffer.from(value.buffer, value.byteOffset, value.byteLength).readUInt32BE(5 + n);
   if (keyVersion === 0) {
     throw new FormatError("ZeroKeyVersion", "invalid key version 0: key versions start at 1");
-  }
-  if (len < minLen(kind, n)) {
-    throw tooShort(len, minLen(kind, n));
-  }
-  if (kind === KIND_SIGNATURE && len > minLen(kind, n)) {
-    throw new FormatError("TrailingBytes", `signature has the wrong length: ${len} bytes, expected exactly ${minLen(kind, n)}`);
   }
   const keyName = Buffer.from(value.buffer, value.byteOffset + 5, n).toString("ascii");
   return { kind, keyName, keyVersion };
@@ -252,12 +261,15 @@ export interface ParsedStreamHeader {
 }
 
 /**
- * Parses the header of a stream ciphertext: `value` is the whole value or any prefix of it
- * holding at least `H + 16` bytes (a shorter one is `TooShort`, as the whole value would be).
- * Checks 1-10 of the spec in order; `NotStreamCiphertext` for another kind.
+ * Parses the header of a stream ciphertext at the start of `value`, which may hold exactly the
+ * header or more (segments): a reader parses the header before it has read any segment. The
+ * common header's checks 1-7, then `NotStreamCiphertext` for another kind, `TooShort` when
+ * `value` ends inside the header (its `need` is the smallest whole stream, `H + 16`),
+ * `InvalidWrappedKey`, `InvalidSegmentSize`. Missing segments are the reader's business
+ * (AuthenticationFailed: the stream was truncated).
  */
 export function parseStreamHeader(value: Uint8Array): ParsedStreamHeader {
-  const header = parseHeader(value);
+  const header = parsePrefix(value);
   if (header.kind !== KIND_STREAM) {
     throw new FormatError(
       "NotStreamCiphertext",
@@ -266,6 +278,9 @@ export function parseStreamHeader(value: Uint8Array): ParsedStreamHeader {
   }
   const buf = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   const n = header.keyName.length;
+  if (buf.length < streamHeaderLen(n)) {
+    throw tooShort(buf.length, minLen(KIND_STREAM, n));
+  }
   const wrappedKey = embeddedWrappedKey(buf, header);
   const saltEnd = 9 + n + wrappedKey.length + SALT_LEN;
   const segmentSize = buf.readUInt32BE(saltEnd);

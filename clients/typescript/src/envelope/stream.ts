@@ -47,8 +47,8 @@ export const STREAM_AUTH_FAILED =
 
 /** At most 2^32 segments: the index is a u32 in the nonce. */
 const MAX_SEGMENTS = 2 ** 32;
-/** The longest stream header (64-byte key name) plus one tag: enough bytes to parse any header. */
-const MAX_HEADER_READ = streamHeaderLen(64) + TAG_LEN;
+/** The longest stream header (64-byte key name): enough bytes to parse any header. */
+const MAX_HEADER_READ = streamHeaderLen(64);
 
 function authFailed(): AuthenticationFailedError {
   return new AuthenticationFailedError(STREAM_AUTH_FAILED);
@@ -387,7 +387,8 @@ export class EncryptStream extends Transform {
 export type StreamResolver = (header: ParsedStreamHeader) => Promise<SegmentCipher>;
 
 /**
- * Stream ciphertext in, plaintext out. Buffers the header, resolves the stream's cipher (one
+ * Stream ciphertext in, plaintext out. Buffers the header (`TooShort` if the input ends inside
+ * it; no segment after it is a truncation, AuthenticationFailed), resolves the stream's cipher (one
  * Decrypt through the cache), then takes S + 16 bytes at a time, opening a segment as not the
  * last once one more byte has arrived; at the end the rest is the last segment. A stream that
  * ends without a last segment that opens as the last is an error, never a clean end.
@@ -568,8 +569,8 @@ export async function decryptRangeWith(
   end: number,
   resolve: StreamResolver,
 ): Promise<Buffer> {
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || start > end) {
-    throw new InvalidArgumentError(`invalid byte range [${start}, ${end}): it needs 0 <= start <= end`);
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < 0) {
+    throw new InvalidArgumentError(`invalid byte range ${start}..${end}: start and end are byte offsets, integers from 0`);
   }
   const src = await asRangeSource(source);
   const head = Buffer.from(await readFully(src, 0, Math.min(src.size, MAX_HEADER_READ)));
@@ -578,16 +579,14 @@ export async function decryptRangeWith(
   }
   let parsed: ParsedStreamHeader;
   try {
-    const n = head.length > 4 ? head[4]! : 0;
-    const need = n >= 1 && n <= 64 ? streamHeaderLen(n) + TAG_LEN : head.length;
-    parsed = parseStreamHeader(head.subarray(0, Math.min(head.length, need)));
+    parsed = parseStreamHeader(head);
   } catch (e) {
     throw streamError(e);
   }
   const layout = streamLayout(parsed.headerLen, parsed.segmentSize, src.size);
-  if (end > layout.plaintextLen) {
+  if (start > end || end > layout.plaintextLen) {
     throw new InvalidArgumentError(
-      `byte range [${start}, ${end}) is outside the payload of ${layout.plaintextLen} bytes`,
+      `byte range ${start}..${end} is outside the stream's ${layout.plaintextLen} bytes of plaintext`,
     );
   }
   const out = Buffer.alloc(end - start);
