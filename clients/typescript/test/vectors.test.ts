@@ -1,7 +1,9 @@
 // The cross-language vectors, offline: every valid case of tests/vectors/envelope-v1.json is
 // rebuilt byte for byte and opened, every invalid one refused with the spec's variant and
 // the client's error class, and every tests/vectors/envelope-made-by-*.json (made by the
-// other clients' real seal paths) opens to its plaintext.
+// other clients' real seal paths) opens to its plaintext. tests/vectors/stream-v1.json: every
+// stream is rebuilt byte for byte, read sequentially in small and odd-sized chunks and by byte
+// ranges, and every invalid one refused with its variant.
 
 import assert from "node:assert/strict";
 import { createDecipheriv } from "node:crypto";
@@ -9,9 +11,21 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 
-import { AuthenticationFailedError, DATA_KEY_AAD, DataKey, FormatError, parseEnvelope, parseHeader } from "../src/index.js";
+import {
+  AuthenticationFailedError,
+  DATA_KEY_AAD,
+  DataKey,
+  FormatError,
+  InvalidCiphertextError,
+  parseEnvelope,
+  parseHeader,
+  parseStreamHeader,
+  STREAM_AUTH_FAILED,
+} from "../src/index.js";
+import { DecryptStream, decryptRangeWith, type RangeSource, sealStreamWith, streamLayout } from "../src/envelope/stream.js";
 
 import { VECTORS_DIR } from "./harness.js";
+import { localResolver, through, wrapLocally } from "./stream-helpers.js";
 
 interface ValidVector {
   type: "envelope";
@@ -136,6 +150,118 @@ describe("envelope-made-by-*.json", () => {
           () => key.open(parsed, Buffer.concat([hex(c.associated_data_hex), Buffer.from([0])])),
           AuthenticationFailedError,
         );
+      }
+    });
+  }
+});
+
+interface StreamVector {
+  type: "stream";
+  description: string;
+  key_material_hex: string;
+  key_name: string;
+  key_version: number;
+  wrapping_nonce_hex: string;
+  data_key_hex: string;
+  wrapped_key_hex: string;
+  salt_hex: string;
+  segment_size: number;
+  stream_key_hex: string;
+  plaintext_hex: string;
+  associated_data_hex: string;
+  value_hex: string;
+}
+
+describe("stream-v1.json", () => {
+  const streams = JSON.parse(readFileSync(join(VECTORS_DIR, "stream-v1.json"), "utf8")) as (StreamVector | InvalidVector)[];
+  const valid = streams.filter((v): v is StreamVector => v.type === "stream");
+  const invalid = streams.filter((v): v is InvalidVector => v.type === "invalid");
+  const source = (value: Buffer): RangeSource => ({ size: value.length, read: async (p, n) => value.subarray(p, p + n) });
+
+  test("has stream and invalid cases", () => {
+    assert.ok(valid.length >= 5, `${valid.length} streams`);
+    assert.ok(invalid.length >= 8, `${invalid.length} invalid`);
+  });
+
+  for (const v of valid) {
+    test(`rebuilds byte for byte, reads in chunks and by ranges: ${v.description}`, async () => {
+      const material = hex(v.key_material_hex);
+      const value = hex(v.value_hex);
+      const plaintext = hex(v.plaintext_hex);
+      const ad = hex(v.associated_data_hex);
+      const S = v.segment_size;
+      // The server's side: the wrapped key is the data key under the material with that nonce.
+      assert.equal(wrapLocally(material, v.key_name, v.key_version, hex(v.data_key_hex), hex(v.wrapping_nonce_hex)).toString("hex"), v.wrapped_key_hex);
+      const key = new DataKey(v.key_name, v.key_version, hex(v.data_key_hex), hex(v.wrapped_key_hex));
+      const parsed = parseStreamHeader(value);
+      assert.equal(parsed.keyName, v.key_name);
+      assert.equal(parsed.keyVersion, v.key_version);
+      assert.equal(parsed.segmentSize, S);
+      assert.deepEqual(parsed.wrappedKey, hex(v.wrapped_key_hex));
+      assert.deepEqual(parsed.salt, hex(v.salt_hex));
+      assert.equal(parseHeader(value).kind, 0x04);
+      assert.equal(key.streamKey(hex(v.salt_hex)).toString("hex"), v.stream_key_hex);
+      assert.equal(sealStreamWith(key, hex(v.salt_hex), S, plaintext, ad).toString("hex"), v.value_hex);
+      const layout = streamLayout(parsed.headerLen, S, value.length);
+      assert.equal(layout.plaintextLen, plaintext.length);
+      for (const sizes of [[1], [2, 3], [7], [13, 100], [S + 15, S + 17], [value.length]]) {
+        const reader = new DecryptStream(localResolver(material, ad));
+        assert.deepEqual(await through(reader, value, sizes), plaintext, `chunks of ${sizes.join(", ")}`);
+      }
+      const P = plaintext.length;
+      const ranges: [number, number][] = [
+        [0, P],
+        [0, Math.min(1, P)],
+        [Math.max(0, P - 1), P],
+        [Math.max(0, Math.min(S, P) - 1), Math.min(S + 1, P)],
+        [Math.floor(P / 2), Math.floor(P / 2)],
+      ];
+      for (const [a, b] of ranges) {
+        assert.deepEqual(await decryptRangeWith(source(value), a, b, localResolver(material, ad)), plaintext.subarray(a, b), `[${a}, ${b})`);
+      }
+      // Other associated data is refused.
+      await assert.rejects(through(new DecryptStream(localResolver(material, Buffer.concat([ad, Buffer.from([0])]))), value), AuthenticationFailedError);
+      key.wipe();
+    });
+  }
+
+  for (const v of invalid) {
+    test(`refuses ${v.expected_error}: ${v.description}`, async () => {
+      const value = hex(v.value_hex);
+      const material = hex(v.key_material_hex ?? "00".repeat(32));
+      const ad = hex(v.associated_data_hex ?? "");
+      const chunked = [[value.length || 1], [1], [5, 11]];
+      if (v.expected_error === "AuthenticationFailed") {
+        assert.ok(v.key_material_hex !== undefined);
+        for (const sizes of chunked) {
+          await assert.rejects(through(new DecryptStream(localResolver(material, ad)), value, sizes), (e: unknown) => {
+            assert.ok(e instanceof AuthenticationFailedError, String(e));
+            assert.equal(e.message, STREAM_AUTH_FAILED);
+            return true;
+          });
+        }
+      } else {
+        assert.throws(
+          () => parseStreamHeader(value),
+          (e: unknown) => e instanceof FormatError && e.variant === v.expected_error,
+        );
+        // The reader and the range reader turn it into InvalidCiphertextError, with the same message.
+        const message = (() => {
+          try {
+            parseStreamHeader(value);
+          } catch (e) {
+            return (e as Error).message;
+          }
+          return "";
+        })();
+        for (const sizes of chunked) {
+          await assert.rejects(through(new DecryptStream(localResolver(material, ad)), value, sizes), (e: unknown) => {
+            assert.ok(e instanceof InvalidCiphertextError, String(e));
+            assert.equal(e.message, message);
+            return true;
+          });
+        }
+        await assert.rejects(decryptRangeWith(source(value), 0, 0, localResolver(material, ad)), InvalidCiphertextError);
       }
     });
   }

@@ -1,5 +1,6 @@
 // One data key: the 32 plaintext bytes from GenerateDataKey (or unwrapped by Decrypt) and their
-// wrapped form, sealing and opening envelope ciphertexts (kind 0x03) with node:crypto.
+// wrapped form, sealing and opening envelope ciphertexts (kind 0x03) with node:crypto, and
+// deriving the stream keys of stream ciphertexts (kind 0x04, see stream.ts).
 // Per message: a random 16-byte salt and 12-byte nonce; message key =
 // HKDF-SHA256-Expand(DK, "rekey/v1 envelope message key" || salt, 32), which with L = 32 is one
 // HMAC-SHA256(DK, info || 0x01); AES-256-GCM with AAD = value[0, 5+N) || salt || caller's AD.
@@ -25,6 +26,7 @@ import {
   NONCE_LEN,
   type ParsedEnvelope,
   SALT_LEN,
+  STREAM_KEY_LABEL,
   TAG_LEN,
   FormatError,
 } from "./format.js";
@@ -157,6 +159,19 @@ export class DataKey {
     } finally {
       messageKey.fill(0);
     }
+  }
+
+  /**
+   * The stream key of a stream ciphertext with this `salt` (kind 0x04):
+   * HKDF-SHA256-Expand(DK, "rekey/v1 stream segment key" || salt, 32), one HMAC. The caller
+   * owns the returned buffer and must overwrite it with zeros when the stream is done.
+   */
+  streamKey(salt: Uint8Array): Buffer {
+    this.#usable();
+    if (salt.length !== SALT_LEN) {
+      throw new InternalError(`a stream salt has ${SALT_LEN} bytes, not ${salt.length}`);
+    }
+    return createHmac("sha256", this.#key).update(STREAM_KEY_LABEL).update(salt).update(COUNTER_BYTE).digest();
   }
 
   #messageKey(salt: Uint8Array): Buffer {

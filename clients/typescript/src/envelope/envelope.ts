@@ -1,5 +1,6 @@
 // Local envelope encryption: values sealed on the caller's machine under a data key that the
-// server generated and wrapped (docs/ciphertext-format.md, kind 0x03). One GenerateDataKey
+// server generated and wrapped (docs/ciphertext-format.md, kind 0x03), and streams of any
+// length in authenticated segments under such a data key (kind 0x04, stream.ts). One GenerateDataKey
 // call serves many encryptions and one Decrypt call many decryptions
 // (crates/rekey-client/src/envelope/mod.rs).
 //
@@ -8,6 +9,8 @@
 // exposes the values sealed under those keys; revoking the caller's token does not reach keys
 // already cached. A short maxAgeMs narrows both windows at the cost of more calls.
 
+import type { FileHandle } from "node:fs/promises";
+import type { Transform } from "node:stream";
 import { inspect } from "node:util";
 
 import type { Client } from "../client/client.js";
@@ -21,8 +24,41 @@ import type { CacheEvent } from "../client/observer.js";
 import { DataKey } from "./data-key.js";
 import { DecryptCache } from "./decrypt-cache.js";
 import { EncryptCache } from "./encrypt-cache.js";
-import { DATA_KEY_AAD, FormatError, isValidKeyName, parseEnvelope, type ParsedEnvelope } from "./format.js";
+import {
+  DATA_KEY_AAD,
+  DEFAULT_SEGMENT_SIZE,
+  FormatError,
+  isValidKeyName,
+  parseEnvelope,
+  type ParsedEnvelope,
+  type ParsedStreamHeader,
+} from "./format.js";
 import type { CachePolicy } from "./policy.js";
+import {
+  beginStream,
+  checkSegmentSize,
+  DecryptStream,
+  decryptRangeWith,
+  EncryptStream,
+  randomSalt,
+  type RangeSource,
+  type SegmentCipher,
+  streamCipher,
+} from "./stream.js";
+
+/** Options of {@link Envelope.createEncryptStream}. */
+export interface EncryptStreamOptions {
+  /** Bound to every segment; give the same bytes to decrypt (e.g. the object's path). Default empty. */
+  associatedData?: Uint8Array | string | undefined;
+  /** Plaintext bytes per segment, 256 to 1048576. Default 65536. */
+  segmentSize?: number | undefined;
+}
+
+/** Options of {@link Envelope.createDecryptStream} and {@link Envelope.decryptRange}. */
+export interface DecryptStreamOptions {
+  /** The associated data the stream was encrypted with. Default empty. */
+  associatedData?: Uint8Array | string | undefined;
+}
 
 /** Counters of an Envelope's caches since it was made. */
 export interface CacheStats {
@@ -78,26 +114,7 @@ export class Envelope {
   async encrypt(plaintext: Uint8Array | string, associatedData: Uint8Array | string = new Uint8Array()): Promise<Buffer> {
     const data = bytes(plaintext);
     const ad = bytes(associatedData);
-    for (;;) {
-      // take() and seal() run in one synchronous step: nothing can evict the key in between.
-      const key = this.#encrypt.take(this.policy, data.length);
-      if (key !== undefined) {
-        this.#count("encrypt-hit", "encryptHits", 1);
-        return key.seal(data, ad);
-      }
-      if (this.#encrypt.refill === undefined) {
-        // This call fetches; the key comes back pinned for it and already counts its message.
-        this.#encrypt.refill = this.#refill(data.length);
-        const own = await this.#encrypt.refill;
-        try {
-          return own.seal(data, ad);
-        } finally {
-          own.release();
-        }
-      }
-      // Another call is fetching: wait for it, then take the new key like everyone else.
-      await this.#encrypt.refill;
-    }
+    return this.#withEncryptKey(data.length, (key) => key.seal(data, ad));
   }
 
   /**
@@ -114,33 +131,59 @@ export class Envelope {
     } catch (e) {
       throw e instanceof FormatError ? new InvalidCiphertextError(e.message) : e;
     }
-    if (parsed.keyName !== this.keyName) {
-      throw new InvalidCiphertextError(
-        `the value was sealed under key ${JSON.stringify(parsed.keyName)}; this envelope is for key ${JSON.stringify(this.keyName)}`,
-      );
-    }
+    this.#checkKeyName(parsed.keyName);
     const ad = bytes(associatedData);
-    const id = parsed.wrappedKey.toString("latin1");
-    const cached = this.#cached(id);
-    if (cached !== undefined) {
-      return cached.open(parsed, ad);
-    }
-    let inflight = this.#decrypt.inflight.get(id);
-    if (inflight === undefined) {
-      inflight = { promise: this.#unwrap(id, parsed), waiters: 1 };
-      this.#decrypt.inflight.set(id, inflight);
-    } else {
-      inflight.waiters++;
-      this.#count("decrypt-hit", "decryptHits", 1);
-    }
-    // The unwrapper retained the key once per waiter before resolving: it cannot be wiped
-    // until this decryption releases it.
-    const key = await inflight.promise;
-    try {
-      return key.open(parsed, ad);
-    } finally {
-      key.release();
-    }
+    return this.#withDecryptKey(parsed.keyName, parsed.wrappedKey, (key) => key.open(parsed, ad));
+  }
+
+  /**
+   * A Transform that encrypts what is written to it into a stream ciphertext (kind 0x04):
+   * plaintext in, the stream header then its segments out, in constant memory (one segment of
+   * plaintext buffered). The data key comes from the encrypt cache, counted as one message of 0
+   * bytes, on the first data written (or at the end of an empty stream). `segmentSize`
+   * (256 to 1048576, default 65536) is checked now: InvalidArgumentError is thrown.
+   * Other failures (the GenerateDataKey call) are emitted as the stream's 'error'.
+   *
+   *     await pipeline(createReadStream("a.csv"), envelope.createEncryptStream(), createWriteStream("a.csv.rk"));
+   */
+  createEncryptStream(options: EncryptStreamOptions = {}): Transform {
+    const segmentSize = checkSegmentSize(options.segmentSize ?? DEFAULT_SEGMENT_SIZE);
+    const ad = Buffer.from(bytes(options.associatedData ?? new Uint8Array()));
+    return new EncryptStream(segmentSize, () =>
+      this.#withEncryptKey(0, (key) => beginStream(key, randomSalt(), segmentSize, ad)),
+    );
+  }
+
+  /**
+   * A Transform that decrypts a stream ciphertext made by any client for this key, with the
+   * same `associatedData`: ciphertext in, plaintext out, each segment released once it is
+   * authenticated. Its data key is unwrapped through the decrypt cache when the header has
+   * arrived. Emits 'error' with InvalidCiphertextError (not a stream ciphertext of this key),
+   * AuthenticationFailedError (a segment modified, reordered, duplicated or dropped, the stream
+   * truncated or extended, other associated data) or the error of Decrypt. A stream that ends
+   * without its last segment errors and never ends cleanly: treat the output as incomplete
+   * unless the pipeline finished without error.
+   */
+  createDecryptStream(options: DecryptStreamOptions = {}): Transform {
+    const ad = Buffer.from(bytes(options.associatedData ?? new Uint8Array()));
+    return new DecryptStream((header) => this.#streamCipher(header, ad));
+  }
+
+  /**
+   * Plaintext bytes `[start, end)` of the stream ciphertext in `source` (a FileHandle from
+   * node:fs/promises, or `{ size, read(position, length) }`): reads the header and only the
+   * segments holding the range. InvalidArgumentError for a range outside the payload
+   * (`start > end` or `end` past the plaintext's length); otherwise the errors of
+   * createDecryptStream. It authenticates the segments it reads, not the rest of the stream.
+   */
+  async decryptRange(
+    source: RangeSource | FileHandle,
+    start: number,
+    end: number,
+    options: DecryptStreamOptions = {},
+  ): Promise<Buffer> {
+    const ad = Buffer.from(bytes(options.associatedData ?? new Uint8Array()));
+    return decryptRangeWith(source, start, end, (header) => this.#streamCipher(header, ad));
   }
 
   /** Fetches a data key now if none is usable, so the first encryption does not wait. */
@@ -210,6 +253,75 @@ export class Envelope {
     return key;
   }
 
+  /**
+   * Runs `use` synchronously with a data key for one message of `len` bytes: the cached one,
+   * or one fetched by this call (concurrent callers share the fetch). Nothing can evict the
+   * key between take() and use().
+   */
+  async #withEncryptKey<T>(len: number, use: (key: DataKey) => T): Promise<T> {
+    for (;;) {
+      const key = this.#encrypt.take(this.policy, len);
+      if (key !== undefined) {
+        this.#count("encrypt-hit", "encryptHits", 1);
+        return use(key);
+      }
+      if (this.#encrypt.refill === undefined) {
+        // This call fetches; the key comes back pinned for it and already counts its message.
+        this.#encrypt.refill = this.#refill(len);
+        const own = await this.#encrypt.refill;
+        try {
+          return use(own);
+        } finally {
+          own.release();
+        }
+      }
+      // Another call is fetching: wait for it, then take the new key like everyone else.
+      await this.#encrypt.refill;
+    }
+  }
+
+  /**
+   * Runs `use` with the data key of `wrappedKey`: from the decrypt cache, else unwrapped by one
+   * Decrypt call shared with every concurrent caller waiting for the same wrapped key.
+   */
+  async #withDecryptKey<T>(keyName: string, wrappedKey: Buffer, use: (key: DataKey) => T): Promise<T> {
+    const id = wrappedKey.toString("latin1");
+    const cached = this.#cached(id);
+    if (cached !== undefined) {
+      return use(cached);
+    }
+    let inflight = this.#decrypt.inflight.get(id);
+    if (inflight === undefined) {
+      inflight = { promise: this.#unwrap(id, keyName, wrappedKey), waiters: 1 };
+      this.#decrypt.inflight.set(id, inflight);
+    } else {
+      inflight.waiters++;
+      this.#count("decrypt-hit", "decryptHits", 1);
+    }
+    // The unwrapper retained the key once per waiter before resolving: it cannot be wiped
+    // until this caller releases it.
+    const key = await inflight.promise;
+    try {
+      return use(key);
+    } finally {
+      key.release();
+    }
+  }
+
+  /** The segment cipher of a stream whose header names this envelope's key. */
+  async #streamCipher(header: ParsedStreamHeader, ad: Buffer): Promise<SegmentCipher> {
+    this.#checkKeyName(header.keyName);
+    return this.#withDecryptKey(header.keyName, header.wrappedKey, (key) => streamCipher(key, header, ad));
+  }
+
+  #checkKeyName(keyName: string): void {
+    if (keyName !== this.keyName) {
+      throw new InvalidCiphertextError(
+        `the value was sealed under key ${JSON.stringify(keyName)}; this envelope is for key ${JSON.stringify(this.keyName)}`,
+      );
+    }
+  }
+
   #cached(id: string): DataKey | undefined {
     const { key, expired } = this.#decrypt.get(id);
     this.#count("evicted", "evictions", expired);
@@ -219,14 +331,14 @@ export class Envelope {
     return key;
   }
 
-  /** One Decrypt call of the embedded wrapped key, shared by every decryption waiting for it. */
-  async #unwrap(id: string, parsed: ParsedEnvelope): Promise<DataKey> {
-    const wrappedKey = Buffer.from(parsed.wrappedKey);
+  /** One Decrypt call of an embedded wrapped key, shared by every decryption waiting for it. */
+  async #unwrap(id: string, keyName: string, embedded: Buffer): Promise<DataKey> {
+    const wrappedKey = Buffer.from(embedded);
     let key: DataKey;
     try {
       const response = await this.#client.decrypt({ ciphertext: wrappedKey, associatedData: DATA_KEY_AAD });
       try {
-        key = new DataKey(parsed.keyName, response.keyVersion, response.plaintext, wrappedKey);
+        key = new DataKey(keyName, response.keyVersion, response.plaintext, wrappedKey);
       } catch {
         throw new InvalidCiphertextError("the value's embedded data key does not unwrap to a data key");
       } finally {
