@@ -130,7 +130,8 @@ impl From<rekey_client::Error> for CliError {
             | E::Config { message } => (Exit::Usage, message),
             E::VersionRetired { message }
             | E::FailedPrecondition { message }
-            | E::Internal { message } => (Exit::Failed, message),
+            | E::Internal { message }
+            | E::Io { message, .. } => (Exit::Failed, message),
         };
         CliError::new(exit, message)
     }

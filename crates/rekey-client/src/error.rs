@@ -65,6 +65,14 @@ pub enum Error {
     /// The connection failed in a way gRPC reports without a documented status.
     #[error("transport: {message}")]
     Transport { message: String },
+    /// Reading or writing the caller's own stream (a file, a socket) failed while encrypting
+    /// or decrypting it; nothing to do with the server. (Python and TypeScript raise their
+    /// native I/O errors here.)
+    #[error("I/O: {message}")]
+    Io {
+        kind: std::io::ErrorKind,
+        message: String,
+    },
 }
 
 /// What the call sent, which decides how an ambiguous status reads: INVALID_ARGUMENT on a call

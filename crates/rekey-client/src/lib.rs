@@ -7,6 +7,9 @@
 //! - [`Error`]: a closed enum of what can go wrong, mapped from the documented status codes.
 //! - [`EnvelopeCipher`]: local envelope encryption with a cached data key, so thousands of
 //!   encryptions cost one GenerateDataKey call and still get a key of their own each.
+//! - Streams: [`EnvelopeCipher::encrypt_writer`] / [`EnvelopeCipher::decrypt_reader`]
+//!   (tokio `AsyncWrite` / `AsyncRead`), `encrypt_stream`, `decrypt_stream` and
+//!   `decrypt_range`: files of any size in constant memory, one data key per stream.
 //! - [`Client::encrypt_many`], [`Client::decrypt_many`], [`Client::rewrap_many`]: any number
 //!   of items through the batch rpcs, a result per item in input order.
 //! - [`describe`]: kind, key name and version of any Rekey value, offline.
@@ -29,7 +32,9 @@ mod rpcs;
 pub use builder::{ClientBuilder, DEFAULT_ADDR};
 pub use client::{CallOptions, Client};
 pub use describe::{describe, ValueInfo};
-pub use envelope::{CachePolicy, CacheStats, EnvelopeCipher};
+pub use envelope::{
+    CachePolicy, CacheStats, DecryptReader, EncryptWriter, EnvelopeCipher, StreamOptions,
+};
 pub use error::Error;
 pub use observer::{CacheEvent, Observer};
 pub use rekey_envelope::{FormatError, Kind};

@@ -400,15 +400,38 @@ impl StreamOpener {
         last: bool,
         buf: &mut Vec<u8>,
     ) -> Result<(), CryptoError> {
-        let result = self.open_in_place(index, last, buf);
+        match self.open_segment_in_place(index, last, buf) {
+            Ok(len) => {
+                buf.truncate(len);
+                Ok(())
+            }
+            Err(e) => {
+                buf.clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// [`StreamOpener::open_segment`] on a slice holding exactly the segment's ciphertext
+    /// and tag; returns the plaintext length (the plaintext is `buf[..len]`). For readers
+    /// that keep bytes of the next segment in the same buffer.
+    ///
+    /// # Errors
+    /// As for [`StreamOpener::open_segment`]; `buf` is then zeroed.
+    pub fn open_segment_in_place(
+        &self,
+        index: u64,
+        last: bool,
+        buf: &mut [u8],
+    ) -> Result<usize, CryptoError> {
+        let result = self.open_slice(index, last, buf);
         if result.is_err() {
             zeroize::Zeroize::zeroize(buf);
-            buf.clear();
         }
         result
     }
 
-    fn open_in_place(&self, index: u64, last: bool, buf: &mut Vec<u8>) -> Result<(), CryptoError> {
+    fn open_slice(&self, index: u64, last: bool, buf: &mut [u8]) -> Result<usize, CryptoError> {
         let body_len = buf
             .len()
             .checked_sub(TAG_LEN)
@@ -424,8 +447,7 @@ impl StreamOpener {
         self.cipher
             .decrypt_inout_detached((&nonce).into(), &self.aad, body.into(), tag)
             .map_err(|_| CryptoError::StreamAuthenticationFailed)?;
-        buf.truncate(body_len);
-        Ok(())
+        Ok(body_len)
     }
 }
 

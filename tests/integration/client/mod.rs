@@ -5,6 +5,7 @@ mod batch;
 mod envelope;
 mod errors;
 mod retries;
+mod stream;
 
 use std::sync::Mutex;
 

@@ -5,6 +5,7 @@
 mod decrypt_cache;
 mod encrypt_cache;
 mod policy;
+mod stream;
 #[cfg(test)]
 mod tests;
 
@@ -22,6 +23,7 @@ use crate::observer::CacheEvent;
 use decrypt_cache::DecryptCache;
 use encrypt_cache::EncryptCache;
 pub use policy::CachePolicy;
+pub use stream::{DecryptReader, EncryptWriter, StreamOptions};
 
 /// Counters of an [`EnvelopeCipher`]'s caches since it was made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -147,16 +149,10 @@ impl EnvelopeCipher {
         let parsed = EnvelopeCiphertext::parse(value).map_err(|e| Error::InvalidCiphertext {
             message: e.to_string(),
         })?;
-        if parsed.key_name() != self.inner.key_name {
-            return Err(Error::InvalidCiphertext {
-                message: format!(
-                    "the value was sealed under key {:?}; this cipher is for key {:?}",
-                    parsed.key_name(),
-                    self.inner.key_name
-                ),
-            });
-        }
-        let key = self.decrypt_key(&parsed).await?;
+        self.check_key_name(parsed.key_name())?;
+        let key = self
+            .decrypt_key(parsed.key_name(), parsed.wrapped_key())
+            .await?;
         key.open_parsed(&parsed, associated_data)
             .map_err(|_| Error::AuthenticationFailed {
                 message: "envelope ciphertext failed authentication: it was modified, or the \
@@ -264,9 +260,23 @@ impl EnvelopeCipher {
         Ok(key)
     }
 
-    async fn decrypt_key(&self, parsed: &EnvelopeCiphertext<'_>) -> Result<Arc<DataKey>, Error> {
+    /// Refuses a value sealed under another key than this cipher's.
+    fn check_key_name(&self, key_name: &str) -> Result<(), Error> {
+        if key_name == self.inner.key_name {
+            return Ok(());
+        }
+        Err(Error::InvalidCiphertext {
+            message: format!(
+                "the value was sealed under key {key_name:?}; this cipher is for key {:?}",
+                self.inner.key_name
+            ),
+        })
+    }
+
+    /// The data key of a value (envelope or stream) that embeds `wrapped`, from the cache
+    /// or one Decrypt call shared by everyone waiting for the same key.
+    async fn decrypt_key(&self, key_name: &str, wrapped: &[u8]) -> Result<Arc<DataKey>, Error> {
         let inner = &self.inner;
-        let wrapped = parsed.wrapped_key();
         if let Some(key) = self.cached(wrapped) {
             return Ok(key);
         }
@@ -280,7 +290,7 @@ impl EnvelopeCipher {
         if let Some(err) = unwrapping.as_ref() {
             return Err(err.clone());
         }
-        let result = self.unwrap_key(parsed).await;
+        let result = self.unwrap_key(key_name, wrapped).await;
         inner.decrypt.release(wrapped);
         if let Err(err) = &result {
             *unwrapping = Some(err.clone());
@@ -302,20 +312,20 @@ impl EnvelopeCipher {
     }
 
     /// One Decrypt call of the embedded wrapped key.
-    async fn unwrap_key(&self, parsed: &EnvelopeCiphertext<'_>) -> Result<DataKey, Error> {
+    async fn unwrap_key(&self, key_name: &str, wrapped: &[u8]) -> Result<DataKey, Error> {
         let response = self
             .inner
             .client
             .decrypt(DecryptRequest {
-                ciphertext: parsed.wrapped_key().to_vec(),
+                ciphertext: wrapped.to_vec(),
                 associated_data: DATA_KEY_AAD.to_vec(),
             })
             .await?;
         DataKey::new(
-            parsed.key_name(),
+            key_name,
             response.key_version,
             &response.plaintext,
-            parsed.wrapped_key().to_vec(),
+            wrapped.to_vec(),
         )
         .map_err(|_| Error::InvalidCiphertext {
             message: "the value's embedded data key does not unwrap to a data key".into(),
