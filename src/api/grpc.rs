@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, Streaming};
 
 use crate::admin::Admin;
 use crate::api::batch::{BatchLimits, Tally};
+use crate::api::stream_rpcs::{Answers, StreamRpcs};
 use crate::api::{convert, guard};
 use crate::auth::{Authenticator, Operation, Principal};
 use crate::keystore::KeyManager;
@@ -24,6 +25,7 @@ pub(crate) struct KeyServiceImpl {
     auth: Arc<Authenticator>,
     metrics: Arc<Metrics>,
     limits: BatchLimits,
+    streams: StreamRpcs,
 }
 
 impl KeyServiceImpl {
@@ -35,6 +37,11 @@ impl KeyServiceImpl {
         limits: BatchLimits,
     ) -> Self {
         Self {
+            streams: StreamRpcs {
+                manager: Arc::clone(engine.manager()),
+                engine: Arc::clone(&engine),
+                auth: Arc::clone(&auth),
+            },
             manager: Arc::clone(engine.manager()),
             engine,
             admin,
@@ -299,6 +306,24 @@ impl KeyService for KeyServiceImpl {
             })
             .collect();
         Ok(Response::new(proto::RewrapBatchResponse { results }))
+    }
+
+    type EncryptStreamStream = Answers<proto::EncryptStreamResponse>;
+
+    async fn encrypt_stream(
+        &self,
+        request: Request<Streaming<proto::EncryptStreamRequest>>,
+    ) -> RpcResult<Self::EncryptStreamStream> {
+        self.streams.encrypt(request).await
+    }
+
+    type DecryptStreamStream = Answers<proto::DecryptStreamResponse>;
+
+    async fn decrypt_stream(
+        &self,
+        request: Request<Streaming<proto::DecryptStreamRequest>>,
+    ) -> RpcResult<Self::DecryptStreamStream> {
+        self.streams.decrypt(request).await
     }
 
     async fn sign(&self, request: Request<proto::SignRequest>) -> RpcResult<proto::SignResponse> {

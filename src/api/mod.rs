@@ -11,3 +11,4 @@ pub(crate) mod http;
 pub(crate) mod report_proto;
 pub(crate) mod rotation_grpc;
 mod status;
+pub(crate) mod stream_rpcs;
