@@ -321,6 +321,42 @@ pub(crate) enum DataCommand {
         #[arg(long, value_name = "B64")]
         signature: String,
     },
+    /// Encrypt a file of any size into a stream ciphertext, locally under a data key from the
+    /// server (one GenerateDataKey call; the file never leaves this machine), in constant
+    /// memory, with a progress bar on a terminal. `-` reads stdin or writes stdout.
+    EncryptFile {
+        /// Key name, e.g. FILE_ENCRYPTION.
+        #[arg(long)]
+        key: String,
+        #[command(flatten)]
+        aad: AadArgs,
+        /// Plaintext bytes per segment, 256 to 1048576: smaller segments make byte-range
+        /// reads cheaper, larger ones cost less per byte.
+        #[arg(long, default_value_t = 65536, value_name = "BYTES")]
+        segment_size: u32,
+        /// Replace OUT if it exists.
+        #[arg(long)]
+        force: bool,
+        /// The file to encrypt, or - for stdin.
+        input: PathBuf,
+        /// Where to write the stream ciphertext, or - for stdout. Written to a temporary file
+        /// beside it and renamed only when complete.
+        output: PathBuf,
+    },
+    /// Decrypt a stream ciphertext made by encrypt-file, a client's stream encryption or
+    /// EncryptStream. OUT appears only once every segment (and the end) authenticated.
+    DecryptFile {
+        #[command(flatten)]
+        aad: AadArgs,
+        /// Replace OUT if it exists.
+        #[arg(long)]
+        force: bool,
+        /// The stream ciphertext, or - for stdin.
+        input: PathBuf,
+        /// Where to write the plaintext, or - for stdout (then a failure at the end leaves
+        /// the plaintext of the segments before it written: check the exit code).
+        output: PathBuf,
+    },
     /// A fresh 256-bit data key: JSON with the plaintext key and its wrapped form (base64),
     /// or only the wrapped key with --wrapped-only.
     Datakey {

@@ -1,4 +1,5 @@
-//! `rekey encrypt | decrypt | sign | verify | datakey`: the data plane for scripts, in the
+//! `rekey encrypt | decrypt | sign | verify | datakey` (and `encrypt-file | decrypt-file`, in
+//! `files.rs`): the data plane for scripts, in the
 //! spirit of `vault write transit/encrypt`. The message or plaintext is read from stdin as raw
 //! bytes; ciphertexts and signatures are written (and read) as base64 lines, or as raw bytes
 //! with `--raw`; plaintext is written as raw bytes. Exit codes as for every client command
@@ -14,6 +15,7 @@ use zeroize::Zeroizing;
 use super::args::{AadArgs, DataCommand};
 use super::client::Conn;
 use super::exit::{CliError, Exit};
+use super::files::{self, FileJob};
 use super::output::emit_json;
 use crate::proto::{
     DecryptRequest, EncryptRequest, GenerateDataKeyRequest, SignRequest, VerifyRequest,
@@ -106,6 +108,36 @@ pub(super) async fn run(conn: &Conn, command: DataCommand) -> Result<Exit, CliEr
             if !reply.valid {
                 return Ok(Exit::Failed);
             }
+        }
+        DataCommand::EncryptFile {
+            key,
+            aad,
+            segment_size,
+            force,
+            input,
+            output,
+        } => {
+            let job = FileJob {
+                aad: aad.bytes()?,
+                force,
+                input,
+                output,
+            };
+            return files::encrypt_file(conn, &key, segment_size, job).await;
+        }
+        DataCommand::DecryptFile {
+            aad,
+            force,
+            input,
+            output,
+        } => {
+            let job = FileJob {
+                aad: aad.bytes()?,
+                force,
+                input,
+                output,
+            };
+            return files::decrypt_file(conn, job).await;
         }
         DataCommand::Datakey {
             key,

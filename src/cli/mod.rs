@@ -12,6 +12,7 @@ mod client;
 mod data;
 mod events;
 mod exit;
+mod files;
 mod json;
 mod keys;
 mod output;
@@ -130,7 +131,8 @@ pub(crate) enum Command {
     /// The hash-chained audit log: list records, verify the chain.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Data plane for scripts: encrypt, decrypt, sign, verify, datakey (stdin to stdout).
+    /// Data plane for scripts: encrypt, decrypt, sign, verify, datakey (stdin to stdout),
+    /// encrypt-file and decrypt-file (files of any size).
     #[command(flatten)]
     Data(DataCommand),
     /// Asks the server's grpc.health.v1 service whether Rekey is SERVING (exit 0) or not

@@ -230,4 +230,222 @@ async fn sign_verify_and_datakey(backend: Backend) {
 crate::on_every_backend!(
     encrypt_and_decrypt_through_stdin_and_stdout,
     sign_verify_and_datakey,
+    encrypt_file_and_decrypt_file,
 );
+
+/// `rekey encrypt-file` then `decrypt-file`: a round trip through files and stdin/stdout, a
+/// tampered file refused with no output left behind, OUT protected unless --force.
+async fn encrypt_file_and_decrypt_file(backend: Backend) {
+    let env = TestEnv::new(backend).await;
+    let s = env.start().await;
+    let dir = env.dir();
+    let plain = dir.join("report.pdf");
+    let content: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(&plain, &content).unwrap();
+    let sealed = dir.join("report.pdf.rekey");
+    let (p, c) = (plain.to_str().unwrap(), sealed.to_str().unwrap());
+    let run = rekey(
+        &env,
+        &s,
+        &[
+            "encrypt-file",
+            "--key",
+            "FILE_ENCRYPTION",
+            "--aad",
+            "r",
+            "--segment-size",
+            "4096",
+            p,
+            c,
+        ],
+        b"",
+    )
+    .await;
+    assert_exit(&run, 0);
+    let value = std::fs::read(&sealed).unwrap();
+    assert_eq!(value.len(), 98 + 2 * 15 + 300_000 + 16 * 74);
+    assert_eq!(&value[..4], b"RK\x01\x04");
+    // Not overwritten without --force.
+    let run = rekey(
+        &env,
+        &s,
+        &["encrypt-file", "--key", "FILE_ENCRYPTION", p, c],
+        b"",
+    )
+    .await;
+    assert_exit(&run, 2);
+    assert!(run.stderr.contains("--force"), "{run:?}");
+    let opened = dir.join("opened.pdf");
+    let o = opened.to_str().unwrap();
+    let run = rekey(&env, &s, &["decrypt-file", "--aad", "r", c, o], b"").await;
+    assert_exit(&run, 0);
+    assert!(std::fs::read(&opened).unwrap() == content);
+    // stdin to stdout, with --json on the encrypting side.
+    let run = rekey(
+        &env,
+        &s,
+        &[
+            "--json",
+            "encrypt-file",
+            "--key",
+            "FILE_ENCRYPTION",
+            "-",
+            "-",
+        ],
+        b"piped",
+    )
+    .await;
+    assert_exit(&run, 0);
+    let run = rekey(&env, &s, &["decrypt-file", "-", "-"], &run.stdout).await;
+    assert_exit(&run, 0);
+    assert_eq!(run.stdout, b"piped");
+    // Truncated (last segment dropped): exit 2, and no OUT, no temporary file left.
+    let cut = dir.join("cut.rekey");
+    let last = 300_000 % 4096 + 16;
+    std::fs::write(&cut, &value[..value.len() - last]).unwrap();
+    let never = dir.join("never.pdf");
+    let run = rekey(
+        &env,
+        &s,
+        &[
+            "decrypt-file",
+            "--aad",
+            "r",
+            cut.to_str().unwrap(),
+            never.to_str().unwrap(),
+        ],
+        b"",
+    )
+    .await;
+    assert_exit(&run, 2);
+    assert!(
+        run.stderr
+            .contains("stream ciphertext failed authentication"),
+        "{run:?}"
+    );
+    assert!(!never.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("rekey-partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // Wrong associated data, a file that is not a stream, a bad segment size.
+    let run = rekey(
+        &env,
+        &s,
+        &["decrypt-file", "--aad", "x", c, never.to_str().unwrap()],
+        b"",
+    )
+    .await;
+    assert_exit(&run, 2);
+    let run = rekey(&env, &s, &["decrypt-file", p, never.to_str().unwrap()], b"").await;
+    assert_exit(&run, 2);
+    assert!(run.stderr.contains("RK"), "{run:?}");
+    let run = rekey(
+        &env,
+        &s,
+        &[
+            "encrypt-file",
+            "--key",
+            "FILE_ENCRYPTION",
+            "--segment-size",
+            "100",
+            p,
+            never.to_str().unwrap(),
+        ],
+        b"",
+    )
+    .await;
+    assert_exit(&run, 2);
+    assert!(run.stderr.contains("segment size"), "{run:?}");
+    s.stop().await;
+    env.finish().await;
+}
+
+/// The peak resident memory (VmHWM, KiB) of a process, read while it runs: the kernel's
+/// high-water mark, so sampling late still sees the peak.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `rekey` with a file argument list, its peak RSS sampled until it exits.
+async fn rekey_peak(env: &TestEnv, s: &TestServer, args: &[&str]) -> (i32, u64) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rekey"));
+    command
+        .args(args)
+        .env("REKEY_ADDR", addr(s))
+        .env("REKEY_TOKEN", admin_token(env))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    tokio::task::spawn_blocking(move || {
+        let mut child = command.spawn().expect("the rekey binary runs");
+        let mut peak = 0;
+        loop {
+            if let Some(kib) = peak_rss_kib(child.id()) {
+                peak = peak.max(kib);
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                return (status.code().unwrap_or(-1), peak);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    })
+    .await
+    .unwrap()
+}
+
+/// A 200 MiB file through encrypt-file and decrypt-file: each process stays under 64 MiB of
+/// resident memory (one segment and the I/O buffers, whatever the file's size).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_200_mib_file_round_trips_in_bounded_memory() {
+    let env = TestEnv::new(Backend::Sqlite).await;
+    let s = env.start().await;
+    let dir = env.dir();
+    let plain = dir.join("big.bin");
+    {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&plain).unwrap());
+        let block: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
+        for _ in 0..200 {
+            file.write_all(&block).unwrap();
+        }
+    }
+    let (sealed, opened) = (dir.join("big.rekey"), dir.join("big.out"));
+    let (p, c, o) = (
+        plain.to_str().unwrap(),
+        sealed.to_str().unwrap(),
+        opened.to_str().unwrap(),
+    );
+    let (code, encrypt_peak) = rekey_peak(
+        &env,
+        &s,
+        &["encrypt-file", "--key", "FILE_ENCRYPTION", p, c],
+    )
+    .await;
+    assert_eq!(code, 0);
+    let (code, decrypt_peak) = rekey_peak(&env, &s, &["decrypt-file", c, o]).await;
+    assert_eq!(code, 0);
+    assert!(encrypt_peak > 0 && decrypt_peak > 0, "VmHWM was read");
+    assert!(
+        encrypt_peak < 64 << 10,
+        "encrypt-file peak RSS {encrypt_peak} KiB"
+    );
+    assert!(
+        decrypt_peak < 64 << 10,
+        "decrypt-file peak RSS {decrypt_peak} KiB"
+    );
+    let (a, b) = (
+        std::fs::metadata(&plain).unwrap(),
+        std::fs::metadata(&opened).unwrap(),
+    );
+    assert_eq!(a.len(), b.len());
+    assert!(std::fs::read(&plain).unwrap() == std::fs::read(&opened).unwrap());
+    for path in [&plain, &sealed, &opened] {
+        std::fs::remove_file(path).unwrap();
+    }
+    s.stop().await;
+    env.finish().await;
+}

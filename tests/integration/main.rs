@@ -28,5 +28,6 @@ mod secrets;
 mod startup;
 mod store_ctx;
 mod store_suite;
+mod stream_rpcs;
 mod supervision;
 mod tls;

@@ -29,6 +29,10 @@ pub struct EchoKeyService {
 
 type RpcResult<T> = Result<Response<T>, Status>;
 
+/// The answer stream of the echoing stream rpcs.
+pub type Echoed<T> =
+    std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<T, Status>> + Send + 'static>>;
+
 #[tonic::async_trait]
 impl KeyService for EchoKeyService {
     async fn encrypt(
@@ -116,6 +120,39 @@ impl KeyService for EchoKeyService {
         _request: Request<proto::RewrapBatchRequest>,
     ) -> RpcResult<proto::RewrapBatchResponse> {
         Err(Status::unimplemented("echo baseline"))
+    }
+
+    type EncryptStreamStream = Echoed<proto::EncryptStreamResponse>;
+
+    /// Each plaintext chunk straight back: the transport's ceiling for EncryptStream.
+    async fn encrypt_stream(
+        &self,
+        request: Request<tonic::Streaming<proto::EncryptStreamRequest>>,
+    ) -> RpcResult<Self::EncryptStreamStream> {
+        let answers = request.into_inner().map(|r| {
+            r.map(|r| proto::EncryptStreamResponse {
+                chunk: r.chunk,
+                key_version: 1,
+            })
+        });
+        Ok(Response::new(Box::pin(answers)))
+    }
+
+    type DecryptStreamStream = Echoed<proto::DecryptStreamResponse>;
+
+    /// Each ciphertext chunk straight back.
+    async fn decrypt_stream(
+        &self,
+        request: Request<tonic::Streaming<proto::DecryptStreamRequest>>,
+    ) -> RpcResult<Self::DecryptStreamStream> {
+        let answers = request.into_inner().map(|r| {
+            r.map(|r| proto::DecryptStreamResponse {
+                chunk: r.chunk,
+                key_name: String::new(),
+                key_version: 1,
+            })
+        });
+        Ok(Response::new(Box::pin(answers)))
     }
 
     async fn sign(&self, _request: Request<proto::SignRequest>) -> RpcResult<proto::SignResponse> {
