@@ -10,6 +10,7 @@ import grpc
 import pytest
 
 from rekey_client import (
+    AsyncClient,
     AuthenticationFailedError,
     CachePolicy,
     Client,
@@ -39,6 +40,7 @@ from rekey_client._caches import DecryptCache, EncryptCache
 from rekey_client._calls import plan
 from rekey_client._data_key import DataKey
 from rekey_client._proto.rekey.v1 import admin_service_pb2, key_service_pb2, rotation_service_pb2
+from rekey_client._stream_rpcs import MAX_MESSAGE_CHUNK, pieces
 from rekey_client.errors import Input, from_status
 
 S = grpc.StatusCode
@@ -211,15 +213,26 @@ def test_https_needs_a_ca_and_certificates_need_https() -> None:
 
 def test_the_rpc_table_covers_every_method_of_every_service() -> None:
     in_proto = {
-        f"/{service.full_name}/{method.name}": (method.input_type.full_name, method.output_type.full_name)
+        f"/{service.full_name}/{method.name}": (
+            method.input_type.full_name,
+            method.output_type.full_name,
+            method.client_streaming and method.server_streaming,
+        )
         for module in (key_service_pb2, rotation_service_pb2, admin_service_pb2)
         for service in module.DESCRIPTOR.services_by_name.values()
         for method in service.methods
+        # Only unary and bidirectional rpcs are wrapped: a half-streaming one would fail here.
+        if method.client_streaming == method.server_streaming
     }
-    in_table = {rpc.path: (rpc.request.DESCRIPTOR.full_name, rpc.response.DESCRIPTOR.full_name) for rpc in _rpcs.ALL}
+    in_table = {
+        rpc.path: (rpc.request.DESCRIPTOR.full_name, rpc.response.DESCRIPTOR.full_name, rpc.streaming)
+        for rpc in _rpcs.ALL
+    }
     assert in_table == in_proto
+    assert {r.method for r in _rpcs.ALL if r.streaming} == {"EncryptStream", "DecryptStream"}
     for rpc in _rpcs.ALL:
         assert hasattr(Client, _snake(rpc.method)), rpc.method
+        assert hasattr(AsyncClient, _snake(rpc.method)), rpc.method
     never = {r.method for r in _rpcs.ALL if not r.idempotent(r.request())}
     assert never == {"Rotate", "Rollback", "CreateToken", "RollbackEvent"}
     assert not _rpcs.SCHEDULE_ROTATION.idempotent(proto.ScheduleRotationRequest(force=True))
@@ -227,6 +240,22 @@ def test_the_rpc_table_covers_every_method_of_every_service() -> None:
 
 def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+def test_stream_chunks_become_messages_of_at_most_one_mib() -> None:
+    assert list(pieces(b"")) == []
+    small = b"abc"
+    assert next(pieces(small)) is small, "a small bytes chunk is sent without a copy"
+    assert list(pieces(bytearray(b"xyz"))) == [b"xyz"]
+    big = bytes(range(256)) * (MAX_MESSAGE_CHUNK // 256 * 2 + 3)
+    parts = list(pieces(memoryview(big)))
+    assert [len(p) for p in parts] == [MAX_MESSAGE_CHUNK, MAX_MESSAGE_CHUNK, 768]
+    assert b"".join(parts) == big
+    wide = memoryview(bytes(8)).cast("I")  # two 4-byte items: sent as their 8 bytes
+    assert list(pieces(wide)) == [bytes(8)]
+    for bad in ("text", 5, None):
+        with pytest.raises(TypeError, match="bytes-like"):
+            list(pieces(bad))
 
 
 # Cache policy and caches ----------------------------------------------------------------------

@@ -5,6 +5,8 @@
   timeout per attempt and a deadline per call, and retries with exponential backoff and full
   jitter for the rpcs the proto calls safe to retry (never Rotate, Rollback, CreateToken, forced
   ScheduleRotation or RollbackEvent).
+- `encrypt_stream` / `decrypt_stream` of the clients: streams of any length sealed and opened by
+  the server (EncryptStream, DecryptStream) as iterators of bytes; one attempt, never retried.
 - `encrypt_many` / `decrypt_many` / `rewrap_many`: many items in batch calls split within the
   server's limits, one result per item in input order (a response or a `RekeyError` instance).
 - `RekeyError` and its subclasses: one closed set of what can go wrong, mapped from the server's

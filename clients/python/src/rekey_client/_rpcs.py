@@ -1,6 +1,7 @@
 """Every rpc of KeyService, RotationService and AdminService, stated once: its method path, its
-message types, whether the proto calls it safe to retry, and whether its subject is a Rekey value
-(which decides how INVALID_ARGUMENT reads). The table of crates/rekey-client/src/rpcs.rs.
+message types, whether the proto calls it safe to retry, whether its subject is a Rekey value
+(which decides how INVALID_ARGUMENT reads), and whether it streams. The table of
+crates/rekey-client/src/rpcs.rs.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ class Rpc(Generic[Req, Resp]):
     #: Whether sending this request twice can change no more than sending it once.
     idempotent: Callable[[Req], bool]
     input: Input = Input.OTHER
+    #: A bidirectional stream of requests and answers (EncryptStream, DecryptStream): one
+    #: attempt, never retried whatever `idempotent` says, since its requests are read from the
+    #: caller's iterable as they are sent and cannot be sent again.
+    streaming: bool = False
 
     @property
     def path(self) -> str:
@@ -61,6 +66,11 @@ VERIFY = Rpc(_K, "Verify", pb.VerifyRequest, pb.VerifyResponse, _always, Input.V
 ENCRYPT_BATCH = Rpc(_K, "EncryptBatch", pb.EncryptBatchRequest, pb.EncryptBatchResponse, _always)
 DECRYPT_BATCH = Rpc(_K, "DecryptBatch", pb.DecryptBatchRequest, pb.DecryptBatchResponse, _always)
 REWRAP_BATCH = Rpc(_K, "RewrapBatch", pb.RewrapBatchRequest, pb.RewrapBatchResponse, _always)
+# Safe to retry from the start, says the proto; the client makes one attempt (see `streaming`).
+ENCRYPT_STREAM = Rpc(_K, "EncryptStream", pb.EncryptStreamRequest, pb.EncryptStreamResponse, _always, streaming=True)
+DECRYPT_STREAM = Rpc(
+    _K, "DecryptStream", pb.DecryptStreamRequest, pb.DecryptStreamResponse, _always, Input.VALUE, streaming=True
+)
 # A lost answer may hide a committed rotation: the caller checks GetStatus before asking again.
 ROTATE = Rpc(_K, "Rotate", pb.RotateRequest, pb.RotateResponse, _never)
 ROLLBACK = Rpc(_K, "Rollback", pb.RollbackRequest, pb.RollbackResponse, _never)
@@ -94,7 +104,7 @@ GET_REPORT = Rpc(_A, "GetReport", pb.GetReportRequest, pb.GetReportResponse, _al
 #: Every rpc, for the test that checks the table against the services in the proto descriptors.
 ALL: tuple[Rpc[Any, Any], ...] = (
     ENCRYPT, DECRYPT, GENERATE_DATA_KEY, REWRAP, SIGN, VERIFY, ENCRYPT_BATCH, DECRYPT_BATCH,
-    REWRAP_BATCH, ROTATE, ROLLBACK, GET_STATUS,
+    REWRAP_BATCH, ENCRYPT_STREAM, DECRYPT_STREAM, ROTATE, ROLLBACK, GET_STATUS,
     GET_IMPACT, SCHEDULE_ROTATION, GET_SCHEDULE, GET_EVENT, LIST_EVENTS, EXECUTE_EVENT,
     RETRY_EVENT, ROLLBACK_EVENT,
     CREATE_TOKEN, LIST_TOKENS, REVOKE_TOKEN, LIST_AUDIT, VERIFY_AUDIT, GET_REPORT,

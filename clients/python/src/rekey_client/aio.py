@@ -1,11 +1,12 @@
-"""The asyncio client (grpc.aio): the same surface as `Client`, every method awaited. Use one
-AsyncClient per event loop; concurrent tasks share its connection.
+"""The asyncio client (grpc.aio): the same surface as `Client`, every method awaited (the
+streaming rpcs as async iterators of bytes). Use one AsyncClient per event loop; concurrent
+tasks share its connection.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -13,12 +14,13 @@ import grpc
 import grpc.aio
 from google.protobuf.message import Message
 
-from . import _batch, _rpcs
+from . import _batch, _rpcs, _stream_rpcs
 from . import proto as pb
 from ._base import ClientBase
 from ._batch import BatchRpc, BatchRun
 from ._calls import plan, report, typed_error
 from ._rpcs import Rpc
+from ._stream_rpcs import AsyncFeed, Chunk
 from .config import CallOptions
 from .envelope import AsyncEnvelope
 from .errors import RekeyError, UnavailableError
@@ -50,6 +52,7 @@ class AsyncClient(ClientBase):
         else:
             self._channel = grpc.aio.insecure_channel(self._target, options=options)
         self._callables: dict[str, grpc.aio.UnaryUnaryMultiCallable[Any, Any]] = {}
+        self._stream_callables: dict[str, grpc.aio.StreamStreamMultiCallable[Any, Any]] = {}
 
     async def close(self) -> None:
         """Closes the connection; calls made afterwards fail."""
@@ -113,6 +116,64 @@ class AsyncClient(ClientBase):
                 raise error
             await asyncio.sleep(wait)
             attempt += 1
+
+    def _stream_callable(self, rpc: Rpc[Req, Resp]) -> grpc.aio.StreamStreamMultiCallable[Req, Resp]:
+        found = self._stream_callables.get(rpc.path)
+        if found is None:
+            found = self._channel.stream_stream(
+                rpc.path,
+                request_serializer=rpc.request.SerializeToString,
+                response_deserializer=rpc.response.FromString,
+            )
+            self._stream_callables[rpc.path] = found
+        return found
+
+    async def _stream(
+        self, rpc: Rpc[Req, Any], first: Req, rest: AsyncIterator[Req], options: CallOptions | None
+    ) -> AsyncGenerator[bytes, None]:
+        """As `Client._stream`: one streaming call, made when the iteration starts, never
+        retried; `rest` is read by a task of grpc's. Yields the `chunk` of each answer but empty
+        ones; raises the call's typed error, or the error of the caller's own iterable
+        unchanged; leaving the iteration early cancels the call."""
+        call_plan = plan(self._config, self._bearer, rpc, first, options)
+        observer = self._config.observer
+        try:
+            timeout = call_plan.timeout_of_next_attempt()
+        except RekeyError as e:
+            report(observer, rpc, 1, e)
+            raise
+        feed = AsyncFeed(first, rest)
+        call = self._stream_callable(rpc)(feed.requests(), timeout=timeout, metadata=call_plan.metadata)
+        finished = False
+        try:
+            try:
+                async for response in call:
+                    if response.chunk:
+                        yield response.chunk
+            except grpc.RpcError as e:
+                finished = True
+                if feed.error is not None:
+                    raise feed.error from None
+                error = typed_error(e, rpc.input)
+            except asyncio.CancelledError:
+                # grpc.aio cancels the call when the caller's iterable raises, and the read
+                # then ends as cancelled: that is the iterable's error, unless this task is
+                # itself being cancelled.
+                task = asyncio.current_task()
+                cancelling = getattr(task, "cancelling", None)
+                if feed.error is not None and not (cancelling is not None and cancelling()):
+                    finished = True
+                    raise feed.error from None
+                raise
+            else:
+                finished = True
+                report(observer, rpc, 1, None)
+                return
+            report(observer, rpc, 1, error)
+            raise error
+        finally:
+            if not finished:
+                call.cancel()
 
     async def _many(
         self,
@@ -201,6 +262,36 @@ class AsyncClient(ClientBase):
         """As `decrypt_many`, with RewrapBatch: each value re-encrypted under its key's primary
         version, without plaintext leaving the server."""
         return await self._many(_batch.REWRAP, items, options)
+
+    def encrypt_stream(
+        self,
+        key_name: str,
+        chunks: AsyncIterable[Chunk] | Iterable[Chunk],
+        associated_data: bytes = b"",
+        *,
+        segment_size: int = 0,
+        options: CallOptions | None = None,
+    ) -> AsyncGenerator[bytes, None]:
+        """As `Client.encrypt_stream`, as an async iterator (not awaited: `async for`).
+        `chunks` is an async iterable of bytes-like objects (a plain iterable is read in the
+        event loop: use it for data already in memory). Never retried."""
+        first = _stream_rpcs.encrypt_first(key_name, associated_data, segment_size)
+        rest = _stream_rpcs.encrypt_requests_async(chunks)
+        return self._stream(_rpcs.ENCRYPT_STREAM, first, rest, options)
+
+    def decrypt_stream(
+        self,
+        chunks: AsyncIterable[Chunk] | Iterable[Chunk],
+        associated_data: bytes = b"",
+        *,
+        options: CallOptions | None = None,
+    ) -> AsyncGenerator[bytes, None]:
+        """As `Client.decrypt_stream`, as an async iterator: each segment's plaintext once
+        authenticated, the end of the stream checked last (discard the output of an iteration
+        that raised). Never retried."""
+        first = _stream_rpcs.decrypt_first(associated_data)
+        rest = _stream_rpcs.decrypt_requests_async(chunks)
+        return self._stream(_rpcs.DECRYPT_STREAM, first, rest, options)
 
     async def rotate(self, request: pb.RotateRequest, options: CallOptions | None = None) -> pb.RotateResponse:
         """KeyService.Rotate: a new primary version. Never retried: after UnavailableError, check

@@ -1,25 +1,27 @@
 """The blocking client: every rpc of KeyService, RotationService and AdminService as a typed
 method, with the bearer token on every call, a timeout per attempt and a deadline per call, and
-retries with exponential backoff and full jitter for the rpcs the proto calls safe to retry.
-Thread-safe: share one Client (one connection) between threads.
+retries with exponential backoff and full jitter for the rpcs the proto calls safe to retry;
+the streaming rpcs as iterators of bytes, one attempt each. Thread-safe: share one Client (one
+connection) between threads.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
 
-from . import _batch, _rpcs
+from . import _batch, _rpcs, _stream_rpcs
 from . import proto as pb
 from ._base import ClientBase
 from ._batch import BatchRpc, BatchRun
 from ._calls import plan, report, typed_error
 from ._rpcs import Rpc
+from ._stream_rpcs import Chunk, Feed
 from .config import CallOptions
 from .envelope import Envelope
 from .errors import RekeyError, UnavailableError
@@ -51,6 +53,7 @@ class Client(ClientBase):
         else:
             self._channel = grpc.insecure_channel(self._target, options=options)
         self._callables: dict[str, grpc.UnaryUnaryMultiCallable[Any, Any]] = {}
+        self._stream_callables: dict[str, grpc.StreamStreamMultiCallable[Any, Any]] = {}
 
     def close(self) -> None:
         """Closes the connection; calls made afterwards fail."""
@@ -116,6 +119,57 @@ class Client(ClientBase):
                 raise error
             time.sleep(wait)
             attempt += 1
+
+    def _stream_callable(self, rpc: Rpc[Req, Resp]) -> grpc.StreamStreamMultiCallable[Req, Resp]:
+        found = self._stream_callables.get(rpc.path)
+        if found is None:
+            found = self._channel.stream_stream(
+                rpc.path,
+                request_serializer=rpc.request.SerializeToString,
+                response_deserializer=rpc.response.FromString,
+            )
+            self._stream_callables[rpc.path] = found
+        return found
+
+    def _stream(
+        self, rpc: Rpc[Req, Any], first: Req, rest: Iterator[Req], options: CallOptions | None
+    ) -> Generator[bytes, None, None]:
+        """One streaming call, made when the iteration starts: sends `first`, then `rest` as a
+        grpc thread reads it, and yields the `chunk` of each answer (but empty ones) as they
+        come. One attempt, never retried
+        (`rest` cannot be read again), within the timeout of a first attempt. Raises the call's
+        typed error, or the error of the caller's own iterable unchanged. Leaving the iteration
+        early (break, close, an exception in the caller's loop) cancels the call."""
+        call_plan = plan(self._config, self._bearer, rpc, first, options)
+        observer = self._config.observer
+        try:
+            timeout = call_plan.timeout_of_next_attempt()
+        except RekeyError as e:
+            report(observer, rpc, 1, e)
+            raise
+        feed = Feed(first, rest)
+        call = self._stream_callable(rpc)(iter(feed), timeout=timeout, metadata=call_plan.metadata)
+        feed.attach(call)
+        finished = False
+        try:
+            try:
+                for response in call:
+                    if response.chunk:
+                        yield response.chunk
+            except grpc.RpcError as e:
+                finished = True
+                if feed.error is not None:
+                    raise feed.error from None
+                error = typed_error(e, rpc.input)
+            else:
+                finished = True
+                report(observer, rpc, 1, None)
+                return
+            report(observer, rpc, 1, error)
+            raise error
+        finally:
+            if not finished:
+                call.cancel()
 
     def _many(
         self,
@@ -204,6 +258,53 @@ class Client(ClientBase):
         """As `decrypt_many`, with RewrapBatch: each value re-encrypted under its key's primary
         version, without plaintext leaving the server."""
         return self._many(_batch.REWRAP, items, options)
+
+    def encrypt_stream(
+        self,
+        key_name: str,
+        chunks: Iterable[Chunk],
+        associated_data: bytes = b"",
+        *,
+        segment_size: int = 0,
+        options: CallOptions | None = None,
+    ) -> Generator[bytes, None, None]:
+        """KeyService.EncryptStream: the server seals `chunks` (any iterable of bytes-like
+        objects of any size) into a stream ciphertext (kind 0x04, the bytes of
+        `Envelope.encrypt_stream`) under `key_name`'s primary version, and this iterator yields
+        it as it comes: the header, then each segment once sealed. `segment_size` is the
+        plaintext bytes per segment, 256 to 1048576 (0: the server's default, 65536).
+
+        Lazy: the call starts with the iteration; `chunks` is read by a grpc thread as the
+        server takes it. Errors are raised while iterating, mapped as `encrypt`'s
+        (KeyNotFoundError, PermissionDeniedError, InvalidArgumentError for a bad segment size,
+        ...); an error raised by `chunks` itself is raised unchanged. After an error, what was
+        yielded is incomplete: discard it. **Never retried** (`chunks` cannot be replayed): one
+        attempt, bounded by the client's attempt timeout and deadline (the smaller) unless
+        `options` says otherwise. Stopping the iteration early (break, `close()`) cancels the call."""
+        first = _stream_rpcs.encrypt_first(key_name, associated_data, segment_size)
+        return self._stream(_rpcs.ENCRYPT_STREAM, first, _stream_rpcs.encrypt_requests(chunks), options)
+
+    def decrypt_stream(
+        self,
+        chunks: Iterable[Chunk],
+        associated_data: bytes = b"",
+        *,
+        options: CallOptions | None = None,
+    ) -> Generator[bytes, None, None]:
+        """KeyService.DecryptStream: the server opens the stream ciphertext sent as `chunks`
+        (cut anywhere; made by `encrypt_stream` or `Envelope.encrypt_stream`) and this iterator
+        yields each segment's plaintext once that segment is authenticated.
+
+        **Plaintext comes before the end is checked**: a truncated or extended stream is only
+        detected at its end, after the segments before it were yielded. Only an iteration that
+        ends without an error delivered the whole stream; otherwise discard what it yielded.
+        Errors are raised while iterating, mapped as `decrypt`'s (AuthenticationFailedError for
+        a modified, dropped, reordered or appended segment or other associated data,
+        InvalidCiphertextError for a malformed header, KeyNotFoundError, VersionRetiredError,
+        ...); an error raised by `chunks` itself is raised unchanged. Never retried; timeout
+        and laziness as `encrypt_stream`."""
+        first = _stream_rpcs.decrypt_first(associated_data)
+        return self._stream(_rpcs.DECRYPT_STREAM, first, _stream_rpcs.decrypt_requests(chunks), options)
 
     def rotate(self, request: pb.RotateRequest, options: CallOptions | None = None) -> pb.RotateResponse:
         """KeyService.Rotate: a new primary version. Never retried: after UnavailableError, check

@@ -121,6 +121,44 @@ class RewrapBatchResult(_message.Message):
     error: _errors_pb2.ItemError
     def __init__(self, response: _Optional[_Union[RewrapResponse, _Mapping]] = ..., error: _Optional[_Union[_errors_pb2.ItemError, _Mapping]] = ...) -> None: ...
 
+class EncryptStreamRequest(_message.Message):
+    __slots__ = ("key_name", "associated_data", "segment_size", "chunk")
+    KEY_NAME_FIELD_NUMBER: _ClassVar[int]
+    ASSOCIATED_DATA_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_SIZE_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    key_name: str
+    associated_data: bytes
+    segment_size: int
+    chunk: bytes
+    def __init__(self, key_name: _Optional[str] = ..., associated_data: _Optional[bytes] = ..., segment_size: _Optional[int] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
+class EncryptStreamResponse(_message.Message):
+    __slots__ = ("chunk", "key_version")
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    KEY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    chunk: bytes
+    key_version: int
+    def __init__(self, chunk: _Optional[bytes] = ..., key_version: _Optional[int] = ...) -> None: ...
+
+class DecryptStreamRequest(_message.Message):
+    __slots__ = ("associated_data", "chunk")
+    ASSOCIATED_DATA_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    associated_data: bytes
+    chunk: bytes
+    def __init__(self, associated_data: _Optional[bytes] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
+class DecryptStreamResponse(_message.Message):
+    __slots__ = ("chunk", "key_name", "key_version")
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    KEY_NAME_FIELD_NUMBER: _ClassVar[int]
+    KEY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    chunk: bytes
+    key_name: str
+    key_version: int
+    def __init__(self, chunk: _Optional[bytes] = ..., key_name: _Optional[str] = ..., key_version: _Optional[int] = ...) -> None: ...
+
 class DecryptRequest(_message.Message):
     __slots__ = ("ciphertext", "associated_data")
     CIPHERTEXT_FIELD_NUMBER: _ClassVar[int]

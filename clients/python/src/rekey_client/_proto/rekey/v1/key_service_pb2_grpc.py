@@ -79,6 +79,16 @@ class KeyServiceStub:
                 request_serializer=rekey_dot_v1_dot_key__service__pb2.RewrapBatchRequest.SerializeToString,
                 response_deserializer=rekey_dot_v1_dot_key__service__pb2.RewrapBatchResponse.FromString,
                 _registered_method=True)
+        self.EncryptStream = channel.stream_stream(
+                '/rekey.v1.KeyService/EncryptStream',
+                request_serializer=rekey_dot_v1_dot_key__service__pb2.EncryptStreamRequest.SerializeToString,
+                response_deserializer=rekey_dot_v1_dot_key__service__pb2.EncryptStreamResponse.FromString,
+                _registered_method=True)
+        self.DecryptStream = channel.stream_stream(
+                '/rekey.v1.KeyService/DecryptStream',
+                request_serializer=rekey_dot_v1_dot_key__service__pb2.DecryptStreamRequest.SerializeToString,
+                response_deserializer=rekey_dot_v1_dot_key__service__pb2.DecryptStreamResponse.FromString,
+                _registered_method=True)
         self.Rotate = channel.unary_unary(
                 '/rekey.v1.KeyService/Rotate',
                 request_serializer=rekey_dot_v1_dot_key__service__pb2.RotateRequest.SerializeToString,
@@ -207,6 +217,37 @@ class KeyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EncryptStream(self, request_iterator, context):
+        """Encrypts a stream of any length into a stream ciphertext (kind 0x04,
+        docs/ciphertext-format.md), for callers without a Rekey client library (the clients seal
+        streams locally, with the same bytes). The first message names the key, the associated
+        data and the segment size; every message may carry a chunk of plaintext of any size. The
+        answers carry the stream ciphertext in order: the header first (with the key version),
+        then each segment once sealed; the last segment is sealed when the request stream ends.
+        The server holds one segment per call, whatever the stream's length; the plaintext size
+        limit of Encrypt does not apply. Authorized as Encrypt on the key, audited once per stream.
+        Errors: as Encrypt, and INVALID_ARGUMENT for no first message or a segment size outside
+        256..1048576. If the call ends with an error its output is incomplete: discard it. Safe to
+        retry from the start.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecryptStream(self, request_iterator, context):
+        """Decrypts a stream ciphertext sent in chunks of any size (the associated data in the first
+        message). The answers carry each segment's plaintext once that segment is authenticated
+        (the first answer also names the key and version). Only a call that ends OK delivered the
+        whole stream: a truncated or extended stream is detected at its end, after the plaintext
+        of the segments before was sent. Authorized as Decrypt on the key the header names.
+        Errors: as Decrypt (INVALID_ARGUMENT for a malformed header or a segment that fails
+        authentication, FAILED_PRECONDITION for a retired version, ...). Safe to retry from the
+        start.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Rotate(self, request, context):
         """Creates a new version of the key from fresh random material and makes it primary; the
         previous primary becomes Deprecated (it still decrypts). Without `force`, the call is
@@ -292,6 +333,16 @@ def add_KeyServiceServicer_to_server(servicer, server):
                     servicer.RewrapBatch,
                     request_deserializer=rekey_dot_v1_dot_key__service__pb2.RewrapBatchRequest.FromString,
                     response_serializer=rekey_dot_v1_dot_key__service__pb2.RewrapBatchResponse.SerializeToString,
+            ),
+            'EncryptStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.EncryptStream,
+                    request_deserializer=rekey_dot_v1_dot_key__service__pb2.EncryptStreamRequest.FromString,
+                    response_serializer=rekey_dot_v1_dot_key__service__pb2.EncryptStreamResponse.SerializeToString,
+            ),
+            'DecryptStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.DecryptStream,
+                    request_deserializer=rekey_dot_v1_dot_key__service__pb2.DecryptStreamRequest.FromString,
+                    response_serializer=rekey_dot_v1_dot_key__service__pb2.DecryptStreamResponse.SerializeToString,
             ),
             'Rotate': grpc.unary_unary_rpc_method_handler(
                     servicer.Rotate,
@@ -552,6 +603,60 @@ class KeyService:
             '/rekey.v1.KeyService/RewrapBatch',
             rekey_dot_v1_dot_key__service__pb2.RewrapBatchRequest.SerializeToString,
             rekey_dot_v1_dot_key__service__pb2.RewrapBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EncryptStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/rekey.v1.KeyService/EncryptStream',
+            rekey_dot_v1_dot_key__service__pb2.EncryptStreamRequest.SerializeToString,
+            rekey_dot_v1_dot_key__service__pb2.EncryptStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecryptStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/rekey.v1.KeyService/DecryptStream',
+            rekey_dot_v1_dot_key__service__pb2.DecryptStreamRequest.SerializeToString,
+            rekey_dot_v1_dot_key__service__pb2.DecryptStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,
