@@ -2,7 +2,8 @@
 //
 // - Client: every rpc of KeyService, RotationService and AdminService as a typed method, with
 //   the bearer token on every call, a timeout per attempt and a deadline per call, and retries
-//   with exponential backoff and full jitter for the rpcs the proto calls safe to retry.
+//   with exponential backoff and full jitter for the rpcs the proto calls safe to retry; the
+//   streaming rpcs (encryptStream, decryptStream) take and yield byte streams, never retried.
 // - RekeyError and its subclasses: the closed set of what can go wrong.
 // - Envelope: local envelope encryption with a cached data key, and stream ciphertexts (files
 //   and streams of any length, in segments: createEncryptStream, createDecryptStream, decryptRange).

@@ -237,6 +237,14 @@ describe("batch splitting", () => {
     client.close();
   });
 
+  test("the streaming rpcs are EncryptStream and DecryptStream, both bidirectional (Client.stream's only kind)", () => {
+    const streaming = [proto.KeyService, proto.RotationService, proto.AdminService]
+      .flatMap((service) => service.methods)
+      .filter((method) => method.methodKind !== "unary")
+      .map((method) => `${method.name}:${method.methodKind}`);
+    assert.deepEqual(streaming, ["EncryptStream:bidi_streaming", "DecryptStream:bidi_streaming"]);
+  });
+
   test("batchMaxItems and batchMaxBytes must be positive integers", () => {
     assert.throws(() => new Client({ addr: "h:1", batchMaxItems: 0 }), ConfigError);
     assert.throws(() => new Client({ addr: "h:1", batchMaxItems: 1.5 }), ConfigError);

@@ -1,12 +1,14 @@
 // A Rekey client: one typed method per rpc of KeyService, RotationService and AdminService,
 // each stating once whether the proto calls it safe to retry and whether its subject is a Rekey
 // value (which decides how INVALID_ARGUMENT reads), as crates/rekey-client/src/rpcs.rs does.
+// The two bidirectional-streaming rpcs (EncryptStream, DecryptStream) take and yield byte
+// streams and are never retried: their input is consumed as it is sent.
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { inspect } from "node:util";
 
 import { CachePolicy, type CachePolicyOptions } from "../envelope/policy.js";
-import { Envelope } from "../envelope/envelope.js";
+import { Envelope, type DecryptStreamOptions, type EncryptStreamOptions } from "../envelope/envelope.js";
 
 import type {
   EncryptResponse,
@@ -26,8 +28,10 @@ import {
   KeyService,
   type EncryptRequestSchema,
   type EncryptBatchRequestSchema,
+  type EncryptStreamRequestSchema,
   type DecryptRequestSchema,
   type DecryptBatchRequestSchema,
+  type DecryptStreamRequestSchema,
   type GenerateDataKeyRequestSchema,
   type RewrapRequestSchema,
   type RewrapBatchRequestSchema,
@@ -77,7 +81,7 @@ import {
 } from "../gen/rekey/v1/admin_service_pb.js";
 import { type BatchLimits, byteLength, sendMany } from "./batch.js";
 import { type CallOptions, CallRunner } from "./call.js";
-import type { RekeyError } from "./errors.js";
+import { InvalidArgumentError, type RekeyError } from "./errors.js";
 import { type ClientOptions, optionsFromEnv, resolveConfig } from "./config.js";
 import type { Observer } from "./observer.js";
 
@@ -237,6 +241,83 @@ export class Client {
     );
   }
 
+  /**
+   * KeyService.EncryptStream: the server seals `chunks` (plaintext of any total length, in
+   * chunks of any size; a Node `Readable` of bytes qualifies) into a stream ciphertext (kind
+   * 0x04, `docs/ciphertext-format.md`) under `keyName`'s primary version, and the returned
+   * iterable yields that ciphertext as it comes: the header first, then each segment once
+   * sealed, the last one once `chunks` has ended. The bytes are those `Envelope.createEncryptStream`
+   * makes, so `Envelope.createDecryptStream` or `decryptStream` opens them.
+   *
+   * `associatedData` is bound to every segment (give it again to decrypt); `segmentSize` is the
+   * plaintext bytes per segment, 256 to 1048576 (default 65536; the server refuses another
+   * size: InvalidArgumentError).
+   *
+   * Nothing is sent until the iteration starts. Errors are thrown while iterating, as the
+   * RekeyError subclasses of `encrypt` (KeyNotFoundError, PermissionDeniedError, ...); an error
+   * thrown by `chunks` itself is rethrown unchanged. If the iteration throws, the bytes already
+   * yielded are an incomplete stream: discard them. **Never retried** (`chunks` is consumed as
+   * it is sent and cannot be replayed): after UnavailableError, start again with fresh input.
+   * Only `options.deadlineMs` (or `attemptTimeoutMs`) bounds the call; the client's default
+   * deadline does not apply. Leaving the loop early cancels the call.
+   */
+  encryptStream(
+    keyName: string,
+    chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    { associatedData, segmentSize }: EncryptStreamOptions = {},
+    options?: CallOptions,
+  ): AsyncIterable<Uint8Array> {
+    const runner = this.#runner;
+    return {
+      async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
+        const size = segmentSize ?? 0;
+        if (!Number.isInteger(size) || size < 0 || size > 0xffff_ffff) {
+          throw new InvalidArgumentError(`invalid segment size ${String(segmentSize)}: it must be an integer between 256 and 1048576 bytes`);
+        }
+        const first = { keyName, associatedData: bytes(associatedData), segmentSize: size };
+        const requests = withFirst<MessageInitShape<typeof EncryptStreamRequestSchema>>(chunks, first);
+        for await (const answer of runner.stream(KeyService.method.encryptStream, requests, "other", options)) {
+          if (answer.chunk.length > 0) {
+            yield answer.chunk;
+          }
+        }
+      },
+    };
+  }
+
+  /**
+   * KeyService.DecryptStream: the server opens the stream ciphertext in `chunks` (any chunking;
+   * made by `encryptStream` or `Envelope.createEncryptStream` under a key the token may
+   * decrypt with), and the returned iterable yields its plaintext segment by segment, each once
+   * authenticated. `associatedData` must be the bytes given to encrypt.
+   *
+   * **Plaintext before the end:** a truncated or extended stream is detected only at its end,
+   * after the segments before it were yielded: treat the output as incomplete unless the
+   * iteration finished without throwing. Errors are thrown while iterating, as the RekeyError
+   * subclasses of `decrypt`: AuthenticationFailedError (a modified, reordered, dropped or
+   * appended segment, other associated data), InvalidCiphertextError (not a stream ciphertext),
+   * KeyNotFoundError, VersionRetiredError, ...; an error thrown by `chunks` itself is rethrown
+   * unchanged. **Never retried** (`chunks` cannot be replayed); deadline and cancellation as
+   * `encryptStream`.
+   */
+  decryptStream(
+    chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    { associatedData }: DecryptStreamOptions = {},
+    options?: CallOptions,
+  ): AsyncIterable<Uint8Array> {
+    const runner = this.#runner;
+    return {
+      async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
+        const requests = withFirst<MessageInitShape<typeof DecryptStreamRequestSchema>>(chunks, { associatedData: bytes(associatedData) });
+        for await (const answer of runner.stream(KeyService.method.decryptStream, requests, "value", options)) {
+          if (answer.chunk.length > 0) {
+            yield answer.chunk;
+          }
+        }
+      },
+    };
+  }
+
   /** KeyService.Sign: HMAC-SHA256 under the key's primary version. */
   async sign(request: MessageInitShape<typeof SignRequestSchema>, options?: CallOptions): Promise<SignResponse> {
     return this.#runner.call(KeyService.method.sign, request, "idempotent", "other", options);
@@ -332,4 +413,36 @@ export class Client {
     return this.#runner.call(AdminService.method.getReport, request, "idempotent", "other", options);
   }
 
+}
+
+/** Largest chunk sent in one request message; a larger one the caller gives is cut. */
+export const MAX_REQUEST_CHUNK = 1 << 20;
+
+/**
+ * The request messages of a streaming call: `first`'s fields with the first chunk, then one
+ * message per chunk (empty chunks skipped, chunks above MAX_REQUEST_CHUNK cut). An empty input
+ * still sends `first`, with no chunk.
+ */
+async function* withFirst<R extends { chunk?: Uint8Array }>(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  first: Omit<R, "chunk">,
+): AsyncGenerator<R, void, undefined> {
+  let pending: Omit<R, "chunk"> | undefined = first;
+  for await (const chunk of chunks) {
+    if (!(chunk instanceof Uint8Array)) {
+      throw new InvalidArgumentError(`a stream chunk must be a Uint8Array, not ${typeof chunk}`);
+    }
+    for (let at = 0; at < chunk.length; at += MAX_REQUEST_CHUNK) {
+      const piece = chunk.subarray(at, at + MAX_REQUEST_CHUNK);
+      yield { ...(pending ?? {}), chunk: piece } as R;
+      pending = undefined;
+    }
+  }
+  if (pending !== undefined) {
+    yield pending as R;
+  }
+}
+
+function bytes(value: Uint8Array | string | undefined): Uint8Array {
+  return value === undefined ? new Uint8Array() : typeof value === "string" ? Buffer.from(value, "utf8") : value;
 }

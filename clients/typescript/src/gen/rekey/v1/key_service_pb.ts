@@ -33,7 +33,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rekey/v1/key_service.proto.
  */
 export const file_rekey_v1_key_service: GenFile = /*@__PURE__*/
-  fileDesc("ChpyZWtleS92MS9rZXlfc2VydmljZS5wcm90bxIIcmVrZXkudjEiTgoORW5jcnlwdFJlcXVlc3QSEAoIa2V5X25hbWUYASABKAkSEQoJcGxhaW50ZXh0GAIgASgMEhcKD2Fzc29jaWF0ZWRfZGF0YRgDIAEoDCI6Cg9FbmNyeXB0UmVzcG9uc2USEgoKY2lwaGVydGV4dBgBIAEoDBITCgtrZXlfdmVyc2lvbhgCIAEoDSI+ChNFbmNyeXB0QmF0Y2hSZXF1ZXN0EicKBWl0ZW1zGAEgAygLMhgucmVrZXkudjEuRW5jcnlwdFJlcXVlc3QiRQoURW5jcnlwdEJhdGNoUmVzcG9uc2USLQoHcmVzdWx0cxgBIAMoCzIcLnJla2V5LnYxLkVuY3J5cHRCYXRjaFJlc3VsdCJzChJFbmNyeXB0QmF0Y2hSZXN1bHQSLQoIcmVzcG9uc2UYASABKAsyGS5yZWtleS52MS5FbmNyeXB0UmVzcG9uc2VIABIkCgVlcnJvchgCIAEoCzITLnJla2V5LnYxLkl0ZW1FcnJvckgAQggKBnJlc3VsdCI+ChNEZWNyeXB0QmF0Y2hSZXF1ZXN0EicKBWl0ZW1zGAEgAygLMhgucmVrZXkudjEuRGVjcnlwdFJlcXVlc3QiRQoURGVjcnlwdEJhdGNoUmVzcG9uc2USLQoHcmVzdWx0cxgBIAMoCzIcLnJla2V5LnYxLkRlY3J5cHRCYXRjaFJlc3VsdCJzChJEZWNyeXB0QmF0Y2hSZXN1bHQSLQoIcmVzcG9uc2UYASABKAsyGS5yZWtleS52MS5EZWNyeXB0UmVzcG9uc2VIABIkCgVlcnJvchgCIAEoCzITLnJla2V5LnYxLkl0ZW1FcnJvckgAQggKBnJlc3VsdCI8ChJSZXdyYXBCYXRjaFJlcXVlc3QSJgoFaXRlbXMYASADKAsyFy5yZWtleS52MS5SZXdyYXBSZXF1ZXN0IkMKE1Jld3JhcEJhdGNoUmVzcG9uc2USLAoHcmVzdWx0cxgBIAMoCzIbLnJla2V5LnYxLlJld3JhcEJhdGNoUmVzdWx0InEKEVJld3JhcEJhdGNoUmVzdWx0EiwKCHJlc3BvbnNlGAEgASgLMhgucmVrZXkudjEuUmV3cmFwUmVzcG9uc2VIABIkCgVlcnJvchgCIAEoCzITLnJla2V5LnYxLkl0ZW1FcnJvckgAQggKBnJlc3VsdCI9Cg5EZWNyeXB0UmVxdWVzdBISCgpjaXBoZXJ0ZXh0GAEgASgMEhcKD2Fzc29jaWF0ZWRfZGF0YRgCIAEoDCJLCg9EZWNyeXB0UmVzcG9uc2USEQoJcGxhaW50ZXh0GAEgASgMEhAKCGtleV9uYW1lGAIgASgJEhMKC2tleV92ZXJzaW9uGAMgASgNIkMKFkdlbmVyYXRlRGF0YUtleVJlcXVlc3QSEAoIa2V5X25hbWUYASABKAkSFwoPYXNzb2NpYXRlZF9kYXRhGAIgASgMIloKF0dlbmVyYXRlRGF0YUtleVJlc3BvbnNlEhUKDXBsYWludGV4dF9rZXkYASABKAwSEwoLd3JhcHBlZF9rZXkYAiABKAwSEwoLa2V5X3ZlcnNpb24YAyABKA0iPAoNUmV3cmFwUmVxdWVzdBISCgpjaXBoZXJ0ZXh0GAEgASgMEhcKD2Fzc29jaWF0ZWRfZGF0YRgCIAEoDCI5Cg5SZXdyYXBSZXNwb25zZRISCgpjaXBoZXJ0ZXh0GAEgASgMEhMKC2tleV92ZXJzaW9uGAIgASgNIjAKC1NpZ25SZXF1ZXN0EhAKCGtleV9uYW1lGAEgASgJEg8KB21lc3NhZ2UYAiABKAwiNgoMU2lnblJlc3BvbnNlEhEKCXNpZ25hdHVyZRgBIAEoDBITCgtrZXlfdmVyc2lvbhgCIAEoDSIzCg1WZXJpZnlSZXF1ZXN0Eg8KB21lc3NhZ2UYASABKAwSEQoJc2lnbmF0dXJlGAIgASgMIkYKDlZlcmlmeVJlc3BvbnNlEg0KBXZhbGlkGAEgASgIEhAKCGtleV9uYW1lGAIgASgJEhMKC2tleV92ZXJzaW9uGAMgASgNIjAKDVJvdGF0ZVJlcXVlc3QSEAoIa2V5X25hbWUYASABKAkSDQoFZm9yY2UYAiABKAgiYwoOUm90YXRlUmVzcG9uc2USEAoIa2V5X25hbWUYASABKAkSEwoLbmV3X3ZlcnNpb24YAiABKA0SGAoQcHJldmlvdXNfdmVyc2lvbhgDIAEoDRIQCghldmVudF9pZBgEIAEoCSIjCg9Sb2xsYmFja1JlcXVlc3QSEAoIa2V5X25hbWUYASABKAkibAoQUm9sbGJhY2tSZXNwb25zZRIQCghrZXlfbmFtZRgBIAEoCRIXCg9wcmltYXJ5X3ZlcnNpb24YAiABKA0SGwoTcm9sbGVkX2JhY2tfdmVyc2lvbhgDIAEoDRIQCghldmVudF9pZBgEIAEoCSIkChBHZXRTdGF0dXNSZXF1ZXN0EhAKCGtleV9uYW1lGAEgASgJImgKEUdldFN0YXR1c1Jlc3BvbnNlEiEKBGtleXMYASADKAsyEy5yZWtleS52MS5LZXlTdGF0dXMSMAoMZ2VuZXJhdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJyCglLZXlQb2xpY3kSNAoRcm90YXRpb25faW50ZXJ2YWwYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLwoMZ3JhY2VfcGVyaW9kGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIusCCglLZXlTdGF0dXMSEAoIa2V5X25hbWUYASABKAkSJQoHcHVycG9zZRgCIAEoDjIULnJla2V5LnYxLktleVB1cnBvc2USEQoJYWxnb3JpdGhtGAMgASgJEiMKBnBvbGljeRgEIAEoCzITLnJla2V5LnYxLktleVBvbGljeRIXCg9wcmltYXJ5X3ZlcnNpb24YBSABKA0SLAoIdmVyc2lvbnMYBiADKAsyGi5yZWtleS52MS5LZXlWZXJzaW9uU3RhdHVzEi4KC3ByaW1hcnlfYWdlGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjUKEW5leHRfcm90YXRpb25fZHVlGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgthbGVydF9sZXZlbBgJIAEoDjIULnJla2V5LnYxLkFsZXJ0TGV2ZWwSFAoMYWxlcnRfcmVhc29uGAogASgJIp0CChBLZXlWZXJzaW9uU3RhdHVzEg8KB3ZlcnNpb24YASABKA0SKAoFc3RhdGUYAiABKA4yGS5yZWtleS52MS5LZXlWZXJzaW9uU3RhdGUSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNZGVwcmVjYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKcmV0aXJlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLY2hlY2tfdmFsdWUYBiABKAkSJgoDYWdlGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uKmcKCktleVB1cnBvc2USGwoXS0VZX1BVUlBPU0VfVU5TUEVDSUZJRUQQABIfChtLRVlfUFVSUE9TRV9FTkNSWVBUX0RFQ1JZUFQQARIbChdLRVlfUFVSUE9TRV9TSUdOX1ZFUklGWRACKpMBCg9LZXlWZXJzaW9uU3RhdGUSIQodS0VZX1ZFUlNJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIcChhLRVlfVkVSU0lPTl9TVEFURV9BQ1RJVkUQARIgChxLRVlfVkVSU0lPTl9TVEFURV9ERVBSRUNBVEVEEAISHQoZS0VZX1ZFUlNJT05fU1RBVEVfUkVUSVJFRBADKnAKCkFsZXJ0TGV2ZWwSGwoXQUxFUlRfTEVWRUxfVU5TUEVDSUZJRUQQABISCg5BTEVSVF9MRVZFTF9PSxABEhcKE0FMRVJUX0xFVkVMX1dBUk5JTkcQAhIYChRBTEVSVF9MRVZFTF9DUklUSUNBTBADMsUGCgpLZXlTZXJ2aWNlEj4KB0VuY3J5cHQSGC5yZWtleS52MS5FbmNyeXB0UmVxdWVzdBoZLnJla2V5LnYxLkVuY3J5cHRSZXNwb25zZRI+CgdEZWNyeXB0EhgucmVrZXkudjEuRGVjcnlwdFJlcXVlc3QaGS5yZWtleS52MS5EZWNyeXB0UmVzcG9uc2USVgoPR2VuZXJhdGVEYXRhS2V5EiAucmVrZXkudjEuR2VuZXJhdGVEYXRhS2V5UmVxdWVzdBohLnJla2V5LnYxLkdlbmVyYXRlRGF0YUtleVJlc3BvbnNlEjsKBlJld3JhcBIXLnJla2V5LnYxLlJld3JhcFJlcXVlc3QaGC5yZWtleS52MS5SZXdyYXBSZXNwb25zZRI1CgRTaWduEhUucmVrZXkudjEuU2lnblJlcXVlc3QaFi5yZWtleS52MS5TaWduUmVzcG9uc2USOwoGVmVyaWZ5EhcucmVrZXkudjEuVmVyaWZ5UmVxdWVzdBoYLnJla2V5LnYxLlZlcmlmeVJlc3BvbnNlEk0KDEVuY3J5cHRCYXRjaBIdLnJla2V5LnYxLkVuY3J5cHRCYXRjaFJlcXVlc3QaHi5yZWtleS52MS5FbmNyeXB0QmF0Y2hSZXNwb25zZRJNCgxEZWNyeXB0QmF0Y2gSHS5yZWtleS52MS5EZWNyeXB0QmF0Y2hSZXF1ZXN0Gh4ucmVrZXkudjEuRGVjcnlwdEJhdGNoUmVzcG9uc2USSgoLUmV3cmFwQmF0Y2gSHC5yZWtleS52MS5SZXdyYXBCYXRjaFJlcXVlc3QaHS5yZWtleS52MS5SZXdyYXBCYXRjaFJlc3BvbnNlEjsKBlJvdGF0ZRIXLnJla2V5LnYxLlJvdGF0ZVJlcXVlc3QaGC5yZWtleS52MS5Sb3RhdGVSZXNwb25zZRJBCghSb2xsYmFjaxIZLnJla2V5LnYxLlJvbGxiYWNrUmVxdWVzdBoaLnJla2V5LnYxLlJvbGxiYWNrUmVzcG9uc2USRAoJR2V0U3RhdHVzEhoucmVrZXkudjEuR2V0U3RhdHVzUmVxdWVzdBobLnJla2V5LnYxLkdldFN0YXR1c1Jlc3BvbnNlQncKDGRldi5yZWtleS52MUIPS2V5U2VydmljZVByb3RvUAFaMmdpdGh1Yi5jb20vcmVrZXktZGV2L3Jla2V5L2dlbi9nby9yZWtleS92MTtyZWtleXYxqgIIUmVrZXkuVjHKAghSZWtleVxWMeoCCVJla2V5OjpWMWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_rekey_v1_errors]);
+  fileDesc("ChpyZWtleS92MS9rZXlfc2VydmljZS5wcm90bxIIcmVrZXkudjEiTgoORW5jcnlwdFJlcXVlc3QSEAoIa2V5X25hbWUYASABKAkSEQoJcGxhaW50ZXh0GAIgASgMEhcKD2Fzc29jaWF0ZWRfZGF0YRgDIAEoDCI6Cg9FbmNyeXB0UmVzcG9uc2USEgoKY2lwaGVydGV4dBgBIAEoDBITCgtrZXlfdmVyc2lvbhgCIAEoDSI+ChNFbmNyeXB0QmF0Y2hSZXF1ZXN0EicKBWl0ZW1zGAEgAygLMhgucmVrZXkudjEuRW5jcnlwdFJlcXVlc3QiRQoURW5jcnlwdEJhdGNoUmVzcG9uc2USLQoHcmVzdWx0cxgBIAMoCzIcLnJla2V5LnYxLkVuY3J5cHRCYXRjaFJlc3VsdCJzChJFbmNyeXB0QmF0Y2hSZXN1bHQSLQoIcmVzcG9uc2UYASABKAsyGS5yZWtleS52MS5FbmNyeXB0UmVzcG9uc2VIABIkCgVlcnJvchgCIAEoCzITLnJla2V5LnYxLkl0ZW1FcnJvckgAQggKBnJlc3VsdCI+ChNEZWNyeXB0QmF0Y2hSZXF1ZXN0EicKBWl0ZW1zGAEgAygLMhgucmVrZXkudjEuRGVjcnlwdFJlcXVlc3QiRQoURGVjcnlwdEJhdGNoUmVzcG9uc2USLQoHcmVzdWx0cxgBIAMoCzIcLnJla2V5LnYxLkRlY3J5cHRCYXRjaFJlc3VsdCJzChJEZWNyeXB0QmF0Y2hSZXN1bHQSLQoIcmVzcG9uc2UYASABKAsyGS5yZWtleS52MS5EZWNyeXB0UmVzcG9uc2VIABIkCgVlcnJvchgCIAEoCzITLnJla2V5LnYxLkl0ZW1FcnJvckgAQggKBnJlc3VsdCI8ChJSZXdyYXBCYXRjaFJlcXVlc3QSJgoFaXRlbXMYASADKAsyFy5yZWtleS52MS5SZXdyYXBSZXF1ZXN0IkMKE1Jld3JhcEJhdGNoUmVzcG9uc2USLAoHcmVzdWx0cxgBIAMoCzIbLnJla2V5LnYxLlJld3JhcEJhdGNoUmVzdWx0InEKEVJld3JhcEJhdGNoUmVzdWx0EiwKCHJlc3BvbnNlGAEgASgLMhgucmVrZXkudjEuUmV3cmFwUmVzcG9uc2VIABIkCgVlcnJvchgCIAEoCzITLnJla2V5LnYxLkl0ZW1FcnJvckgAQggKBnJlc3VsdCJmChRFbmNyeXB0U3RyZWFtUmVxdWVzdBIQCghrZXlfbmFtZRgBIAEoCRIXCg9hc3NvY2lhdGVkX2RhdGEYAiABKAwSFAoMc2VnbWVudF9zaXplGAMgASgNEg0KBWNodW5rGAQgASgMIjsKFUVuY3J5cHRTdHJlYW1SZXNwb25zZRINCgVjaHVuaxgBIAEoDBITCgtrZXlfdmVyc2lvbhgCIAEoDSI+ChREZWNyeXB0U3RyZWFtUmVxdWVzdBIXCg9hc3NvY2lhdGVkX2RhdGEYASABKAwSDQoFY2h1bmsYAiABKAwiTQoVRGVjcnlwdFN0cmVhbVJlc3BvbnNlEg0KBWNodW5rGAEgASgMEhAKCGtleV9uYW1lGAIgASgJEhMKC2tleV92ZXJzaW9uGAMgASgNIj0KDkRlY3J5cHRSZXF1ZXN0EhIKCmNpcGhlcnRleHQYASABKAwSFwoPYXNzb2NpYXRlZF9kYXRhGAIgASgMIksKD0RlY3J5cHRSZXNwb25zZRIRCglwbGFpbnRleHQYASABKAwSEAoIa2V5X25hbWUYAiABKAkSEwoLa2V5X3ZlcnNpb24YAyABKA0iQwoWR2VuZXJhdGVEYXRhS2V5UmVxdWVzdBIQCghrZXlfbmFtZRgBIAEoCRIXCg9hc3NvY2lhdGVkX2RhdGEYAiABKAwiWgoXR2VuZXJhdGVEYXRhS2V5UmVzcG9uc2USFQoNcGxhaW50ZXh0X2tleRgBIAEoDBITCgt3cmFwcGVkX2tleRgCIAEoDBITCgtrZXlfdmVyc2lvbhgDIAEoDSI8Cg1SZXdyYXBSZXF1ZXN0EhIKCmNpcGhlcnRleHQYASABKAwSFwoPYXNzb2NpYXRlZF9kYXRhGAIgASgMIjkKDlJld3JhcFJlc3BvbnNlEhIKCmNpcGhlcnRleHQYASABKAwSEwoLa2V5X3ZlcnNpb24YAiABKA0iMAoLU2lnblJlcXVlc3QSEAoIa2V5X25hbWUYASABKAkSDwoHbWVzc2FnZRgCIAEoDCI2CgxTaWduUmVzcG9uc2USEQoJc2lnbmF0dXJlGAEgASgMEhMKC2tleV92ZXJzaW9uGAIgASgNIjMKDVZlcmlmeVJlcXVlc3QSDwoHbWVzc2FnZRgBIAEoDBIRCglzaWduYXR1cmUYAiABKAwiRgoOVmVyaWZ5UmVzcG9uc2USDQoFdmFsaWQYASABKAgSEAoIa2V5X25hbWUYAiABKAkSEwoLa2V5X3ZlcnNpb24YAyABKA0iMAoNUm90YXRlUmVxdWVzdBIQCghrZXlfbmFtZRgBIAEoCRINCgVmb3JjZRgCIAEoCCJjCg5Sb3RhdGVSZXNwb25zZRIQCghrZXlfbmFtZRgBIAEoCRITCgtuZXdfdmVyc2lvbhgCIAEoDRIYChBwcmV2aW91c192ZXJzaW9uGAMgASgNEhAKCGV2ZW50X2lkGAQgASgJIiMKD1JvbGxiYWNrUmVxdWVzdBIQCghrZXlfbmFtZRgBIAEoCSJsChBSb2xsYmFja1Jlc3BvbnNlEhAKCGtleV9uYW1lGAEgASgJEhcKD3ByaW1hcnlfdmVyc2lvbhgCIAEoDRIbChNyb2xsZWRfYmFja192ZXJzaW9uGAMgASgNEhAKCGV2ZW50X2lkGAQgASgJIiQKEEdldFN0YXR1c1JlcXVlc3QSEAoIa2V5X25hbWUYASABKAkiaAoRR2V0U3RhdHVzUmVzcG9uc2USIQoEa2V5cxgBIAMoCzITLnJla2V5LnYxLktleVN0YXR1cxIwCgxnZW5lcmF0ZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInIKCUtleVBvbGljeRI0ChFyb3RhdGlvbl9pbnRlcnZhbBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIvCgxncmFjZV9wZXJpb2QYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24i6wIKCUtleVN0YXR1cxIQCghrZXlfbmFtZRgBIAEoCRIlCgdwdXJwb3NlGAIgASgOMhQucmVrZXkudjEuS2V5UHVycG9zZRIRCglhbGdvcml0aG0YAyABKAkSIwoGcG9saWN5GAQgASgLMhMucmVrZXkudjEuS2V5UG9saWN5EhcKD3ByaW1hcnlfdmVyc2lvbhgFIAEoDRIsCgh2ZXJzaW9ucxgGIAMoCzIaLnJla2V5LnYxLktleVZlcnNpb25TdGF0dXMSLgoLcHJpbWFyeV9hZ2UYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNQoRbmV4dF9yb3RhdGlvbl9kdWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKC2FsZXJ0X2xldmVsGAkgASgOMhQucmVrZXkudjEuQWxlcnRMZXZlbBIUCgxhbGVydF9yZWFzb24YCiABKAkinQIKEEtleVZlcnNpb25TdGF0dXMSDwoHdmVyc2lvbhgBIAEoDRIoCgVzdGF0ZRgCIAEoDjIZLnJla2V5LnYxLktleVZlcnNpb25TdGF0ZRIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1kZXByZWNhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpyZXRpcmVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtjaGVja192YWx1ZRgGIAEoCRImCgNhZ2UYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24qZwoKS2V5UHVycG9zZRIbChdLRVlfUFVSUE9TRV9VTlNQRUNJRklFRBAAEh8KG0tFWV9QVVJQT1NFX0VOQ1JZUFRfREVDUllQVBABEhsKF0tFWV9QVVJQT1NFX1NJR05fVkVSSUZZEAIqkwEKD0tleVZlcnNpb25TdGF0ZRIhCh1LRVlfVkVSU0lPTl9TVEFURV9VTlNQRUNJRklFRBAAEhwKGEtFWV9WRVJTSU9OX1NUQVRFX0FDVElWRRABEiAKHEtFWV9WRVJTSU9OX1NUQVRFX0RFUFJFQ0FURUQQAhIdChlLRVlfVkVSU0lPTl9TVEFURV9SRVRJUkVEEAMqcAoKQWxlcnRMZXZlbBIbChdBTEVSVF9MRVZFTF9VTlNQRUNJRklFRBAAEhIKDkFMRVJUX0xFVkVMX09LEAESFwoTQUxFUlRfTEVWRUxfV0FSTklORxACEhgKFEFMRVJUX0xFVkVMX0NSSVRJQ0FMEAMy8QcKCktleVNlcnZpY2USPgoHRW5jcnlwdBIYLnJla2V5LnYxLkVuY3J5cHRSZXF1ZXN0GhkucmVrZXkudjEuRW5jcnlwdFJlc3BvbnNlEj4KB0RlY3J5cHQSGC5yZWtleS52MS5EZWNyeXB0UmVxdWVzdBoZLnJla2V5LnYxLkRlY3J5cHRSZXNwb25zZRJWCg9HZW5lcmF0ZURhdGFLZXkSIC5yZWtleS52MS5HZW5lcmF0ZURhdGFLZXlSZXF1ZXN0GiEucmVrZXkudjEuR2VuZXJhdGVEYXRhS2V5UmVzcG9uc2USOwoGUmV3cmFwEhcucmVrZXkudjEuUmV3cmFwUmVxdWVzdBoYLnJla2V5LnYxLlJld3JhcFJlc3BvbnNlEjUKBFNpZ24SFS5yZWtleS52MS5TaWduUmVxdWVzdBoWLnJla2V5LnYxLlNpZ25SZXNwb25zZRI7CgZWZXJpZnkSFy5yZWtleS52MS5WZXJpZnlSZXF1ZXN0GhgucmVrZXkudjEuVmVyaWZ5UmVzcG9uc2USTQoMRW5jcnlwdEJhdGNoEh0ucmVrZXkudjEuRW5jcnlwdEJhdGNoUmVxdWVzdBoeLnJla2V5LnYxLkVuY3J5cHRCYXRjaFJlc3BvbnNlEk0KDERlY3J5cHRCYXRjaBIdLnJla2V5LnYxLkRlY3J5cHRCYXRjaFJlcXVlc3QaHi5yZWtleS52MS5EZWNyeXB0QmF0Y2hSZXNwb25zZRJKCgtSZXdyYXBCYXRjaBIcLnJla2V5LnYxLlJld3JhcEJhdGNoUmVxdWVzdBodLnJla2V5LnYxLlJld3JhcEJhdGNoUmVzcG9uc2USVAoNRW5jcnlwdFN0cmVhbRIeLnJla2V5LnYxLkVuY3J5cHRTdHJlYW1SZXF1ZXN0Gh8ucmVrZXkudjEuRW5jcnlwdFN0cmVhbVJlc3BvbnNlKAEwARJUCg1EZWNyeXB0U3RyZWFtEh4ucmVrZXkudjEuRGVjcnlwdFN0cmVhbVJlcXVlc3QaHy5yZWtleS52MS5EZWNyeXB0U3RyZWFtUmVzcG9uc2UoATABEjsKBlJvdGF0ZRIXLnJla2V5LnYxLlJvdGF0ZVJlcXVlc3QaGC5yZWtleS52MS5Sb3RhdGVSZXNwb25zZRJBCghSb2xsYmFjaxIZLnJla2V5LnYxLlJvbGxiYWNrUmVxdWVzdBoaLnJla2V5LnYxLlJvbGxiYWNrUmVzcG9uc2USRAoJR2V0U3RhdHVzEhoucmVrZXkudjEuR2V0U3RhdHVzUmVxdWVzdBobLnJla2V5LnYxLkdldFN0YXR1c1Jlc3BvbnNlQncKDGRldi5yZWtleS52MUIPS2V5U2VydmljZVByb3RvUAFaMmdpdGh1Yi5jb20vcmVrZXktZGV2L3Jla2V5L2dlbi9nby9yZWtleS92MTtyZWtleXYxqgIIUmVrZXkuVjHKAghSZWtleVxWMeoCCVJla2V5OjpWMWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_rekey_v1_errors]);
 
 /**
  * @generated from message rekey.v1.EncryptRequest
@@ -282,6 +282,131 @@ export const RewrapBatchResultSchema: GenMessage<RewrapBatchResult> = /*@__PURE_
   messageDesc(file_rekey_v1_key_service, 10);
 
 /**
+ * @generated from message rekey.v1.EncryptStreamRequest
+ */
+export type EncryptStreamRequest = Message<"rekey.v1.EncryptStreamRequest"> & {
+  /**
+   * First message only: the key to encrypt under (its primary version wraps the stream's
+   * data key).
+   *
+   * @generated from field: string key_name = 1;
+   */
+  keyName: string;
+
+  /**
+   * First message only. Authenticated with every segment; DecryptStream (or a client) needs
+   * the same bytes.
+   *
+   * @generated from field: bytes associated_data = 2;
+   */
+  associatedData: Uint8Array;
+
+  /**
+   * First message only: plaintext bytes per segment, 256 to 1048576; 0 means 65536.
+   *
+   * @generated from field: uint32 segment_size = 3;
+   */
+  segmentSize: number;
+
+  /**
+   * The next bytes of plaintext, any length (may be empty).
+   *
+   * @generated from field: bytes chunk = 4;
+   */
+  chunk: Uint8Array;
+};
+
+/**
+ * Describes the message rekey.v1.EncryptStreamRequest.
+ * Use `create(EncryptStreamRequestSchema)` to create a new message.
+ */
+export const EncryptStreamRequestSchema: GenMessage<EncryptStreamRequest> = /*@__PURE__*/
+  messageDesc(file_rekey_v1_key_service, 11);
+
+/**
+ * @generated from message rekey.v1.EncryptStreamResponse
+ */
+export type EncryptStreamResponse = Message<"rekey.v1.EncryptStreamResponse"> & {
+  /**
+   * The next bytes of the stream ciphertext.
+   *
+   * @generated from field: bytes chunk = 1;
+   */
+  chunk: Uint8Array;
+
+  /**
+   * First answer only (0 in the others): the key version that wraps the stream's data key.
+   *
+   * @generated from field: uint32 key_version = 2;
+   */
+  keyVersion: number;
+};
+
+/**
+ * Describes the message rekey.v1.EncryptStreamResponse.
+ * Use `create(EncryptStreamResponseSchema)` to create a new message.
+ */
+export const EncryptStreamResponseSchema: GenMessage<EncryptStreamResponse> = /*@__PURE__*/
+  messageDesc(file_rekey_v1_key_service, 12);
+
+/**
+ * @generated from message rekey.v1.DecryptStreamRequest
+ */
+export type DecryptStreamRequest = Message<"rekey.v1.DecryptStreamRequest"> & {
+  /**
+   * First message only: the associated data given to encrypt.
+   *
+   * @generated from field: bytes associated_data = 1;
+   */
+  associatedData: Uint8Array;
+
+  /**
+   * The next bytes of the stream ciphertext, any length.
+   *
+   * @generated from field: bytes chunk = 2;
+   */
+  chunk: Uint8Array;
+};
+
+/**
+ * Describes the message rekey.v1.DecryptStreamRequest.
+ * Use `create(DecryptStreamRequestSchema)` to create a new message.
+ */
+export const DecryptStreamRequestSchema: GenMessage<DecryptStreamRequest> = /*@__PURE__*/
+  messageDesc(file_rekey_v1_key_service, 13);
+
+/**
+ * @generated from message rekey.v1.DecryptStreamResponse
+ */
+export type DecryptStreamResponse = Message<"rekey.v1.DecryptStreamResponse"> & {
+  /**
+   * The next bytes of plaintext (each answer holds whole authenticated segments).
+   *
+   * @generated from field: bytes chunk = 1;
+   */
+  chunk: Uint8Array;
+
+  /**
+   * First answer only: the key and version the stream's header names.
+   *
+   * @generated from field: string key_name = 2;
+   */
+  keyName: string;
+
+  /**
+   * @generated from field: uint32 key_version = 3;
+   */
+  keyVersion: number;
+};
+
+/**
+ * Describes the message rekey.v1.DecryptStreamResponse.
+ * Use `create(DecryptStreamResponseSchema)` to create a new message.
+ */
+export const DecryptStreamResponseSchema: GenMessage<DecryptStreamResponse> = /*@__PURE__*/
+  messageDesc(file_rekey_v1_key_service, 14);
+
+/**
  * @generated from message rekey.v1.DecryptRequest
  */
 export type DecryptRequest = Message<"rekey.v1.DecryptRequest"> & {
@@ -301,7 +426,7 @@ export type DecryptRequest = Message<"rekey.v1.DecryptRequest"> & {
  * Use `create(DecryptRequestSchema)` to create a new message.
  */
 export const DecryptRequestSchema: GenMessage<DecryptRequest> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 11);
+  messageDesc(file_rekey_v1_key_service, 15);
 
 /**
  * @generated from message rekey.v1.DecryptResponse
@@ -328,7 +453,7 @@ export type DecryptResponse = Message<"rekey.v1.DecryptResponse"> & {
  * Use `create(DecryptResponseSchema)` to create a new message.
  */
 export const DecryptResponseSchema: GenMessage<DecryptResponse> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 12);
+  messageDesc(file_rekey_v1_key_service, 16);
 
 /**
  * @generated from message rekey.v1.GenerateDataKeyRequest
@@ -350,7 +475,7 @@ export type GenerateDataKeyRequest = Message<"rekey.v1.GenerateDataKeyRequest"> 
  * Use `create(GenerateDataKeyRequestSchema)` to create a new message.
  */
 export const GenerateDataKeyRequestSchema: GenMessage<GenerateDataKeyRequest> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 13);
+  messageDesc(file_rekey_v1_key_service, 17);
 
 /**
  * @generated from message rekey.v1.GenerateDataKeyResponse
@@ -381,7 +506,7 @@ export type GenerateDataKeyResponse = Message<"rekey.v1.GenerateDataKeyResponse"
  * Use `create(GenerateDataKeyResponseSchema)` to create a new message.
  */
 export const GenerateDataKeyResponseSchema: GenMessage<GenerateDataKeyResponse> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 14);
+  messageDesc(file_rekey_v1_key_service, 18);
 
 /**
  * @generated from message rekey.v1.RewrapRequest
@@ -403,7 +528,7 @@ export type RewrapRequest = Message<"rekey.v1.RewrapRequest"> & {
  * Use `create(RewrapRequestSchema)` to create a new message.
  */
 export const RewrapRequestSchema: GenMessage<RewrapRequest> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 15);
+  messageDesc(file_rekey_v1_key_service, 19);
 
 /**
  * @generated from message rekey.v1.RewrapResponse
@@ -425,7 +550,7 @@ export type RewrapResponse = Message<"rekey.v1.RewrapResponse"> & {
  * Use `create(RewrapResponseSchema)` to create a new message.
  */
 export const RewrapResponseSchema: GenMessage<RewrapResponse> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 16);
+  messageDesc(file_rekey_v1_key_service, 20);
 
 /**
  * @generated from message rekey.v1.SignRequest
@@ -447,7 +572,7 @@ export type SignRequest = Message<"rekey.v1.SignRequest"> & {
  * Use `create(SignRequestSchema)` to create a new message.
  */
 export const SignRequestSchema: GenMessage<SignRequest> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 17);
+  messageDesc(file_rekey_v1_key_service, 21);
 
 /**
  * @generated from message rekey.v1.SignResponse
@@ -469,7 +594,7 @@ export type SignResponse = Message<"rekey.v1.SignResponse"> & {
  * Use `create(SignResponseSchema)` to create a new message.
  */
 export const SignResponseSchema: GenMessage<SignResponse> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 18);
+  messageDesc(file_rekey_v1_key_service, 22);
 
 /**
  * @generated from message rekey.v1.VerifyRequest
@@ -491,7 +616,7 @@ export type VerifyRequest = Message<"rekey.v1.VerifyRequest"> & {
  * Use `create(VerifyRequestSchema)` to create a new message.
  */
 export const VerifyRequestSchema: GenMessage<VerifyRequest> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 19);
+  messageDesc(file_rekey_v1_key_service, 23);
 
 /**
  * @generated from message rekey.v1.VerifyResponse
@@ -518,7 +643,7 @@ export type VerifyResponse = Message<"rekey.v1.VerifyResponse"> & {
  * Use `create(VerifyResponseSchema)` to create a new message.
  */
 export const VerifyResponseSchema: GenMessage<VerifyResponse> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 20);
+  messageDesc(file_rekey_v1_key_service, 24);
 
 /**
  * @generated from message rekey.v1.RotateRequest
@@ -543,7 +668,7 @@ export type RotateRequest = Message<"rekey.v1.RotateRequest"> & {
  * Use `create(RotateRequestSchema)` to create a new message.
  */
 export const RotateRequestSchema: GenMessage<RotateRequest> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 21);
+  messageDesc(file_rekey_v1_key_service, 25);
 
 /**
  * @generated from message rekey.v1.RotateResponse
@@ -578,7 +703,7 @@ export type RotateResponse = Message<"rekey.v1.RotateResponse"> & {
  * Use `create(RotateResponseSchema)` to create a new message.
  */
 export const RotateResponseSchema: GenMessage<RotateResponse> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 22);
+  messageDesc(file_rekey_v1_key_service, 26);
 
 /**
  * @generated from message rekey.v1.RollbackRequest
@@ -595,7 +720,7 @@ export type RollbackRequest = Message<"rekey.v1.RollbackRequest"> & {
  * Use `create(RollbackRequestSchema)` to create a new message.
  */
 export const RollbackRequestSchema: GenMessage<RollbackRequest> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 23);
+  messageDesc(file_rekey_v1_key_service, 27);
 
 /**
  * @generated from message rekey.v1.RollbackResponse
@@ -633,7 +758,7 @@ export type RollbackResponse = Message<"rekey.v1.RollbackResponse"> & {
  * Use `create(RollbackResponseSchema)` to create a new message.
  */
 export const RollbackResponseSchema: GenMessage<RollbackResponse> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 24);
+  messageDesc(file_rekey_v1_key_service, 28);
 
 /**
  * @generated from message rekey.v1.GetStatusRequest
@@ -652,7 +777,7 @@ export type GetStatusRequest = Message<"rekey.v1.GetStatusRequest"> & {
  * Use `create(GetStatusRequestSchema)` to create a new message.
  */
 export const GetStatusRequestSchema: GenMessage<GetStatusRequest> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 25);
+  messageDesc(file_rekey_v1_key_service, 29);
 
 /**
  * @generated from message rekey.v1.GetStatusResponse
@@ -676,7 +801,7 @@ export type GetStatusResponse = Message<"rekey.v1.GetStatusResponse"> & {
  * Use `create(GetStatusResponseSchema)` to create a new message.
  */
 export const GetStatusResponseSchema: GenMessage<GetStatusResponse> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 26);
+  messageDesc(file_rekey_v1_key_service, 30);
 
 /**
  * @generated from message rekey.v1.KeyPolicy
@@ -698,7 +823,7 @@ export type KeyPolicy = Message<"rekey.v1.KeyPolicy"> & {
  * Use `create(KeyPolicySchema)` to create a new message.
  */
 export const KeyPolicySchema: GenMessage<KeyPolicy> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 27);
+  messageDesc(file_rekey_v1_key_service, 31);
 
 /**
  * @generated from message rekey.v1.KeyStatus
@@ -770,7 +895,7 @@ export type KeyStatus = Message<"rekey.v1.KeyStatus"> & {
  * Use `create(KeyStatusSchema)` to create a new message.
  */
 export const KeyStatusSchema: GenMessage<KeyStatus> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 28);
+  messageDesc(file_rekey_v1_key_service, 32);
 
 /**
  * @generated from message rekey.v1.KeyVersionStatus
@@ -823,7 +948,7 @@ export type KeyVersionStatus = Message<"rekey.v1.KeyVersionStatus"> & {
  * Use `create(KeyVersionStatusSchema)` to create a new message.
  */
 export const KeyVersionStatusSchema: GenMessage<KeyVersionStatus> = /*@__PURE__*/
-  messageDesc(file_rekey_v1_key_service, 29);
+  messageDesc(file_rekey_v1_key_service, 33);
 
 /**
  * What a key is for; fixed when the key is created.
@@ -1075,6 +1200,43 @@ export const KeyService: GenService<{
     methodKind: "unary";
     input: typeof RewrapBatchRequestSchema;
     output: typeof RewrapBatchResponseSchema;
+  },
+  /**
+   * Encrypts a stream of any length into a stream ciphertext (kind 0x04,
+   * docs/ciphertext-format.md), for callers without a Rekey client library (the clients seal
+   * streams locally, with the same bytes). The first message names the key, the associated
+   * data and the segment size; every message may carry a chunk of plaintext of any size. The
+   * answers carry the stream ciphertext in order: the header first (with the key version),
+   * then each segment once sealed; the last segment is sealed when the request stream ends.
+   * The server holds one segment per call, whatever the stream's length; the plaintext size
+   * limit of Encrypt does not apply. Authorized as Encrypt on the key, audited once per stream.
+   * Errors: as Encrypt, and INVALID_ARGUMENT for no first message or a segment size outside
+   * 256..1048576. If the call ends with an error its output is incomplete: discard it. Safe to
+   * retry from the start.
+   *
+   * @generated from rpc rekey.v1.KeyService.EncryptStream
+   */
+  encryptStream: {
+    methodKind: "bidi_streaming";
+    input: typeof EncryptStreamRequestSchema;
+    output: typeof EncryptStreamResponseSchema;
+  },
+  /**
+   * Decrypts a stream ciphertext sent in chunks of any size (the associated data in the first
+   * message). The answers carry each segment's plaintext once that segment is authenticated
+   * (the first answer also names the key and version). Only a call that ends OK delivered the
+   * whole stream: a truncated or extended stream is detected at its end, after the plaintext
+   * of the segments before was sent. Authorized as Decrypt on the key the header names.
+   * Errors: as Decrypt (INVALID_ARGUMENT for a malformed header or a segment that fails
+   * authentication, FAILED_PRECONDITION for a retired version, ...). Safe to retry from the
+   * start.
+   *
+   * @generated from rpc rekey.v1.KeyService.DecryptStream
+   */
+  decryptStream: {
+    methodKind: "bidi_streaming";
+    input: typeof DecryptStreamRequestSchema;
+    output: typeof DecryptStreamResponseSchema;
   },
   /**
    * Creates a new version of the key from fresh random material and makes it primary; the
