@@ -24,6 +24,9 @@ pub enum Scenario {
     Batch,
     /// Server RSS (idle, under load) and time from process start to health SERVING.
     Footprint,
+    /// Stream ciphertexts of 1 GiB: the Rust client against bare AES-256-GCM, the server's
+    /// EncryptStream against the echo stream, with peak RSS.
+    Stream,
     /// Every scenario, in that order.
     All,
 }
@@ -37,6 +40,7 @@ impl Scenario {
             Scenario::Envelope => "envelope",
             Scenario::Batch => "batch",
             Scenario::Footprint => "footprint",
+            Scenario::Stream => "stream",
             Scenario::All => "all",
         }
     }
@@ -51,6 +55,7 @@ impl Scenario {
                 Scenario::Envelope,
                 Scenario::Batch,
                 Scenario::Footprint,
+                Scenario::Stream,
             ],
             one => vec![one],
         }

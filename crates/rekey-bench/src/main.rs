@@ -9,7 +9,7 @@
 //!
 //! Modules: `cli` options and plan · `meta` the invocation and machine in the JSON ·
 //! `echo` the RPC baseline server · `load` the RPC load driver · `rekey_server` Rekey in
-//! process · `rpc`, `migration`, `aead`, `envelope`, `batch`, `footprint` the six scenarios · `cpu` what else
+//! process · `rpc`, `migration`, `aead`, `envelope`, `batch`, `footprint`, `stream` the seven scenarios · `cpu` what else
 //! the machine is doing · `stats` medians and ratios · `units` figures for people ·
 //! `table` printed tables · `report` targets and the JSON file.
 //!
@@ -32,6 +32,7 @@ mod rekey_server;
 mod report;
 mod rpc;
 mod stats;
+mod stream;
 mod table;
 mod units;
 
@@ -164,6 +165,7 @@ fn run_scenario(scenario: Scenario, plan: &Plan, runtimes: &Runtimes) -> anyhow:
         Scenario::Envelope => runtimes.load.block_on(envelope::run(plan, server_rt)),
         Scenario::Batch => runtimes.load.block_on(batch::run(plan, server_rt)),
         Scenario::Footprint => runtimes.load.block_on(footprint::run(plan)),
+        Scenario::Stream => runtimes.load.block_on(stream::run(plan)),
         Scenario::All => unreachable!("Scenario::expand never yields All"),
     }
 }

@@ -61,6 +61,16 @@ class CallPlan:
         return min(self.attempt_timeout, remaining)
 
 
+def stream_timeout(options: CallOptions | None) -> float | None:
+    """The timeout of a streaming call: the smaller of the call's own deadline and attempt
+    timeout, or none. The client-wide defaults (10 s, 30 s) are for single requests; a stream
+    lasts as long as its data, so it is bounded only when the call says so (as in the Rust and
+    TypeScript clients)."""
+    options = options or CallOptions()
+    limits = [t for t in (options.deadline, options.attempt_timeout) if t is not None]
+    return min(limits) if limits else None
+
+
 def plan(
     config: ClientConfig, bearer: str | None, rpc: Rpc[Any, Any], request: Any, options: CallOptions | None
 ) -> CallPlan:

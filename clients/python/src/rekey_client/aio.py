@@ -18,7 +18,7 @@ from . import _batch, _rpcs, _stream_rpcs
 from . import proto as pb
 from ._base import ClientBase
 from ._batch import BatchRpc, BatchRun
-from ._calls import plan, report, typed_error
+from ._calls import plan, report, stream_timeout, typed_error
 from ._rpcs import Rpc
 from ._stream_rpcs import AsyncFeed, Chunk
 from .config import CallOptions
@@ -138,7 +138,7 @@ class AsyncClient(ClientBase):
         call_plan = plan(self._config, self._bearer, rpc, first, options)
         observer = self._config.observer
         try:
-            timeout = call_plan.timeout_of_next_attempt()
+            timeout = stream_timeout(options)
         except RekeyError as e:
             report(observer, rpc, 1, e)
             raise

@@ -19,7 +19,7 @@ from . import _batch, _rpcs, _stream_rpcs
 from . import proto as pb
 from ._base import ClientBase
 from ._batch import BatchRpc, BatchRun
-from ._calls import plan, report, typed_error
+from ._calls import plan, report, stream_timeout, typed_error
 from ._rpcs import Rpc
 from ._stream_rpcs import Chunk, Feed
 from .config import CallOptions
@@ -137,13 +137,13 @@ class Client(ClientBase):
         """One streaming call, made when the iteration starts: sends `first`, then `rest` as a
         grpc thread reads it, and yields the `chunk` of each answer (but empty ones) as they
         come. One attempt, never retried
-        (`rest` cannot be read again), within the timeout of a first attempt. Raises the call's
+        (`rest` cannot be read again), bounded only by the call's own options. Raises the call's
         typed error, or the error of the caller's own iterable unchanged. Leaving the iteration
         early (break, close, an exception in the caller's loop) cancels the call."""
         call_plan = plan(self._config, self._bearer, rpc, first, options)
         observer = self._config.observer
         try:
-            timeout = call_plan.timeout_of_next_attempt()
+            timeout = stream_timeout(options)
         except RekeyError as e:
             report(observer, rpc, 1, e)
             raise
@@ -279,8 +279,9 @@ class Client(ClientBase):
         (KeyNotFoundError, PermissionDeniedError, InvalidArgumentError for a bad segment size,
         ...); an error raised by `chunks` itself is raised unchanged. After an error, what was
         yielded is incomplete: discard it. **Never retried** (`chunks` cannot be replayed): one
-        attempt, bounded by the client's attempt timeout and deadline (the smaller) unless
-        `options` says otherwise. Stopping the iteration early (break, `close()`) cancels the call."""
+        attempt, bounded only by `options` (its deadline or attempt timeout, the smaller): the
+        client-wide timeouts are for single requests, and a stream lasts as long as its data.
+        Stopping the iteration early (break, `close()`) cancels the call."""
         first = _stream_rpcs.encrypt_first(key_name, associated_data, segment_size)
         return self._stream(_rpcs.ENCRYPT_STREAM, first, _stream_rpcs.encrypt_requests(chunks), options)
 

@@ -7,7 +7,7 @@
 
 mod health;
 mod memory;
-mod process;
+pub mod process;
 
 use std::path::Path;
 
