@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The clients' one-format promise, checked live: one real `rekey serve`; each client (Rust,
-# Python, TypeScript) encrypts 20 envelope values with its own envelope cipher; every client
-# then decrypts every file, its own included. Run by `scripts/test cross` after the client
+# Python, TypeScript) encrypts 20 envelope values and 5 stream ciphertexts with its own
+# envelope cipher; every client then decrypts every file, its own included. Run by `scripts/test cross` after the client
 # suites have set up their environments (clients/python/.venv, clients/typescript/build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,4 +48,4 @@ for maker in "${languages[@]}"; do
         driver "$reader" decrypt "$work/$maker.json"
     done
 done
-echo "cross-language: every value made by ${languages[*]} opened in each of them"
+echo "cross-language: every value and stream made by ${languages[*]} opened in each of them"

@@ -2,17 +2,20 @@
 //! by one client must open with every other. Against the server in `REKEY_ADDR` with
 //! `REKEY_TOKEN`, key `TOKEN_ENCRYPTION`:
 //!
-//! - `cross_lang encrypt OUT.json`: 20 values made by this client's `EnvelopeCipher`;
-//! - `cross_lang decrypt IN.json`: opens every value of a file made by any client and checks
-//!   its plaintext; exits 1 naming the first value that does not open.
+//! - `cross_lang encrypt OUT.json`: 20 envelope values and 5 stream ciphertexts made by this
+//!   client's `EnvelopeCipher`;
+//! - `cross_lang decrypt IN.json`: opens every value and stream of a file made by any client
+//!   and checks its plaintext (a stream whole, and one byte range of it); exits 1 naming the
+//!   first that does not open.
 //!
 //! The file format is shared with the Python and TypeScript drivers:
-//! `{"made_by", "key_name", "values": [{"plaintext_hex", "associated_data_hex", "value_hex"}]}`.
+//! `{"made_by", "key_name", "values": [{"plaintext_hex", "associated_data_hex", "value_hex"}],
+//!   "streams": [{"plaintext_hex", "associated_data_hex", "segment_size", "value_hex"}]}`.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use rekey_client::{CachePolicy, ClientBuilder};
+use rekey_client::{CachePolicy, ClientBuilder, StreamOptions};
 use serde_json::{json, Value};
 
 const KEY: &str = "TOKEN_ENCRYPTION";
@@ -48,6 +51,9 @@ async fn cipher() -> Result<rekey_client::EnvelopeCipher, String> {
         .map_err(|e| e.to_string())
 }
 
+/// The streams each driver writes: (plaintext length, segment size).
+const STREAMS: [(usize, u32); 5] = [(0, 256), (1, 256), (256, 256), (1000, 256), (200_000, 65_536)];
+
 /// Plaintexts of 0, 1, 1 KiB and 100,000 bytes among 20, each with its own associated data.
 fn plaintext(i: usize) -> Vec<u8> {
     let len = match i {
@@ -77,10 +83,27 @@ async fn encrypt(path: &str) -> Result<String, String> {
             "value_hex": hex::encode(&value),
         }));
     }
+    let mut streams = Vec::new();
+    for (i, (len, segment_size)) in STREAMS.into_iter().enumerate() {
+        let pt = plaintext(100 + i).into_iter().cycle().take(len).collect::<Vec<_>>();
+        let ad = format!("file={i}").into_bytes();
+        let mut value = Vec::new();
+        let options = StreamOptions::default().segment_size(segment_size);
+        cipher
+            .encrypt_stream(&mut &pt[..], &mut value, &ad, options)
+            .await
+            .map_err(|e| e.to_string())?;
+        streams.push(json!({
+            "plaintext_hex": hex::encode(&pt),
+            "associated_data_hex": hex::encode(&ad),
+            "segment_size": segment_size,
+            "value_hex": hex::encode(&value),
+        }));
+    }
     let count = values.len();
-    let file = json!({"made_by": "rust", "key_name": KEY, "values": values});
+    let file = json!({"made_by": "rust", "key_name": KEY, "values": values, "streams": streams});
     std::fs::write(path, file.to_string()).map_err(|e| format!("cannot write {path}: {e}"))?;
-    Ok(format!("wrote {count} values to {path}"))
+    Ok(format!("wrote {count} values and {} streams to {path}", STREAMS.len()))
 }
 
 async fn decrypt(path: &str) -> Result<String, String> {
@@ -103,8 +126,32 @@ async fn decrypt(path: &str) -> Result<String, String> {
             return Err(format!("value {i} made by {made_by} opened to other bytes"));
         }
     }
+    let streams = file["streams"]
+        .as_array()
+        .ok_or_else(|| format!("{path}: no streams"))?;
+    for (i, v) in streams.iter().enumerate() {
+        let (value, ad, pt) = (
+            field(v, "value_hex")?,
+            field(v, "associated_data_hex")?,
+            field(v, "plaintext_hex")?,
+        );
+        let mut opened = Vec::new();
+        cipher
+            .decrypt_stream(&value[..], &mut opened, &ad)
+            .await
+            .map_err(|e| format!("stream {i} made by {made_by} does not open: {e}"))?;
+        let (from, to) = (pt.len() as u64 / 3, pt.len() as u64 - pt.len() as u64 / 4);
+        let range = cipher
+            .decrypt_range(&mut std::io::Cursor::new(value), from..to, &ad)
+            .await
+            .map_err(|e| format!("a range of stream {i} made by {made_by}: {e}"))?;
+        if opened != pt || range.as_slice() != &pt[from as usize..to as usize] {
+            return Err(format!("stream {i} made by {made_by} opened to other bytes"));
+        }
+    }
     Ok(format!(
-        "opened all {} values made by {made_by}",
-        values.len()
+        "opened all {} values and {} streams made by {made_by}",
+        values.len(),
+        streams.len()
     ))
 }
