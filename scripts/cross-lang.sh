@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The clients' one-format promise, checked live: one real `rekey serve`; each client (Rust,
 # Python, TypeScript) encrypts 20 envelope values and 5 stream ciphertexts with its own
-# envelope cipher; every client then decrypts every file, its own included. Run by `scripts/test cross` after the client
-# suites have set up their environments (clients/python/.venv, clients/typescript/build).
+# envelope cipher; every client then decrypts every file, its own included. Run by
+# `scripts/test cross` after the client suites have set up their environments
+# (clients/python/.venv, clients/typescript/build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
