@@ -52,7 +52,13 @@ async fn cipher() -> Result<rekey_client::EnvelopeCipher, String> {
 }
 
 /// The streams each driver writes: (plaintext length, segment size).
-const STREAMS: [(usize, u32); 5] = [(0, 256), (1, 256), (256, 256), (1000, 256), (200_000, 65_536)];
+const STREAMS: [(usize, u32); 5] = [
+    (0, 256),
+    (1, 256),
+    (256, 256),
+    (1000, 256),
+    (200_000, 65_536),
+];
 
 /// Plaintexts of 0, 1, 1 KiB and 100,000 bytes among 20, each with its own associated data.
 fn plaintext(i: usize) -> Vec<u8> {
@@ -85,7 +91,11 @@ async fn encrypt(path: &str) -> Result<String, String> {
     }
     let mut streams = Vec::new();
     for (i, (len, segment_size)) in STREAMS.into_iter().enumerate() {
-        let pt = plaintext(100 + i).into_iter().cycle().take(len).collect::<Vec<_>>();
+        let pt = plaintext(100 + i)
+            .into_iter()
+            .cycle()
+            .take(len)
+            .collect::<Vec<_>>();
         let ad = format!("file={i}").into_bytes();
         let mut value = Vec::new();
         let options = StreamOptions::default().segment_size(segment_size);
@@ -103,7 +113,10 @@ async fn encrypt(path: &str) -> Result<String, String> {
     let count = values.len();
     let file = json!({"made_by": "rust", "key_name": KEY, "values": values, "streams": streams});
     std::fs::write(path, file.to_string()).map_err(|e| format!("cannot write {path}: {e}"))?;
-    Ok(format!("wrote {count} values and {} streams to {path}", STREAMS.len()))
+    Ok(format!(
+        "wrote {count} values and {} streams to {path}",
+        STREAMS.len()
+    ))
 }
 
 async fn decrypt(path: &str) -> Result<String, String> {
@@ -146,7 +159,9 @@ async fn decrypt(path: &str) -> Result<String, String> {
             .await
             .map_err(|e| format!("a range of stream {i} made by {made_by}: {e}"))?;
         if opened != pt || range.as_slice() != &pt[from as usize..to as usize] {
-            return Err(format!("stream {i} made by {made_by} opened to other bytes"));
+            return Err(format!(
+                "stream {i} made by {made_by} opened to other bytes"
+            ));
         }
     }
     Ok(format!(

@@ -24,6 +24,7 @@ use core::fmt;
 use core::ops::Range;
 
 use aes_gcm::aead::array::Array;
+use aes_gcm::aead::inout::InOutBuf;
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::Aes256Gcm;
 use zeroize::Zeroizing;
@@ -350,6 +351,41 @@ impl StreamSealer {
         buf.extend_from_slice(&tag);
         self.next_index += 1;
         self.finished = last;
+        Ok(())
+    }
+
+    /// Seals the next segment, which is not the last, from exactly one segment of
+    /// `plaintext` into `out`, which must be exactly a segment and a tag long (ciphertext,
+    /// then the tag): one pass over the bytes, neither copied nor `out` cleared first, for
+    /// writers handed more than a segment at once.
+    ///
+    /// # Errors
+    /// As for [`StreamSealer::seal_segment`]; `StreamMisuse` unless `plaintext` is exactly
+    /// the segment size and `out` 16 bytes longer.
+    pub fn seal_full_segment_into(
+        &mut self,
+        plaintext: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), CryptoError> {
+        let size = self.segment_size();
+        if self.finished {
+            return Err(CryptoError::StreamMisuse("a segment after the last one"));
+        }
+        if plaintext.len() != size || out.len() != size + TAG_LEN {
+            return Err(CryptoError::StreamMisuse(
+                "a full segment and an output of a segment and a tag",
+            ));
+        }
+        let nonce = segment_nonce(self.next_index, false)?;
+        let (body, tag_out) = out.split_at_mut(size);
+        let inout = InOutBuf::new(plaintext, body)
+            .map_err(|_| CryptoError::StreamMisuse("segment buffers differ in length"))?;
+        let tag = self
+            .cipher
+            .encrypt_inout_detached((&nonce).into(), &self.aad, inout)
+            .map_err(|_| CryptoError::StreamMisuse("segment too large"))?;
+        tag_out.copy_from_slice(&tag);
+        self.next_index += 1;
         Ok(())
     }
 }

@@ -323,3 +323,28 @@ fn debug_shows_no_key() {
     assert!(rendered.contains("segment_size"), "{rendered}");
     assert!(!rendered.contains("cipher"), "{rendered}");
 }
+
+#[test]
+fn sealing_from_the_callers_bytes_makes_the_same_stream() {
+    let key = data_key(1);
+    let plaintext = payload(700);
+    let salt = [9u8; 16];
+    let expected = key
+        .seal_stream_with_salt(salt, &plaintext, S, b"ad")
+        .expect("seals");
+    let (mut out, mut sealer) = key.stream_sealer_with_salt(salt, S, b"ad").expect("sealer");
+    let mut segment = vec![0u8; 256 + 16];
+    for chunk in plaintext[..512].chunks(256) {
+        sealer
+            .seal_full_segment_into(chunk, &mut segment)
+            .expect("seals");
+        out.extend_from_slice(&segment);
+    }
+    let mut last = plaintext[512..].to_vec();
+    sealer.seal_segment(&mut last, true).expect("seals");
+    out.extend_from_slice(&last);
+    assert_eq!(out, expected);
+    assert!(sealer
+        .seal_full_segment_into(&plaintext[..256], &mut segment)
+        .is_err());
+}

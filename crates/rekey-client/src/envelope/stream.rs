@@ -82,9 +82,10 @@ impl EnvelopeCipher {
             inner,
             sealer,
             buf: Zeroizing::new(Vec::with_capacity(size + TAG_LEN)),
+            direct: vec![0; size + TAG_LEN],
             pending: header,
             pending_at: 0,
-            sealed_buf: false,
+            sealed: Sealed::Nothing,
             state: WriterState::Open,
         })
     }
@@ -332,12 +333,24 @@ pub struct EncryptWriter<W> {
     sealer: StreamSealer,
     /// Plaintext of the current segment, or (after sealing) its ciphertext and tag.
     buf: Zeroizing<Vec<u8>>,
+    /// A segment sealed straight from the caller's bytes (ciphertext only, never plaintext),
+    /// always a segment and a tag long, so sealing into it needs no clearing.
+    direct: Vec<u8>,
     /// The header, before any segment is written.
     pending: Vec<u8>,
     pending_at: usize,
-    /// Whether `buf` holds a sealed segment still to be written.
-    sealed_buf: bool,
+    /// Which buffer holds a sealed segment still to be written.
+    sealed: Sealed,
     state: WriterState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sealed {
+    Nothing,
+    /// `buf` (sealed in place from the buffered plaintext).
+    Buffered,
+    /// `direct`.
+    Direct,
 }
 
 impl<W> std::fmt::Debug for EncryptWriter<W> {
@@ -365,22 +378,28 @@ impl<W: AsyncWrite + Unpin> EncryptWriter<W> {
             }
             self.pending_at += n;
         }
-        if self.sealed_buf {
-            // `pending_at` past the header counts bytes of `buf` written.
+        if self.sealed != Sealed::Nothing {
+            // `pending_at` past the header counts bytes of the sealed segment written.
             loop {
+                let out: &[u8] = match self.sealed {
+                    Sealed::Direct => &self.direct,
+                    _ => &self.buf,
+                };
                 let at = self.pending_at - self.pending.len();
-                if at >= self.buf.len() {
+                if at >= out.len() {
                     break;
                 }
-                let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.buf[at..]))?;
+                let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &out[at..]))?;
                 if n == 0 {
                     return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
                 }
                 self.pending_at += n;
             }
             self.pending_at = self.pending.len();
-            self.sealed_buf = false;
-            self.buf.clear();
+            if self.sealed == Sealed::Buffered {
+                self.buf.clear();
+            }
+            self.sealed = Sealed::Nothing;
         }
         Poll::Ready(Ok(()))
     }
@@ -389,7 +408,7 @@ impl<W: AsyncWrite + Unpin> EncryptWriter<W> {
         self.sealer
             .seal_segment(&mut self.buf, last)
             .map_err(|e| to_io(crypto(e)))?;
-        self.sealed_buf = true;
+        self.sealed = Sealed::Buffered;
         Ok(())
     }
 }
@@ -416,6 +435,15 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for EncryptWriter<W> {
             // A full segment and more data: it is not the last one.
             this.seal(false)?;
             ready!(this.poll_drain(cx))?;
+        }
+        if this.buf.is_empty() && data.len() > size {
+            // A whole segment with more after it in the caller's own bytes: seal it straight
+            // from them (one pass, no copy into the segment buffer first).
+            this.sealer
+                .seal_full_segment_into(&data[..size], &mut this.direct)
+                .map_err(|e| to_io(crypto(e)))?;
+            this.sealed = Sealed::Direct;
+            return Poll::Ready(Ok(size));
         }
         let n = (size - this.buf.len()).min(data.len());
         this.buf.extend_from_slice(&data[..n]);
