@@ -117,12 +117,7 @@ pub(super) async fn run(conn: &Conn, command: DataCommand) -> Result<Exit, CliEr
             input,
             output,
         } => {
-            let job = FileJob {
-                aad: aad.bytes()?,
-                force,
-                input,
-                output,
-            };
+            let job = FileJob::new(aad.bytes()?, force, input, output);
             return files::encrypt_file(conn, &key, segment_size, job).await;
         }
         DataCommand::DecryptFile {
@@ -131,12 +126,7 @@ pub(super) async fn run(conn: &Conn, command: DataCommand) -> Result<Exit, CliEr
             input,
             output,
         } => {
-            let job = FileJob {
-                aad: aad.bytes()?,
-                force,
-                input,
-                output,
-            };
+            let job = FileJob::new(aad.bytes()?, force, input, output);
             return files::decrypt_file(conn, job).await;
         }
         DataCommand::Datakey {

@@ -22,11 +22,23 @@ use crate::crypto::stream_header_len_from_prefix;
 /// One file's worth of cache: the data key is used once and dropped with the process.
 const CACHE_AGE: Duration = Duration::from_secs(60);
 
+/// What both commands are given: associated data, whether to replace OUT, IN and OUT.
 pub(super) struct FileJob {
-    pub(super) aad: Vec<u8>,
-    pub(super) force: bool,
-    pub(super) input: PathBuf,
-    pub(super) output: PathBuf,
+    aad: Vec<u8>,
+    force: bool,
+    input: PathBuf,
+    output: PathBuf,
+}
+
+impl FileJob {
+    pub(super) fn new(aad: Vec<u8>, force: bool, input: PathBuf, output: PathBuf) -> Self {
+        Self {
+            aad,
+            force,
+            input,
+            output,
+        }
+    }
 }
 
 pub(super) async fn encrypt_file(

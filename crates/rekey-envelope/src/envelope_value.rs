@@ -90,13 +90,7 @@ impl<'a> EnvelopeCiphertext<'a> {
         }
         let part = |from: usize, to: usize| bytes.get(from..to).ok_or(too_short.clone());
         let wrapped_key = part(header_end, wrapped_end)?;
-        let inner = Envelope::parse(wrapped_key).map_err(|_| FormatError::InvalidWrappedKey)?;
-        if inner.kind != Kind::Ciphertext
-            || inner.key_name != prefix.key_name
-            || inner.key_version != prefix.key_version
-        {
-            return Err(FormatError::InvalidWrappedKey);
-        }
+        check_embedded_key(wrapped_key, prefix.key_name, prefix.key_version)?;
         let salt = part(wrapped_end, salt_end)?
             .try_into()
             .map_err(|_| too_short.clone())?;
@@ -166,6 +160,23 @@ impl<'a> EnvelopeCiphertext<'a> {
     pub(crate) fn bound_prefix(&self) -> &'a [u8] {
         self.bound_prefix
     }
+}
+
+/// Checks the wrapped key embedded in an envelope or stream header: a kind-0x01
+/// ciphertext under the header's own key name and version.
+pub(crate) fn check_embedded_key(
+    wrapped_key: &[u8],
+    key_name: &str,
+    key_version: u32,
+) -> Result<(), FormatError> {
+    let inner = Envelope::parse(wrapped_key).map_err(|_| FormatError::InvalidWrappedKey)?;
+    if inner.kind != Kind::Ciphertext
+        || inner.key_name != key_name
+        || inner.key_version != key_version
+    {
+        return Err(FormatError::InvalidWrappedKey);
+    }
+    Ok(())
 }
 
 /// Checks that `wrapped_key` is a kind-0x01 ciphertext of a 32-byte key

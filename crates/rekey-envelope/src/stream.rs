@@ -30,11 +30,11 @@ use aes_gcm::Aes256Gcm;
 use zeroize::Zeroizing;
 
 use super::data_key::DataKey;
-use super::envelope_value::{wrapped_key_len, SALT_LEN};
+use super::envelope_value::{check_embedded_key, wrapped_key_len, SALT_LEN};
 use super::error::CryptoError;
 use super::format::{
-    header_len, min_total_len, parse_prefix, Envelope, Kind, FIXED_PREFIX_LEN, NONCE_LEN,
-    SEGMENT_SIZE_LEN, TAG_LEN,
+    header_len, min_total_len, parse_prefix, Kind, FIXED_PREFIX_LEN, NONCE_LEN, SEGMENT_SIZE_LEN,
+    TAG_LEN,
 };
 use super::format_error::FormatError;
 use super::rng;
@@ -119,13 +119,7 @@ impl<'a> StreamHeader<'a> {
         }
         let part = |from: usize, to: usize| bytes.get(from..to).ok_or_else(too_short);
         let wrapped_key = part(header_end, wrapped_end)?;
-        let inner = Envelope::parse(wrapped_key).map_err(|_| FormatError::InvalidWrappedKey)?;
-        if inner.kind != Kind::Ciphertext
-            || inner.key_name != prefix.key_name
-            || inner.key_version != prefix.key_version
-        {
-            return Err(FormatError::InvalidWrappedKey);
-        }
+        check_embedded_key(wrapped_key, prefix.key_name, prefix.key_version)?;
         let salt = part(wrapped_end, salt_end)?
             .try_into()
             .map_err(|_| too_short())?;
