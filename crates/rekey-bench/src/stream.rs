@@ -1,4 +1,4 @@
-//! Scenario 7, stream (issue #15): stream ciphertexts of a large payload (1 GiB; 128 MiB with
+//! Scenario 7, stream (issue #15): stream ciphertexts of a large payload (1 GiB; 16 MiB with
 //! `--quick`), against the real `rekey serve` binary in its own process:
 //!
 //! - A: client-side stream encryption through the Rust client (`EnvelopeCipher::
@@ -58,7 +58,7 @@ struct Runs {
 }
 
 pub async fn run(plan: &Plan) -> anyhow::Result<Section> {
-    let total: usize = if plan.quick { 128 << 20 } else { 1 << 30 };
+    let total: usize = if plan.quick { 16 << 20 } else { 1 << 30 };
     let binary = rekey_binary()?;
     let scratch = tempfile::Builder::new()
         .prefix("rekey-bench-stream-")

@@ -171,6 +171,34 @@ fn quick_batch_measures_decrypt_batch_items_against_single_decrypts() {
     check_machine_and_targets(&results, 1);
 }
 
+/// Needs the `rekey` binary beside `rekey-bench` (a workspace `cargo test` builds both).
+#[test]
+fn quick_stream_measures_the_client_bare_gcm_the_rpc_and_peak_rss() {
+    let results = run_quick("stream", &[]);
+    assert_eq!(
+        results.pointer("/stream/bytes_per_side"),
+        Some(&(16u64 << 20).into())
+    );
+    for side in [
+        "client_mb_s",
+        "bare_gcm_mb_s",
+        "sealer_alone_mb_s",
+        "server_encrypt_stream_mb_s",
+        "echo_encrypt_stream_mb_s",
+        "client_peak_rss_mib",
+        "server_peak_rss_mib",
+    ] {
+        let rounds = array(&results, &format!("/stream/{side}"));
+        assert_eq!(rounds.len(), 1, "{side}: quick mode runs one round");
+        assert!(
+            rounds[0].as_f64().is_some_and(|v| v > 0.0),
+            "{side}: {rounds:?}"
+        );
+    }
+    positive(&results, "/stream/client_vs_bare_gcm");
+    check_machine_and_targets(&results, 3);
+}
+
 #[test]
 #[ignore = "PostgreSQL suite: REKEY_TEST_DATABASE_URL=postgres://... cargo test -- --ignored"]
 fn quick_migration_measures_the_worker_raw_sql_and_the_crypto_ceiling() {

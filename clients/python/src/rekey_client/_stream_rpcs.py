@@ -134,13 +134,28 @@ class AsyncFeed(Generic[Req]):
     """As `Feed`, for grpc.aio, which reads the requests in a task of its own and cancels the
     call itself when they raise (logging only at debug level); the error is kept in `error`."""
 
-    def __init__(self, first: Req, rest: AsyncIterator[Req]) -> None:
+    def __init__(self, first: Req, rest: AsyncIterator[Req], *, await_headers: bool = False) -> None:
         self._first = first
         self._rest = rest
+        self._await_headers = await_headers
+        self._call: Any = None
         self.error: Exception | None = None
+
+    def attach(self, call: Any) -> None:
+        """The call these requests feed (set before the event loop runs grpc's reader task)."""
+        self._call = call
 
     async def requests(self) -> AsyncIterator[Req]:
         yield self._first
+        # EncryptStream checks its first message (key, scope, segment size) before it answers
+        # with headers, and refuses at once. Wait for that answer before sending more: grpc.aio
+        # turns a write racing the server's refusal into "Internal error from Core", hiding
+        # the server's status (NOT_FOUND, INVALID_ARGUMENT). (DecryptStream answers only once
+        # it has the whole stream header, which may take more than the first message.)
+        if self._await_headers and self._call is not None:
+            await self._call.initial_metadata()
+            if self._call.done():
+                return
         try:
             async for request in self._rest:
                 yield request

@@ -142,8 +142,9 @@ class AsyncClient(ClientBase):
         except RekeyError as e:
             report(observer, rpc, 1, e)
             raise
-        feed = AsyncFeed(first, rest)
+        feed = AsyncFeed(first, rest, await_headers=rpc is _rpcs.ENCRYPT_STREAM)
         call = self._stream_callable(rpc)(feed.requests(), timeout=timeout, metadata=call_plan.metadata)
+        feed.attach(call)
         finished = False
         try:
             try:
