@@ -27,6 +27,7 @@ pub mod rng;
 mod root;
 mod short_hkdf;
 mod stream;
+mod stream_seal;
 
 pub use aead::EncryptionKey;
 pub use data_key::DataKey;
@@ -44,9 +45,9 @@ pub use material::{KeyMaterial, KEY_LEN};
 pub use root::RootKey;
 pub use stream::{
     stream_header_len, stream_header_len_from_prefix, stream_len, validate_segment_size,
-    StreamHeader, StreamLayout, StreamOpener, StreamSealer, DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE,
-    MIN_SEGMENT_SIZE,
+    StreamHeader, StreamLayout, DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE,
 };
+pub use stream_seal::{StreamOpener, StreamSealer};
 
 #[cfg(test)]
 mod test_support;

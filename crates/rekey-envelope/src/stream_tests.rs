@@ -1,8 +1,10 @@
-//! Unit tests of stream ciphertexts: the layout, and one test per attack the spec says the
+//! Unit tests of stream ciphertexts (`stream.rs` and `stream_seal.rs`): the layout, and one test per attack the spec says the
 //! construction detects (docs/ciphertext-format.md, "Kind 0x04").
 
 use super::*;
+use crate::stream::{stream_header_len_from_prefix, stream_len};
 use crate::test_support::{sample_key_bytes, TestRng};
+use crate::FormatError;
 use crate::{
     peek_key_version, replace_wrapped_key, EncryptionKey, EnvelopeCiphertext, KeyMaterial,
     DATA_KEY_AAD,

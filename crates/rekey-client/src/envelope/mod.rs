@@ -6,6 +6,7 @@ mod decrypt_cache;
 mod encrypt_cache;
 mod policy;
 mod stream;
+mod stream_io;
 #[cfg(test)]
 mod tests;
 
@@ -23,7 +24,8 @@ use crate::observer::CacheEvent;
 use decrypt_cache::DecryptCache;
 use encrypt_cache::EncryptCache;
 pub use policy::CachePolicy;
-pub use stream::{DecryptReader, EncryptWriter, StreamOptions};
+pub use stream::StreamOptions;
+pub use stream_io::{DecryptReader, EncryptWriter};
 
 /// Counters of an [`EnvelopeCipher`]'s caches since it was made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
