@@ -17,7 +17,6 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, ReadBuf};
 use super::client::Conn;
 use super::exit::{CliError, Exit};
 use super::output::emit_json;
-use crate::crypto::stream_header_len_from_prefix;
 
 /// One file's worth of cache: the data key is used once and dropped with the process.
 const CACHE_AGE: Duration = Duration::from_secs(60);
@@ -62,7 +61,14 @@ pub(super) async fn encrypt_file(
 pub(super) async fn decrypt_file(conn: &Conn, job: FileJob) -> Result<Exit, CliError> {
     let (mut reader, total) = open_input(&job.input).await?;
     // The key comes from the stream's header: read it, then give it back to the reader.
-    let header = read_header(&mut reader, &job.input).await?;
+    let header = rekey_client::read_stream_header(&mut reader)
+        .await
+        .map_err(|e| match e {
+            rekey_client::Error::InvalidCiphertext { message } => {
+                CliError::usage(format!("{}: {message}", job.input.display()))
+            }
+            other => CliError::failed(format!("cannot read {}: {other}", job.input.display())),
+        })?;
     let key = crate::crypto::StreamHeader::parse(&header)
         .map_err(|e| CliError::usage(format!("{}: {e}", job.input.display())))?
         .key_name()
@@ -140,33 +146,6 @@ async fn open_input(path: &Path) -> Result<(Input, Option<u64>), CliError> {
         Box::new(tokio::io::BufReader::with_capacity(1 << 20, file)),
         len,
     ))
-}
-
-/// Reads a stream header (five bytes say how long it is).
-async fn read_header(reader: &mut Input, path: &Path) -> Result<Vec<u8>, CliError> {
-    let bad = |e: &dyn std::fmt::Display| CliError::usage(format!("{}: {e}", path.display()));
-    let mut header = vec![0u8; 5];
-    let got = read_up_to(reader, &mut header).await?;
-    let len = stream_header_len_from_prefix(&header[..got]).map_err(|e| bad(&e))?;
-    header.resize(len, 0);
-    let got = 5 + read_up_to(reader, &mut header[5..]).await?;
-    header.truncate(got);
-    Ok(header)
-}
-
-async fn read_up_to(reader: &mut Input, buf: &mut [u8]) -> Result<usize, CliError> {
-    let mut at = 0;
-    while at < buf.len() {
-        let n = reader
-            .read(&mut buf[at..])
-            .await
-            .map_err(|e| CliError::failed(format!("cannot read the input: {e}")))?;
-        if n == 0 {
-            break;
-        }
-        at += n;
-    }
-    Ok(at)
 }
 
 /// Where the result goes: stdout, or a temporary file beside OUT renamed on success.

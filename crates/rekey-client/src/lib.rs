@@ -33,7 +33,8 @@ pub use builder::{ClientBuilder, DEFAULT_ADDR};
 pub use client::{CallOptions, Client};
 pub use describe::{describe, ValueInfo};
 pub use envelope::{
-    CachePolicy, CacheStats, DecryptReader, EncryptWriter, EnvelopeCipher, StreamOptions,
+    read_stream_header, CachePolicy, CacheStats, DecryptReader, EncryptWriter, EnvelopeCipher,
+    StreamOptions,
 };
 pub use error::Error;
 pub use observer::{CacheEvent, Observer};

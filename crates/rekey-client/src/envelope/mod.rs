@@ -24,7 +24,7 @@ use crate::observer::CacheEvent;
 use decrypt_cache::DecryptCache;
 use encrypt_cache::EncryptCache;
 pub use policy::CachePolicy;
-pub use stream::StreamOptions;
+pub use stream::{read_stream_header, StreamOptions};
 pub use stream_io::{DecryptReader, EncryptWriter};
 
 /// Counters of an [`EnvelopeCipher`]'s caches since it was made.

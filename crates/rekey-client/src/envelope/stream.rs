@@ -87,7 +87,7 @@ impl EnvelopeCipher {
         mut inner: R,
         associated_data: &[u8],
     ) -> Result<DecryptReader<R>, Error> {
-        let header = read_header(&mut inner).await?;
+        let header = read_stream_header(&mut inner).await?;
         let (opener, _) = self.stream_opener(&header, associated_data).await?;
         Ok(DecryptReader::new(inner, opener))
     }
@@ -160,7 +160,7 @@ impl EnvelopeCipher {
     {
         let total = source.seek(io::SeekFrom::End(0)).await.map_err(from_io)?;
         source.seek(io::SeekFrom::Start(0)).await.map_err(from_io)?;
-        let header = read_header(source).await?;
+        let header = read_stream_header(source).await?;
         let parsed = StreamHeader::parse(&header).map_err(invalid)?;
         let layout = StreamLayout::new(&parsed, total).map_err(crypto)?;
         let segments = layout.segments_for(range.clone()).map_err(crypto)?;
@@ -203,8 +203,14 @@ impl EnvelopeCipher {
     }
 }
 
-/// Reads exactly a stream header: five bytes tell its length.
-async fn read_header<R: AsyncRead + Unpin>(inner: &mut R) -> Result<Vec<u8>, Error> {
+/// Reads exactly the header of the stream ciphertext `inner` (its first five bytes tell how
+/// long it is) and checks it, leaving `inner` at the first segment; e.g. to learn the key a
+/// stream names before choosing the cipher to open it with.
+///
+/// # Errors
+/// [`Error::InvalidCiphertext`] when the input is not a stream ciphertext or ends inside its
+/// header; [`Error::Io`] when reading fails.
+pub async fn read_stream_header<R: AsyncRead + Unpin>(inner: &mut R) -> Result<Vec<u8>, Error> {
     let mut header = vec![0u8; 5];
     let got = read_up_to(inner, &mut header).await?;
     let len = stream_header_len_from_prefix(&header[..got]).map_err(invalid)?;
