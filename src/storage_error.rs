@@ -47,6 +47,10 @@ pub enum StoreError {
     AuditWrite(sqlx::Error),
     #[error("{}", MigrationCause(.0))]
     Migration(sqlx::migrate::MigrateError),
+    /// The root key could not wrap a new version (token or KMS unreachable), so nothing was
+    /// written.
+    #[error("{0}")]
+    RootKeyUnavailable(String),
 }
 
 impl From<sqlx::Error> for StoreError {

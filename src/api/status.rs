@@ -57,6 +57,7 @@ impl From<KeyError> for Status {
                 warn!(%detail, "keystore database unavailable");
                 (Code::Unavailable, Reason::Unavailable)
             }
+            KeyError::RootKeyUnavailable(_) => (Code::Unavailable, Reason::Unavailable),
             KeyError::AuditUnavailable(detail) => {
                 error!(%detail, "audit write failed; the operation was not performed");
                 (Code::Unavailable, Reason::Unavailable)

@@ -104,6 +104,9 @@ pub(crate) enum Command {
     /// first). Takes the same configuration as `serve`; the current root key comes from it.
     /// Resumable: run it again with the same keys after an interruption.
     RotateRootKey(root::RotateRootKeyArgs),
+    /// The root key in a PKCS#11 token (HSM): create it (`init-key`).
+    #[command(subcommand)]
+    Hsm(root::HsmCommand),
     /// Lifecycle status of every key, or of one: versions, age, next rotation, alert level.
     Status {
         /// Key name, e.g. TOKEN_ENCRYPTION; every key when omitted.
@@ -154,6 +157,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::RotateRootKey(args) = command {
         return root::rotate_root_key(args).await;
     }
+    if let Command::Hsm(command) = command {
+        return root::hsm(command).await;
+    }
     let has_token = connection.token_file.is_some() || client::env_token().is_some();
     let exit = match dispatch(&connection, command).await {
         Ok(exit) => exit,
@@ -184,7 +190,7 @@ pub fn error_message(err: &anyhow::Error) -> String {
 async fn dispatch(args: &ConnectionArgs, command: Command) -> Result<Exit, CliError> {
     let conn = Conn::connect(args).await?;
     match command {
-        Command::Serve(_) | Command::RotateRootKey(_) => {
+        Command::Serve(_) | Command::RotateRootKey(_) | Command::Hsm(_) => {
             Err(CliError::usage("not a client command"))
         }
         Command::Status { key } => keys::status(&conn, key).await,

@@ -40,6 +40,27 @@ pub(super) const VARIABLES: &[(&str, Apply)] = &[
     ("REKEY_MASTER_KEY_FILE", |c, v| {
         set_some(&mut c.keystore.master_key_file, v)
     }),
+    ("REKEY_ROOT_KEY_PROVIDER", |c, v| {
+        set(&mut c.keystore.root_key_provider, v)
+    }),
+    ("REKEY_PKCS11_MODULE", |c, v| {
+        set_some(&mut c.keystore.pkcs11.module, v)
+    }),
+    ("REKEY_PKCS11_TOKEN_LABEL", |c, v| {
+        set_some(&mut c.keystore.pkcs11.token_label, v)
+    }),
+    ("REKEY_PKCS11_SLOT", |c, v| {
+        set_some(&mut c.keystore.pkcs11.slot, v)
+    }),
+    ("REKEY_PKCS11_KEY_LABEL", |c, v| {
+        set(&mut c.keystore.pkcs11.key_label, v)
+    }),
+    ("REKEY_PKCS11_PIN", |c, v| {
+        secret(&mut c.keystore.pkcs11.pin_env, v)
+    }),
+    ("REKEY_PKCS11_PIN_FILE", |c, v| {
+        set_some(&mut c.keystore.pkcs11.pin_file, v)
+    }),
     ("REKEY_MAX_PLAINTEXT_BYTES", |c, v| {
         set(&mut c.keystore.max_plaintext_bytes, v)
     }),
@@ -109,10 +130,11 @@ pub(super) fn apply(config: &mut Config, env: &HashMap<String, String>) -> Resul
 }
 
 /// Variables whose value is a secret: a message never quotes it.
-const SECRET_VARIABLES: [&str; 3] = [
+const SECRET_VARIABLES: [&str; 4] = [
     "REKEY_ADMIN_TOKEN",
     "REKEY_DATABASE_URL",
     "REKEY_MASTER_KEY",
+    "REKEY_PKCS11_PIN",
 ];
 
 /// A rejected value as a message quotes it: enough to recognise, never a flood, never a secret.

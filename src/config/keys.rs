@@ -6,15 +6,22 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use super::root_key::{Pkcs11Config, RootKeyProviderName};
 use super::ConfigError;
 use crate::clock::SECS_PER_DAY;
-use crate::keystore::root_source::RootKeySource;
+use crate::keystore::root::RootKeySource;
 use crate::keystore::store::{KeyPolicy, Purpose};
 
 /// `[keystore]` in the config file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KeystoreConfig {
+    /// What holds the root key: `local` (`master_key`, `master_key_file` or the development
+    /// key) or `pkcs11` (`[keystore.pkcs11]`).
+    pub root_key_provider: RootKeyProviderName,
+    /// The PKCS#11 token and key (`root_key_provider = "pkcs11"`, and the target of
+    /// `rekey rotate-root-key --to pkcs11`).
+    pub pkcs11: Pkcs11Config,
     /// Root key as base64 of 32 bytes. Prefer the environment (`REKEY_MASTER_KEY`) or a file.
     pub master_key: Option<SecretString>,
     /// File holding the root key as base64 of 32 bytes.
@@ -34,6 +41,8 @@ pub struct KeystoreConfig {
 impl Default for KeystoreConfig {
     fn default() -> Self {
         Self {
+            root_key_provider: RootKeyProviderName::Local,
+            pkcs11: Pkcs11Config::default(),
             master_key: None,
             master_key_file: None,
             max_plaintext_bytes: 1024 * 1024,
@@ -61,7 +70,7 @@ impl KeystoreConfig {
                 "keystore.refresh_interval_secs must be at least 1".into(),
             ));
         }
-        Ok(())
+        self.validate_root_key()
     }
 
     /// Where the root key comes from, as the keystore reads it.

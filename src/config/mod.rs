@@ -17,6 +17,7 @@ mod database;
 mod env;
 mod keys;
 mod moved;
+mod root_key;
 mod rotation;
 mod telemetry;
 
@@ -34,6 +35,7 @@ pub use crate::audit::DataPlaneAudit;
 pub(crate) use database::Backend;
 pub use database::DatabaseConfig;
 pub use keys::{KeyConfig, KeystoreConfig, PurposeConfig};
+pub use root_key::{Pkcs11Config, RootKeyProviderName, DEFAULT_KEY_LABEL};
 pub use rotation::RotationConfig;
 pub use telemetry::TelemetryConfig;
 
@@ -551,7 +553,14 @@ migration_batch_size = 500
     fn every_setting_is_in_the_readme_table() {
         let readme = include_str!("../../README.md");
         let dir = tempfile::tempdir().unwrap();
-        let sections = ["", "database", "keystore", "rotation", "telemetry"];
+        let sections = [
+            "",
+            "database",
+            "keystore",
+            "keystore.pkcs11",
+            "rotation",
+            "telemetry",
+        ];
         for section in sections {
             let header = if section.is_empty() {
                 String::new()

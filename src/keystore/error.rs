@@ -56,6 +56,11 @@ pub enum KeyError {
     NoPreviousVersion { key: String, primary: u32 },
     #[error("cannot roll back key {key:?}: the previous version {version} is retired")]
     PreviousVersionRetired { key: String, version: u32 },
+    /// The root key cannot be used right now (a token removed, an HSM unreachable): what
+    /// needs a new wrap or an unwrap fails, nothing is written. The message names the
+    /// provider and its error (never key material).
+    #[error("{0}; retry once it is back")]
+    RootKeyUnavailable(String),
     /// The keystore database cannot be reached right now; the detail is logged.
     #[error("the keystore database is unavailable; retry later")]
     Unavailable(String),
@@ -130,6 +135,7 @@ impl KeyError {
             StoreError::Database(e) if is_unavailable(&e) => KeyError::Unavailable(e.to_string()),
             StoreError::AuditWrite(e) => KeyError::AuditUnavailable(e.to_string()),
             StoreError::Unreachable(e) => KeyError::Unavailable(e.to_string()),
+            StoreError::RootKeyUnavailable(detail) => KeyError::RootKeyUnavailable(detail),
             other @ (StoreError::Database(_)
             | StoreError::Corrupt(_)
             | StoreError::Migration(_)) => KeyError::Internal(other.to_string()),
@@ -142,6 +148,16 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
         e,
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
     )
+}
+
+impl From<crate::keystore::root::RootKeyError> for KeyError {
+    fn from(err: crate::keystore::root::RootKeyError) -> Self {
+        use crate::keystore::root::RootKeyError;
+        match err {
+            RootKeyError::Unavailable { .. } => KeyError::RootKeyUnavailable(err.to_string()),
+            RootKeyError::WrappedKeyInvalid => KeyError::Internal(err.to_string()),
+        }
+    }
 }
 
 impl From<StoreError> for KeyError {

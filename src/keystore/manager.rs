@@ -1,8 +1,10 @@
 //! `KeyManager`: every key operation the API offers, on top of the storage trait, the root key
 //! and the in-memory keyring. It knows nothing of gRPC or SQL.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use tracing::{info, warn};
 use zeroize::Zeroizing;
 
@@ -13,14 +15,16 @@ use envelope_values::embeds_data_key;
 
 use crate::audit::{AuditEntry, AuditOperation, Outcome};
 use crate::clock::{Clock, MILLIS_PER_SEC};
-use crate::crypto::{self, Envelope, KeyMaterial, Kind, RootKey};
+use crate::crypto::{self, Envelope, KeyMaterial, Kind};
 use crate::keystore::error::{KeyError, KeyResult};
 use crate::keystore::keyring::{Keyring, LoadedKey, LoadedVersion};
+use crate::keystore::root::{RootKeyError, RootKeyProvider};
 use crate::keystore::store::{
     EventDraft, KeyRecord, KeyStore, NewVersion, Purpose, RolledBack, RotateGuard, Rotated,
     VersionRecord, VersionState,
 };
 use crate::keystore::version_use::{encryption_key, expect_kind, signing_key};
+use crate::storage_error::{StoreError, StoreResult};
 
 /// Behaviour switches of the key manager, taken from the server config.
 #[derive(Debug, Clone)]
@@ -87,10 +91,12 @@ pub(crate) struct PrimaryAge {
 #[derive(Debug)]
 pub struct KeyManager {
     store: Arc<dyn KeyStore>,
-    root: RootKey,
+    root: Arc<dyn RootKeyProvider>,
     clock: Arc<dyn Clock>,
     keyring: Keyring,
     settings: Settings,
+    /// The last root-key check's outcome (for the `rekey_root_key_available` gauge).
+    root_available: AtomicBool,
 }
 
 impl KeyManager {
@@ -98,18 +104,13 @@ impl KeyManager {
     /// created with, and loads every key.
     pub(crate) async fn open(
         store: Arc<dyn KeyStore>,
-        root: RootKey,
+        root: Arc<dyn RootKeyProvider>,
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> KeyResult<Self> {
         let stored = store.root_check_value(root.check_value()).await?;
         if stored != root.check_value() {
-            return Err(KeyError::Internal(format!(
-                "the configured root key does not open this keystore: the keystore was created \
-                 with a root key whose check value is {stored}, the configured one has {}. \
-                 Configure the original root key (REKEY_MASTER_KEY or master_key_file)",
-                root.check_value()
-            )));
+            return Err(KeyError::Internal(wrong_root_key(&stored, root.as_ref())));
         }
         let manager = Self {
             store,
@@ -117,6 +118,7 @@ impl KeyManager {
             clock,
             keyring: Keyring::default(),
             settings,
+            root_available: AtomicBool::new(true),
         };
         manager.refresh_all().await?;
         Ok(manager)
@@ -154,7 +156,10 @@ impl KeyManager {
         material: Option<KeyMaterial>,
     ) -> KeyResult<bool> {
         let material = material.unwrap_or_else(KeyMaterial::generate);
-        let first = self.wrap_version(&key.name, 1, &material);
+        let first = self
+            .wrap_version(&key.name, 1, &material)
+            .await
+            .map_err(KeyError::from)?;
         let created = self.store.create_key(key, first, self.clock.now()).await?;
         self.reload(&key.name).await?;
         Ok(created)
@@ -162,13 +167,42 @@ impl KeyManager {
 
     /// Reloads every key from the database (the periodic refresh that bounds how long another
     /// replica's rotation takes to reach this one).
+    /// A key that fails to load (its new version needs a root key that is unreachable) keeps
+    /// its last loaded state, and the others are still refreshed; the first error is returned.
     pub(crate) async fn refresh_all(&self) -> KeyResult<()> {
+        let mut first_error = None;
         for record in self.store.list_keys().await? {
             let rows = self.store.list_versions(&record.name).await?;
-            self.keyring
-                .insert(LoadedKey::unwrap(&self.root, record, rows)?);
+            if let Err(e) = self.load(record, rows).await {
+                first_error.get_or_insert(e);
+            }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Loads one key into the keyring, reusing the versions it already holds unchanged.
+    async fn load(&self, record: KeyRecord, rows: Vec<VersionRecord>) -> KeyResult<Arc<LoadedKey>> {
+        let previous = self.keyring.get(&record.name);
+        let loaded = LoadedKey::load(self.root.as_ref(), record, rows, previous.as_deref()).await?;
+        Ok(self.keyring.insert(loaded))
+    }
+
+    /// Whether the root key can be used now (the health of `rekey.RootKey`).
+    pub(crate) async fn check_root_key(&self) -> Result<(), RootKeyError> {
+        let checked = self.root.check().await;
+        self.root_available
+            .store(checked.is_ok(), Ordering::Relaxed);
+        checked
+    }
+
+    /// Whether the last root-key check passed.
+    pub(crate) fn root_key_available(&self) -> bool {
+        self.root_available.load(Ordering::Relaxed)
+    }
+
+    /// What holds the root key, for logs.
+    pub(crate) fn root_key_provider(&self) -> &str {
+        self.root.describe()
     }
 
     async fn reload(&self, name: &str) -> KeyResult<Option<Arc<LoadedKey>>> {
@@ -176,10 +210,7 @@ impl KeyManager {
             return Ok(None);
         };
         let rows = self.store.list_versions(name).await?;
-        Ok(Some(
-            self.keyring
-                .insert(LoadedKey::unwrap(&self.root, record, rows)?),
-        ))
+        Ok(Some(self.load(record, rows).await?))
     }
 
     /// The key from the keyring, loading it from the database on a miss (a key created by
@@ -350,7 +381,13 @@ impl KeyManager {
         }
         self.key(name).await?;
         let now = self.clock.now();
-        let make = |version: u32| self.wrap_version(name, version, &KeyMaterial::generate());
+        let make = |version: u32| -> BoxFuture<'_, StoreResult<NewVersion>> {
+            Box::pin(async move {
+                self.wrap_version(name, version, &KeyMaterial::generate())
+                    .await
+                    .map_err(|e| StoreError::RootKeyUnavailable(e.to_string()))
+            })
+        };
         let rotated = self
             .store
             .rotate(name, now, guard, &make, event, audit)
@@ -462,12 +499,33 @@ impl KeyManager {
         Ok(out)
     }
 
-    fn wrap_version(&self, name: &str, version: u32, material: &KeyMaterial) -> NewVersion {
-        NewVersion {
-            wrapped_material: self.root.wrap(name, version, material),
+    async fn wrap_version(
+        &self,
+        name: &str,
+        version: u32,
+        material: &KeyMaterial,
+    ) -> Result<NewVersion, RootKeyError> {
+        Ok(NewVersion {
+            wrapped_material: self.root.wrap(name, version, material).await?,
             check_value: material.check_value(),
-        }
+        })
     }
+}
+
+/// Why a root key does not open a keystore, and what to configure.
+fn wrong_root_key(stored: &str, root: &dyn RootKeyProvider) -> String {
+    let belongs_to = if stored.starts_with("pkcs11:") {
+        "a root key in a PKCS#11 token"
+    } else {
+        "a local root key (REKEY_MASTER_KEY or master_key_file)"
+    };
+    format!(
+        "the configured root key ({}) does not open this keystore: the keystore belongs to \
+         {belongs_to} whose check value is {stored}, the configured one has {}. Configure the \
+         root key the keystore was created or last rotated with",
+        root.describe(),
+        root.check_value()
+    )
 }
 
 /// The algorithm name shown in status for a purpose.

@@ -1,13 +1,14 @@
 //! Keys, their versions and lifecycle: the storage contract ([`store::KeyStore`] and its
-//! records), the in-memory keyring, and the key manager that performs every key operation.
+//! records), the in-memory keyring, the key manager that performs every key operation, and
+//! the root of trust that wraps every stored version (`root`: the provider interface, the
+//! `local` and `pkcs11` providers, root-key rotation).
 //! The SQL that implements the contract is in `crate::sql`.
 
 pub(crate) mod error;
 pub(crate) mod keyring;
 pub(crate) mod lifecycle;
 pub(crate) mod manager;
-pub(crate) mod root_rotation;
-pub(crate) mod root_source;
+pub mod root;
 pub(crate) mod seed;
 pub(crate) mod store;
 mod version_use;

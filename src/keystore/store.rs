@@ -5,6 +5,7 @@
 use std::fmt;
 
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 
 use crate::audit::AuditEntry;
 use crate::clock::Millis;
@@ -197,8 +198,10 @@ pub struct EventDraft {
 }
 
 /// Builds the wrapped material for a new version once the store knows its number (the number
-/// is bound into the wrapping, so it must be known first).
-pub type MakeVersion<'a> = &'a (dyn Fn(u32) -> NewVersion + Send + Sync);
+/// is bound into the wrapping, so it must be known first). It may call a device or the
+/// network (the root key in an HSM); if it fails, the store writes nothing.
+pub type MakeVersion<'a> =
+    &'a (dyn Fn(u32) -> BoxFuture<'a, StoreResult<NewVersion>> + Send + Sync);
 
 /// Persistent storage of keys and versions. Implementations must make every mutating method
 /// atomic and safe when several server processes share the same database.

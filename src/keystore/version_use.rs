@@ -22,7 +22,7 @@ pub(super) fn encryption_key<'a>(
     version: &'a LoadedVersion,
     operation: &'static str,
 ) -> KeyResult<&'a crypto::EncryptionKey> {
-    match &version.cipher {
+    match &*version.cipher {
         VersionCipher::Encrypt(cipher) => Ok(cipher),
         _ => Err(KeyError::WrongPurpose {
             key: key.record.name.clone(),
@@ -37,7 +37,7 @@ pub(super) fn signing_key<'a>(
     version: &'a LoadedVersion,
     operation: &'static str,
 ) -> KeyResult<&'a crypto::SigningKey> {
-    match &version.cipher {
+    match &*version.cipher {
         VersionCipher::Sign(signer) => Ok(signer),
         _ => Err(KeyError::WrongPurpose {
             key: key.record.name.clone(),

@@ -43,7 +43,10 @@ impl RotationError {
         matches!(
             self,
             RotationError::Key(
-                KeyError::Unavailable(_) | KeyError::AuditUnavailable(_) | KeyError::Internal(_)
+                KeyError::Unavailable(_)
+                    | KeyError::RootKeyUnavailable(_)
+                    | KeyError::AuditUnavailable(_)
+                    | KeyError::Internal(_)
             ) | RotationError::Target(_)
         )
     }

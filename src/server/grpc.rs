@@ -38,12 +38,19 @@ const BATCH_ITEM_OVERHEAD_BYTES: usize = 160;
 /// is down.
 pub(super) const ROTATION_SERVICE: &str = <RotationServiceServer<RotationServiceImpl>>::NAME;
 
-/// Every name the health service answers for: the server as a whole ("") and each service.
-const HEALTH_NAMES: [&str; 4] = [
+/// The health name of the root key: NOT_SERVING while the root-key provider cannot be used
+/// (a token removed, an HSM unreachable). Rotations and new keys need it; encryption and
+/// decryption with the versions already loaded do not, so the server as a whole stays up.
+pub(super) const ROOT_KEY_HEALTH: &str = "rekey.RootKey";
+
+/// Every name the health service answers for: the server as a whole (""), each service, and
+/// the root key.
+const HEALTH_NAMES: [&str; 5] = [
     "",
     <KeyServiceServer<KeyServiceImpl>>::NAME,
     ROTATION_SERVICE,
     <AdminServiceServer<AdminServiceImpl>>::NAME,
+    ROOT_KEY_HEALTH,
 ];
 
 /// Sets every health status of this server at once.

@@ -8,7 +8,7 @@ use crate::clock::Clock;
 use crate::config::{Backend, Config};
 use crate::keystore::store::KeyStore;
 use crate::keystore::{
-    root_source::{load_root_key, KeystoreLocation},
+    root::{open_provider, KeystoreLocation, RootKeyProvider},
     seed::ensure_keys,
     KeyError, KeyManager,
 };
@@ -18,11 +18,15 @@ use super::stores::{open_store, Stores};
 /// Opens the key manager over the keystore's keys and makes sure every managed key exists.
 pub(super) async fn open_key_manager(
     config: &Config,
-    backend: &Backend,
+    root: Arc<dyn RootKeyProvider>,
     stores: &Stores,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<KeyManager>> {
-    let root = root_key(config, backend, stores.existed)?;
+    tracing::info!(
+        provider = root.describe(),
+        check_value = root.check_value(),
+        "root key loaded"
+    );
     let settings = config.key_manager_settings();
     let manager = Arc::new(
         KeyManager::open(Arc::clone(&stores.keys), root, clock, settings)
@@ -33,12 +37,17 @@ pub(super) async fn open_key_manager(
     Ok(manager)
 }
 
-/// The root key of `config`: configured, or the embedded keystore's development key.
-pub(super) fn root_key(
+/// The root key of `config`: in a token, configured locally, or the embedded keystore's
+/// development key. Opened before the keystore database, so a token that refuses (wrong PIN,
+/// missing key) leaves the data folder as it was.
+pub(super) async fn root_key(
     config: &Config,
     backend: &Backend,
-    keystore_exists: bool,
-) -> anyhow::Result<crate::crypto::RootKey> {
+) -> anyhow::Result<Arc<dyn RootKeyProvider>> {
+    let keystore_exists = match backend {
+        Backend::Sqlite(path) => path.exists(),
+        Backend::Postgres => true,
+    };
     let location = match backend {
         Backend::Postgres => KeystoreLocation::Shared,
         Backend::Sqlite(_) => KeystoreLocation::Embedded {
@@ -46,7 +55,7 @@ pub(super) fn root_key(
             keystore_exists,
         },
     };
-    load_root_key(&config.keystore.root_key_source(), location)
+    open_provider(&config.keystore.root_key_settings()?, location).await
 }
 
 /// Startup errors are shown to the operator in full (they never contain key material).
@@ -62,14 +71,14 @@ pub(super) fn internal_detail(err: KeyError) -> String {
 /// Public for the root-key rotation tests, which read the keystore before and after.
 pub async fn open_keystore(
     config: &Config,
-) -> anyhow::Result<(Arc<dyn KeyStore>, crate::crypto::RootKey)> {
+) -> anyhow::Result<(Arc<dyn KeyStore>, Arc<dyn RootKeyProvider>)> {
     let backend = config.backend()?;
     if let Backend::Sqlite(path) = &backend {
         if !path.exists() {
             anyhow::bail!("no keystore at {}", path.display());
         }
     }
+    let root = root_key(config, &backend).await?;
     let stores = open_store(config, &backend).await?;
-    let root = root_key(config, &backend, stores.existed)?;
     Ok((stores.keys, root))
 }

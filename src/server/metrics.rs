@@ -34,6 +34,7 @@ pub(super) fn server_metrics(
         .collect();
     let triggers = Trigger::ALL.map(Trigger::as_str);
     metrics.start_series(&all, &encryption, &triggers);
+    let manager_strong = Arc::clone(manager);
     let manager = Arc::downgrade(manager);
     metrics.observe_keys(move || {
         let Some(manager) = manager.upgrade() else {
@@ -50,6 +51,8 @@ pub(super) fn server_metrics(
             })
             .collect()
     });
+    let root = Arc::downgrade(&manager_strong);
+    metrics.observe_root_key(move || root.upgrade().is_some_and(|m| m.root_key_available()));
     let auditor = Arc::downgrade(auditor);
     metrics
         .observe_audit_write_failures(move || auditor.upgrade().map_or(0, |a| a.write_failures()));

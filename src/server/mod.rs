@@ -158,8 +158,9 @@ pub async fn start(
         None => None,
     };
     let targets = rotation::connect_targets(config).await?;
+    let root = keys::root_key(config, &backend).await?;
     let stores = stores::open_store(config, &backend).await?;
-    let manager = keys::open_key_manager(config, &backend, &stores, Arc::clone(&clock)).await?;
+    let manager = keys::open_key_manager(config, root, &stores, Arc::clone(&clock)).await?;
     let auditor = Arc::new(Auditor::new(
         Arc::clone(&stores.audit),
         Arc::clone(&clock),
@@ -228,6 +229,7 @@ pub async fn start(
         Arc::clone(&manager),
         auth,
         auditor,
+        health.clone(),
     );
     let tasks = Supervisor::start(
         background,

@@ -19,21 +19,15 @@ pub(super) struct Stores {
     pub(super) events: Arc<dyn EventStore>,
     pub(super) tokens: Arc<dyn TokenStore>,
     pub(super) audit: Arc<dyn AuditStore>,
-    /// Whether the keystore existed before this start (a new one gets a new root key).
-    pub(super) existed: bool,
 }
 
 impl Stores {
-    fn over<S: KeyStore + EventStore + TokenStore + AuditStore + 'static>(
-        store: Arc<S>,
-        existed: bool,
-    ) -> Self {
+    fn over<S: KeyStore + EventStore + TokenStore + AuditStore + 'static>(store: Arc<S>) -> Self {
         Self {
             keys: store.clone(),
             events: store.clone(),
             tokens: store.clone(),
             audit: store,
-            existed,
         }
     }
 }
@@ -42,14 +36,13 @@ impl Stores {
 pub(super) async fn open_store(config: &Config, backend: &Backend) -> anyhow::Result<Stores> {
     match backend {
         Backend::Sqlite(path) => {
-            let existed = path.exists();
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                crate::keystore::root_source::create_private_dir(dir)?;
+                crate::keystore::root::local::create_private_dir(dir)?;
             }
             let store = SqliteStore::open(path)
                 .await
                 .with_context(|| format!("cannot open SQLite keystore {}", path.display()))?;
-            Ok(Stores::over(Arc::new(store), existed))
+            Ok(Stores::over(Arc::new(store)))
         }
         Backend::Postgres => {
             let url = config
@@ -61,7 +54,7 @@ pub(super) async fn open_store(config: &Config, backend: &Backend) -> anyhow::Re
                 PostgresStore::connect(url.expose_secret(), config.database.max_connections)
                     .await
                     .context("cannot open the PostgreSQL keystore")?;
-            Ok(Stores::over(Arc::new(store), true))
+            Ok(Stores::over(Arc::new(store)))
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The server's background tasks, as the supervisor runs them: the migration worker, the
-//! rotation scheduler, and the refresh of keys and tokens (with the audit trail's flush).
+//! rotation scheduler, the refresh of keys and tokens (with the audit trail's flush), and the
+//! root key's health.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +13,10 @@ use crate::keystore::KeyManager;
 use crate::rotation::scheduler::Scheduler;
 use crate::rotation::worker::Worker;
 
-use super::grpc::ROTATION_SERVICE;
+use tonic_health::server::HealthReporter;
+use tonic_health::ServingStatus;
+
+use super::grpc::{ROOT_KEY_HEALTH, ROTATION_SERVICE};
 use super::keys::internal_detail;
 use super::supervisor::BackgroundTask;
 use crate::config::Config;
@@ -27,6 +31,7 @@ pub(super) fn all(
     manager: Arc<KeyManager>,
     auth: Arc<Authenticator>,
     auditor: Arc<Auditor>,
+    health: HealthReporter,
 ) -> Vec<BackgroundTask> {
     let replica = super::rotation::replica_id();
     let worker = Worker::new(
@@ -38,12 +43,62 @@ pub(super) fn all(
         migration_worker(worker, replica),
         rotation_scheduler(Arc::clone(scheduler)),
         key_refresh(
-            manager,
+            Arc::clone(&manager),
             auth,
             auditor,
             Duration::from_secs(config.keystore.refresh_interval_secs),
         ),
+        root_key_health(
+            manager,
+            health,
+            Duration::from_secs(config.keystore.refresh_interval_secs),
+        ),
     ]
+}
+
+/// Checks the root key every `every` and reports it as the health of `rekey.RootKey`,
+/// logging each change once: a lost token is seen within one interval, and so is its return
+/// (the check itself reconnects).
+fn root_key_health(
+    manager: Arc<KeyManager>,
+    health: HealthReporter,
+    every: Duration,
+) -> BackgroundTask {
+    BackgroundTask::new("root_key_health", move |stop| {
+        let (manager, health) = (Arc::clone(&manager), health.clone());
+        async move {
+            let mut ticker = tokio::time::interval(every);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut was_available = true;
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    () = stop.cancelled() => break,
+                }
+                let available = match manager.check_root_key().await {
+                    Ok(()) => {
+                        if !was_available {
+                            tracing::info!(provider = manager.root_key_provider(), "the root key is available again");
+                        }
+                        true
+                    }
+                    Err(e) => {
+                        if was_available {
+                            warn!(error = %e, "the root key is unavailable: rotations and new keys fail until it is back; loaded key versions keep serving");
+                        }
+                        false
+                    }
+                };
+                if available != was_available {
+                    let status = if available { ServingStatus::Serving } else { ServingStatus::NotServing };
+                    health.set_service_status(ROOT_KEY_HEALTH, status).await;
+                    was_available = available;
+                }
+            }
+            Ok(())
+        }
+        .instrument(tracing::info_span!("root_key_health"))
+    })
 }
 
 /// The migration worker of replica `replica`; RotationService cannot migrate without it.

@@ -193,7 +193,7 @@ with_sql_bounds! {
             .fetch_one(&mut *tx)
             .await?;
             let new_version = version_number(name, latest.saturating_add(1))?;
-            let material = make(new_version);
+            let material = make(new_version).await?;
 
             install_primary(
                 &mut tx,

@@ -317,6 +317,15 @@ impl Metrics {
             .build();
     }
 
+    /// `rekey_root_key_available`: 1 while the root key can wrap and unwrap, 0 while not.
+    pub(crate) fn observe_root_key(&self, available: impl Fn() -> bool + Send + Sync + 'static) {
+        self.meter
+            .u64_observable_gauge("rekey_root_key_available")
+            .with_description("1 while the root key (local or in a token) can be used, else 0")
+            .with_callback(move |observer| observer.observe(u64::from(available()), &[]))
+            .build();
+    }
+
     /// The method label for a request path: our rpcs by name, anything else `unknown`.
     pub(crate) fn method_label(&self, path: &str) -> Value {
         self.methods

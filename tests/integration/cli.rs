@@ -622,9 +622,22 @@ async fn startup_errors_lead_with_the_cause_and_say_it_once() {
     assert!(first.contains("\"0 61 * * * *\""), "{cron}");
     assert!(first.contains("Minutes must be less than"), "{cron}");
 
+    // The root key opens first (a shared keystore needs one configured), then the database.
+    std::fs::write(
+        dir.path().join("root.key"),
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("k.toml"),
+        "[keystore]\nmaster_key_file = \"root.key\"\n",
+    )
+    .unwrap();
     let unreachable = failed_serve(
         dir.path(),
         &[
+            "--config",
+            "k.toml",
             "--database-url",
             "postgres://rekey:hunter2@127.0.0.1:1/keys",
         ],

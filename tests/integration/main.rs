@@ -14,6 +14,7 @@ mod client;
 mod envelope_values;
 mod faces;
 mod failover;
+mod hsm;
 mod http;
 mod http_docs;
 mod keys;

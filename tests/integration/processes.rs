@@ -41,6 +41,18 @@ impl Replica {
         extra: &str,
         targets: &[TargetConfig],
     ) -> Replica {
+        Self::start_with(env, name, extra, targets, &[]).await
+    }
+
+    /// As [`Replica::start`], with environment variables `vars` set last (`None` removes one:
+    /// `("REKEY_MASTER_KEY", None)` for a root key in a token).
+    pub async fn start_with(
+        env: &TestEnv,
+        name: &str,
+        extra: &str,
+        targets: &[TargetConfig],
+        vars: &[(&str, Option<&str>)],
+    ) -> Replica {
         let port = free_port();
         let http_port = free_port();
         let dir = env.dir();
@@ -85,9 +97,20 @@ impl Replica {
         }
         let admin_token = env.config.admin_token.as_ref().expect("admin token");
         command.env("REKEY_ADMIN_TOKEN", admin_token.expose_secret());
+        for (name, value) in vars {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
         let mut child = command.spawn().expect("rekey binary starts");
         let endpoint = Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap();
         for _ in 0..600 {
+            if let Ok(Some(status)) = child.try_wait() {
+                let log =
+                    std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default();
+                panic!("replica {name} exited ({status}) before serving:\n{log}");
+            }
             if let Ok(channel) = endpoint.connect().await {
                 return Replica {
                     child,

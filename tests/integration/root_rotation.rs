@@ -36,9 +36,14 @@ async fn the_root_key_rotates_resumably_and_old_data_still_decrypts(backend: Bac
             .await
             .unwrap()
             .unwrap();
-        let material = old_root
-            .unwrap("TOKEN_ENCRYPTION", 1, &row.wrapped_material)
-            .unwrap();
+        let material = rekey::keystore::root::unwrap_one(
+            old_root.as_ref(),
+            "TOKEN_ENCRYPTION",
+            1,
+            &row.wrapped_material,
+        )
+        .await
+        .unwrap();
         let rewrapped = new_root.wrap("TOKEN_ENCRYPTION", 1, &material);
         store
             .replace_wrapped_material("TOKEN_ENCRYPTION", 1, &rewrapped)
@@ -97,7 +102,7 @@ async fn the_root_key_rotates_resumably_and_old_data_still_decrypts(backend: Bac
         .await
         .unwrap_err();
     assert!(
-        format!("{err:#}").contains("root key does not open this keystore"),
+        format!("{err:#}").contains("does not open this keystore"),
         "{err:#}"
     );
 

@@ -16,6 +16,7 @@ crate::storage_suite!(
     concurrent_create_has_one_winner,
     concurrent_startup_migrates_once,
     rotate_deprecates_previous,
+    rotate_whose_wrap_fails_writes_nothing,
     concurrent_rotations_serialize,
     refuse_if_rotated_after,
     rollback_restores_previous,
@@ -91,8 +92,8 @@ fn material(tag: &str) -> NewVersion {
 }
 
 /// Builds version `v`'s material, tagged with `v` so the tests can see it was asked for.
-fn make(v: u32) -> NewVersion {
-    material(&format!("v{v}"))
+fn make(v: u32) -> futures::future::BoxFuture<'static, rekey::storage::StoreResult<NewVersion>> {
+    Box::pin(async move { Ok(material(&format!("v{v}"))) })
 }
 
 async fn with_key(ctx: &Ctx, name: &str) -> Arc<dyn KeyStore> {
@@ -241,6 +242,34 @@ async fn concurrent_startup_migrates_once(ctx: Ctx) {
     for store in &stores {
         assert_eq!(primary(store.as_ref(), "k").await, 1);
     }
+}
+
+/// The root key cannot wrap (a token removed mid-rotation): the rotation fails with the
+/// provider's error and leaves version 1 primary and no version 2.
+async fn rotate_whose_wrap_fails_writes_nothing(ctx: Ctx) {
+    let store = with_key(&ctx, "k").await;
+    fn failing(
+        _: u32,
+    ) -> futures::future::BoxFuture<'static, rekey::storage::StoreResult<NewVersion>> {
+        Box::pin(async { Err(StoreError::RootKeyUnavailable("token removed".into())) })
+    }
+    let err = store
+        .rotate("k", 2_000, RotateGuard::Always, &failing, None, &audit())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::RootKeyUnavailable(m) if m == "token removed"),
+        "{err:?}"
+    );
+    assert_eq!(primary(store.as_ref(), "k").await, 1);
+    assert!(store.get_version("k", 2).await.unwrap().is_none());
+    assert_eq!(version(store.as_ref(), 1).await.state, Active);
+    // The key rotates normally once the root key is back.
+    let rotated = store
+        .rotate("k", 3_000, RotateGuard::Always, &make, None, &audit())
+        .await
+        .unwrap();
+    assert_eq!(rotated.new_version, 2);
 }
 
 async fn rotate_deprecates_previous(ctx: Ctx) {

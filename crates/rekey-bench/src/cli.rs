@@ -27,6 +27,9 @@ pub enum Scenario {
     /// Stream ciphertexts of 1 GiB: the Rust client against bare AES-256-GCM, the server's
     /// EncryptStream against the echo stream, with peak RSS.
     Stream,
+    /// A start loading 1,000 key versions with the root key in SoftHSM2, against the same
+    /// keystore with a local root key.
+    RootKey,
     /// Every scenario, in that order.
     All,
 }
@@ -41,6 +44,7 @@ impl Scenario {
             Scenario::Batch => "batch",
             Scenario::Footprint => "footprint",
             Scenario::Stream => "stream",
+            Scenario::RootKey => "root-key",
             Scenario::All => "all",
         }
     }
@@ -56,6 +60,7 @@ impl Scenario {
                 Scenario::Batch,
                 Scenario::Footprint,
                 Scenario::Stream,
+                Scenario::RootKey,
             ],
             one => vec![one],
         }

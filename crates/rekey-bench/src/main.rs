@@ -9,7 +9,7 @@
 //!
 //! Modules: `cli` options and plan · `meta` the invocation and machine in the JSON ·
 //! `echo` the RPC baseline server · `load` the RPC load driver · `rekey_server` Rekey in
-//! process · `rpc`, `migration`, `aead`, `envelope`, `batch`, `footprint`, `stream` the seven scenarios · `cpu` what else
+//! process · `rpc`, `migration`, `aead`, `envelope`, `batch`, `footprint`, `stream`, `root_key` the eight scenarios · `cpu` what else
 //! the machine is doing · `stats` medians and ratios · `units` figures for people ·
 //! `table` printed tables · `report` targets and the JSON file.
 //!
@@ -30,6 +30,7 @@ mod meta;
 mod migration;
 mod rekey_server;
 mod report;
+mod root_key;
 mod rpc;
 mod stats;
 mod stream;
@@ -166,6 +167,7 @@ fn run_scenario(scenario: Scenario, plan: &Plan, runtimes: &Runtimes) -> anyhow:
         Scenario::Batch => runtimes.load.block_on(batch::run(plan, server_rt)),
         Scenario::Footprint => runtimes.load.block_on(footprint::run(plan)),
         Scenario::Stream => runtimes.load.block_on(stream::run(plan)),
+        Scenario::RootKey => runtimes.load.block_on(root_key::run(plan, server_rt)),
         Scenario::All => unreachable!("Scenario::expand never yields All"),
     }
 }

@@ -199,6 +199,25 @@ fn quick_stream_measures_the_client_bare_gcm_the_rpc_and_peak_rss() {
     check_machine_and_targets(&results, 3);
 }
 
+/// Needs the `rekey` binary beside `rekey-bench` and Debian's softhsm2 (scripts/test
+/// installs it).
+#[test]
+fn quick_root_key_times_starts_with_the_root_key_in_softhsm2_and_local() {
+    let results = run_quick("root-key", &[]);
+    assert_eq!(results.pointer("/root-key/versions"), Some(&100.into()));
+    for side in ["token_start_ms", "local_start_ms"] {
+        let rounds = array(&results, &format!("/root-key/{side}"));
+        assert_eq!(rounds.len(), 3, "{side}: three starts each at least");
+        assert!(
+            rounds.iter().all(|v| v.as_f64().is_some_and(|v| v > 0.0)),
+            "{side}: {rounds:?}"
+        );
+    }
+    positive(&results, "/root-key/token_start_median_ms");
+    // The 2 s target is checked only at 1,000 versions.
+    check_machine_and_targets(&results, 0);
+}
+
 #[test]
 #[ignore = "PostgreSQL suite: REKEY_TEST_DATABASE_URL=postgres://... cargo test -- --ignored"]
 fn quick_migration_measures_the_worker_raw_sql_and_the_crypto_ceiling() {

@@ -42,7 +42,7 @@ pub use format::{
 pub use format_error::FormatError;
 pub use mac::SigningKey;
 pub use material::{KeyMaterial, KEY_LEN};
-pub use root::RootKey;
+pub use root::{wrap_aad as root_wrap_aad, RootKey, WRAPPED_LEN as ROOT_WRAPPED_LEN};
 pub use stream::{
     stream_header_len, stream_header_len_from_prefix, stream_len, validate_segment_size,
     StreamHeader, StreamLayout, DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE,

@@ -30,8 +30,9 @@ const CHECK_VALUE_INFO: &[u8] = b"root-check-value";
 const CHECK_VALUE_LEN: usize = 16;
 /// Domain-separation prefix of the wrapping associated data.
 const WRAP_AAD_PREFIX: &[u8] = b"rekey.v1.key-material";
-/// Wrapped key length: nonce || encrypted material || tag.
-const WRAPPED_LEN: usize = NONCE_LEN + KEY_LEN + TAG_LEN;
+/// Wrapped key length: nonce || encrypted material || tag. Every root-key provider that wraps
+/// with AES-256-GCM (this one, and a PKCS#11 token's) writes this layout.
+pub const WRAPPED_LEN: usize = NONCE_LEN + KEY_LEN + TAG_LEN;
 
 /// Standard base64 alphabet, accepting input with or without `=` padding.
 const BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -163,12 +164,17 @@ impl RootKey {
     }
 }
 
-/// `b"rekey.v1.key-material" || u8(name.len()) || name || u32 BE version`.
+/// The associated data that binds a wrapped key version to its key name and
+/// version: `b"rekey.v1.key-material" || u8(name.len()) || name || u32 BE
+/// version`. Shared by every root-key provider that wraps with AES-GCM, so a
+/// row copied to another name or version fails to unwrap whatever holds the
+/// root key.
 ///
 /// The name is the only variable-length field, so the encoding is
 /// unambiguous. Names over 255 bytes (never valid key names) are recorded
 /// with length byte 255 rather than a silently truncated length.
-fn wrap_aad(key_name: &str, version: u32) -> Vec<u8> {
+#[must_use]
+pub fn wrap_aad(key_name: &str, version: u32) -> Vec<u8> {
     let name = key_name.as_bytes();
     let name_len = u8::try_from(name.len()).unwrap_or(u8::MAX);
     let mut aad = Vec::with_capacity(WRAP_AAD_PREFIX.len() + 1 + name.len() + 4);

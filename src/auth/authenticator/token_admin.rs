@@ -151,9 +151,9 @@ impl Authenticator {
                 "bootstrap",
             )
             .await?;
-        crate::keystore::root_source::create_private_dir(data_dir)?;
+        crate::keystore::root::local::create_private_dir(data_dir)?;
         let path = data_dir.join(BOOTSTRAP_TOKEN_FILE);
-        crate::keystore::root_source::write_private_file(&path, created.secret.as_bytes())?;
+        crate::keystore::root::local::write_private_file(&path, created.secret.as_bytes())?;
         warn!(path = %path.display(), token_id = %created.record.id, "created the first admin token; it is printed once on standard output and kept in the file named here");
         Ok(Some(path))
     }

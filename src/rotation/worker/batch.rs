@@ -65,7 +65,11 @@ pub(super) async fn prepare_batch(
             }),
             // The database or the keystore itself failing stops the event; anything
             // else is a problem of this row alone.
-            Err(e @ (KeyError::Unavailable(_) | KeyError::Internal(_))) => return Err(e),
+            Err(
+                e @ (KeyError::Unavailable(_)
+                | KeyError::RootKeyUnavailable(_)
+                | KeyError::Internal(_)),
+            ) => return Err(e),
             Err(_) => {
                 if first_pass {
                     counts.failed += 1;

@@ -14,6 +14,7 @@ use tonic::transport::Channel;
 
 mod calls;
 mod clients;
+pub mod softhsm;
 
 pub use calls::{enc_req, token_request};
 pub use clients::{Authed, Clients};

@@ -1,5 +1,7 @@
 //! Root-key rotation: re-wraps every stored key version under a new root key, then records the
 //! new root key's check value. Run it with every replica stopped (they hold the old root key).
+//! The two keys may sit in any providers: local to pkcs11, one token key to another, pkcs11
+//! back to local for a recovery drill.
 //!
 //! It is resumable: a version that already opens with the new root key is left alone, so a run
 //! interrupted at any point is finished by running it again with the same two keys. Until the
@@ -9,7 +11,7 @@
 use anyhow::{bail, Context};
 use tracing::info;
 
-use crate::crypto::RootKey;
+use super::{unwrap_one, RootKeyProvider};
 use crate::keystore::store::KeyStore;
 
 /// What a run did.
@@ -25,8 +27,8 @@ pub(crate) struct RootRotationReport {
 
 pub(crate) async fn rotate_root_key(
     store: &dyn KeyStore,
-    old: &RootKey,
-    new: &RootKey,
+    old: &dyn RootKeyProvider,
+    new: &dyn RootKeyProvider,
 ) -> anyhow::Result<RootRotationReport> {
     if old.check_value() == new.check_value() {
         bail!("the new root key is the same as the current one");
@@ -48,29 +50,34 @@ pub(crate) async fn rotate_root_key(
     let mut report = RootRotationReport::default();
     for key in store.list_keys().await? {
         for version in store.list_versions(&key.name).await? {
-            let material = match old.unwrap(&key.name, version.version, &version.wrapped_material) {
+            let (name, number) = (key.name.as_str(), version.version);
+            let wrapped = &version.wrapped_material;
+            let material = match unwrap_one(old, name, number, wrapped).await {
                 Ok(material) => material,
-                Err(_)
-                    if new
-                        .unwrap(&key.name, version.version, &version.wrapped_material)
-                        .is_ok() =>
-                {
+                Err(err @ super::RootKeyError::Unavailable { .. }) => {
+                    return Err(err).context("the current root key cannot be used")
+                }
+                Err(_) if unwrap_one(new, name, number, wrapped).await.is_ok() => {
                     report.already_done += 1;
                     continue;
                 }
                 Err(e) => {
                     return Err(e).with_context(|| {
-                        format!(
-                            "key {} version {} opens with neither root key",
-                            key.name, version.version
-                        )
+                        format!("key {name} version {number} opens with neither root key")
                     })
                 }
             };
-            let wrapped = new.wrap(&key.name, version.version, &material);
+            let wrapped = new
+                .wrap(name, number, &material)
+                .await
+                .context("the new root key cannot wrap")?;
             // Check before writing: a row is never replaced by something that does not open.
-            new.unwrap(&key.name, version.version, &wrapped)
+            let reopened = unwrap_one(new, name, number, &wrapped)
+                .await
                 .context("the re-wrapped material does not open with the new root key")?;
+            if reopened.expose() != material.expose() {
+                bail!("the new root key unwrapped key {name} version {number} to other bytes");
+            }
             store
                 .replace_wrapped_material(&key.name, version.version, &wrapped)
                 .await?;
@@ -84,6 +91,8 @@ pub(crate) async fn rotate_root_key(
         bail!("the keystore's root check value changed while re-wrapping; is another rotation running?");
     }
     info!(
+        from = old.describe(),
+        to = new.describe(),
         rewrapped = report.rewrapped,
         already_done = report.already_done,
         "root key rotated"
