@@ -355,6 +355,33 @@ fn the_root_key_cannot_be_read_out_of_the_token() {
     assert!(wrapped.is_err(), "the key was wrapped out of the token");
 }
 
+const ROOT_KEY: &str = "rekey.RootKey";
+const SERVING: i32 = 1;
+const NOT_SERVING: i32 = 2;
+
+/// The gRPC health status of `service` ("" for the server as a whole).
+async fn health(channel: &tonic::transport::Channel, service: &str) -> i32 {
+    tonic_health::pb::health_client::HealthClient::new(channel.clone())
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status
+}
+
+/// Whether `service`'s health becomes `status` within 10 s.
+async fn health_becomes(channel: &tonic::transport::Channel, service: &str, status: i32) -> bool {
+    for _ in 0..100 {
+        if health(channel, service).await == status {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
 async fn a_lost_token_stops_rotations_not_loaded_keys_and_is_found_again(backend: Backend) {
     let env = TestEnv::with(backend, |c| c.keystore.master_key = None).await;
     let hsm = SoftHsm::new("rekey-lost", PIN);
@@ -364,21 +391,12 @@ async fn a_lost_token_stops_rotations_not_loaded_keys_and_is_found_again(backend
     let a = Replica::start_with(&env, "a", "", &[], &borrowed(&vars)).await;
     let mut c = a.clients();
     let before = c.encrypt("TOKEN_ENCRYPTION", b"before the loss").await;
-    let mut health = tonic_health::pb::health_client::HealthClient::new(a.channel());
-    let root_health = |health: &mut tonic_health::pb::health_client::HealthClient<_>| {
-        let mut health = health.clone();
-        async move {
-            health
-                .check(tonic_health::pb::HealthCheckRequest {
-                    service: "rekey.RootKey".into(),
-                })
-                .await
-                .unwrap()
-                .into_inner()
-                .status
-        }
-    };
-    assert_eq!(root_health(&mut health).await, 1, "SERVING at first");
+    let channel = a.channel();
+    assert_eq!(
+        health(&channel, ROOT_KEY).await,
+        SERVING,
+        "SERVING at first"
+    );
 
     hsm.unplug();
     // Loaded versions keep serving.
@@ -397,38 +415,20 @@ async fn a_lost_token_stops_rotations_not_loaded_keys_and_is_found_again(backend
     );
     assert_eq!(c.status("TOKEN_ENCRYPTION").await.keys[0].versions.len(), 1);
     // Health says so within a refresh interval or two.
-    let mut reported = false;
-    for _ in 0..100 {
-        if root_health(&mut health).await == 2 {
-            reported = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(reported, "rekey.RootKey never went NOT_SERVING");
+    assert!(
+        health_becomes(&channel, ROOT_KEY, NOT_SERVING).await,
+        "rekey.RootKey never went NOT_SERVING"
+    );
     let gauge = crate::metrics::scrape(a.http_addr()).await;
     assert_eq!(gauge.sum("rekey_root_key_available", &[]), 0.0);
     // The server as a whole still serves.
-    let overall = health
-        .check(tonic_health::pb::HealthCheckRequest {
-            service: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .status;
-    assert_eq!(overall, 1);
+    assert_eq!(health(&channel, "").await, SERVING);
 
     hsm.plug_in();
-    let mut recovered = false;
-    for _ in 0..100 {
-        if root_health(&mut health).await == 1 {
-            recovered = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(recovered, "rekey.RootKey never came back to SERVING");
+    assert!(
+        health_becomes(&channel, ROOT_KEY, SERVING).await,
+        "rekey.RootKey never came back to SERVING"
+    );
     let gauge = crate::metrics::scrape(a.http_addr()).await;
     assert_eq!(gauge.sum("rekey_root_key_available", &[]), 1.0);
     let rotated = c.rotate_forced("TOKEN_ENCRYPTION").await;
