@@ -30,6 +30,9 @@ pub enum Scenario {
     /// A start loading 1,000 key versions with the root key in SoftHSM2, against the same
     /// keystore with a local root key.
     RootKey,
+    /// The real `rekey serve` loaded by h2load at 4 x 32 and 64 x 1, against tonic's health
+    /// handler on the same server, with the server's and the generator's CPU.
+    External,
     /// Every scenario, in that order.
     All,
 }
@@ -45,6 +48,7 @@ impl Scenario {
             Scenario::Footprint => "footprint",
             Scenario::Stream => "stream",
             Scenario::RootKey => "root-key",
+            Scenario::External => "external",
             Scenario::All => "all",
         }
     }
@@ -61,6 +65,7 @@ impl Scenario {
                 Scenario::Footprint,
                 Scenario::Stream,
                 Scenario::RootKey,
+                Scenario::External,
             ],
             one => vec![one],
         }

@@ -83,7 +83,7 @@ impl CpuMeter {
 }
 
 /// CPU seconds of every process whose name (/proc/<pid>/comm) is in `names`.
-fn named_cpu_secs(names: &[&str]) -> f64 {
+pub fn named_cpu_secs(names: &[&str]) -> f64 {
     if names.is_empty() {
         return 0.0;
     }

@@ -9,7 +9,7 @@
 //!
 //! Modules: `cli` options and plan · `meta` the invocation and machine in the JSON ·
 //! `echo` the RPC baseline server · `load` the RPC load driver · `rekey_server` Rekey in
-//! process · `rpc`, `migration`, `aead`, `envelope`, `batch`, `footprint`, `stream`, `root_key` the eight scenarios · `cpu` what else
+//! process · `rpc`, `migration`, `aead`, `envelope`, `batch`, `footprint`, `stream`, `root_key`, `external` the nine scenarios · `cpu` what else
 //! the machine is doing · `stats` medians and ratios · `units` figures for people ·
 //! `table` printed tables · `report` targets and the JSON file.
 //!
@@ -24,6 +24,7 @@ mod cli;
 mod cpu;
 mod echo;
 mod envelope;
+mod external;
 mod footprint;
 mod load;
 mod meta;
@@ -168,6 +169,7 @@ fn run_scenario(scenario: Scenario, plan: &Plan, runtimes: &Runtimes) -> anyhow:
         Scenario::Footprint => runtimes.load.block_on(footprint::run(plan)),
         Scenario::Stream => runtimes.load.block_on(stream::run(plan)),
         Scenario::RootKey => runtimes.load.block_on(root_key::run(plan, server_rt)),
+        Scenario::External => runtimes.load.block_on(external::run(plan)),
         Scenario::All => unreachable!("Scenario::expand never yields All"),
     }
 }

@@ -218,6 +218,41 @@ fn quick_root_key_times_starts_with_the_root_key_in_softhsm2_and_local() {
     check_machine_and_targets(&results, 0);
 }
 
+/// Needs the `rekey` binary beside `rekey-bench` and Debian's nghttp2-client (h2load;
+/// scripts/test installs it).
+#[test]
+fn quick_external_loads_rekey_serve_with_h2load_at_both_shapes() {
+    let results = run_quick("external", &[]);
+    assert_eq!(
+        results.pointer("/external/generator"),
+        Some(&"h2load".into())
+    );
+    let cells = array(&results, "/external/cells");
+    let mut seen = Vec::new();
+    for cell in cells {
+        let request = cell["request"].as_str().expect("request").to_owned();
+        let shape = (
+            cell["connections"].as_u64().expect("connections"),
+            cell["streams_per_connection"].as_u64().expect("streams"),
+        );
+        positive(cell, "/req_per_s");
+        positive(cell, "/server_cores");
+        positive(cell, "/generator_cores");
+        assert_eq!(cell["failed"].as_u64(), Some(0), "{cell}");
+        seen.push((request, shape));
+    }
+    let mut expected = Vec::new();
+    for request in ["health", "Encrypt 64 B", "Encrypt 1 KiB"] {
+        for shape in [(4, 32), (64, 1)] {
+            expected.push((request.to_owned(), shape));
+        }
+    }
+    seen.sort();
+    expected.sort();
+    assert_eq!(seen, expected);
+    check_machine_and_targets(&results, 1);
+}
+
 #[test]
 #[ignore = "PostgreSQL suite: REKEY_TEST_DATABASE_URL=postgres://... cargo test -- --ignored"]
 fn quick_migration_measures_the_worker_raw_sql_and_the_crypto_ceiling() {
