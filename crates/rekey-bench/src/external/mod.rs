@@ -162,7 +162,7 @@ fn requests(dir: &Path, token: &str) -> anyhow::Result<Vec<(Request, Check)>> {
     for size in [64usize, 1024] {
         let mut message = EncryptRequest::default();
         message.key_name = KEY.into();
-        message.plaintext = vec![0x5a; size].into();
+        message.plaintext = vec![0x5a; size];
         let name = format!("Encrypt {}", crate::units::size_label(size));
         out.push((
             Request::framed(&name, ENCRYPT, &message, dir, Some(token.to_owned()))?,
