@@ -211,13 +211,13 @@ pub(super) async fn schedule(conn: &Conn) -> Result<Exit, CliError> {
     Ok(Exit::Success)
 }
 
-/// `rekey health`: SERVING is exit 0, anything else exit 1.
-pub(super) async fn health(conn: &Conn) -> Result<Exit, CliError> {
+/// `rekey health [--service NAME]`: SERVING is exit 0, anything else exit 1.
+pub(super) async fn health(conn: &Conn, service: &str) -> Result<Exit, CliError> {
     use tonic_health::pb::{health_check_response::ServingStatus, HealthCheckRequest};
     let reply = conn
         .health()
         .check(HealthCheckRequest {
-            service: "rekey.v1.KeyService".into(),
+            service: service.into(),
         })
         .await?
         .into_inner();

@@ -140,7 +140,13 @@ pub(crate) enum Command {
     Data(DataCommand),
     /// Asks the server's grpc.health.v1 service whether Rekey is SERVING (exit 0) or not
     /// (exit 1); needs no token. For container health checks.
-    Health,
+    Health {
+        /// The health name to ask about: rekey.v1.KeyService (the data plane, the default),
+        /// rekey.v1.RotationService, rekey.v1.AdminService, rekey.RootKey (the root key can
+        /// be used: NOT_SERVING while its token is unreachable), or "" for the whole server.
+        #[arg(long, default_value = "rekey.v1.KeyService")]
+        service: String,
+    },
 }
 
 /// Runs the command. `serve` returns its error for `main` to print. A client subcommand prints
@@ -203,6 +209,6 @@ async fn dispatch(args: &ConnectionArgs, command: Command) -> Result<Exit, CliEr
         Command::Token(c) => admin::token(&conn, c).await,
         Command::Audit(c) => admin::audit(&conn, c).await,
         Command::Data(c) => data::run(&conn, c).await,
-        Command::Health => keys::health(&conn).await,
+        Command::Health { service } => keys::health(&conn, &service).await,
     }
 }

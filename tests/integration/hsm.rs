@@ -421,6 +421,15 @@ async fn a_lost_token_stops_rotations_not_loaded_keys_and_is_found_again(backend
     );
     let gauge = crate::metrics::scrape(a.http_addr()).await;
     assert_eq!(gauge.sum("rekey_root_key_available", &[]), 0.0);
+    // The CLI probe for it, as a container health check would run it.
+    let ask = [("REKEY_ADDR", Some(a.grpc_url().to_owned()))];
+    let (ok, out, _) = rekey(&["health", "--service", ROOT_KEY], &ask);
+    assert!(!ok && out.trim() == "NOT_SERVING", "{out}");
+    let (ok, out, _) = rekey(&["health"], &ask);
+    assert!(
+        ok && out.trim() == "SERVING",
+        "the data plane stays up: {out}"
+    );
     // The server as a whole still serves.
     assert_eq!(health(&channel, "").await, SERVING);
 
@@ -431,6 +440,8 @@ async fn a_lost_token_stops_rotations_not_loaded_keys_and_is_found_again(backend
     );
     let gauge = crate::metrics::scrape(a.http_addr()).await;
     assert_eq!(gauge.sum("rekey_root_key_available", &[]), 1.0);
+    let (ok, out, _) = rekey(&["health", "--service", ROOT_KEY], &ask);
+    assert!(ok && out.trim() == "SERVING", "{out}");
     let rotated = c.rotate_forced("TOKEN_ENCRYPTION").await;
     assert_eq!(rotated.new_version, 2);
     assert_eq!(

@@ -22,6 +22,7 @@ pub struct Replica {
     /// Clients with the admin token.
     clients: Clients,
     http_addr: std::net::SocketAddr,
+    grpc_url: String,
 }
 
 /// A port nobody listens on right now.
@@ -117,6 +118,7 @@ impl Replica {
                     clients: Clients::new(&channel, admin_token.expose_secret()),
                     channel,
                     http_addr: ([127, 0, 0, 1], http_port).into(),
+                    grpc_url: format!("http://127.0.0.1:{port}"),
                 };
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -143,6 +145,11 @@ impl Replica {
     /// ScheduleRotation with `force`: the event that migrates `key`.
     pub async fn force_rotation(&self, key: &str) -> rekey::proto::RotationEvent {
         self.clients().force_rotation(key).await
+    }
+
+    /// Its gRPC address as `rekey`'s `REKEY_ADDR` takes it.
+    pub fn grpc_url(&self) -> &str {
+        &self.grpc_url
     }
 
     /// Where its HTTP port (admin API, `/metrics`) listens.
