@@ -97,6 +97,36 @@ async fn every_call_is_served_on_a_token_key_across_a_restart(backend: Backend) 
     assert_eq!(c.decrypt(&after.ciphertext).await.plaintext, b"after");
     assert!(c.verify(&message, &signature).await.valid);
     drop(b);
+
+    // A row moved to another version (a valid token value, bound to version 2) is refused:
+    // the start stops, naming the key and version.
+    sqlx::any::install_default_drivers();
+    let url = match backend {
+        Backend::Sqlite => format!(
+            "sqlite://{}",
+            env.config.data_dir.join("rekey.db").display()
+        ),
+        Backend::Postgres => env.database_url().unwrap(),
+    };
+    let db = sqlx::AnyPool::connect(&url).await.unwrap();
+    sqlx::query(
+        "UPDATE key_versions SET wrapped_material = (SELECT wrapped_material FROM key_versions \
+         WHERE key_name = 'DATABASE_ENCRYPTION' AND version = 2) \
+         WHERE key_name = 'DATABASE_ENCRYPTION' AND version = 1",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    db.close().await;
+    let mut serve = vec!["serve", "--listen", "127.0.0.1:0", "--http-listen", "off"];
+    let keystore = keystore_args(&env);
+    serve.extend(keystore.iter().map(String::as_str));
+    let (ok, _, err) = rekey(&serve, &vars);
+    assert!(
+        !ok && err.contains("key DATABASE_ENCRYPTION version 1")
+            && err.contains("does not open with the root key"),
+        "{err}"
+    );
     env.finish().await;
 }
 
