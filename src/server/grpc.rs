@@ -7,13 +7,13 @@ use std::{sync::Arc, time::Duration};
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::wrappers::UnboundedReceiverStream;
 use tokio_stream::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
 use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
-use tracing::{info, warn, Instrument};
+use tracing::{info, Instrument};
 
 use crate::admin::Admin;
 use crate::api::admin_grpc::AdminServiceImpl;
@@ -69,7 +69,8 @@ pub(super) struct Services {
 }
 
 /// Serves every service on `listener` until `stop` is cancelled: health goes NOT_SERVING,
-/// new connections are refused, and in-flight requests get `grace` to finish.
+/// new connections are refused, and in-flight requests get `grace` to finish. Connections
+/// are served on threads of their own (`grpc_threads`), one per core.
 pub(super) fn serve(
     config: &Config,
     listener: TcpListener,
@@ -105,27 +106,34 @@ pub(super) fn serve(
         .add_service(key_service)
         .add_service(rotation_service)
         .add_service(admin_service);
-    let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
-    let signal = async move {
-        stop.cancelled().await;
-        set_health(&health, ServingStatus::NotServing).await;
-        let _ = drain_tx.send(());
-    };
     let task = async move {
-        let serve = router.serve_with_incoming_shutdown(incoming(listener), signal);
-        tokio::pin!(serve);
-        let result = tokio::select! {
-            result = &mut serve => result,
-            _ = async {
-                let _ = drain_rx.await;
-                tokio::time::sleep(grace).await;
-            } => {
-                warn!("in-flight requests did not finish within the shutdown grace period");
-                Ok(())
+        // On a stop, health goes NOT_SERVING first; then the connection threads stop
+        // accepting and drain.
+        let draining = CancellationToken::new();
+        tokio::spawn({
+            let draining = draining.clone();
+            async move {
+                stop.cancelled().await;
+                set_health(&health, ServingStatus::NotServing).await;
+                draining.cancel();
+            }
+        });
+        let serve_connections = move |connections: UnboundedReceiverStream<std::net::TcpStream>,
+                                      stop: CancellationToken| {
+            let router = router.clone();
+            async move {
+                let incoming = connections.map(tokio::net::TcpStream::from_std);
+                router
+                    .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())
+                    .await
+                    .map_err(anyhow::Error::from)
             }
         };
+        let threads = super::grpc_threads::thread_count();
+        let result =
+            super::grpc_threads::serve(listener, threads, draining, grace, serve_connections).await;
         info!("gRPC server stopped");
-        result.map_err(anyhow::Error::from)
+        result
     };
     Ok(tokio::spawn(
         task.instrument(tracing::info_span!("grpc_server", %addr)),
@@ -185,19 +193,6 @@ fn reflection() -> anyhow::Result<tonic_reflection::server::Builder<'static>> {
 /// TCP_NODELAY on every connection, as tonic's own listener would set it: without it a
 /// response written in several segments waits for the client's delayed ACK (up to 40 ms on
 /// Linux), which caps a connection at a few hundred rpcs per second.
-fn incoming(
-    listener: TcpListener,
-) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    TcpListenerStream::new(listener).map(|accepted| {
-        if let Ok(stream) = &accepted {
-            if let Err(e) = stream.set_nodelay(true) {
-                warn!(error = %e, "cannot set TCP_NODELAY on a gRPC connection");
-            }
-        }
-        accepted
-    })
-}
-
 /// tonic refuses a request larger than the decoding limit with OUT_OF_RANGE and a message
 /// about "decoded message length"; the contract (and every other KMS) says RESOURCE_EXHAUSTED
 /// with a message that tells the caller what to change. Public so that the benchmark's echo

@@ -14,6 +14,7 @@
 //! worker stops at a batch boundary and the other tasks at their next await.
 
 mod grpc;
+mod grpc_threads;
 mod http;
 mod keys;
 mod metrics;
@@ -43,6 +44,7 @@ use crate::rotation::RotationEngine;
 use crate::telemetry::Metrics;
 
 pub use grpc::oversized_is_resource_exhausted;
+pub use grpc_threads::{serve as serve_on_connection_threads, thread_count as connection_threads};
 pub use keys::open_keystore;
 
 use supervisor::{Backoff, Supervisor, TaskEnd};

@@ -9,10 +9,10 @@ use std::net::SocketAddr;
 use rekey::proto::key_service_server::{KeyService, KeyServiceServer};
 use rekey::proto::{self};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::wrappers::UnboundedReceiverStream;
 use tokio_stream::StreamExt as _;
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 /// Rekey's server adds this much to `max_plaintext_bytes` for its message-size limits
@@ -194,8 +194,8 @@ impl KeyService for EchoKeyService {
 /// A running echo server.
 pub struct EchoServer {
     pub addr: SocketAddr,
-    shutdown: oneshot::Sender<()>,
-    task: JoinHandle<Result<(), tonic::transport::Error>>,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
 }
 
 impl EchoServer {
@@ -232,17 +232,29 @@ impl EchoServer {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(key_service);
-        let (shutdown, signal) = oneshot::channel::<()>();
-        // TCP_NODELAY on every accepted connection, as Rekey's server sets it (src/server.rs).
-        let incoming = TcpListenerStream::new(listener).map(|accepted| {
-            if let Ok(stream) = &accepted {
-                let _ = stream.set_nodelay(true);
+        // Served as Rekey serves: connections on threads of their own, one per core, with
+        // TCP_NODELAY (src/server/grpc_threads.rs).
+        let shutdown = CancellationToken::new();
+        let serve_connections = move |connections: UnboundedReceiverStream<std::net::TcpStream>,
+                                      stop: CancellationToken| {
+            let router = router.clone();
+            async move {
+                router
+                    .serve_with_incoming_shutdown(
+                        connections.map(tokio::net::TcpStream::from_std),
+                        stop.cancelled_owned(),
+                    )
+                    .await
+                    .map_err(anyhow::Error::from)
             }
-            accepted
-        });
-        let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move {
-            let _ = signal.await;
-        }));
+        };
+        let task = tokio::spawn(rekey::server::serve_on_connection_threads(
+            listener,
+            rekey::server::connection_threads(),
+            shutdown.clone(),
+            std::time::Duration::from_secs(5),
+            serve_connections,
+        ));
         Ok(EchoServer {
             addr,
             shutdown,
@@ -251,7 +263,7 @@ impl EchoServer {
     }
 
     pub async fn stop(self) {
-        let _ = self.shutdown.send(());
+        self.shutdown.cancel();
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.task).await;
     }
 }
