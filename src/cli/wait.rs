@@ -185,8 +185,15 @@ fn line(event: &RotationEvent, total: Option<u64>) -> String {
         let examined = event.totals.as_ref().map_or(0, |t| t.total);
         return format!("migrated {migrated} (examined {examined})  {rate:.0} records/s  {status}");
     };
-    let total = total.max(migrated);
-    let fraction = if event.status == EventStatus::Completed as i32 {
+    let completed = event.status == EventStatus::Completed as i32;
+    // The total was an estimate (a batch written while it was read counts twice); once the
+    // event completed, what it migrated is the total.
+    let total = if completed {
+        migrated
+    } else {
+        total.max(migrated)
+    };
+    let fraction = if completed {
         1.0
     } else if total == 0 {
         0.0
