@@ -89,15 +89,7 @@ async fn a_killed_server_leaves_no_change_without_its_audit_row(backend: Backend
 
 /// Makes the database itself refuse every new audit row, through a connection of its own.
 async fn refuse_audit_writes(env: &TestEnv, backend: Backend) -> sqlx::AnyPool {
-    sqlx::any::install_default_drivers();
-    let url = match backend {
-        Backend::Sqlite => format!(
-            "sqlite://{}",
-            env.config.data_dir.join("rekey.db").display()
-        ),
-        Backend::Postgres => env.database_url().unwrap(),
-    };
-    let db = sqlx::AnyPool::connect(&url).await.unwrap();
+    let db = env.keystore_pool().await;
     let statements: &[&str] = match backend {
         Backend::Sqlite => &["CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log \
              BEGIN SELECT RAISE(ABORT, 'audit device full'); END"],

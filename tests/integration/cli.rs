@@ -402,15 +402,7 @@ async fn audit_verify_and_list(backend: Backend) {
     assert!(run.stdout.lines().count() <= 4, "{run:?}");
 
     // Someone with database access edits a row: verify names it and exits 1.
-    sqlx::any::install_default_drivers();
-    let url = match backend {
-        Backend::Sqlite => format!(
-            "sqlite://{}",
-            env.config.data_dir.join("rekey.db").display()
-        ),
-        Backend::Postgres => env.database_url().unwrap(),
-    };
-    let db = sqlx::AnyPool::connect(&url).await.unwrap();
+    let db = env.keystore_pool().await;
     if backend == Backend::Postgres {
         sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
             .execute(&db)

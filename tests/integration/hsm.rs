@@ -100,15 +100,7 @@ async fn every_call_is_served_on_a_token_key_across_a_restart(backend: Backend) 
 
     // A row moved to another version (a valid token value, bound to version 2) is refused:
     // the start stops, naming the key and version.
-    sqlx::any::install_default_drivers();
-    let url = match backend {
-        Backend::Sqlite => format!(
-            "sqlite://{}",
-            env.config.data_dir.join("rekey.db").display()
-        ),
-        Backend::Postgres => env.database_url().unwrap(),
-    };
-    let db = sqlx::AnyPool::connect(&url).await.unwrap();
+    let db = env.keystore_pool().await;
     sqlx::query(
         "UPDATE key_versions SET wrapped_material = (SELECT wrapped_material FROM key_versions \
          WHERE key_name = 'DATABASE_ENCRYPTION' AND version = 2) \

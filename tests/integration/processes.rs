@@ -271,15 +271,7 @@ async fn three_replicas_with_the_scheduler_due_rotate_each_key_once(backend: Bac
     let env = TestEnv::new(backend).await;
     // Create the keystore, then make every key overdue by moving its history back 400 days.
     env.start().await.stop().await;
-    sqlx::any::install_default_drivers();
-    let keystore_url = match backend {
-        Backend::Sqlite => format!(
-            "sqlite://{}",
-            env.config.data_dir.join("rekey.db").display()
-        ),
-        Backend::Postgres => env.database_url().unwrap(),
-    };
-    let keystore = sqlx::AnyPool::connect(&keystore_url).await.unwrap();
+    let keystore = env.keystore_pool().await;
     sqlx::query("UPDATE key_versions SET created_at = created_at - 34560000000")
         .execute(&keystore)
         .await

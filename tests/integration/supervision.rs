@@ -122,15 +122,7 @@ async fn stored_progress(
     env: &crate::support::TestEnv,
     event_id: &str,
 ) -> (String, Option<i64>, i64, i64, Option<String>) {
-    sqlx::any::install_default_drivers();
-    let url = match env.database_url() {
-        Some(url) => url,
-        None => format!(
-            "sqlite://{}",
-            env.config.data_dir.join("rekey.db").display()
-        ),
-    };
-    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let pool = env.keystore_pool().await;
     let event = sqlx::query("SELECT status, lease_expires_at FROM rotation_events WHERE id = $1")
         .bind(event_id)
         .fetch_one(&pool)

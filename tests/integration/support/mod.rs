@@ -107,6 +107,19 @@ impl TestEnv {
         self.temp.path()
     }
 
+    /// A connection pool of its own to this environment's keystore database (SQLite file or
+    /// PostgreSQL), for tests that read or alter rows behind the server's back.
+    pub async fn keystore_pool(&self) -> sqlx::AnyPool {
+        sqlx::any::install_default_drivers();
+        let url = self.database_url().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}",
+                self.config.data_dir.join("rekey.db").display()
+            )
+        });
+        sqlx::AnyPool::connect(&url).await.unwrap()
+    }
+
     /// The PostgreSQL test database (also usable as an application database).
     pub fn database_url(&self) -> Option<String> {
         self.database.as_ref().map(|d| d.url.clone())
