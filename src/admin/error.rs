@@ -40,4 +40,23 @@ pub(crate) enum InvalidInput {
     BadTime { field: &'static str, value: String },
     #[error(transparent)]
     BatchSize(#[from] BatchSizeError),
+    #[error("min_decryption_version {asked} is above key {key:?}'s latest version {latest}")]
+    MinVersionAboveLatest {
+        key: String,
+        asked: u32,
+        latest: u32,
+    },
+    #[error("min_decryption_version of key {key:?} is {current}; it cannot be lowered to {asked}: Rekey never brings a retired version back")]
+    MinVersionLowered {
+        key: String,
+        asked: u32,
+        current: u32,
+    },
+    #[error("versions below {asked} of key {key:?} still protect {records} stored records in its migration targets (by version: {by_version}); migrate them first (rekey events execute, or rekey rotate --wait)")]
+    VersionsStillInUse {
+        key: String,
+        asked: u32,
+        records: u64,
+        by_version: String,
+    },
 }

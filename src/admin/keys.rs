@@ -5,7 +5,9 @@ use super::views::{
     EventJson, ImpactJson, KeyScheduleJson, KeyStatusJson, RolledBackJson, RotatedJson,
     ScheduleJson, ScheduledJson, StatusJson, Time,
 };
-use super::{Admin, AdminResult};
+use super::{Admin, AdminResult, InvalidInput};
+use crate::keystore::store::VersionState;
+use crate::keystore::KeyError;
 use crate::rotation::engine::{ScheduleOutcome, Trigger};
 
 impl Admin {
@@ -99,5 +101,76 @@ impl Admin {
     pub(crate) async fn impact(&self, key: &str) -> AdminResult<ImpactJson> {
         let impact = self.engine.impact(key).await?;
         Ok(ImpactJson::new(key, &impact))
+    }
+
+    /// Retires every version of `key` below `min` (Transit's `min_decryption_version`), each
+    /// audited as done by `actor`. Refused, retiring nothing, when `min` is above the primary,
+    /// below the versions already retired (retirement is never undone), or when the key's
+    /// migration targets still hold values under a version it would retire. Returns the
+    /// versions it retired.
+    pub(crate) async fn retire_versions_below(
+        &self,
+        key: &str,
+        min: u32,
+        actor: &str,
+    ) -> AdminResult<Vec<u32>> {
+        let manager = self.engine.manager();
+        let snapshot = manager
+            .snapshots(Some(key))
+            .await?
+            .pop()
+            .ok_or_else(|| KeyError::KeyNotFound(key.to_owned()))?;
+        let primary = snapshot.record.primary_version;
+        let current = snapshot.min_usable_version();
+        if min > primary {
+            return Err(InvalidInput::MinVersionAboveLatest {
+                key: key.to_owned(),
+                asked: min,
+                latest: primary,
+            }
+            .into());
+        }
+        if min < current {
+            return Err(InvalidInput::MinVersionLowered {
+                key: key.to_owned(),
+                asked: min,
+                current,
+            }
+            .into());
+        }
+        let doomed: Vec<u32> = snapshot
+            .versions
+            .iter()
+            .filter(|v| v.version < min && v.state != VersionState::Retired)
+            .map(|v| v.version)
+            .collect();
+        if doomed.is_empty() {
+            return Ok(doomed);
+        }
+        let in_use: Vec<(u32, u64)> = self
+            .engine
+            .impact(key)
+            .await?
+            .by_version()
+            .into_iter()
+            .filter(|(v, n)| *n > 0 && doomed.contains(v))
+            .collect();
+        if !in_use.is_empty() {
+            return Err(InvalidInput::VersionsStillInUse {
+                key: key.to_owned(),
+                asked: min,
+                records: in_use.iter().map(|(_, n)| n).sum(),
+                by_version: in_use
+                    .iter()
+                    .map(|(v, n)| format!("v{v}: {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+            .into());
+        }
+        for version in &doomed {
+            manager.retire_version(key, *version, actor).await?;
+        }
+        Ok(doomed)
     }
 }

@@ -12,7 +12,8 @@ use crate::api::batch::{BatchLimits, Tally};
 use crate::api::stream_rpcs::{Answers, StreamRpcs};
 use crate::api::{convert, guard};
 use crate::auth::{Authenticator, Operation, Principal};
-use crate::keystore::KeyManager;
+use crate::keystore::manager::vault_values::TransitValue;
+use crate::keystore::{KeyError, KeyManager};
 use crate::proto::{self, key_service_server::KeyService};
 use crate::rotation::RotationEngine;
 use crate::telemetry::metrics::Metrics;
@@ -95,13 +96,35 @@ impl KeyServiceImpl {
         principal: &Principal,
         req: &proto::DecryptRequest,
     ) -> Result<proto::DecryptResponse, Status> {
-        if let Some(key) = guard::key_of(&req.ciphertext) {
-            guard::scope(&self.auth, principal, Operation::Decrypt, key).await?;
-        }
-        let mut decrypted = self
-            .manager
-            .decrypt(&req.ciphertext, &req.associated_data)
-            .await?;
+        let named = (!req.key_name.is_empty()).then_some(req.key_name.as_str());
+        let mut decrypted = if crate::crypto::is_vault_form(&req.ciphertext) {
+            // Vault's text form: a value Vault sealed names no key, so the caller does.
+            let key = match named {
+                Some(key) => key.to_owned(),
+                None => TransitValue::key_named(&req.ciphertext)?,
+            };
+            guard::scope(&self.auth, principal, Operation::Decrypt, &key).await?;
+            self.manager
+                .decrypt_transit(&key, &req.ciphertext, &req.associated_data)
+                .await?
+        } else {
+            let key = guard::key_of(&req.ciphertext);
+            if let (Some(named), Some(key)) = (named, key) {
+                if named != key {
+                    return Err(KeyError::TransitKeyMismatch {
+                        named: named.to_owned(),
+                        found: key.to_owned(),
+                    }
+                    .into());
+                }
+            }
+            if let Some(key) = key {
+                guard::scope(&self.auth, principal, Operation::Decrypt, key).await?;
+            }
+            self.manager
+                .decrypt(&req.ciphertext, &req.associated_data)
+                .await?
+        };
         self.served(principal, &decrypted.key_name, Operation::Decrypt)
             .await;
         Ok(proto::DecryptResponse {

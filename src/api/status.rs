@@ -34,13 +34,19 @@ impl From<KeyError> for Status {
             KeyError::InvalidKeyName { .. } | KeyError::EmptyKeyName => {
                 (Code::InvalidArgument, Reason::InvalidArgument)
             }
-            KeyError::Malformed(_) | KeyError::WrongKind { .. } => {
+            KeyError::Malformed(_)
+            | KeyError::WrongKind { .. }
+            | KeyError::VaultForm(_)
+            | KeyError::TransitKeyMismatch { .. }
+            | KeyError::TransitKeyUnnamed
+            | KeyError::TransitVersionMismatch { .. } => {
                 (Code::InvalidArgument, Reason::InvalidValue)
             }
             KeyError::AuthenticationFailed | KeyError::StreamAuthenticationFailed => {
                 (Code::InvalidArgument, Reason::AuthenticationFailed)
             }
             KeyError::KeyNotFound(_) => (Code::NotFound, Reason::KeyNotFound),
+            KeyError::KeyExists(_) => (Code::AlreadyExists, Reason::InvalidArgument),
             KeyError::VersionNotFound { .. } => (Code::NotFound, Reason::VersionNotFound),
             KeyError::VersionRetired { .. } => (Code::FailedPrecondition, Reason::VersionRetired),
             KeyError::WrongPurpose { .. } => (Code::FailedPrecondition, Reason::WrongPurpose),
@@ -137,13 +143,19 @@ impl From<AdminError> for Status {
 
 impl From<InvalidInput> for Status {
     fn from(err: InvalidInput) -> Self {
-        let (code, reason) = match err {
+        let (code, reason) = match &err {
             InvalidInput::UnknownStatus(_)
             | InvalidInput::UnknownReportKind(_)
             | InvalidInput::UnknownRole(_)
             | InvalidInput::BadTime { .. }
             | InvalidInput::EmptyPeriod { .. }
-            | InvalidInput::BatchSize(_) => (Code::InvalidArgument, Reason::InvalidArgument),
+            | InvalidInput::BatchSize(_)
+            | InvalidInput::MinVersionAboveLatest { .. } => {
+                (Code::InvalidArgument, Reason::InvalidArgument)
+            }
+            InvalidInput::MinVersionLowered { .. } | InvalidInput::VersionsStillInUse { .. } => {
+                (Code::FailedPrecondition, Reason::InvalidArgument)
+            }
         };
         status(code, reason, err.to_string())
     }

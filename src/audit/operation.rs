@@ -27,6 +27,8 @@ pub enum AuditOperation {
     RevokeToken,
     VerifyAudit,
     RetireVersion,
+    /// `rekey import vault-transit`: a key and its versions brought in from another system.
+    ImportKey,
     /// Data-plane counts since the last flush (`data_plane_audit = counts`).
     DataPlaneSummary,
 }
@@ -50,6 +52,7 @@ impl AuditOperation {
             AuditOperation::RevokeToken => "RevokeToken",
             AuditOperation::VerifyAudit => "VerifyAudit",
             AuditOperation::RetireVersion => "RetireVersion",
+            AuditOperation::ImportKey => "ImportKey",
             AuditOperation::DataPlaneSummary => "data_plane.summary",
         }
     }

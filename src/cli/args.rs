@@ -298,10 +298,15 @@ pub(crate) enum DataCommand {
         raw: bool,
     },
     /// Decrypt a ciphertext (base64 on stdin) made by encrypt, datakey, rewrap or a client's
-    /// envelope encryption; writes the plaintext bytes.
+    /// envelope encryption, or a value in Vault Transit's form (`vault:v<N>:...`); writes the
+    /// plaintext bytes.
     Decrypt {
         #[command(flatten)]
         aad: AadArgs,
+        /// The key the value must be of; needed for a value Vault itself made (imported key),
+        /// which does not name its key.
+        #[arg(long)]
+        key: Option<String>,
         /// Read the ciphertext as raw bytes instead of base64.
         #[arg(long)]
         raw: bool,

@@ -42,13 +42,14 @@ pub(super) async fn run(conn: &Conn, command: DataCommand) -> Result<Exit, CliEr
                 write_value(&reply.ciphertext, raw)?;
             }
         }
-        DataCommand::Decrypt { aad, raw } => {
+        DataCommand::Decrypt { aad, key, raw } => {
             let ciphertext = read_value(raw, "ciphertext")?;
             let reply = conn
                 .rpc()
                 .decrypt(DecryptRequest {
                     ciphertext,
                     associated_data: aad.bytes()?,
+                    key_name: key.unwrap_or_default(),
                 })
                 .await?;
             if conn.json {
@@ -194,6 +195,10 @@ fn read_value(raw: bool, what: &str) -> Result<Vec<u8>, CliError> {
             "the {what} on stdin is not base64 (pass --raw for raw bytes)"
         ))
     })?;
+    // Vault Transit's text form is sent as it is: the server reads it.
+    if crate::crypto::is_vault_form(text.trim().as_bytes()) {
+        return Ok(text.trim().as_bytes().to_vec());
+    }
     B64.decode(text.trim()).map_err(|e| {
         CliError::usage(format!(
             "the {what} on stdin is not base64 ({e}); pass --raw for raw bytes"

@@ -13,6 +13,7 @@ mod data;
 mod events;
 mod exit;
 mod files;
+mod import;
 mod json;
 mod keys;
 mod output;
@@ -107,6 +108,10 @@ pub(crate) enum Command {
     /// The root key in a PKCS#11 token (HSM): create it (`init-key`).
     #[command(subcommand)]
     Hsm(root::HsmCommand),
+    /// Bring keys in from another system: `vault-transit` (a Vault Transit key backup).
+    /// Opens the keystore with the same configuration as `serve`.
+    #[command(subcommand)]
+    Import(import::ImportCommand),
     /// Lifecycle status of every key, or of one: versions, age, next rotation, alert level.
     Status {
         /// Key name, e.g. TOKEN_ENCRYPTION; every key when omitted.
@@ -166,6 +171,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Hsm(command) = command {
         return root::hsm(command).await;
     }
+    if let Command::Import(command) = command {
+        return import::run(command).await;
+    }
     let has_token = connection.token_file.is_some() || client::env_token().is_some();
     let exit = match dispatch(&connection, command).await {
         Ok(exit) => exit,
@@ -196,7 +204,7 @@ pub fn error_message(err: &anyhow::Error) -> String {
 async fn dispatch(args: &ConnectionArgs, command: Command) -> Result<Exit, CliError> {
     let conn = Conn::connect(args).await?;
     match command {
-        Command::Serve(_) | Command::RotateRootKey(_) | Command::Hsm(_) => {
+        Command::Serve(_) | Command::RotateRootKey(_) | Command::Hsm(_) | Command::Import(_) => {
             Err(CliError::usage("not a client command"))
         }
         Command::Status { key } => keys::status(&conn, key).await,

@@ -85,6 +85,10 @@ pub(super) const VARIABLES: &[(&str, Apply)] = &[
     ("REKEY_SCHEDULE_CRON", |c, v| {
         set(&mut c.rotation.schedule_cron, v)
     }),
+    ("REKEY_TRANSIT_ENABLED", |c, v| {
+        flag(&mut c.transit.enabled, v)
+    }),
+    ("REKEY_TRANSIT_MOUNT", |c, v| set(&mut c.transit.mount, v)),
     ("REKEY_LOG_FORMAT", |c, v| {
         set(&mut c.telemetry.log_format, v)
     }),

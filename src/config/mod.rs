@@ -20,6 +20,7 @@ mod moved;
 mod root_key;
 mod rotation;
 mod telemetry;
+mod transit;
 
 use std::{collections::HashMap, fmt, net::SocketAddr, path::Path, path::PathBuf};
 
@@ -38,6 +39,7 @@ pub use keys::{KeyConfig, KeystoreConfig, PurposeConfig};
 pub use root_key::{Pkcs11Config, RootKeyProviderName, DEFAULT_KEY_LABEL};
 pub use rotation::RotationConfig;
 pub use telemetry::TelemetryConfig;
+pub use transit::TransitConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ConfigError {
@@ -108,6 +110,8 @@ pub struct Config {
     pub targets: Vec<TargetConfig>,
     /// `[telemetry]`: logs and traces.
     pub telemetry: TelemetryConfig,
+    /// `[transit]`: Vault Transit's API on the HTTP port.
+    pub transit: TransitConfig,
     /// `[tls]`: TLS on both ports, and mutual TLS on gRPC; None serves plaintext (keep the
     /// ports on a private network then).
     pub tls: Option<TlsConfig>,
@@ -129,6 +133,7 @@ impl Default for Config {
             rotation: RotationConfig::default(),
             targets: Vec::new(),
             telemetry: TelemetryConfig::default(),
+            transit: TransitConfig::default(),
             tls: None,
             legacy_keys: LegacyKeys::default(),
         }
@@ -173,6 +178,7 @@ impl Config {
         self.keystore.validate()?;
         self.rotation.validate()?;
         self.telemetry.validate()?;
+        self.transit.validate()?;
         for key in &self.keys {
             key.validate()?;
         }
@@ -560,6 +566,7 @@ migration_batch_size = 500
             "keystore.pkcs11",
             "rotation",
             "telemetry",
+            "transit",
         ];
         for section in sections {
             let header = if section.is_empty() {

@@ -2,7 +2,7 @@
 //! mapping to status codes lives in `api::status`, with no catch-all arm.
 
 use crate::clock::Millis;
-use crate::crypto::{CryptoError, FormatError, Kind};
+use crate::crypto::{CryptoError, FormatError, Kind, VaultFormError};
 use crate::keystore::store::Purpose;
 use crate::storage_error::StoreError;
 
@@ -15,6 +15,8 @@ pub enum KeyError {
     EmptyKeyName,
     #[error("key {0:?} does not exist; GetStatus lists the keys this server manages")]
     KeyNotFound(String),
+    #[error("a key named {0:?} exists already; import under another name")]
+    KeyExists(String),
     #[error("version {version} of key {key:?} does not exist on this server")]
     VersionNotFound { key: String, version: u32 },
     #[error("version {version} of key {key:?} is retired and can no longer be used; re-encrypt the data from a backup or restore the version")]
@@ -27,6 +29,20 @@ pub enum KeyError {
     },
     #[error("{0}")]
     Malformed(FormatError),
+    /// A value in Vault Transit's text form whose prefix or base64 is malformed.
+    #[error("{0}")]
+    VaultForm(VaultFormError),
+    /// A Rekey value in Vault's form sent for another key than the one it is of.
+    #[error(
+        "the value is of key {found:?}, not of key {named:?}: send it to the key it was made with"
+    )]
+    TransitKeyMismatch { named: String, found: String },
+    /// A value Vault itself sealed, sent without the name of its key.
+    #[error("the value is in Vault's form and does not name its key (Vault made it): give the key's name (key_name)")]
+    TransitKeyUnnamed,
+    /// A Rekey value in Vault's form whose `vault:v<N>:` prefix was changed.
+    #[error("the value's prefix says version {prefix} but the value is of version {found}: the prefix was altered")]
+    TransitVersionMismatch { prefix: u32, found: u32 },
     #[error("ciphertext failed authentication: it was modified, or the associated data differs from the one used to encrypt it")]
     AuthenticationFailed,
     #[error("{}", CryptoError::StreamAuthenticationFailed)]

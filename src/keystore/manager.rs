@@ -10,8 +10,12 @@ use zeroize::Zeroizing;
 
 #[path = "envelope_values.rs"]
 mod envelope_values;
+#[path = "manager_import.rs"]
+pub(crate) mod import;
 #[path = "manager_loading.rs"]
 mod loading;
+#[path = "vault_values.rs"]
+pub(crate) mod vault_values;
 
 use envelope_values::embeds_data_key;
 use loading::wrong_root_key;
@@ -64,6 +68,17 @@ pub(crate) struct KeySnapshot {
 }
 
 impl KeySnapshot {
+    /// The lowest version that still decrypts (Vault's `min_decryption_version`): one above
+    /// the highest retired version, 1 when none is.
+    pub(crate) fn min_usable_version(&self) -> u32 {
+        self.versions
+            .iter()
+            .filter(|v| v.state == VersionState::Retired)
+            .map(|v| v.version + 1)
+            .max()
+            .unwrap_or(1)
+    }
+
     /// When the primary version was created (by the last rotation, or with the key).
     pub(crate) fn primary_created_at(&self) -> crate::clock::Millis {
         self.versions

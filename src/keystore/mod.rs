@@ -11,6 +11,7 @@ pub(crate) mod manager;
 pub mod root;
 pub(crate) mod seed;
 pub(crate) mod store;
+pub(crate) mod vault_backup;
 mod version_use;
 
 pub use error::{KeyError, KeyResult};

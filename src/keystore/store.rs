@@ -153,6 +153,16 @@ pub struct NewKey {
     pub policy: KeyPolicy,
 }
 
+/// One version of a key brought in from another system (`rekey import vault-transit`), its
+/// material already wrapped under the root key.
+#[derive(Debug, Clone)]
+pub struct ImportedVersion {
+    pub version: u32,
+    pub state: VersionState,
+    pub material: NewVersion,
+    pub created_at: Millis,
+}
+
 /// Result of a successful rotation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rotated {
@@ -218,6 +228,18 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// Returns false, changing nothing, if a key with that name exists already (also when
     /// another process created it concurrently).
     async fn create_key(&self, key: &NewKey, first: NewVersion, now: Millis) -> StoreResult<bool>;
+
+    /// Creates key `key` with `versions` (numbers ascending, exactly one Active: the primary;
+    /// Deprecated and Retired ones stamped `now`) and appends `audit` naming the key and its
+    /// primary, in one transaction. Returns false, changing nothing, if a key with that name
+    /// exists already (also when another process created it concurrently).
+    async fn import_key(
+        &self,
+        key: &NewKey,
+        versions: &[ImportedVersion],
+        now: Millis,
+        audit: &AuditEntry,
+    ) -> StoreResult<bool>;
 
     /// Replaces the rotation policy of an existing key (config is the source of truth).
     async fn update_policy(&self, name: &str, policy: KeyPolicy) -> StoreResult<()>;

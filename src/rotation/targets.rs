@@ -30,7 +30,7 @@ use secrecy::ExposeSecret as _;
 use sqlx::{Postgres, Sqlite};
 
 pub use types::{Encoding, TargetConfig};
-pub(crate) use types::{PkValue, Row, TargetError, Update, VersionCounts};
+pub(crate) use types::{PkValue, Row, Stored, TargetError, Update, VersionCounts};
 
 use ident::Names;
 use sql::SqlTarget;
@@ -171,20 +171,47 @@ impl Target {
         on_backend!(&self.db, t => t.version_counts(key_name).await)
     }
 
-    /// The ciphertext in a stored value: itself (binary) or its base64 decoding; `None` if
-    /// it is not valid base64.
-    pub(crate) fn decode(&self, stored: &[u8]) -> Option<Vec<u8>> {
+    /// The value in a stored one: itself (binary), its base64 decoding, or in a base64 column
+    /// a value in Vault Transit's text form (`vault:v<N>:<base64>`: a Rekey value the Transit
+    /// API made, or one Vault sealed under a key imported from it); `None` if it is none of
+    /// these.
+    pub(crate) fn decode(&self, stored: &[u8]) -> Option<Stored> {
         match self.config.encoding {
-            Encoding::Binary => Some(stored.to_vec()),
-            Encoding::Base64 => STANDARD.decode(stored).ok(),
+            Encoding::Binary => Some(Stored::Rekey {
+                value: stored.to_vec(),
+                vault_form: false,
+            }),
+            Encoding::Base64 if crate::crypto::is_vault_form(stored) => {
+                let parsed = crate::crypto::parse_vault_value(stored).ok()?;
+                match crate::crypto::Envelope::parse(&parsed.bytes) {
+                    // A prefix that disagrees with the value was altered: not migrated.
+                    Ok(envelope) if envelope.key_version != parsed.version => None,
+                    Ok(_) => Some(Stored::Rekey {
+                        value: parsed.bytes,
+                        vault_form: true,
+                    }),
+                    Err(_) => Some(Stored::VaultSealed {
+                        version: parsed.version,
+                        sealed: parsed.bytes,
+                    }),
+                }
+            }
+            Encoding::Base64 => STANDARD.decode(stored).ok().map(|value| Stored::Rekey {
+                value,
+                vault_form: false,
+            }),
         }
     }
 
-    /// The value to store for `ciphertext` (the reverse of [`Target::decode`]).
-    pub(crate) fn encode(&self, ciphertext: &[u8]) -> Vec<u8> {
+    /// The value to store for the Rekey value `value` of version `version`, in Vault's text
+    /// form when `vault_form` (the reverse of [`Target::decode`]).
+    pub(crate) fn encode(&self, value: &[u8], version: u32, vault_form: bool) -> Vec<u8> {
         match self.config.encoding {
-            Encoding::Binary => ciphertext.to_vec(),
-            Encoding::Base64 => STANDARD.encode(ciphertext).into_bytes(),
+            Encoding::Binary => value.to_vec(),
+            Encoding::Base64 if vault_form => {
+                crate::crypto::format_vault_value(version, value).into_bytes()
+            }
+            Encoding::Base64 => STANDARD.encode(value).into_bytes(),
         }
     }
 

@@ -163,10 +163,7 @@ impl Services {
             Arc::clone(admin),
             Arc::clone(&self.auth),
             Arc::clone(&self.metrics),
-            BatchLimits {
-                max_items: keystore.max_batch_items,
-                max_bytes: keystore.max_batch_bytes,
-            },
+            batch_limits(keystore),
         ))
         .max_decoding_message_size(max_message)
         .max_encoding_message_size(max_message);
@@ -216,4 +213,21 @@ pub fn oversized_is_resource_exhausted(
         );
     }
     response
+}
+
+/// The batch limits of `[keystore]`: the gRPC batch rpcs and Transit's `batch_input` alike.
+pub(super) fn batch_limits(keystore: &crate::config::KeystoreConfig) -> BatchLimits {
+    BatchLimits {
+        max_items: keystore.max_batch_items,
+        max_bytes: keystore.max_batch_bytes,
+    }
+}
+
+/// The largest Transit request body: a batch at the limits (or one value at
+/// `max_plaintext_bytes`) in base64, which is 4/3 of the bytes, with its JSON around each item.
+pub(super) fn transit_body_limit(keystore: &crate::config::KeystoreConfig) -> usize {
+    const JSON_PER_ITEM: usize = 128;
+    keystore.max_plaintext_bytes.max(keystore.max_batch_bytes) / 3 * 4
+        + keystore.max_batch_items * JSON_PER_ITEM
+        + MESSAGE_OVERHEAD_BYTES
 }

@@ -33,7 +33,7 @@ use tonic_health::ServingStatus;
 use tracing::{info, warn};
 
 use crate::admin::Admin;
-use crate::api::http::HttpState;
+use crate::api::http::{HttpState, TransitSettings};
 use crate::audit::Auditor;
 use crate::auth::Authenticator;
 use crate::clock::Clock;
@@ -195,6 +195,11 @@ pub async fn start(
                 engine: Arc::clone(&rotation.engine),
                 auth: Arc::clone(&auth),
                 admin: Arc::clone(&admin),
+                limits: grpc::batch_limits(&config.keystore),
+                transit: config.transit.enabled.then(|| TransitSettings {
+                    mount: config.transit.mount.clone(),
+                    body_limit: grpc::transit_body_limit(&config.keystore),
+                }),
             };
             let (addr, task) = http::spawn_http(
                 listener,

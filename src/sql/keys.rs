@@ -16,8 +16,8 @@ use super::{begin_write, Backend, SqlStore};
 use crate::audit::AuditEntry;
 use crate::clock::Millis;
 use crate::keystore::store::{
-    EventDraft, KeyPolicy, KeyRecord, KeyStore, MakeVersion, NewKey, NewVersion, RolledBack,
-    RotateGuard, Rotated, VersionRecord, VersionState,
+    EventDraft, ImportedVersion, KeyPolicy, KeyRecord, KeyStore, MakeVersion, NewKey, NewVersion,
+    RolledBack, RotateGuard, Rotated, VersionRecord, VersionState,
 };
 use crate::sql_bounds::with_sql_bounds;
 use crate::storage_error::{StoreError, StoreResult};
@@ -92,6 +92,16 @@ with_sql_bounds! {
             tx.commit().await?;
             tracing::debug!(backend = DB::BACKEND, key = %key.name, "created key with version 1");
             Ok(true)
+        }
+
+        async fn import_key(
+            &self,
+            key: &NewKey,
+            versions: &[ImportedVersion],
+            now: Millis,
+            audit: &AuditEntry,
+        ) -> StoreResult<bool> {
+            super::import::import_key(&self.pool, key, versions, now, audit).await
         }
 
         async fn update_policy(&self, name: &str, policy: KeyPolicy) -> StoreResult<()> {

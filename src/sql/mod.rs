@@ -11,6 +11,7 @@
 
 mod audit;
 mod events;
+mod import;
 mod keys;
 mod postgres;
 mod primary;

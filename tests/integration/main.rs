@@ -32,3 +32,4 @@ mod store_suite;
 mod stream_rpcs;
 mod supervision;
 mod tls;
+mod transit;

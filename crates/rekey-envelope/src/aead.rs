@@ -44,6 +44,12 @@ impl EncryptionKey {
         }
     }
 
+    /// The expanded cipher, for the other formats sealed with a version's key as it is
+    /// (Vault Transit's, in `vault.rs`).
+    pub(crate) fn cipher(&self) -> &Aes256Gcm {
+        &self.cipher
+    }
+
     /// Builds a kind-0x01 envelope with a fresh random 96-bit nonce.
     ///
     /// # Errors

@@ -28,6 +28,7 @@ mod root;
 mod short_hkdf;
 mod stream;
 mod stream_seal;
+mod vault;
 
 pub use aead::EncryptionKey;
 pub use data_key::DataKey;
@@ -48,6 +49,10 @@ pub use stream::{
     StreamHeader, StreamLayout, DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE,
 };
 pub use stream_seal::{StreamOpener, StreamSealer};
+pub use vault::{
+    format_vault_value, is_vault_form, parse_vault_value, split_vault_prefix, VaultFormError,
+    VaultValue, VAULT_PREFIX,
+};
 
 #[cfg(test)]
 mod test_support;

@@ -11,6 +11,8 @@ mod openapi;
 mod router;
 mod routes;
 mod trace;
+mod transit;
 
 pub(crate) use router::{router, ServedAt};
 pub(crate) use routes::HttpState;
+pub(crate) use transit::TransitSettings;

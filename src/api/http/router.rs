@@ -15,6 +15,7 @@ use super::docs::{self, OpenApiJson};
 use super::error::BODY_LIMIT;
 use super::openapi::{self, ApiDoc};
 use super::routes::{self as r, HttpState};
+use super::transit::{with_transit, TransitState};
 use super::{fallbacks, trace};
 
 /// Where the router is served: the document's `servers` entry.
@@ -51,6 +52,17 @@ pub(crate) fn document(served_at: ServedAt) -> utoipa::openapi::OpenApi {
 
 pub(crate) fn router(state: HttpState, served_at: ServedAt) -> anyhow::Result<Router> {
     let metrics = Arc::clone(state.engine.metrics());
+    let transit = state.transit.clone().map(|settings| {
+        let transit = TransitState {
+            manager: Arc::clone(state.engine.manager()),
+            engine: Arc::clone(&state.engine),
+            admin: Arc::clone(&state.admin),
+            auth: Arc::clone(&state.auth),
+            metrics: Arc::clone(&metrics),
+            limits: state.limits,
+        };
+        (transit, settings)
+    });
     let (router, document) = api().split_for_parts();
     let document = openapi::finish(document, served_at.addr, served_at.tls);
     let json: Arc<str> = serde_json::to_string_pretty(&document)?.into();
@@ -59,15 +71,19 @@ pub(crate) fn router(state: HttpState, served_at: ServedAt) -> anyhow::Result<Ro
         .layer(Extension(OpenApiJson(json)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
-            metrics,
+            Arc::clone(&metrics),
             trace::http_span,
         ))
         .with_state(state);
     // Around the whole router, not each route: axum adds a 405's `Allow` header outside the
     // route's layers, and the JSON message names the allowed methods.
-    Ok(Router::new()
+    let app = Router::new()
         .fallback_service(routes)
-        .layer(axum::middleware::from_fn(fallbacks::json_errors)))
+        .layer(axum::middleware::from_fn(fallbacks::json_errors));
+    Ok(match transit {
+        Some((transit, settings)) => with_transit(app, transit, &settings, metrics),
+        None => app,
+    })
 }
 
 #[cfg(test)]

@@ -31,6 +31,10 @@ pub(crate) struct HttpState {
     pub(crate) auth: Arc<Authenticator>,
     /// The admin core, the same one the gRPC services use.
     pub(crate) admin: Arc<Admin>,
+    /// The batch limits of the gRPC batch rpcs, which Transit's `batch_input` keeps too.
+    pub(crate) limits: crate::api::batch::BatchLimits,
+    /// Vault Transit's API, when it is on.
+    pub(crate) transit: Option<super::transit::TransitSettings>,
 }
 
 impl HttpState {

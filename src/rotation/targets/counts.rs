@@ -5,7 +5,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
 use super::types::{Encoding, VersionCounts};
-use crate::crypto::{peek_key_version, Kind};
+use crate::crypto::{is_vault_form, peek_key_version, split_vault_prefix, Kind};
 
 /// Envelope bytes up to and including the key version: magic, format version, kind,
 /// name length (5), name, version (4).
@@ -27,6 +27,9 @@ pub(super) const fn stored_prefix_len(encoding: Encoding, key_name_len: usize) -
 /// The key version of a stored value's prefix, if it is a ciphertext (or an envelope
 /// ciphertext, whose header names the version wrapping its data key) of `key_name`.
 fn version_of(encoding: Encoding, key_name: &str, stored_prefix: &[u8]) -> Option<u32> {
+    if encoding == Encoding::Base64 && is_vault_form(stored_prefix) {
+        return vault_form_version(key_name, stored_prefix);
+    }
     let decoded;
     let bytes = match encoding {
         Encoding::Binary => stored_prefix,
@@ -42,6 +45,25 @@ fn version_of(encoding: Encoding, key_name: &str, stored_prefix: &[u8]) -> Optio
             version,
         )) if name == key_name => Some(version),
         _ => None,
+    }
+}
+
+/// The version of a prefix in Vault Transit's text form, `vault:v<N>:` and the first base64
+/// characters: N, unless the characters begin a Rekey value of another key or version (what
+/// Vault sealed names no key: it counts under N).
+fn vault_form_version(key_name: &str, stored_prefix: &[u8]) -> Option<u32> {
+    let (version, rest) = split_vault_prefix(stored_prefix).ok()?;
+    let whole_groups = &rest[..rest.len() / 4 * 4];
+    let bytes = STANDARD.decode(whole_groups).ok()?;
+    match peek_key_version(&bytes) {
+        Ok((Kind::Ciphertext | Kind::EnvelopeCiphertext | Kind::StreamCiphertext, name, v))
+            if name == key_name && v == version =>
+        {
+            Some(version)
+        }
+        Ok(_) => None,
+        // Too short to hold a whole header, or not a Rekey value at all.
+        Err(_) => Some(version),
     }
 }
 
@@ -83,6 +105,33 @@ mod tests {
         assert_eq!(stored_prefix_len(Encoding::Base64, 6), 20);
         assert_eq!(stored_prefix_len(Encoding::Base64, 3), 16);
         assert_eq!(stored_prefix_len(Encoding::Base64, 64), 100);
+    }
+
+    #[test]
+    fn counts_values_in_vaults_text_form() {
+        let key = EncryptionKey::new(&KeyMaterial::generate());
+        let name = "TOKEN_ENCRYPTION";
+        let len = stored_prefix_len(Encoding::Base64, name.len());
+        let cut = |text: String| text.as_bytes()[..len.min(text.len())].to_vec();
+        let rekey = |version| {
+            let value = key.encrypt(name, version, b"secret", b"").expect("encrypt");
+            cut(crate::crypto::format_vault_value(version, &value))
+        };
+        let other = key.encrypt("OTHER", 2, b"x", b"").expect("encrypt");
+        let groups = vec![
+            (rekey(1), 3),
+            (rekey(2), 1),
+            // What Vault sealed: random bytes after the prefix.
+            (cut(crate::crypto::format_vault_value(1, &[9u8; 40])), 2),
+            (cut(crate::crypto::format_vault_value(12, &[7u8; 40])), 1),
+            (cut(crate::crypto::format_vault_value(2, &other)), 5),
+            (b"vault:v0:AAAA".to_vec(), 1),
+            (b"vault:vx:AAAA".to_vec(), 1),
+        ];
+        let counts = tally(Encoding::Base64, name, groups);
+        let expected = [(1, 5), (2, 1), (12, 1)].into_iter().collect();
+        assert_eq!(counts.by_version, expected);
+        assert_eq!(counts.unreadable, 7);
     }
 
     #[test]

@@ -109,6 +109,17 @@ pub(crate) struct Row {
     pub(crate) associated_data: Vec<u8>,
 }
 
+/// What a stored value holds, as [`super::Target::decode`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Stored {
+    /// A Rekey value; `vault_form` when it is stored in Vault Transit's text form, which a
+    /// migration keeps.
+    Rekey { value: Vec<u8>, vault_form: bool },
+    /// What Vault itself sealed with version `version` of a key imported from it; a migration
+    /// turns it into a Rekey value in Vault's text form.
+    VaultSealed { version: u32, sealed: Vec<u8> },
+}
+
 /// A replacement for [`super::Target::compare_and_swap`]: `new_stored` is written only if
 /// the row still holds `old_stored`.
 #[derive(Debug, Clone, PartialEq, Eq)]

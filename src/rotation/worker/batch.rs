@@ -5,7 +5,7 @@
 use crate::crypto::{Envelope, Kind};
 use crate::keystore::{KeyError, KeyManager};
 use crate::rotation::events::{BatchRecord, Counts, RotationEvent};
-use crate::rotation::targets::{PkValue, Row, Target, Update};
+use crate::rotation::targets::{PkValue, Row, Stored, Target, Update};
 
 /// Sorts the rows of one batch and re-encrypts, in process, those that need it: the
 /// counts so far and the compare-and-swap updates to write.
@@ -31,37 +31,53 @@ pub(super) async fn prepare_batch(
         if first_pass {
             counts.total += 1;
         }
-        let Some(ciphertext) = target.decode(&row.stored) else {
+        let Some(stored) = target.decode(&row.stored) else {
             if first_pass {
                 counts.failed += 1;
                 failed_ids.push(row.pk.to_string());
             }
             continue;
         };
-        match classify(&ciphertext, &event.key_name, to_version) {
-            RowState::Current => {
-                if first_pass {
-                    counts.already_current += 1;
+        let reencrypted = match stored {
+            Stored::Rekey { value, vault_form } => {
+                match classify(&value, &event.key_name, to_version) {
+                    RowState::Current => {
+                        if first_pass {
+                            counts.already_current += 1;
+                        }
+                        continue;
+                    }
+                    RowState::Foreign => {
+                        if first_pass {
+                            counts.failed += 1;
+                            failed_ids.push(row.pk.to_string());
+                        }
+                        continue;
+                    }
+                    RowState::NeedsMigration => {}
                 }
-                continue;
+                keys.reencrypt_to(&value, &row.associated_data, to_version)
+                    .await
+                    .map(|new| (new, vault_form))
             }
-            RowState::Foreign => {
-                if first_pass {
-                    counts.failed += 1;
-                    failed_ids.push(row.pk.to_string());
-                }
-                continue;
-            }
-            RowState::NeedsMigration => {}
-        }
-        match keys
-            .reencrypt_to(&ciphertext, &row.associated_data, to_version)
-            .await
-        {
-            Ok(new) => updates.push(Update {
+            // What Vault sealed under a key imported from it becomes a Rekey value, whatever
+            // its version: it is always migrated, and stays in Vault's text form.
+            Stored::VaultSealed { version, sealed } => keys
+                .reencrypt_vault_sealed_to(
+                    &event.key_name,
+                    version,
+                    &sealed,
+                    &row.associated_data,
+                    to_version,
+                )
+                .await
+                .map(|new| (new, true)),
+        };
+        match reencrypted {
+            Ok((new, vault_form)) => updates.push(Update {
                 pk: row.pk,
                 old_stored: row.stored,
-                new_stored: target.encode(&new),
+                new_stored: target.encode(&new, to_version, vault_form),
             }),
             // The database or the keystore itself failing stops the event; anything
             // else is a problem of this row alone.

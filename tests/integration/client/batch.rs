@@ -25,6 +25,7 @@ fn decrypt(ciphertext: &[u8], ad: &[u8]) -> DecryptRequest {
     DecryptRequest {
         ciphertext: ciphertext.to_vec(),
         associated_data: ad.to_vec(),
+        key_name: String::new(),
     }
 }
 

@@ -31,6 +31,7 @@ async fn server_answers_become_typed_errors(backend: Backend) {
         .decrypt(DecryptRequest {
             ciphertext: ct.ciphertext.clone(),
             associated_data: Vec::new(),
+            key_name: String::new(),
         })
         .await
         .unwrap();
@@ -50,6 +51,7 @@ async fn server_answers_become_typed_errors(backend: Backend) {
         .decrypt(DecryptRequest {
             ciphertext: tampered,
             associated_data: Vec::new(),
+            key_name: String::new(),
         })
         .await
         .unwrap_err();
@@ -58,6 +60,7 @@ async fn server_answers_become_typed_errors(backend: Backend) {
         .decrypt(DecryptRequest {
             ciphertext: b"not rekey".to_vec(),
             associated_data: Vec::new(),
+            key_name: String::new(),
         })
         .await
         .unwrap_err();
@@ -129,6 +132,7 @@ async fn a_retired_version_is_the_typed_retired_error(backend: Backend) {
         .decrypt(DecryptRequest {
             ciphertext: old.ciphertext,
             associated_data: Vec::new(),
+            key_name: String::new(),
         })
         .await
         .unwrap_err();

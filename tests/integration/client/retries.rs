@@ -68,6 +68,7 @@ async fn decrypt_is_retried_on_unavailable_and_rotate_never() {
         .decrypt(DecryptRequest {
             ciphertext,
             associated_data: Vec::new(),
+            key_name: String::new(),
         })
         .await
         .expect("decrypt succeeds once the server is back");

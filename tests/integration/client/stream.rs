@@ -74,6 +74,7 @@ async fn streams_of_every_shape_round_trip_on_one_data_key(backend: Backend) {
         .decrypt(rekey_client::proto::DecryptRequest {
             ciphertext: sealed.clone(),
             associated_data: b"file=a".to_vec(),
+            key_name: String::new(),
         })
         .await
         .unwrap();

@@ -57,6 +57,7 @@ pub async fn run(plan: &Plan, server_rt: &Handle) -> anyhow::Result<Section> {
     let item = |ciphertext: &Vec<u8>| DecryptRequest {
         ciphertext: ciphertext.clone(),
         associated_data: Vec::new(),
+        key_name: String::new(),
     };
     let batch = Cell {
         call: Call::DecryptBatch(DecryptBatchRequest {

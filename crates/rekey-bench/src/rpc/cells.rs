@@ -105,6 +105,7 @@ async fn cells(
         decrypts.push(cell(Call::Decrypt(DecryptRequest {
             ciphertext,
             associated_data: Vec::new(),
+            key_name: String::new(),
         })));
         data_keys.push(cell(Call::GenerateDataKey(GenerateDataKeyRequest {
             key_name: ENCRYPTION_KEY.into(),

@@ -321,6 +321,7 @@ impl EnvelopeCipher {
             .decrypt(DecryptRequest {
                 ciphertext: wrapped.to_vec(),
                 associated_data: DATA_KEY_AAD.to_vec(),
+                key_name: String::new(),
             })
             .await?;
         DataKey::new(

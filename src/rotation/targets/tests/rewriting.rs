@@ -105,14 +105,23 @@ async fn base64_target_end_to_end(db: &TestDb) {
     assert_eq!(all.len(), 8, "NULL skipped, garbage included");
     let mut updates = Vec::new();
     for row in &all {
-        let Some(ciphertext) = target.decode(&row.stored) else {
+        let Some(Stored::Rekey {
+            value: ciphertext, ..
+        }) = target.decode(&row.stored)
+        else {
             assert_eq!(row.pk, PkValue::Text("zz-garbage".into()));
             continue;
         };
         let plaintext = keys.decrypt(&ciphertext, &row.associated_data);
         let new = keys.encrypt(2, &plaintext, &row.associated_data);
-        let new_stored = target.encode(&new);
-        assert_eq!(target.decode(&new_stored), Some(new));
+        let new_stored = target.encode(&new, 2, false);
+        assert_eq!(
+            target.decode(&new_stored),
+            Some(Stored::Rekey {
+                value: new,
+                vault_form: false
+            })
+        );
         updates.push(Update {
             pk: row.pk.clone(),
             old_stored: row.stored.clone(),
@@ -128,7 +137,12 @@ async fn base64_target_end_to_end(db: &TestDb) {
     for (row, (pk, plaintext)) in fetch_all(&target, 100).await.iter().zip(&plaintexts) {
         assert_eq!(&row.pk, pk);
         assert!(row.stored.is_ascii());
-        let ciphertext = target.decode(&row.stored).expect("base64");
+        let Some(Stored::Rekey {
+            value: ciphertext, ..
+        }) = target.decode(&row.stored)
+        else {
+            panic!("not base64: {:?}", row.pk);
+        };
         assert_eq!(version_of(&ciphertext), 2);
         assert_eq!(&keys.decrypt(&ciphertext, &row.associated_data), plaintext);
     }

@@ -69,6 +69,22 @@ impl Clients {
         let request = DecryptRequest {
             ciphertext: ciphertext.to_vec(),
             associated_data: ad.to_vec(),
+            key_name: String::new(),
+        };
+        reply(self.client.decrypt(request).await)
+    }
+
+    /// Decrypt naming the key the value must be of (needed for a value Vault sealed).
+    pub async fn try_decrypt_named(
+        &mut self,
+        ciphertext: &[u8],
+        ad: &[u8],
+        key: &str,
+    ) -> Result<DecryptResponse, Status> {
+        let request = DecryptRequest {
+            ciphertext: ciphertext.to_vec(),
+            associated_data: ad.to_vec(),
+            key_name: key.to_owned(),
         };
         reply(self.client.decrypt(request).await)
     }

@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from rekey_client._proto.rekey.v1 import errors_pb2 as rekey_dot_v1_dot_errors__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1arekey/v1/key_service.proto\x12\x08rekey.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15rekey/v1/errors.proto\"N\n\x0e\x45ncryptRequest\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12\x11\n\tplaintext\x18\x02 \x01(\x0c\x12\x17\n\x0f\x61ssociated_data\x18\x03 \x01(\x0c\":\n\x0f\x45ncryptResponse\x12\x12\n\nciphertext\x18\x01 \x01(\x0c\x12\x13\n\x0bkey_version\x18\x02 \x01(\r\">\n\x13\x45ncryptBatchRequest\x12\'\n\x05items\x18\x01 \x03(\x0b\x32\x18.rekey.v1.EncryptRequest\"E\n\x14\x45ncryptBatchResponse\x12-\n\x07results\x18\x01 \x03(\x0b\x32\x1c.rekey.v1.EncryptBatchResult\"s\n\x12\x45ncryptBatchResult\x12-\n\x08response\x18\x01 \x01(\x0b\x32\x19.rekey.v1.EncryptResponseH\x00\x12$\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x13.rekey.v1.ItemErrorH\x00\x42\x08\n\x06result\">\n\x13\x44\x65\x63ryptBatchRequest\x12\'\n\x05items\x18\x01 \x03(\x0b\x32\x18.rekey.v1.DecryptRequest\"E\n\x14\x44\x65\x63ryptBatchResponse\x12-\n\x07results\x18\x01 \x03(\x0b\x32\x1c.rekey.v1.DecryptBatchResult\"s\n\x12\x44\x65\x63ryptBatchResult\x12-\n\x08response\x18\x01 \x01(\x0b\x32\x19.rekey.v1.DecryptResponseH\x00\x12$\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x13.rekey.v1.ItemErrorH\x00\x42\x08\n\x06result\"<\n\x12RewrapBatchRequest\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.rekey.v1.RewrapRequest\"C\n\x13RewrapBatchResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.rekey.v1.RewrapBatchResult\"q\n\x11RewrapBatchResult\x12,\n\x08response\x18\x01 \x01(\x0b\x32\x18.rekey.v1.RewrapResponseH\x00\x12$\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x13.rekey.v1.ItemErrorH\x00\x42\x08\n\x06result\"f\n\x14\x45ncryptStreamRequest\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12\x17\n\x0f\x61ssociated_data\x18\x02 \x01(\x0c\x12\x14\n\x0csegment_size\x18\x03 \x01(\r\x12\r\n\x05\x63hunk\x18\x04 \x01(\x0c\";\n\x15\x45ncryptStreamResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\x12\x13\n\x0bkey_version\x18\x02 \x01(\r\">\n\x14\x44\x65\x63ryptStreamRequest\x12\x17\n\x0f\x61ssociated_data\x18\x01 \x01(\x0c\x12\r\n\x05\x63hunk\x18\x02 \x01(\x0c\"M\n\x15\x44\x65\x63ryptStreamResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\x12\x10\n\x08key_name\x18\x02 \x01(\t\x12\x13\n\x0bkey_version\x18\x03 \x01(\r\"=\n\x0e\x44\x65\x63ryptRequest\x12\x12\n\nciphertext\x18\x01 \x01(\x0c\x12\x17\n\x0f\x61ssociated_data\x18\x02 \x01(\x0c\"K\n\x0f\x44\x65\x63ryptResponse\x12\x11\n\tplaintext\x18\x01 \x01(\x0c\x12\x10\n\x08key_name\x18\x02 \x01(\t\x12\x13\n\x0bkey_version\x18\x03 \x01(\r\"C\n\x16GenerateDataKeyRequest\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12\x17\n\x0f\x61ssociated_data\x18\x02 \x01(\x0c\"Z\n\x17GenerateDataKeyResponse\x12\x15\n\rplaintext_key\x18\x01 \x01(\x0c\x12\x13\n\x0bwrapped_key\x18\x02 \x01(\x0c\x12\x13\n\x0bkey_version\x18\x03 \x01(\r\"<\n\rRewrapRequest\x12\x12\n\nciphertext\x18\x01 \x01(\x0c\x12\x17\n\x0f\x61ssociated_data\x18\x02 \x01(\x0c\"9\n\x0eRewrapResponse\x12\x12\n\nciphertext\x18\x01 \x01(\x0c\x12\x13\n\x0bkey_version\x18\x02 \x01(\r\"0\n\x0bSignRequest\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\x0c\"6\n\x0cSignResponse\x12\x11\n\tsignature\x18\x01 \x01(\x0c\x12\x13\n\x0bkey_version\x18\x02 \x01(\r\"3\n\rVerifyRequest\x12\x0f\n\x07message\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"F\n\x0eVerifyResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x10\n\x08key_name\x18\x02 \x01(\t\x12\x13\n\x0bkey_version\x18\x03 \x01(\r\"0\n\rRotateRequest\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"c\n\x0eRotateResponse\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12\x13\n\x0bnew_version\x18\x02 \x01(\r\x12\x18\n\x10previous_version\x18\x03 \x01(\r\x12\x10\n\x08\x65vent_id\x18\x04 \x01(\t\"#\n\x0fRollbackRequest\x12\x10\n\x08key_name\x18\x01 \x01(\t\"l\n\x10RollbackResponse\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12\x17\n\x0fprimary_version\x18\x02 \x01(\r\x12\x1b\n\x13rolled_back_version\x18\x03 \x01(\r\x12\x10\n\x08\x65vent_id\x18\x04 \x01(\t\"$\n\x10GetStatusRequest\x12\x10\n\x08key_name\x18\x01 \x01(\t\"h\n\x11GetStatusResponse\x12!\n\x04keys\x18\x01 \x03(\x0b\x32\x13.rekey.v1.KeyStatus\x12\x30\n\x0cgenerated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"r\n\tKeyPolicy\x12\x34\n\x11rotation_interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0cgrace_period\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xeb\x02\n\tKeyStatus\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12%\n\x07purpose\x18\x02 \x01(\x0e\x32\x14.rekey.v1.KeyPurpose\x12\x11\n\talgorithm\x18\x03 \x01(\t\x12#\n\x06policy\x18\x04 \x01(\x0b\x32\x13.rekey.v1.KeyPolicy\x12\x17\n\x0fprimary_version\x18\x05 \x01(\r\x12,\n\x08versions\x18\x06 \x03(\x0b\x32\x1a.rekey.v1.KeyVersionStatus\x12.\n\x0bprimary_age\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x35\n\x11next_rotation_due\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x0b\x61lert_level\x18\t \x01(\x0e\x32\x14.rekey.v1.AlertLevel\x12\x14\n\x0c\x61lert_reason\x18\n \x01(\t\"\x9d\x02\n\x10KeyVersionStatus\x12\x0f\n\x07version\x18\x01 \x01(\r\x12(\n\x05state\x18\x02 \x01(\x0e\x32\x19.rekey.v1.KeyVersionState\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rdeprecated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nretired_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x63heck_value\x18\x06 \x01(\t\x12&\n\x03\x61ge\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration*g\n\nKeyPurpose\x12\x1b\n\x17KEY_PURPOSE_UNSPECIFIED\x10\x00\x12\x1f\n\x1bKEY_PURPOSE_ENCRYPT_DECRYPT\x10\x01\x12\x1b\n\x17KEY_PURPOSE_SIGN_VERIFY\x10\x02*\x93\x01\n\x0fKeyVersionState\x12!\n\x1dKEY_VERSION_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18KEY_VERSION_STATE_ACTIVE\x10\x01\x12 \n\x1cKEY_VERSION_STATE_DEPRECATED\x10\x02\x12\x1d\n\x19KEY_VERSION_STATE_RETIRED\x10\x03*p\n\nAlertLevel\x12\x1b\n\x17\x41LERT_LEVEL_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x41LERT_LEVEL_OK\x10\x01\x12\x17\n\x13\x41LERT_LEVEL_WARNING\x10\x02\x12\x18\n\x14\x41LERT_LEVEL_CRITICAL\x10\x03\x32\xf1\x07\n\nKeyService\x12>\n\x07\x45ncrypt\x12\x18.rekey.v1.EncryptRequest\x1a\x19.rekey.v1.EncryptResponse\x12>\n\x07\x44\x65\x63rypt\x12\x18.rekey.v1.DecryptRequest\x1a\x19.rekey.v1.DecryptResponse\x12V\n\x0fGenerateDataKey\x12 .rekey.v1.GenerateDataKeyRequest\x1a!.rekey.v1.GenerateDataKeyResponse\x12;\n\x06Rewrap\x12\x17.rekey.v1.RewrapRequest\x1a\x18.rekey.v1.RewrapResponse\x12\x35\n\x04Sign\x12\x15.rekey.v1.SignRequest\x1a\x16.rekey.v1.SignResponse\x12;\n\x06Verify\x12\x17.rekey.v1.VerifyRequest\x1a\x18.rekey.v1.VerifyResponse\x12M\n\x0c\x45ncryptBatch\x12\x1d.rekey.v1.EncryptBatchRequest\x1a\x1e.rekey.v1.EncryptBatchResponse\x12M\n\x0c\x44\x65\x63ryptBatch\x12\x1d.rekey.v1.DecryptBatchRequest\x1a\x1e.rekey.v1.DecryptBatchResponse\x12J\n\x0bRewrapBatch\x12\x1c.rekey.v1.RewrapBatchRequest\x1a\x1d.rekey.v1.RewrapBatchResponse\x12T\n\rEncryptStream\x12\x1e.rekey.v1.EncryptStreamRequest\x1a\x1f.rekey.v1.EncryptStreamResponse(\x01\x30\x01\x12T\n\rDecryptStream\x12\x1e.rekey.v1.DecryptStreamRequest\x1a\x1f.rekey.v1.DecryptStreamResponse(\x01\x30\x01\x12;\n\x06Rotate\x12\x17.rekey.v1.RotateRequest\x1a\x18.rekey.v1.RotateResponse\x12\x41\n\x08Rollback\x12\x19.rekey.v1.RollbackRequest\x1a\x1a.rekey.v1.RollbackResponse\x12\x44\n\tGetStatus\x12\x1a.rekey.v1.GetStatusRequest\x1a\x1b.rekey.v1.GetStatusResponseBw\n\x0c\x64\x65v.rekey.v1B\x0fKeyServiceProtoP\x01Z2github.com/rekey-dev/rekey/gen/go/rekey/v1;rekeyv1\xaa\x02\x08Rekey.V1\xca\x02\x08Rekey\\V1\xea\x02\tRekey::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1arekey/v1/key_service.proto\x12\x08rekey.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15rekey/v1/errors.proto\"N\n\x0e\x45ncryptRequest\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12\x11\n\tplaintext\x18\x02 \x01(\x0c\x12\x17\n\x0f\x61ssociated_data\x18\x03 \x01(\x0c\":\n\x0f\x45ncryptResponse\x12\x12\n\nciphertext\x18\x01 \x01(\x0c\x12\x13\n\x0bkey_version\x18\x02 \x01(\r\">\n\x13\x45ncryptBatchRequest\x12\'\n\x05items\x18\x01 \x03(\x0b\x32\x18.rekey.v1.EncryptRequest\"E\n\x14\x45ncryptBatchResponse\x12-\n\x07results\x18\x01 \x03(\x0b\x32\x1c.rekey.v1.EncryptBatchResult\"s\n\x12\x45ncryptBatchResult\x12-\n\x08response\x18\x01 \x01(\x0b\x32\x19.rekey.v1.EncryptResponseH\x00\x12$\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x13.rekey.v1.ItemErrorH\x00\x42\x08\n\x06result\">\n\x13\x44\x65\x63ryptBatchRequest\x12\'\n\x05items\x18\x01 \x03(\x0b\x32\x18.rekey.v1.DecryptRequest\"E\n\x14\x44\x65\x63ryptBatchResponse\x12-\n\x07results\x18\x01 \x03(\x0b\x32\x1c.rekey.v1.DecryptBatchResult\"s\n\x12\x44\x65\x63ryptBatchResult\x12-\n\x08response\x18\x01 \x01(\x0b\x32\x19.rekey.v1.DecryptResponseH\x00\x12$\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x13.rekey.v1.ItemErrorH\x00\x42\x08\n\x06result\"<\n\x12RewrapBatchRequest\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.rekey.v1.RewrapRequest\"C\n\x13RewrapBatchResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.rekey.v1.RewrapBatchResult\"q\n\x11RewrapBatchResult\x12,\n\x08response\x18\x01 \x01(\x0b\x32\x18.rekey.v1.RewrapResponseH\x00\x12$\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x13.rekey.v1.ItemErrorH\x00\x42\x08\n\x06result\"f\n\x14\x45ncryptStreamRequest\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12\x17\n\x0f\x61ssociated_data\x18\x02 \x01(\x0c\x12\x14\n\x0csegment_size\x18\x03 \x01(\r\x12\r\n\x05\x63hunk\x18\x04 \x01(\x0c\";\n\x15\x45ncryptStreamResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\x12\x13\n\x0bkey_version\x18\x02 \x01(\r\">\n\x14\x44\x65\x63ryptStreamRequest\x12\x17\n\x0f\x61ssociated_data\x18\x01 \x01(\x0c\x12\r\n\x05\x63hunk\x18\x02 \x01(\x0c\"M\n\x15\x44\x65\x63ryptStreamResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\x12\x10\n\x08key_name\x18\x02 \x01(\t\x12\x13\n\x0bkey_version\x18\x03 \x01(\r\"O\n\x0e\x44\x65\x63ryptRequest\x12\x12\n\nciphertext\x18\x01 \x01(\x0c\x12\x17\n\x0f\x61ssociated_data\x18\x02 \x01(\x0c\x12\x10\n\x08key_name\x18\x03 \x01(\t\"K\n\x0f\x44\x65\x63ryptResponse\x12\x11\n\tplaintext\x18\x01 \x01(\x0c\x12\x10\n\x08key_name\x18\x02 \x01(\t\x12\x13\n\x0bkey_version\x18\x03 \x01(\r\"C\n\x16GenerateDataKeyRequest\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12\x17\n\x0f\x61ssociated_data\x18\x02 \x01(\x0c\"Z\n\x17GenerateDataKeyResponse\x12\x15\n\rplaintext_key\x18\x01 \x01(\x0c\x12\x13\n\x0bwrapped_key\x18\x02 \x01(\x0c\x12\x13\n\x0bkey_version\x18\x03 \x01(\r\"<\n\rRewrapRequest\x12\x12\n\nciphertext\x18\x01 \x01(\x0c\x12\x17\n\x0f\x61ssociated_data\x18\x02 \x01(\x0c\"9\n\x0eRewrapResponse\x12\x12\n\nciphertext\x18\x01 \x01(\x0c\x12\x13\n\x0bkey_version\x18\x02 \x01(\r\"0\n\x0bSignRequest\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\x0c\"6\n\x0cSignResponse\x12\x11\n\tsignature\x18\x01 \x01(\x0c\x12\x13\n\x0bkey_version\x18\x02 \x01(\r\"3\n\rVerifyRequest\x12\x0f\n\x07message\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"F\n\x0eVerifyResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x10\n\x08key_name\x18\x02 \x01(\t\x12\x13\n\x0bkey_version\x18\x03 \x01(\r\"0\n\rRotateRequest\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"c\n\x0eRotateResponse\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12\x13\n\x0bnew_version\x18\x02 \x01(\r\x12\x18\n\x10previous_version\x18\x03 \x01(\r\x12\x10\n\x08\x65vent_id\x18\x04 \x01(\t\"#\n\x0fRollbackRequest\x12\x10\n\x08key_name\x18\x01 \x01(\t\"l\n\x10RollbackResponse\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12\x17\n\x0fprimary_version\x18\x02 \x01(\r\x12\x1b\n\x13rolled_back_version\x18\x03 \x01(\r\x12\x10\n\x08\x65vent_id\x18\x04 \x01(\t\"$\n\x10GetStatusRequest\x12\x10\n\x08key_name\x18\x01 \x01(\t\"h\n\x11GetStatusResponse\x12!\n\x04keys\x18\x01 \x03(\x0b\x32\x13.rekey.v1.KeyStatus\x12\x30\n\x0cgenerated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"r\n\tKeyPolicy\x12\x34\n\x11rotation_interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0cgrace_period\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xeb\x02\n\tKeyStatus\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12%\n\x07purpose\x18\x02 \x01(\x0e\x32\x14.rekey.v1.KeyPurpose\x12\x11\n\talgorithm\x18\x03 \x01(\t\x12#\n\x06policy\x18\x04 \x01(\x0b\x32\x13.rekey.v1.KeyPolicy\x12\x17\n\x0fprimary_version\x18\x05 \x01(\r\x12,\n\x08versions\x18\x06 \x03(\x0b\x32\x1a.rekey.v1.KeyVersionStatus\x12.\n\x0bprimary_age\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x35\n\x11next_rotation_due\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x0b\x61lert_level\x18\t \x01(\x0e\x32\x14.rekey.v1.AlertLevel\x12\x14\n\x0c\x61lert_reason\x18\n \x01(\t\"\x9d\x02\n\x10KeyVersionStatus\x12\x0f\n\x07version\x18\x01 \x01(\r\x12(\n\x05state\x18\x02 \x01(\x0e\x32\x19.rekey.v1.KeyVersionState\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rdeprecated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nretired_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x63heck_value\x18\x06 \x01(\t\x12&\n\x03\x61ge\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration*g\n\nKeyPurpose\x12\x1b\n\x17KEY_PURPOSE_UNSPECIFIED\x10\x00\x12\x1f\n\x1bKEY_PURPOSE_ENCRYPT_DECRYPT\x10\x01\x12\x1b\n\x17KEY_PURPOSE_SIGN_VERIFY\x10\x02*\x93\x01\n\x0fKeyVersionState\x12!\n\x1dKEY_VERSION_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18KEY_VERSION_STATE_ACTIVE\x10\x01\x12 \n\x1cKEY_VERSION_STATE_DEPRECATED\x10\x02\x12\x1d\n\x19KEY_VERSION_STATE_RETIRED\x10\x03*p\n\nAlertLevel\x12\x1b\n\x17\x41LERT_LEVEL_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x41LERT_LEVEL_OK\x10\x01\x12\x17\n\x13\x41LERT_LEVEL_WARNING\x10\x02\x12\x18\n\x14\x41LERT_LEVEL_CRITICAL\x10\x03\x32\xf1\x07\n\nKeyService\x12>\n\x07\x45ncrypt\x12\x18.rekey.v1.EncryptRequest\x1a\x19.rekey.v1.EncryptResponse\x12>\n\x07\x44\x65\x63rypt\x12\x18.rekey.v1.DecryptRequest\x1a\x19.rekey.v1.DecryptResponse\x12V\n\x0fGenerateDataKey\x12 .rekey.v1.GenerateDataKeyRequest\x1a!.rekey.v1.GenerateDataKeyResponse\x12;\n\x06Rewrap\x12\x17.rekey.v1.RewrapRequest\x1a\x18.rekey.v1.RewrapResponse\x12\x35\n\x04Sign\x12\x15.rekey.v1.SignRequest\x1a\x16.rekey.v1.SignResponse\x12;\n\x06Verify\x12\x17.rekey.v1.VerifyRequest\x1a\x18.rekey.v1.VerifyResponse\x12M\n\x0c\x45ncryptBatch\x12\x1d.rekey.v1.EncryptBatchRequest\x1a\x1e.rekey.v1.EncryptBatchResponse\x12M\n\x0c\x44\x65\x63ryptBatch\x12\x1d.rekey.v1.DecryptBatchRequest\x1a\x1e.rekey.v1.DecryptBatchResponse\x12J\n\x0bRewrapBatch\x12\x1c.rekey.v1.RewrapBatchRequest\x1a\x1d.rekey.v1.RewrapBatchResponse\x12T\n\rEncryptStream\x12\x1e.rekey.v1.EncryptStreamRequest\x1a\x1f.rekey.v1.EncryptStreamResponse(\x01\x30\x01\x12T\n\rDecryptStream\x12\x1e.rekey.v1.DecryptStreamRequest\x1a\x1f.rekey.v1.DecryptStreamResponse(\x01\x30\x01\x12;\n\x06Rotate\x12\x17.rekey.v1.RotateRequest\x1a\x18.rekey.v1.RotateResponse\x12\x41\n\x08Rollback\x12\x19.rekey.v1.RollbackRequest\x1a\x1a.rekey.v1.RollbackResponse\x12\x44\n\tGetStatus\x12\x1a.rekey.v1.GetStatusRequest\x1a\x1b.rekey.v1.GetStatusResponseBw\n\x0c\x64\x65v.rekey.v1B\x0fKeyServiceProtoP\x01Z2github.com/rekey-dev/rekey/gen/go/rekey/v1;rekeyv1\xaa\x02\x08Rekey.V1\xca\x02\x08Rekey\\V1\xea\x02\tRekey::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,12 +35,12 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rekey.v1.key_service_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\014dev.rekey.v1B\017KeyServiceProtoP\001Z2github.com/rekey-dev/rekey/gen/go/rekey/v1;rekeyv1\252\002\010Rekey.V1\312\002\010Rekey\\V1\352\002\tRekey::V1'
-  _globals['_KEYPURPOSE']._serialized_start=3191
-  _globals['_KEYPURPOSE']._serialized_end=3294
-  _globals['_KEYVERSIONSTATE']._serialized_start=3297
-  _globals['_KEYVERSIONSTATE']._serialized_end=3444
-  _globals['_ALERTLEVEL']._serialized_start=3446
-  _globals['_ALERTLEVEL']._serialized_end=3558
+  _globals['_KEYPURPOSE']._serialized_start=3209
+  _globals['_KEYPURPOSE']._serialized_end=3312
+  _globals['_KEYVERSIONSTATE']._serialized_start=3315
+  _globals['_KEYVERSIONSTATE']._serialized_end=3462
+  _globals['_ALERTLEVEL']._serialized_start=3464
+  _globals['_ALERTLEVEL']._serialized_end=3576
   _globals['_ENCRYPTREQUEST']._serialized_start=128
   _globals['_ENCRYPTREQUEST']._serialized_end=206
   _globals['_ENCRYPTRESPONSE']._serialized_start=208
@@ -72,43 +72,43 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DECRYPTSTREAMRESPONSE']._serialized_start=1247
   _globals['_DECRYPTSTREAMRESPONSE']._serialized_end=1324
   _globals['_DECRYPTREQUEST']._serialized_start=1326
-  _globals['_DECRYPTREQUEST']._serialized_end=1387
-  _globals['_DECRYPTRESPONSE']._serialized_start=1389
-  _globals['_DECRYPTRESPONSE']._serialized_end=1464
-  _globals['_GENERATEDATAKEYREQUEST']._serialized_start=1466
-  _globals['_GENERATEDATAKEYREQUEST']._serialized_end=1533
-  _globals['_GENERATEDATAKEYRESPONSE']._serialized_start=1535
-  _globals['_GENERATEDATAKEYRESPONSE']._serialized_end=1625
-  _globals['_REWRAPREQUEST']._serialized_start=1627
-  _globals['_REWRAPREQUEST']._serialized_end=1687
-  _globals['_REWRAPRESPONSE']._serialized_start=1689
-  _globals['_REWRAPRESPONSE']._serialized_end=1746
-  _globals['_SIGNREQUEST']._serialized_start=1748
-  _globals['_SIGNREQUEST']._serialized_end=1796
-  _globals['_SIGNRESPONSE']._serialized_start=1798
-  _globals['_SIGNRESPONSE']._serialized_end=1852
-  _globals['_VERIFYREQUEST']._serialized_start=1854
-  _globals['_VERIFYREQUEST']._serialized_end=1905
-  _globals['_VERIFYRESPONSE']._serialized_start=1907
-  _globals['_VERIFYRESPONSE']._serialized_end=1977
-  _globals['_ROTATEREQUEST']._serialized_start=1979
-  _globals['_ROTATEREQUEST']._serialized_end=2027
-  _globals['_ROTATERESPONSE']._serialized_start=2029
-  _globals['_ROTATERESPONSE']._serialized_end=2128
-  _globals['_ROLLBACKREQUEST']._serialized_start=2130
-  _globals['_ROLLBACKREQUEST']._serialized_end=2165
-  _globals['_ROLLBACKRESPONSE']._serialized_start=2167
-  _globals['_ROLLBACKRESPONSE']._serialized_end=2275
-  _globals['_GETSTATUSREQUEST']._serialized_start=2277
-  _globals['_GETSTATUSREQUEST']._serialized_end=2313
-  _globals['_GETSTATUSRESPONSE']._serialized_start=2315
-  _globals['_GETSTATUSRESPONSE']._serialized_end=2419
-  _globals['_KEYPOLICY']._serialized_start=2421
-  _globals['_KEYPOLICY']._serialized_end=2535
-  _globals['_KEYSTATUS']._serialized_start=2538
-  _globals['_KEYSTATUS']._serialized_end=2901
-  _globals['_KEYVERSIONSTATUS']._serialized_start=2904
-  _globals['_KEYVERSIONSTATUS']._serialized_end=3189
-  _globals['_KEYSERVICE']._serialized_start=3561
-  _globals['_KEYSERVICE']._serialized_end=4570
+  _globals['_DECRYPTREQUEST']._serialized_end=1405
+  _globals['_DECRYPTRESPONSE']._serialized_start=1407
+  _globals['_DECRYPTRESPONSE']._serialized_end=1482
+  _globals['_GENERATEDATAKEYREQUEST']._serialized_start=1484
+  _globals['_GENERATEDATAKEYREQUEST']._serialized_end=1551
+  _globals['_GENERATEDATAKEYRESPONSE']._serialized_start=1553
+  _globals['_GENERATEDATAKEYRESPONSE']._serialized_end=1643
+  _globals['_REWRAPREQUEST']._serialized_start=1645
+  _globals['_REWRAPREQUEST']._serialized_end=1705
+  _globals['_REWRAPRESPONSE']._serialized_start=1707
+  _globals['_REWRAPRESPONSE']._serialized_end=1764
+  _globals['_SIGNREQUEST']._serialized_start=1766
+  _globals['_SIGNREQUEST']._serialized_end=1814
+  _globals['_SIGNRESPONSE']._serialized_start=1816
+  _globals['_SIGNRESPONSE']._serialized_end=1870
+  _globals['_VERIFYREQUEST']._serialized_start=1872
+  _globals['_VERIFYREQUEST']._serialized_end=1923
+  _globals['_VERIFYRESPONSE']._serialized_start=1925
+  _globals['_VERIFYRESPONSE']._serialized_end=1995
+  _globals['_ROTATEREQUEST']._serialized_start=1997
+  _globals['_ROTATEREQUEST']._serialized_end=2045
+  _globals['_ROTATERESPONSE']._serialized_start=2047
+  _globals['_ROTATERESPONSE']._serialized_end=2146
+  _globals['_ROLLBACKREQUEST']._serialized_start=2148
+  _globals['_ROLLBACKREQUEST']._serialized_end=2183
+  _globals['_ROLLBACKRESPONSE']._serialized_start=2185
+  _globals['_ROLLBACKRESPONSE']._serialized_end=2293
+  _globals['_GETSTATUSREQUEST']._serialized_start=2295
+  _globals['_GETSTATUSREQUEST']._serialized_end=2331
+  _globals['_GETSTATUSRESPONSE']._serialized_start=2333
+  _globals['_GETSTATUSRESPONSE']._serialized_end=2437
+  _globals['_KEYPOLICY']._serialized_start=2439
+  _globals['_KEYPOLICY']._serialized_end=2553
+  _globals['_KEYSTATUS']._serialized_start=2556
+  _globals['_KEYSTATUS']._serialized_end=2919
+  _globals['_KEYVERSIONSTATUS']._serialized_start=2922
+  _globals['_KEYVERSIONSTATUS']._serialized_end=3207
+  _globals['_KEYSERVICE']._serialized_start=3579
+  _globals['_KEYSERVICE']._serialized_end=4588
 # @@protoc_insertion_point(module_scope)

@@ -160,12 +160,14 @@ class DecryptStreamResponse(_message.Message):
     def __init__(self, chunk: _Optional[bytes] = ..., key_name: _Optional[str] = ..., key_version: _Optional[int] = ...) -> None: ...
 
 class DecryptRequest(_message.Message):
-    __slots__ = ("ciphertext", "associated_data")
+    __slots__ = ("ciphertext", "associated_data", "key_name")
     CIPHERTEXT_FIELD_NUMBER: _ClassVar[int]
     ASSOCIATED_DATA_FIELD_NUMBER: _ClassVar[int]
+    KEY_NAME_FIELD_NUMBER: _ClassVar[int]
     ciphertext: bytes
     associated_data: bytes
-    def __init__(self, ciphertext: _Optional[bytes] = ..., associated_data: _Optional[bytes] = ...) -> None: ...
+    key_name: str
+    def __init__(self, ciphertext: _Optional[bytes] = ..., associated_data: _Optional[bytes] = ..., key_name: _Optional[str] = ...) -> None: ...
 
 class DecryptResponse(_message.Message):
     __slots__ = ("plaintext", "key_name", "key_version")

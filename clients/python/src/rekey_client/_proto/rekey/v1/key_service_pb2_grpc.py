@@ -132,6 +132,9 @@ class KeyServiceServicer:
         NOT_FOUND (the key or the key version named in the header does not exist here),
         FAILED_PRECONDITION (the key version is Retired; the message names it). Retrying an
         unchanged request gives the same answer except on UNAVAILABLE.
+        Also takes values in Vault Transit's text form (the UTF-8 bytes of `vault:v<N>:<base64>`,
+        docs/transit.md): those made by Rekey's Transit API, and those Vault itself made under a
+        key imported with `rekey import vault-transit`, which name no key: give `key_name` then.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
