@@ -59,3 +59,10 @@ impl Clock for ManualClock {
 
 pub(crate) const MILLIS_PER_SEC: i64 = 1000;
 pub(crate) const SECS_PER_DAY: i64 = 86_400;
+
+/// RFC 3339 UTC, to the second.
+pub(crate) fn rfc3339(ms: Millis) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}

@@ -8,6 +8,7 @@ mod error;
 mod events;
 mod keys;
 pub(crate) mod query;
+pub(crate) mod report_text;
 pub(crate) mod reports;
 mod tokens;
 pub(crate) mod views;

@@ -18,12 +18,7 @@ use crate::keystore::manager::{algorithm, KeySnapshot};
 use crate::rotation::engine::Impact;
 use crate::rotation::events::{Counts, RotationEvent};
 
-/// RFC 3339 UTC, to the second.
-pub(crate) fn rfc3339(ms: Millis) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
-}
+pub(crate) use crate::clock::rfc3339;
 
 /// A point in time: serialized as RFC 3339 UTC to the second.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -86,6 +86,7 @@ impl From<RotationError> for Status {
             RotationError::WrongStatus { .. }
             | RotationError::OtherEventOpen { .. }
             | RotationError::Superseded { .. }
+            | RotationError::HeldBy { .. }
             | RotationError::RollbackRefused { .. } => {
                 (Code::FailedPrecondition, Reason::EventState)
             }

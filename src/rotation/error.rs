@@ -27,6 +27,12 @@ pub(crate) enum RotationError {
         target: u32,
         primary: u32,
     },
+    #[error("event {id} is in progress on replica {owner}, whose lease runs until {until} (it is renewed while that replica works): the event is not stuck; wait for it, or roll it back")]
+    HeldBy {
+        id: String,
+        owner: String,
+        until: String,
+    },
     #[error("cannot roll back event {id}: {reason}")]
     RollbackRefused { id: String, reason: String },
     /// A migration target database cannot be reached or answered with an error.

@@ -157,6 +157,11 @@ pub(crate) enum ResumeError {
         target: u32,
         primary: u32,
     },
+    /// A replica is migrating the event and renewing its lease: it is not stuck.
+    HeldBy {
+        owner: String,
+        lease_expires_at: crate::clock::Millis,
+    },
 }
 
 /// Why an event cannot be rolled back.

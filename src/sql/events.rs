@@ -278,6 +278,33 @@ with_sql_bounds! {
                     .execute(&mut *tx)
                     .await?;
                 }
+                // The runbook's "stuck in in_progress: retry": an event whose lease holder
+                // stopped renewing (a replica gone) is handed back to the workers at once; a
+                // live one is left to its holder.
+                EventStatus::InProgress => {
+                    let (owner, expires): (Option<String>, Option<i64>) = sqlx::query_as(
+                        "SELECT lease_owner, lease_expires_at FROM rotation_events WHERE id = $1",
+                    )
+                    .bind(event_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if let (Some(owner), Some(expires)) = (owner, expires) {
+                        if expires > now {
+                            return Ok(Err(ResumeError::HeldBy {
+                                owner,
+                                lease_expires_at: expires,
+                            }));
+                        }
+                    }
+                    sqlx::query(
+                        "UPDATE rotation_events SET lease_owner = NULL, lease_expires_at = NULL, \
+                         batch_size = COALESCE($2, batch_size) WHERE id = $1",
+                    )
+                    .bind(event_id)
+                    .bind(batch_size)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 other => return Ok(Err(ResumeError::WrongStatus(other))),
             }
             let target = event_target_version(&mut tx, event_id).await?;

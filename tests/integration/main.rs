@@ -16,6 +16,7 @@ mod faces;
 mod failover;
 mod hsm;
 mod http;
+mod http_console;
 mod http_docs;
 mod keys;
 mod metrics;

@@ -6,7 +6,6 @@
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-pub(super) use crate::admin::reports::Report;
 #[allow(unused_imports)] // named by the OpenAPI schemas of the views above
 pub(super) use crate::admin::views::{
     CountsJson, KeyScheduleJson, KeyStatusJson, TargetImpactJson, TargetProgressJson, VersionJson,

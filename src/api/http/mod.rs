@@ -2,6 +2,8 @@
 //! authentication and error mapping as the gRPC API; the OpenAPI document generated from them
 //! (`/api/v1/openapi.json`) and its reference page (`/docs`).
 
+mod audit_routes;
+mod console;
 mod docs;
 mod dto;
 mod error;

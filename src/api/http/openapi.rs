@@ -17,6 +17,8 @@ use super::dto::EventStatusName;
 pub(super) const KEY_ROTATION: &str = "key-rotation";
 /// The tag of the routes that describe the API and the service.
 pub(super) const META: &str = "meta";
+/// The audit trail's routes, and who a token is.
+pub(super) const AUDIT: &str = "audit";
 
 /// The description, tags and shared parts of the document.
 #[derive(utoipa::OpenApi)]
@@ -41,7 +43,8 @@ Times are RFC 3339 UTC strings."
     ),
     tags(
         (name = "key-rotation", description = "Key rotation administration (admin tokens only)."),
-        (name = "meta", description = "This document, its reference page and the metrics scrape; no token needed."),
+        (name = "audit", description = "The hash-chained audit trail (admin tokens only), and who a token is (any token)."),
+        (name = "meta", description = "This document, its reference page, the web console and the metrics scrape; no token needed."),
     ),
     components(schemas(ErrorBody, ErrorDetail, ErrorCode, EventStatusName)),
     modifiers(&SharedParts)

@@ -11,6 +11,8 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::audit_routes as audit;
+use super::console;
 use super::docs::{self, OpenApiJson};
 use super::error::BODY_LIMIT;
 use super::openapi::{self, ApiDoc};
@@ -42,6 +44,12 @@ fn api() -> OpenApiRouter<HttpState> {
         .routes(routes!(docs::docs_page))
         .routes(routes!(docs::redoc_script))
         .routes(routes!(r::metrics))
+        .routes(routes!(audit::audit))
+        .routes(routes!(audit::verify_audit))
+        .routes(routes!(audit::whoami))
+        .routes(routes!(console::console_root))
+        .routes(routes!(console::console_page))
+        .routes(routes!(console::console_asset))
 }
 
 /// The finished OpenAPI document for a server at `served_at`.

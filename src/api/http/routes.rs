@@ -12,17 +12,20 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::dto::{
-    EventJson, ExecuteRequest, ImpactJson, Report, ScheduleJson, ScheduleRequest, ScheduledJson,
-    StatusJson,
+    EventJson, ExecuteRequest, ImpactJson, ScheduleJson, ScheduleRequest, ScheduledJson, StatusJson,
 };
 use super::error::HttpError;
 use super::extract::{HttpCredentials, Path, Query};
 use super::openapi::{ErrorBody, KEY_ROTATION, META};
 use crate::admin::query::EventQuery;
+use crate::admin::report_text;
+use crate::admin::reports::ReportKind;
 use crate::admin::Admin;
+use crate::admin::AdminError;
 use crate::api::guard;
 use crate::auth::{Authenticator, Principal};
 use crate::rotation::RotationEngine;
+use axum::http::StatusCode;
 
 #[derive(Debug, Clone)]
 pub(crate) struct HttpState {
@@ -47,7 +50,7 @@ pub(super) type HttpResult<T> = Result<Json<T>, HttpError>;
 
 /// Authenticates an admin by a listed client certificate or the `authorization` header, as
 /// gRPC does.
-async fn admin(
+pub(super) async fn admin(
     state: &HttpState,
     credentials: &HttpCredentials,
     route: &str,
@@ -55,7 +58,7 @@ async fn admin(
     Ok(guard::admin_caller(&state.auth, credentials.borrowed(), route).await?)
 }
 
-fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, HttpError> {
+pub(super) fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, HttpError> {
     payload.map(|Json(v)| v).map_err(HttpError::from)
 }
 
@@ -259,6 +262,11 @@ pub(super) struct ReportQuery {
     /// End of the period (exclusive), RFC 3339; omit or leave empty for now.
     #[param(format = DateTime)]
     to: Option<String>,
+    /// `json` (the default), `csv` (the report's main list, one row per record) or `markdown`
+    /// (a document with the summary and every table): the same text `rekey report --format`
+    /// writes, sent as a download.
+    #[param(pattern = "^(json|csv|markdown)$")]
+    format: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/key-rotation/report", tag = KEY_ROTATION,
@@ -266,15 +274,26 @@ pub(super) struct ReportQuery {
     description = "Builds a report over [from, to): `post_rotation` (default: per event key, versions, duration, counts, records/second, errors), `weekly` (key status summary), `monthly` (rotation performance), `quarterly` (compliance audit). The period ends now by default and spans 1, 7, 30 or 90 days according to the kind. Read-only and safe to retry; on 503 retry with backoff.",
     params(ReportQuery),
     responses(
-        (status = 200, description = "The report; its `kind` field names which", body = Object),
+        (status = 200, description = "The report; its `kind` field names which (JSON), or its text with `format=csv` (text/csv) or `format=markdown` (text/markdown), as a download", body = Object),
         (status = 400, description = "INVALID_ARGUMENT: unknown kind, or `from`/`to` not an RFC 3339 time", body = ErrorBody),
     ))]
 pub(super) async fn report(
     State(state): State<HttpState>,
     credentials: HttpCredentials,
     Query(query): Query<ReportQuery>,
-) -> HttpResult<Report> {
+) -> Result<axum::response::Response, HttpError> {
     admin(&state, &credentials, "GET /api/v1/key-rotation/report").await?;
+    let format = query
+        .format
+        .as_deref()
+        .filter(|f| !f.is_empty())
+        .unwrap_or("json");
+    if !["json", "csv", "markdown"].contains(&format) {
+        return Err(HttpError::bad_request(format!(
+            "unknown format {:?}; use json, csv or markdown",
+            crate::excerpt::excerpt(format, 40)
+        )));
+    }
     let report = state
         .admin()
         .report_from_text(
@@ -283,7 +302,37 @@ pub(super) async fn report(
             query.to.as_deref(),
         )
         .await?;
-    Ok(Json(report))
+    if format == "json" {
+        return Ok(Json(report).into_response());
+    }
+    let kind = ReportKind::from_request(query.kind.as_deref()).map_err(AdminError::from)?;
+    let value = serde_json::to_value(&report)
+        .map_err(|e| HttpError::with_status(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let (text, content_type, extension) = if format == "csv" {
+        (
+            report_text::csv(kind, &value),
+            "text/csv; charset=utf-8",
+            "csv",
+        )
+    } else {
+        (
+            report_text::markdown(kind, &value),
+            "text/markdown; charset=utf-8",
+            "md",
+        )
+    };
+    let disposition = format!(
+        "attachment; filename=\"rekey-{}-report.{extension}\"",
+        kind.as_str()
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        text,
+    )
+        .into_response())
 }
 
 /// Prometheus scrape endpoint. Unauthenticated, like most scrape targets: it shows key names,

@@ -55,7 +55,7 @@ impl RotationEngine {
                 id,
                 None,
                 false,
-                "only failed events can be retried",
+                "only failed events, and in-progress ones whose replica is gone, can be retried",
                 &AuditEntry::new(actor, operation, Outcome::Success),
             )
             .await;
@@ -117,6 +117,14 @@ impl RotationEngine {
                 id: id.to_owned(),
                 target,
                 primary,
+            }),
+            Err(ResumeError::HeldBy {
+                owner,
+                lease_expires_at,
+            }) => Err(RotationError::HeldBy {
+                id: id.to_owned(),
+                owner,
+                until: crate::clock::rfc3339(lease_expires_at),
             }),
         }
     }

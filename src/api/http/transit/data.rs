@@ -74,7 +74,7 @@ fn required<'a>(field: &str, value: Option<&'a str>) -> Result<&'a str, TransitE
 
 /// The operation of each route, for the scope check, the audit count and the batch metric.
 #[derive(Debug, Clone, Copy)]
-enum Route {
+pub(super) enum Route {
     Encrypt,
     Decrypt,
     Rewrap,
@@ -104,13 +104,26 @@ impl Route {
     }
 }
 
-pub(super) async fn encrypt(
+/// The encrypt, decrypt, rewrap, hmac and verify routes: the body read once, each route's
+/// own checks, then every item through [`one`].
+pub(super) async fn handle(
+    route: Route,
     State(state): State<TransitState>,
     caller: Caller,
-    KeyPath { name, .. }: KeyPath,
+    path: KeyPath,
     RawBody(body): RawBody,
 ) -> TransitResult {
     let body: Body = parse_body(&body)?;
+    match route {
+        Route::Encrypt => check_encrypt(&body)?,
+        Route::Hmac | Route::Verify => check_algorithm(&path, &body)?,
+        Route::Decrypt | Route::Rewrap => {}
+    }
+    run(&state, &caller, &path.name, route, body).await
+}
+
+/// What Vault's encrypt may ask that Rekey does not do: refused by name.
+fn check_encrypt(body: &Body) -> Result<(), TransitError> {
     if body.convergent_encryption == Some(true) {
         return Err(TransitError::bad_request(
             "convergent_encryption is not supported: Rekey gives every value a random nonce",
@@ -125,47 +138,7 @@ pub(super) async fn encrypt(
             "type: Rekey does not create keys on encrypt; its keys are declared in its configuration (AES-256-GCM)",
         ));
     }
-    run(&state, &caller, &name, Route::Encrypt, body).await
-}
-
-pub(super) async fn decrypt(
-    State(state): State<TransitState>,
-    caller: Caller,
-    KeyPath { name, .. }: KeyPath,
-    RawBody(body): RawBody,
-) -> TransitResult {
-    run(&state, &caller, &name, Route::Decrypt, parse_body(&body)?).await
-}
-
-pub(super) async fn rewrap(
-    State(state): State<TransitState>,
-    caller: Caller,
-    KeyPath { name, .. }: KeyPath,
-    RawBody(body): RawBody,
-) -> TransitResult {
-    run(&state, &caller, &name, Route::Rewrap, parse_body(&body)?).await
-}
-
-pub(super) async fn hmac(
-    State(state): State<TransitState>,
-    caller: Caller,
-    path: KeyPath,
-    RawBody(body): RawBody,
-) -> TransitResult {
-    let body: Body = parse_body(&body)?;
-    check_algorithm(&path, &body)?;
-    run(&state, &caller, &path.name, Route::Hmac, body).await
-}
-
-pub(super) async fn verify(
-    State(state): State<TransitState>,
-    caller: Caller,
-    path: KeyPath,
-    RawBody(body): RawBody,
-) -> TransitResult {
-    let body: Body = parse_body(&body)?;
-    check_algorithm(&path, &body)?;
-    run(&state, &caller, &path.name, Route::Verify, body).await
+    Ok(())
 }
 
 /// Rekey's HMAC keys are HMAC-SHA256: any other algorithm is refused by name.

@@ -31,6 +31,7 @@ use crate::keystore::KeyManager;
 use crate::rotation::RotationEngine;
 use crate::telemetry::metrics::Metrics;
 use crate::tls::ClientSubject;
+use data::Route;
 use wire::TransitError;
 
 /// What the Transit routes need: the same parts the gRPC services are built from.
@@ -61,38 +62,28 @@ pub(crate) fn with_transit(
     metrics: Arc<Metrics>,
 ) -> Router {
     let p = format!("/v1/{}", settings.mount);
+    // One handler for the five data routes, told which route it serves.
+    let data = |route: data::Route| {
+        move |state, caller, path, body| data::handle(route, state, caller, path, body)
+    };
+    let write = |route| post(data(route)).put(data(route));
     let transit = Router::new()
+        .route(&format!("{p}/encrypt/{{name}}"), write(Route::Encrypt))
+        .route(&format!("{p}/decrypt/{{name}}"), write(Route::Decrypt))
+        .route(&format!("{p}/rewrap/{{name}}"), write(Route::Rewrap))
+        .route(&format!("{p}/hmac/{{name}}"), write(Route::Hmac))
         .route(
-            &format!("{p}/encrypt/{{name}}"),
-            post(data::encrypt).put(data::encrypt),
+            &format!("{p}/hmac/{{name}}/{{algorithm}}"),
+            write(Route::Hmac),
         )
+        .route(&format!("{p}/verify/{{name}}"), write(Route::Verify))
         .route(
-            &format!("{p}/decrypt/{{name}}"),
-            post(data::decrypt).put(data::decrypt),
-        )
-        .route(
-            &format!("{p}/rewrap/{{name}}"),
-            post(data::rewrap).put(data::rewrap),
+            &format!("{p}/verify/{{name}}/{{algorithm}}"),
+            write(Route::Verify),
         )
         .route(
             &format!("{p}/datakey/{{kind}}/{{name}}"),
             post(data::datakey).put(data::datakey),
-        )
-        .route(
-            &format!("{p}/hmac/{{name}}"),
-            post(data::hmac).put(data::hmac),
-        )
-        .route(
-            &format!("{p}/hmac/{{name}}/{{algorithm}}"),
-            post(data::hmac).put(data::hmac),
-        )
-        .route(
-            &format!("{p}/verify/{{name}}"),
-            post(data::verify).put(data::verify),
-        )
-        .route(
-            &format!("{p}/verify/{{name}}/{{algorithm}}"),
-            post(data::verify).put(data::verify),
         )
         // LIST is not a method axum routes by name: `keys` takes any and sorts them out.
         .route(&format!("{p}/keys"), any(keys::list))
