@@ -7,7 +7,7 @@ use super::{Admin, AdminResult};
 impl Admin {
     pub(crate) async fn event(&self, id: &str) -> AdminResult<EventJson> {
         let event = self.engine.get_event(id).await?;
-        Ok(EventJson::from(&event))
+        Ok(EventJson::new(&event, self.now()))
     }
 
     /// Events, newest first, as `query` selects.
@@ -20,7 +20,8 @@ impl Admin {
                 query.limit.get(),
             )
             .await?;
-        Ok(events.iter().map(EventJson::from).collect())
+        let now = self.now();
+        Ok(events.iter().map(|e| EventJson::new(e, now)).collect())
     }
 
     /// Runs or continues an event now; `batch_size` 0 or absent keeps the event's own.
@@ -32,16 +33,16 @@ impl Admin {
     ) -> AdminResult<EventJson> {
         let batch_size = query::batch_size(batch_size)?;
         let event = self.engine.execute(id, batch_size, actor).await?;
-        Ok(EventJson::from(&event))
+        Ok(EventJson::new(&event, self.now()))
     }
 
     pub(crate) async fn retry(&self, id: &str, actor: &str) -> AdminResult<EventJson> {
         let event = self.engine.retry(id, actor).await?;
-        Ok(EventJson::from(&event))
+        Ok(EventJson::new(&event, self.now()))
     }
 
     pub(crate) async fn rollback_event(&self, id: &str, actor: &str) -> AdminResult<EventJson> {
         let event = self.engine.rollback_event(id, actor).await?;
-        Ok(EventJson::from(&event))
+        Ok(EventJson::new(&event, self.now()))
     }
 }

@@ -53,7 +53,7 @@ impl Admin {
         Ok(match outcome {
             ScheduleOutcome::Rotated(event) => ScheduledJson {
                 rotated: true,
-                event: Some(EventJson::from(event.as_ref())),
+                event: Some(EventJson::new(event.as_ref(), self.now())),
                 reason: None,
             },
             ScheduleOutcome::NotDue(reason) => ScheduledJson {

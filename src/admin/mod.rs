@@ -44,6 +44,11 @@ impl Admin {
         }
     }
 
+    /// The time now, by the server's clock (tests inject one).
+    fn now(&self) -> crate::clock::Millis {
+        self.engine.manager().now()
+    }
+
     fn audit(&self) -> &Arc<Auditor> {
         self.engine.audit()
     }

@@ -135,7 +135,11 @@ impl From<&RotationEvent> for EventSummary {
                 _ => None,
             },
             records: e.totals().into(),
-            records_per_second: e.records_per_second(),
+            // Over its wall time once it finished; the worker's own rate while it runs.
+            records_per_second: match e.finished_at {
+                Some(finished) => e.records_per_second(finished),
+                None => e.work_records_per_second(),
+            },
             last_error: e.last_error.clone(),
             failed_ids: e
                 .targets

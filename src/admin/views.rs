@@ -216,14 +216,20 @@ pub(crate) struct EventJson {
     pub(crate) finished_at: Option<Time>,
     pub(crate) batch_size: u32,
     pub(crate) rate_limit: u32,
+    /// Records migrated per second of wall time since the migration started (until it
+    /// finished or now): throttling and pauses included.
     pub(crate) records_per_second: f64,
+    /// Records migrated per second of the worker's own work, waits for the rate limit left
+    /// out: how fast the batches themselves run.
+    pub(crate) work_records_per_second: f64,
     pub(crate) last_error: Option<String>,
     pub(crate) totals: CountsJson,
     pub(crate) targets: Vec<TargetProgressJson>,
 }
 
-impl From<&RotationEvent> for EventJson {
-    fn from(e: &RotationEvent) -> Self {
+impl EventJson {
+    /// The event as of `now` (its effective rate runs until it finishes).
+    pub(crate) fn new(e: &RotationEvent, now: Millis) -> Self {
         Self {
             event_id: e.id.clone(),
             key_type: e.key_name.clone(),
@@ -238,7 +244,8 @@ impl From<&RotationEvent> for EventJson {
             finished_at: e.finished_at.map(Time),
             batch_size: e.batch_size,
             rate_limit: e.rate_limit,
-            records_per_second: e.records_per_second(),
+            records_per_second: e.records_per_second(now),
+            work_records_per_second: e.work_records_per_second(),
             last_error: e.last_error.clone(),
             totals: e.totals().into(),
             targets: e

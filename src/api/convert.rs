@@ -163,6 +163,7 @@ pub(crate) fn event(e: &EventJson) -> proto::RotationEvent {
         batch_size: e.batch_size,
         rate_limit: e.rate_limit,
         records_per_second: e.records_per_second,
+        work_records_per_second: e.work_records_per_second,
         last_error: e.last_error.clone().unwrap_or_default(),
         targets: e
             .targets

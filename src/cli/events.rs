@@ -168,7 +168,18 @@ async fn show(conn: &Conn, id: String) -> Result<Exit, CliError> {
                 t.total, t.migrated, t.already_current, t.skipped, t.failed
             ),
         ),
-        ("speed", format!("{:.0} records/s", e.records_per_second)),
+        (
+            "speed",
+            format!(
+                "{:.0} records/s ({:.0} records/s while working, rate limit {})",
+                e.records_per_second,
+                e.work_records_per_second,
+                match e.rate_limit {
+                    0 => "none".to_owned(),
+                    n => format!("{n}/s"),
+                }
+            ),
+        ),
         ("last error", or_dash(&e.last_error)),
     ] {
         fields.row(vec![format!("{name}:"), value]);

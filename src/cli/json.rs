@@ -196,6 +196,7 @@ pub(super) fn event(e: &proto::RotationEvent) -> EventJson {
         batch_size: e.batch_size,
         rate_limit: e.rate_limit,
         records_per_second: e.records_per_second,
+        work_records_per_second: e.work_records_per_second,
         last_error: text(&e.last_error),
         totals: counts(e.totals.as_ref()),
         targets: e

@@ -124,8 +124,23 @@ impl RotationEvent {
         sum
     }
 
-    /// Records re-encrypted per second of migration work.
-    pub(crate) fn records_per_second(&self) -> f64 {
+    /// Records re-encrypted per second of wall time since a worker took the event up, until
+    /// it finished or `now`: what an operator sees happen, throttling (`rate_limit`) and
+    /// pauses included, so it never exceeds the rate limit for long.
+    pub(crate) fn records_per_second(&self, now: Millis) -> f64 {
+        let Some(started) = self.started_at else {
+            return 0.0;
+        };
+        let elapsed = self.finished_at.unwrap_or(now) - started;
+        if elapsed <= 0 {
+            return 0.0;
+        }
+        self.totals().migrated as f64 * 1000.0 / elapsed as f64
+    }
+
+    /// Records re-encrypted per second of the worker's own work (reading, re-encrypting and
+    /// writing batches, not waiting for the rate limit): what the machine can do.
+    pub(crate) fn work_records_per_second(&self) -> f64 {
         if self.active_millis <= 0 {
             return 0.0;
         }

@@ -447,6 +447,19 @@ async fn a_stuck_event_is_retried_and_a_live_one_is_not(backend: Backend) {
     let totals = done.totals.unwrap();
     assert_eq!((totals.total, totals.failed), (rows as u64, 0));
     check_rows(&s, &db, 2, plaintext).await;
+    // The event's rate is what happened over its wall time, throttled to about the limit
+    // (300/s; the first batch goes out before any wait); the worker's own rate is apart.
+    assert!(
+        done.records_per_second > 50.0 && done.records_per_second < 450.0,
+        "{} records/s under a limit of 300/s",
+        done.records_per_second
+    );
+    assert!(
+        done.work_records_per_second > done.records_per_second,
+        "{} vs {}",
+        done.work_records_per_second,
+        done.records_per_second
+    );
     s.stop().await;
     env.finish().await;
 }

@@ -196,7 +196,7 @@ class RollbackEventResponse(_message.Message):
     def __init__(self, event: _Optional[_Union[RotationEvent, _Mapping]] = ...) -> None: ...
 
 class RotationEvent(_message.Message):
-    __slots__ = ("event_id", "key_name", "from_version", "to_version", "trigger", "actor", "status", "rolling_back", "created_at", "started_at", "finished_at", "batch_size", "rate_limit", "records_per_second", "last_error", "targets", "totals")
+    __slots__ = ("event_id", "key_name", "from_version", "to_version", "trigger", "actor", "status", "rolling_back", "created_at", "started_at", "finished_at", "batch_size", "rate_limit", "records_per_second", "last_error", "targets", "totals", "work_records_per_second")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     KEY_NAME_FIELD_NUMBER: _ClassVar[int]
     FROM_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -214,6 +214,7 @@ class RotationEvent(_message.Message):
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     TARGETS_FIELD_NUMBER: _ClassVar[int]
     TOTALS_FIELD_NUMBER: _ClassVar[int]
+    WORK_RECORDS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     key_name: str
     from_version: int
@@ -231,7 +232,8 @@ class RotationEvent(_message.Message):
     last_error: str
     targets: _containers.RepeatedCompositeFieldContainer[TargetProgress]
     totals: MigrationCounts
-    def __init__(self, event_id: _Optional[str] = ..., key_name: _Optional[str] = ..., from_version: _Optional[int] = ..., to_version: _Optional[int] = ..., trigger: _Optional[_Union[RotationTrigger, str]] = ..., actor: _Optional[str] = ..., status: _Optional[_Union[RotationEventStatus, str]] = ..., rolling_back: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_size: _Optional[int] = ..., rate_limit: _Optional[int] = ..., records_per_second: _Optional[float] = ..., last_error: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetProgress, _Mapping]]] = ..., totals: _Optional[_Union[MigrationCounts, _Mapping]] = ...) -> None: ...
+    work_records_per_second: float
+    def __init__(self, event_id: _Optional[str] = ..., key_name: _Optional[str] = ..., from_version: _Optional[int] = ..., to_version: _Optional[int] = ..., trigger: _Optional[_Union[RotationTrigger, str]] = ..., actor: _Optional[str] = ..., status: _Optional[_Union[RotationEventStatus, str]] = ..., rolling_back: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_size: _Optional[int] = ..., rate_limit: _Optional[int] = ..., records_per_second: _Optional[float] = ..., last_error: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetProgress, _Mapping]]] = ..., totals: _Optional[_Union[MigrationCounts, _Mapping]] = ..., work_records_per_second: _Optional[float] = ...) -> None: ...
 
 class TargetProgress(_message.Message):
     __slots__ = ("target", "counts", "checkpoint", "done", "failed_ids")
