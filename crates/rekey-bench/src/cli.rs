@@ -33,6 +33,9 @@ pub enum Scenario {
     /// The real `rekey serve` loaded by h2load at 4 x 32 and 64 x 1, against tonic's health
     /// handler on the same server, with the server's and the generator's CPU.
     External,
+    /// Vault's Transit encrypt over HTTP/1.1 (JSON, wrk at 64 connections) against gRPC
+    /// Encrypt (h2load) on the same `rekey serve`, 64 B and 1 KiB.
+    Transit,
     /// Every scenario, in that order.
     All,
 }
@@ -49,6 +52,7 @@ impl Scenario {
             Scenario::Stream => "stream",
             Scenario::RootKey => "root-key",
             Scenario::External => "external",
+            Scenario::Transit => "transit",
             Scenario::All => "all",
         }
     }
@@ -66,6 +70,7 @@ impl Scenario {
                 Scenario::Stream,
                 Scenario::RootKey,
                 Scenario::External,
+                Scenario::Transit,
             ],
             one => vec![one],
         }

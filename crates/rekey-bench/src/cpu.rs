@@ -105,17 +105,30 @@ pub fn named_cpu_secs(names: &[&str]) -> f64 {
         if !names.contains(&&stat[open + 1..close]) {
             continue;
         }
-        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        // state is fields[0]; utime and stime are fields 14 and 15 overall.
-        let get = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        total += get(11) + get(12);
+        total += stat_cpu_ticks(&stat[close + 1..]);
     }
     total / TICKS_PER_SEC
+}
+
+/// CPU seconds of process `pid` (0 once it is gone).
+pub fn pid_cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rfind(')')
+        .map_or(0.0, |close| stat_cpu_ticks(&stat[close + 1..]))
+        / TICKS_PER_SEC
+}
+
+/// utime + stime, in ticks, of a /proc/<pid>/stat line after the command's closing `)`.
+fn stat_cpu_ticks(after_command: &str) -> f64 {
+    let fields: Vec<&str> = after_command.split_whitespace().collect();
+    // state is fields[0]; utime and stime are fields 14 and 15 overall.
+    let get = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    get(11) + get(12)
 }
 
 /// Cores kept busy by other processes over `window` (machine busy time minus this

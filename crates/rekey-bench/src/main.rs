@@ -9,7 +9,7 @@
 //!
 //! Modules: `cli` options and plan · `meta` the invocation and machine in the JSON ·
 //! `echo` the RPC baseline server · `load` the RPC load driver · `rekey_server` Rekey in
-//! process · `rpc`, `migration`, `aead`, `envelope`, `batch`, `footprint`, `stream`, `root_key`, `external` the nine scenarios · `cpu` what else
+//! process · `rpc`, `migration`, `aead`, `envelope`, `batch`, `footprint`, `stream`, `root_key`, `external`, `transit` the ten scenarios · `cpu` what else
 //! the machine is doing · `stats` medians and ratios · `units` figures for people ·
 //! `table` printed tables · `report` targets and the JSON file.
 //!
@@ -36,6 +36,7 @@ mod rpc;
 mod stats;
 mod stream;
 mod table;
+mod transit;
 mod units;
 
 use std::process::ExitCode;
@@ -170,6 +171,7 @@ fn run_scenario(scenario: Scenario, plan: &Plan, runtimes: &Runtimes) -> anyhow:
         Scenario::Stream => runtimes.load.block_on(stream::run(plan)),
         Scenario::RootKey => runtimes.load.block_on(root_key::run(plan, server_rt)),
         Scenario::External => runtimes.load.block_on(external::run(plan)),
+        Scenario::Transit => runtimes.load.block_on(transit::run(plan)),
         Scenario::All => unreachable!("Scenario::expand never yields All"),
     }
 }

@@ -253,6 +253,43 @@ fn quick_external_loads_rekey_serve_with_h2load_at_both_shapes() {
     check_machine_and_targets(&results, 1);
 }
 
+/// Needs the `rekey` binary beside `rekey-bench`, Debian's wrk and nghttp2-client (h2load;
+/// scripts/test installs both). The scenario itself fails on any wrk answer that is not 2xx
+/// or any h2load failure; the JSON must say so, with real figures.
+#[test]
+fn quick_transit_loads_the_http_api_with_wrk_beside_grpc_encrypt() {
+    let results = run_quick("transit", &[]);
+    assert_eq!(
+        results.pointer("/transit/generators/transit"),
+        Some(&"wrk".into())
+    );
+    let cells = array(&results, "/transit/cells");
+    let sizes: Vec<u64> = cells
+        .iter()
+        .filter_map(|c| c["payload_bytes"].as_u64())
+        .collect();
+    assert_eq!(sizes, [64, 1024]);
+    for cell in cells {
+        for side in ["transit", "grpc_64x1", "grpc_4x32"] {
+            positive(cell, &format!("/{side}/req_per_s"));
+            positive(cell, &format!("/{side}/server_cores"));
+            positive(cell, &format!("/{side}/generator_cores"));
+            let rounds = array(cell, &format!("/{side}/rounds_req_per_s"));
+            assert_eq!(rounds.len(), 1, "{side}: quick mode runs one round");
+        }
+        positive(cell, "/transit/responses");
+        assert_eq!(cell.pointer("/transit/non_2xx"), Some(&0.into()), "{cell}");
+        assert_eq!(cell.pointer("/transit/connections"), Some(&64.into()));
+        positive(cell, "/grpc_64x1/succeeded");
+        assert_eq!(cell.pointer("/grpc_64x1/failed"), Some(&0.into()), "{cell}");
+        assert_eq!(cell.pointer("/grpc_64x1/connections"), Some(&64.into()));
+        positive(cell, "/ratio_transit_vs_grpc_64x1");
+        positive(cell, "/ratio_transit_vs_grpc_4x32");
+    }
+    // Transit 64 B against gRPC 64 B at 64 x 1.
+    check_machine_and_targets(&results, 1);
+}
+
 #[test]
 #[ignore = "PostgreSQL suite: REKEY_TEST_DATABASE_URL=postgres://... cargo test -- --ignored"]
 fn quick_migration_measures_the_worker_raw_sql_and_the_crypto_ceiling() {

@@ -153,8 +153,8 @@ fn parse(text: &str, generator_cpu_secs: f64) -> anyhow::Result<Run> {
 }
 
 /// CPU seconds of this process's waited-for children so far (/proc/self/stat cutime and
-/// cstime): h2load's own, once it has exited and been waited for.
-fn children_cpu_secs() -> f64 {
+/// cstime): h2load's own (or wrk's), once it has exited and been waited for.
+pub fn children_cpu_secs() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();

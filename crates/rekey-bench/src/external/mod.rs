@@ -6,7 +6,7 @@
 //! cell. Before each run, the same request goes through a gRPC client once and its
 //! grpc-status must be OK (h2load sees HTTP statuses only).
 
-mod h2load;
+pub(crate) mod h2load;
 
 use std::path::Path;
 use std::time::Duration;
@@ -31,11 +31,12 @@ use crate::units::si;
 
 const HEALTH: &str = "/grpc.health.v1.Health/Check";
 const ENCRYPT: &str = "/rekey.v1.KeyService/Encrypt";
-const KEY: &str = "TOKEN_ENCRYPTION";
+pub(crate) const KEY: &str = "TOKEN_ENCRYPTION";
 /// Encrypt 64 B at 64 x 1 against itself at 4 x 32 (issue #20).
 const SHAPE_RATIO_TARGET: f64 = 0.8;
 
-const SHAPES: [Shape; 2] = [
+/// 4 x 32 on one h2load thread, 64 x 1 on two (the transit scenario loads gRPC the same way).
+pub(crate) const SHAPES: [Shape; 2] = [
     Shape {
         connections: 4,
         streams: 32,
@@ -127,13 +128,13 @@ async fn measure(plan: &Plan, server: &Server, dir: &Path) -> anyhow::Result<Sec
 }
 
 /// The one gRPC call that checks a request's grpc-status before it is loaded.
-enum Check {
+pub(crate) enum Check {
     Health,
     Encrypt(EncryptRequest),
 }
 
 impl Check {
-    async fn sample(&self, channel: &Channel, token: &str) -> anyhow::Result<()> {
+    pub(crate) async fn sample(&self, channel: &Channel, token: &str) -> anyhow::Result<()> {
         let auth = format!("Bearer {token}").parse()?;
         match self {
             Check::Health => {
@@ -160,16 +161,25 @@ fn requests(dir: &Path, token: &str) -> anyhow::Result<Vec<(Request, Check)>> {
         Check::Health,
     )];
     for size in [64usize, 1024] {
-        let mut message = EncryptRequest::default();
-        message.key_name = KEY.into();
-        message.plaintext = vec![0x5a; size];
-        let name = format!("Encrypt {}", crate::units::size_label(size));
-        out.push((
-            Request::framed(&name, ENCRYPT, &message, dir, Some(token.to_owned()))?,
-            Check::Encrypt(message),
-        ));
+        out.push(encrypt_request(dir, token, size)?);
     }
     Ok(out)
+}
+
+/// Encrypt of `size` bytes (0x5a each) with `KEY`, framed for h2load, and its check.
+pub(crate) fn encrypt_request(
+    dir: &Path,
+    token: &str,
+    size: usize,
+) -> anyhow::Result<(Request, Check)> {
+    let mut message = EncryptRequest::default();
+    message.key_name = KEY.into();
+    message.plaintext = vec![0x5a; size];
+    let name = format!("Encrypt {}", crate::units::size_label(size));
+    Ok((
+        Request::framed(&name, ENCRYPT, &message, dir, Some(token.to_owned()))?,
+        Check::Encrypt(message),
+    ))
 }
 
 fn report(requests: &[(Request, Check)], cells: &[Vec<Cell>]) -> Section {

@@ -1,5 +1,6 @@
 //! The `rekey serve` child process: found beside this executable, spawned on a data folder
-//! with a clean environment, timed from spawn to health SERVING, and stopped gracefully.
+//! with a clean environment, timed from spawn to health SERVING, and stopped gracefully. Its
+//! HTTP port (bound on 127.0.0.1:0) is read from the file `rekey serve --ready-file` writes.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -33,6 +34,8 @@ pub struct Server {
     pub url: String,
     pub data_dir: PathBuf,
     log: PathBuf,
+    /// `--ready-file`: the bound gRPC and HTTP addresses, written once serving.
+    ready_file: PathBuf,
 }
 
 impl Server {
@@ -48,7 +51,10 @@ impl Server {
         log: &Path,
     ) -> anyhow::Result<(Server, Duration)> {
         let port = free_port()?;
-        let mut command = serve_command(binary, port, data_dir, log)?;
+        let ready_file = log.with_extension("ready.json");
+        // A file of an earlier start would give its (stale) ports.
+        let _ = std::fs::remove_file(&ready_file);
+        let mut command = serve_command(binary, port, data_dir, log, &ready_file)?;
         let spawned = Instant::now();
         let child = command.spawn().context("spawn rekey serve")?;
         let mut server = Server {
@@ -56,6 +62,7 @@ impl Server {
             url: format!("http://127.0.0.1:{port}"),
             data_dir: data_dir.to_owned(),
             log: log.to_owned(),
+            ready_file,
         };
         let serving_at = server.wait_until_serving(spawned).await?;
         Ok((server, serving_at - spawned))
@@ -94,6 +101,35 @@ impl Server {
         }
     }
 
+    /// `http://127.0.0.1:<port>` of the HTTP API, from the ready file, which `rekey serve`
+    /// writes (whole, by a rename) just after it starts serving: waits up to 10 s for it.
+    pub async fn http_url(&mut self) -> anyhow::Result<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&self.ready_file) {
+                let ready: serde_json::Value = serde_json::from_str(&text)
+                    .with_context(|| format!("the ready file {}", self.ready_file.display()))?;
+                let Some(addr) = ready["http"].as_str() else {
+                    bail!("rekey serve serves no HTTP (ready file: {})", text.trim());
+                };
+                return Ok(format!("http://{addr}"));
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "rekey serve exited with {status}; log in {}",
+                    self.log.display()
+                );
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "rekey serve wrote no ready file ({}) within 10 s",
+                    self.ready_file.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// SIGTERM (graceful drain), then SIGKILL if it does not stop.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         let _ = Command::new("kill")
@@ -118,9 +154,16 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-/// `rekey serve` on `port` and `data_dir`, logging to `log`, without any of the settings
-/// this process's environment may carry, so that it measures the embedded default.
-fn serve_command(binary: &Path, port: u16, data_dir: &Path, log: &Path) -> anyhow::Result<Command> {
+/// `rekey serve` on `port` and `data_dir`, logging to `log` and writing its bound addresses
+/// to `ready_file`, without any of the settings this process's environment may carry, so that
+/// it measures the embedded default.
+fn serve_command(
+    binary: &Path,
+    port: u16,
+    data_dir: &Path,
+    log: &Path,
+    ready_file: &Path,
+) -> anyhow::Result<Command> {
     let log_file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -134,6 +177,8 @@ fn serve_command(binary: &Path, port: u16, data_dir: &Path, log: &Path) -> anyho
             "--data-dir",
         ])
         .arg(data_dir)
+        .arg("--ready-file")
+        .arg(ready_file)
         .stdin(Stdio::null())
         .stdout(log_file.try_clone()?)
         .stderr(log_file);
