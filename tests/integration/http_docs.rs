@@ -80,6 +80,12 @@ async fn the_router_serves_exactly_the_documented_routes() {
         "GET /docs",
         "GET /docs/redoc.standalone.js",
         "GET /metrics",
+        "GET /api/v1/audit",
+        "POST /api/v1/audit/verify",
+        "GET /api/v1/whoami",
+        "GET /ui",
+        "GET /ui/",
+        "GET /ui/{file}",
     ]
     .into_iter()
     .map(str::to_owned)
