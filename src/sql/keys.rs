@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use sqlx::{Pool, Transaction};
 
 use super::audit::append_in;
-use super::events::{insert_event, settle_open_events};
+use super::event_inserts::{insert_event, settle_open_events};
 use super::primary::install_primary;
 use super::rows::{
     corrupt, key_columns, key_record, select_keys, select_versions, version_number, version_record,

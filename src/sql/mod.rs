@@ -10,6 +10,7 @@
 //! [`AuditStore`]: crate::audit::AuditStore
 
 mod audit;
+mod event_inserts;
 mod events;
 mod import;
 mod keys;

@@ -44,13 +44,7 @@ fn without_clock(mut value: Value) -> Value {
 }
 
 fn token(env: &TestEnv) -> String {
-    use secrecy::ExposeSecret;
-    env.config
-        .admin_token
-        .as_ref()
-        .unwrap()
-        .expose_secret()
-        .to_owned()
+    env.admin_token()
 }
 
 async fn events_and_status_have_one_shape_on_every_face(backend: Backend) {

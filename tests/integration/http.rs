@@ -42,15 +42,8 @@ pub(crate) fn run_curl(
     (status, json)
 }
 
-fn admin_token(s: &TestServer, env: &crate::support::TestEnv) -> String {
-    let _ = s;
-    use secrecy::ExposeSecret;
-    env.config
-        .admin_token
-        .as_ref()
-        .unwrap()
-        .expose_secret()
-        .to_owned()
+fn admin_token(_: &TestServer, env: &crate::support::TestEnv) -> String {
+    env.admin_token()
 }
 
 // The runbook's commands, verbatim (shared/seed/key-rotation-procedures.md).

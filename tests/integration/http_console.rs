@@ -13,15 +13,7 @@ fn get(path: &str, token: &str) -> String {
 async fn audit_whoami_and_report_formats(backend: Backend) {
     let env = env_with_legacy_key(backend).await;
     let mut s = env.start().await;
-    let admin = {
-        use secrecy::ExposeSecret;
-        env.config
-            .admin_token
-            .as_ref()
-            .unwrap()
-            .expose_secret()
-            .to_owned()
-    };
+    let admin = env.admin_token();
     let client = s.create_token(token_request("app", "client")).await;
     let client_id = client.info.as_ref().unwrap().token_id.clone();
     s.force_rotation("TOKEN_ENCRYPTION").await;
