@@ -416,6 +416,9 @@ async fn retirement_waits_until_no_record_uses_the_version(backend: Backend) {
 async fn a_stuck_event_is_retried_and_a_live_one_is_not(backend: Backend) {
     let rows = 1_200;
     let mut env = env_with_legacy_key(backend).await;
+    // Workers look for work only when woken (a rotation, a retry) within this test: no poll
+    // takes the event over on its own before the retry does.
+    env.config.rotation.worker_poll_interval_ms = 600_000;
     let db = AppDb::create(&env, backend, rows).await;
     let mut target = db.target("secrets.token");
     target.batch_size = Some(BatchSize::new(200).unwrap());
@@ -434,18 +437,24 @@ async fn a_stuck_event_is_retried_and_a_live_one_is_not(backend: Backend) {
         "{refused:?}"
     );
 
-    // The holder goes silent: its lease lapses without a renewal.
+    // The holder is gone: the lease belongs to a replica that stopped renewing it (this
+    // server's worker, no longer the holder, stops at its next batch).
     let keystore = env.keystore_pool().await;
-    sqlx::query("UPDATE rotation_events SET lease_expires_at = 1 WHERE id = $1")
-        .bind(&id)
-        .execute(&keystore)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE rotation_events SET lease_owner = 'rekey-gone', lease_expires_at = 1 WHERE id = $1",
+    )
+    .bind(&id)
+    .execute(&keystore)
+    .await
+    .unwrap();
     let retried = s.retry_event(&id).await;
     assert_eq!(retried.event_id, id);
     let done = s.wait_for_event(&id, "completed").await;
+    // A batch written just as the lease was lost is read again from the checkpoint (and
+    // found current), so the rows examined may exceed the table by that batch.
     let totals = done.totals.unwrap();
-    assert_eq!((totals.total, totals.failed), (rows as u64, 0));
+    assert_eq!(totals.failed, 0);
+    assert!(totals.total >= rows as u64, "{totals:?}");
     check_rows(&s, &db, 2, plaintext).await;
     // The event's rate is what happened over its wall time, throttled to about the limit
     // (300/s; the first batch goes out before any wait); the worker's own rate is apart.
