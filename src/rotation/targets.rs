@@ -13,7 +13,6 @@
 
 mod counts;
 mod ident;
-mod mysql;
 mod postgres;
 mod schema;
 mod sql;
@@ -28,7 +27,7 @@ use std::fmt;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use secrecy::ExposeSecret as _;
-use sqlx::{MySql, Postgres, Sqlite};
+use sqlx::{Postgres, Sqlite};
 
 pub use types::{Encoding, TargetConfig};
 pub(crate) use types::{PkValue, Row, Stored, TargetError, Update, VersionCounts};
@@ -48,7 +47,6 @@ pub(crate) struct Target {
 
 enum Db {
     Postgres(SqlTarget<Postgres>),
-    MySql(SqlTarget<MySql>),
     Sqlite(SqlTarget<Sqlite>),
 }
 
@@ -57,7 +55,6 @@ macro_rules! on_backend {
     ($db:expr, $target:ident => $body:expr) => {
         match $db {
             Db::Postgres($target) => $body,
-            Db::MySql($target) => $body,
             Db::Sqlite($target) => $body,
         }
     };
@@ -86,13 +83,10 @@ impl Target {
             Some("postgres" | "postgresql") => {
                 Db::Postgres(SqlTarget::open(&config, &names, url).await?)
             }
-            Some("mysql" | "mariadb") => Db::MySql(SqlTarget::open(&config, &names, url).await?),
             Some("sqlite") => Db::Sqlite(SqlTarget::open(&config, &names, url).await?),
             _ => {
                 return Err(config_error(
-                    "database_url must start with postgres://, mysql:// (MySQL or MariaDB) or \
-                     sqlite://"
-                        .into(),
+                    "database_url must start with postgres:// or sqlite://".into(),
                 ))
             }
         };

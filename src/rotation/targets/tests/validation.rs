@@ -168,8 +168,7 @@ async fn rejects_unusable_urls() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let missing_file = format!("sqlite://{}/missing/app.db", dir.path().display());
     for (url, config_error) in [
-        ("oracle://app:hunter2@db/app", true),
-        ("mysql://app:hunter2@127.0.0.1:1/app", false),
+        ("mysql://app:hunter2@db/app", true),
         ("app:hunter2@db/app", true),
         ("hunter2", true),
         ("postgres://app:hunter2@[::1/app", true),
@@ -200,14 +199,7 @@ async fn rejects_unusable_urls() {
         let error = Target::connect(config(&url))
             .await
             .expect_err("no database");
-        // Refused at the first connection (named with the address) or by a later query.
-        assert!(
-            matches!(
-                error,
-                TargetError::Database { .. } | TargetError::Unreachable { .. }
-            ),
-            "{error}"
-        );
+        assert!(matches!(error, TargetError::Database { .. }), "{error}");
         assert!(!error.to_string().contains("hunter2"), "{error}");
     }
 }
