@@ -13,6 +13,7 @@
 
 mod counts;
 mod ident;
+mod mysql;
 mod postgres;
 mod schema;
 mod sql;
@@ -27,7 +28,7 @@ use std::fmt;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use secrecy::ExposeSecret as _;
-use sqlx::{Postgres, Sqlite};
+use sqlx::{MySql, Postgres, Sqlite};
 
 pub use types::{Encoding, TargetConfig};
 pub(crate) use types::{PkValue, Row, Stored, TargetError, Update, VersionCounts};
@@ -47,6 +48,7 @@ pub(crate) struct Target {
 
 enum Db {
     Postgres(SqlTarget<Postgres>),
+    MySql(SqlTarget<MySql>),
     Sqlite(SqlTarget<Sqlite>),
 }
 
@@ -55,6 +57,7 @@ macro_rules! on_backend {
     ($db:expr, $target:ident => $body:expr) => {
         match $db {
             Db::Postgres($target) => $body,
+            Db::MySql($target) => $body,
             Db::Sqlite($target) => $body,
         }
     };
@@ -83,10 +86,13 @@ impl Target {
             Some("postgres" | "postgresql") => {
                 Db::Postgres(SqlTarget::open(&config, &names, url).await?)
             }
+            Some("mysql" | "mariadb") => Db::MySql(SqlTarget::open(&config, &names, url).await?),
             Some("sqlite") => Db::Sqlite(SqlTarget::open(&config, &names, url).await?),
             _ => {
                 return Err(config_error(
-                    "database_url must start with postgres:// or sqlite://".into(),
+                    "database_url must start with postgres://, mysql:// (MySQL or MariaDB) or \
+                     sqlite://"
+                        .into(),
                 ))
             }
         };

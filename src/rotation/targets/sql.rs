@@ -38,6 +38,12 @@ pub(super) trait Backend: Database {
     /// user or password.
     fn address(options: &<Self::Connection as Connection>::Options) -> String;
 
+    /// `sql`, written in the dialect SQLite and PostgreSQL share (`$n` parameters, double-
+    /// quoted identifiers, `BIGINT` and `TEXT` casts), in this database's own.
+    fn dialect(sql: &str) -> String {
+        sql.to_owned()
+    }
+
     /// An expression giving the bytes of a stored value (`expr` is the column or a prefix
     /// of it): identity or a conversion to a byte string.
     fn stored_bytes(expr: &str, encoding: Encoding) -> String;
@@ -133,11 +139,13 @@ impl Statements {
         );
         let prefix = DB::stored_bytes(&format!("substr({column}, 1, $1)"), encoding);
         Statements {
-            fetch_first: format!("{select} ORDER BY {pk_order} LIMIT $1"),
-            fetch_after: format!("{select} AND {pk_order} > $1 ORDER BY {pk_order} LIMIT $2"),
-            count_prefixes: format!(
+            fetch_first: DB::dialect(&format!("{select} ORDER BY {pk_order} LIMIT $1")),
+            fetch_after: DB::dialect(&format!(
+                "{select} AND {pk_order} > $1 ORDER BY {pk_order} LIMIT $2"
+            )),
+            count_prefixes: DB::dialect(&format!(
                 "SELECT {prefix}, COUNT(*) FROM {table} WHERE {column} IS NOT NULL GROUP BY 1"
-            ),
+            )),
             compare_and_swap: DB::compare_and_swap_sql(&parts, kind, encoding),
         }
     }
@@ -177,7 +185,8 @@ with_sql_bounds! {
                     target: name.clone(),
                     source,
                 })?;
-            let columns: Vec<(String, String)> = sqlx::query_as(DB::COLUMNS)
+            let columns_sql = DB::dialect(DB::COLUMNS);
+            let columns: Vec<(String, String)> = sqlx::query_as(&columns_sql)
                 .bind(names.table.as_str())
                 .bind(names.schema.as_deref())
                 .fetch_all(&pool)

@@ -1,23 +1,27 @@
 //! End-to-end tests of [`Target`] against real databases: SQLite (a temporary file) always,
 //! PostgreSQL when `REKEY_TEST_DATABASE_URL` is set (each test in its own schema, dropped at
-//! the end). Every scenario runs on both backends. This file is the harness; the scenarios
+//! the end), MariaDB or MySQL when `REKEY_TEST_MYSQL_URL` is set (each test in its own
+//! database, dropped at the end). Every scenario runs on every backend. This file is the harness; the scenarios
 //! are in `tests/`.
 
 use std::panic::AssertUnwindSafe;
 
 use futures::FutureExt as _;
+use sqlx::mysql::MySqlPoolOptions;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-use sqlx::{PgPool, SqlitePool};
+use sqlx::{MySqlPool, PgPool, SqlitePool};
 
 use super::*;
 use crate::crypto::{EncryptionKey, Envelope, KeyMaterial, SigningKey};
 
 const KEY: &str = "app.tokens";
 const PG_URL_VAR: &str = "REKEY_TEST_DATABASE_URL";
+const MYSQL_URL_VAR: &str = "REKEY_TEST_MYSQL_URL";
 
 enum TestPool {
     Postgres(PgPool),
+    MySql(MySqlPool),
     Sqlite(SqlitePool),
 }
 
@@ -25,7 +29,7 @@ enum TestPool {
 struct TestDb {
     pool: TestPool,
     url: String,
-    /// PostgreSQL: the schema holding this test's tables.
+    /// PostgreSQL: the schema holding this test's tables; MySQL: the database.
     schema: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -80,8 +84,42 @@ impl TestDb {
         Some(db)
     }
 
+    /// A fresh database on the MariaDB suite's server (`#[ignore]`d in a plain `cargo test`,
+    /// run with the URL set by `cargo test -- --ignored`, where a missing URL fails). The
+    /// scenarios' own SQL quotes identifiers with `"`, so their connections use ANSI_QUOTES;
+    /// the targets under test connect as applications do, without it.
+    async fn mysql() -> Option<TestDb> {
+        let url = std::env::var(MYSQL_URL_VAR).unwrap_or_else(|_| {
+            panic!("the MariaDB suite needs {MYSQL_URL_VAR}, e.g. mysql://root@127.0.0.1:3306/test")
+        });
+        let pool = MySqlPoolOptions::new()
+            .max_connections(2)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    let set = "SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES')";
+                    sqlx::Executor::execute(&mut *conn, set).await.map(drop)
+                })
+            })
+            .connect(&url)
+            .await
+            .expect("connect to REKEY_TEST_MYSQL_URL");
+        let database = format!("rk_target_{}", random_suffix());
+        let db = TestDb {
+            pool: TestPool::MySql(pool),
+            url,
+            schema: Some(database.clone()),
+            _dir: None,
+        };
+        db.exec(&format!("CREATE DATABASE {database}")).await;
+        Some(db)
+    }
+
     fn is_postgres(&self) -> bool {
         matches!(self.pool, TestPool::Postgres(_))
+    }
+
+    fn is_mysql(&self) -> bool {
+        matches!(self.pool, TestPool::MySql(_))
     }
 
     /// `name` qualified with this test's schema, as written in a target's `table`.
@@ -93,10 +131,10 @@ impl TestDb {
     }
 
     fn blob_type(&self) -> &'static str {
-        if self.is_postgres() {
-            "BYTEA"
-        } else {
-            "BLOB"
+        match self.pool {
+            TestPool::Postgres(_) => "BYTEA",
+            TestPool::MySql(_) => "LONGBLOB",
+            TestPool::Sqlite(_) => "BLOB",
         }
     }
 
@@ -112,6 +150,7 @@ impl TestDb {
     async fn exec(&self, sql: &str) {
         let done = match &self.pool {
             TestPool::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop),
+            TestPool::MySql(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop),
             TestPool::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop),
         };
         done.unwrap_or_else(|error| panic!("{sql}: {error}"));
@@ -137,8 +176,12 @@ impl TestDb {
     }
 
     async fn finish(&self) {
-        if let Some(schema) = &self.schema {
-            self.exec(&format!("DROP SCHEMA {schema} CASCADE")).await;
+        match (&self.schema, &self.pool) {
+            (Some(database), TestPool::MySql(_)) => {
+                self.exec(&format!("DROP DATABASE {database}")).await;
+            }
+            (Some(schema), _) => self.exec(&format!("DROP SCHEMA {schema} CASCADE")).await,
+            (None, _) => {}
         }
     }
 }
@@ -153,7 +196,8 @@ async fn run(db: Option<TestDb>, scenario: impl AsyncFnOnce(&TestDb)) {
     }
 }
 
-/// One `#[tokio::test]` per scenario and backend: `sqlite::<name>` and `postgres::<name>`.
+/// One `#[tokio::test]` per scenario and backend: `sqlite::<name>`, `postgres::<name>` and
+/// `mysql::<name>`.
 macro_rules! on_both_backends {
     ($($scenario:ident),* $(,)?) => {
         mod sqlite {
@@ -167,6 +211,13 @@ macro_rules! on_both_backends {
             #[ignore = "PostgreSQL suite: REKEY_TEST_DATABASE_URL=postgres://... cargo test -- --ignored"]
             async fn $scenario() {
                 super::run(super::TestDb::postgres().await, super::$scenario).await;
+            })*
+        }
+        mod mysql {
+            $(#[tokio::test]
+            #[ignore = "MariaDB suite: REKEY_TEST_MYSQL_URL=mysql://... cargo test -- --ignored"]
+            async fn $scenario() {
+                super::run(super::TestDb::mysql().await, super::$scenario).await;
             })*
         }
     };
