@@ -85,6 +85,12 @@ pub(super) const VARIABLES: &[(&str, Apply)] = &[
     ("REKEY_SCHEDULE_CRON", |c, v| {
         set(&mut c.rotation.schedule_cron, v)
     }),
+    ("REKEY_MIGRATION_PARALLELISM", |c, v| {
+        set(&mut c.rotation.parallelism, v)
+    }),
+    ("REKEY_MIGRATION_WORKER_LANES", |c, v| {
+        set_some(&mut c.rotation.worker_lanes, v)
+    }),
     ("REKEY_TRANSIT_ENABLED", |c, v| {
         flag(&mut c.transit.enabled, v)
     }),

@@ -220,6 +220,12 @@ impl Config {
                 }
                 Some(_) => {}
             }
+            if let Some(parallelism) = target.parallelism {
+                rotation::check_parallelism(
+                    &format!("target {:?}: parallelism", target.name),
+                    parallelism,
+                )?;
+            }
         }
         Ok(())
     }

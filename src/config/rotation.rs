@@ -10,6 +10,12 @@ use crate::rotation::BatchSize;
 /// Daily at 02:00 UTC, as the runbook says.
 pub(crate) const DEFAULT_SCHEDULE_CRON: &str = "0 0 2 * * *";
 
+/// Partitions per migration target unless configured.
+pub(crate) const DEFAULT_PARALLELISM: u32 = 4;
+
+/// The most partitions a migration target may be cut into.
+pub(crate) const MAX_PARALLELISM: u32 = 64;
+
 /// `[rotation]` in the config file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -31,6 +37,14 @@ pub struct RotationConfig {
     pub lease_secs: u64,
     /// How often an idle migration worker looks for events to work.
     pub worker_poll_interval_ms: u64,
+    /// Partitions each migration target is cut into, migrated concurrently by the replicas,
+    /// unless the target sets its own `parallelism`.
+    pub parallelism: u32,
+    /// Partitions this replica migrates at once, over every event and target (1 to 64).
+    /// Unset: the sum of the targets' `parallelism`, so that one replica alone can work every
+    /// partition of a target; set lower to spread one target's partitions over the replicas
+    /// (each takes at most this many) or to cap a replica's share of CPU and connections.
+    pub worker_lanes: Option<u32>,
 }
 
 impl Default for RotationConfig {
@@ -43,6 +57,8 @@ impl Default for RotationConfig {
             batch_size: BatchSize::DEFAULT,
             lease_secs: 30,
             worker_poll_interval_ms: 1000,
+            parallelism: DEFAULT_PARALLELISM,
+            worker_lanes: None,
         }
     }
 }
@@ -56,7 +72,11 @@ impl RotationConfig {
                     .into(),
             ));
         }
-        Ok(())
+        check_parallelism("rotation.parallelism", self.parallelism)?;
+        match self.worker_lanes {
+            Some(lanes) => check_parallelism("rotation.worker_lanes", lanes),
+            None => Ok(()),
+        }
     }
 
     /// The parsed scheduler cron expression.
@@ -79,6 +99,16 @@ impl RotationConfig {
             schedule_cron: self.schedule_cron.clone(),
         })
     }
+}
+
+/// A `parallelism` setting named `what` is within 1..=64.
+pub(crate) fn check_parallelism(what: &str, value: u32) -> Result<(), ConfigError> {
+    if (1..=MAX_PARALLELISM).contains(&value) {
+        return Ok(());
+    }
+    Err(ConfigError::Invalid(format!(
+        "{what} is {value}: it must be from 1 to {MAX_PARALLELISM} (partitions migrated at once)"
+    )))
 }
 
 /// The cron parser's text is the expression, a caret line, then the cause; a person reads the

@@ -73,14 +73,82 @@ impl std::ops::AddAssign for Counts {
     }
 }
 
-/// Progress of one migration target within an event.
+/// Progress of one migration target within an event: its partitions' counts summed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TargetProgress {
     pub(crate) target: String,
     pub(crate) counts: Counts,
+    /// The checkpoint of a target worked as one partition (or before partitions existed);
+    /// None when it has several (each has its own).
     pub(crate) checkpoint: Option<String>,
     pub(crate) done: bool,
     pub(crate) failed_ids: Vec<String>,
+    /// Empty until a worker has taken the event up and cut the target into partitions.
+    pub(crate) partitions: Vec<PartitionProgress>,
+}
+
+/// One partition of a target's key space: keys after `lower` up to `upper` (inclusive), as
+/// checkpoints; None is unbounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PartitionProgress {
+    pub(crate) index: u32,
+    pub(crate) lower: Option<String>,
+    pub(crate) upper: Option<String>,
+    pub(crate) checkpoint: Option<String>,
+    pub(crate) done: bool,
+    /// The replica working it (or that last did), and until when its lease holds.
+    pub(crate) lease_owner: Option<String>,
+    pub(crate) lease_expires_at: Option<Millis>,
+}
+
+/// A partition as the worker that first takes an event up writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PartitionPlan {
+    pub(crate) target: String,
+    pub(crate) index: u32,
+    pub(crate) lower: Option<String>,
+    pub(crate) upper: Option<String>,
+    /// Where an event started before partitions existed had got to (one partition).
+    pub(crate) checkpoint: Option<String>,
+    pub(crate) done: bool,
+}
+
+/// Work a migration worker claimed.
+#[derive(Debug, Clone)]
+pub(crate) enum Claim {
+    /// An open event no worker has cut into partitions yet: this worker holds the event's
+    /// lease until it writes them ([`EventStore::plan_partitions`]).
+    Plan(RotationEvent),
+    /// One partition of an open event: this worker holds its lease.
+    Partition {
+        event: RotationEvent,
+        target: String,
+        index: u32,
+    },
+    /// An open event whose partitions are all done but which nobody closed (its last worker
+    /// stopped in between): see [`EventStore::close_pass`].
+    Close(RotationEvent),
+}
+
+/// What [`EventStore::record_batch`] tells the partition's worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Grant {
+    /// The event's batch size (ExecuteEvent may change it).
+    pub(crate) batch_size: u32,
+    /// Partitions of the event being worked now (lease live, not done), this one included
+    /// unless it just finished: they share the event's rate limit.
+    pub(crate) live_partitions: u32,
+}
+
+/// How [`EventStore::close_pass`] left the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PassEnd {
+    /// Partitions remain (or another worker closed the pass first): nothing to do.
+    Open,
+    /// Rows changed underneath in the pass: every partition starts again from its start.
+    NextPass,
+    /// The event ended with this status; the caller closed it and audits it.
+    Finished(EventStatus),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -205,38 +273,60 @@ pub(crate) trait EventStore: Send + Sync + fmt::Debug {
         limit: u32,
     ) -> StoreResult<Vec<RotationEvent>>;
 
-    /// Claims the oldest open event whose lease is free or expired (a dead holder's lease is
-    /// taken over): status becomes in_progress, the lease is `owner`'s until `now + lease_ms`.
-    async fn claim_event(
+    /// Claims work on the oldest open event with any: a partition whose lease is free or
+    /// expired (a dead holder's is taken over), else an event not yet cut into partitions,
+    /// else an event left with every partition done. The claimed lease is `owner`'s until
+    /// `now + lease_ms`; the event becomes in_progress.
+    async fn claim_work(
         &self,
         owner: &str,
         now: Millis,
         lease_ms: i64,
-    ) -> StoreResult<Option<RotationEvent>>;
+    ) -> StoreResult<Option<Claim>>;
 
-    /// Records a batch of target `target` and renews the lease. Returns the event's current
-    /// batch size, or None if `owner` no longer holds the event (lease lost, event failed,
-    /// superseded or rolled back): the caller must stop.
+    /// Writes the partitions of an event claimed with [`Claim::Plan`] and releases the
+    /// event's lease. False (writing nothing) if `owner` no longer holds it.
+    async fn plan_partitions(
+        &self,
+        event_id: &str,
+        owner: &str,
+        partitions: &[PartitionPlan],
+    ) -> StoreResult<bool>;
+
+    /// Records a batch of partition `index` of `target` and renews its lease. None if `owner`
+    /// no longer holds the partition (lease taken over; event failed, superseded, retried or
+    /// rolled back): the caller must stop.
+    #[allow(clippy::too_many_arguments)]
     async fn record_batch(
         &self,
         event_id: &str,
         owner: &str,
         target: &str,
+        index: u32,
         batch: &BatchRecord,
         now: Millis,
         lease_ms: i64,
-    ) -> StoreResult<Option<u32>>;
+    ) -> StoreResult<Option<Grant>>;
 
-    /// Starts another pass over every target (checkpoints cleared). False if not the holder.
-    async fn start_pass(&self, event_id: &str, owner: &str) -> StoreResult<bool>;
+    /// Ends the current pass if every partition is done: another pass (checkpoints cleared)
+    /// if rows were skipped in it and fewer than `max_passes` ran, else the end of the event
+    /// (completed, or rolled_back for a migration back). Safe to call from every worker at
+    /// once: one of them gets `NextPass` or `Finished`.
+    async fn close_pass(
+        &self,
+        event_id: &str,
+        max_passes: u32,
+        now: Millis,
+    ) -> StoreResult<PassEnd>;
 
-    /// Ends the event with `status` and releases the lease. False if not the holder.
-    async fn finish_event(
+    /// Fails the event with `error`, if `owner` holds partition `index` of `target` (or,
+    /// with no target, the event's own lease), and releases every lease. False if not.
+    async fn fail_event(
         &self,
         event_id: &str,
         owner: &str,
-        status: EventStatus,
-        error: Option<&str>,
+        partition: Option<(&str, u32)>,
+        error: &str,
         now: Millis,
     ) -> StoreResult<bool>;
 

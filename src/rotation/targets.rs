@@ -11,6 +11,7 @@
 //! (column checks), `counts` (version tally), `sql` (statements and queries shared by the
 //! backends) and one file per backend.
 
+mod bounds;
 mod counts;
 mod ident;
 mod mysql;
@@ -23,6 +24,7 @@ mod types;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::engine::general_purpose::STANDARD;
@@ -37,8 +39,14 @@ use ident::Names;
 use sql::SqlTarget;
 use types::PkKind;
 
-/// Connections per target pool: the worker uses one at a time, the rest absorb overlap.
+/// Connections per target pool at least: each lane of the worker uses one at a time (so a
+/// pool has one per lane of `parallelism`, plus one), the rest absorb counts and impact reports.
 const MAX_CONNECTIONS: u32 = 4;
+
+/// The connections a target's pool may open for `parallelism` lanes.
+fn pool_size(parallelism: Option<u32>) -> u32 {
+    MAX_CONNECTIONS.max(parallelism.unwrap_or(1).saturating_add(1))
+}
 
 /// A connected, validated migration target.
 pub(crate) struct Target {
@@ -64,8 +72,8 @@ macro_rules! on_backend {
 }
 
 impl Target {
-    /// Checks the identifiers, connects (a pool of at most 4 connections) and checks that the
-    /// table has the configured columns with suitable types.
+    /// Checks the identifiers, connects (a pool of at most max(4, parallelism + 1)
+    /// connections) and checks that the table has the configured columns with suitable types.
     ///
     /// # Errors
     /// [`TargetError::Config`] for a bad identifier, key name or URL, [`TargetError::Schema`]
@@ -120,26 +128,44 @@ impl Target {
     }
 
     /// Up to `limit` rows with a non-NULL value and a primary key after `after` (from the
-    /// start when `None`), in primary-key order.
+    /// start when `None`) and up to `upto` inclusive (to the end when `None`), in
+    /// primary-key order.
     ///
     /// # Errors
-    /// [`TargetError::BadCheckpoint`] if `after` is not of the primary key's type;
+    /// [`TargetError::BadCheckpoint`] if `after` or `upto` is not of the primary key's type;
     /// [`TargetError::Database`].
     pub(crate) async fn fetch_batch(
         &self,
         after: Option<&PkValue>,
+        upto: Option<&PkValue>,
         limit: u32,
     ) -> Result<Vec<Row>, TargetError> {
-        if let Some(after) = after.filter(|after| !self.is_pk(after)) {
-            return Err(TargetError::BadCheckpoint {
-                target: self.config.name.clone(),
-                checkpoint: after.to_checkpoint(),
-            });
+        for bound in after.into_iter().chain(upto) {
+            if !self.is_pk(bound) {
+                return Err(TargetError::BadCheckpoint {
+                    target: self.config.name.clone(),
+                    checkpoint: bound.to_checkpoint(),
+                });
+            }
         }
         if limit == 0 {
             return Ok(Vec::new());
         }
-        on_backend!(&self.db, t => t.fetch_batch(after, limit).await)
+        on_backend!(&self.db, t => t.fetch_batch(after, upto, limit).await)
+    }
+
+    /// Up to `partitions - 1` ascending primary keys that cut the rows a migration reads into
+    /// `partitions` parts of about equal size (integer keys: even key ranges; text keys: even
+    /// row counts, sampled in the order the target pages in). A part runs from after one key
+    /// to the next, inclusive; the first and last are open-ended.
+    ///
+    /// # Errors
+    /// [`TargetError::Database`].
+    pub(crate) async fn partition_bounds(
+        &self,
+        partitions: u32,
+    ) -> Result<Vec<PkValue>, TargetError> {
+        on_backend!(&self.db, t => t.partition_bounds(partitions).await)
     }
 
     /// Sets the column to `new_stored` in each row whose primary key matches and whose value
@@ -181,10 +207,10 @@ impl Target {
     /// a value in Vault Transit's text form (`vault:v<N>:<base64>`: a Rekey value the Transit
     /// API made, or one Vault sealed under a key imported from it); `None` if it is none of
     /// these.
-    pub(crate) fn decode(&self, stored: &[u8]) -> Option<Stored> {
+    pub(crate) fn decode<'a>(&self, stored: &'a [u8]) -> Option<Stored<'a>> {
         match self.config.encoding {
             Encoding::Binary => Some(Stored::Rekey {
-                value: stored.to_vec(),
+                value: Cow::Borrowed(stored),
                 vault_form: false,
             }),
             Encoding::Base64 if crate::crypto::is_vault_form(stored) => {
@@ -193,7 +219,7 @@ impl Target {
                     // A prefix that disagrees with the value was altered: not migrated.
                     Ok(envelope) if envelope.key_version != parsed.version => None,
                     Ok(_) => Some(Stored::Rekey {
-                        value: parsed.bytes,
+                        value: Cow::Owned(parsed.bytes),
                         vault_form: true,
                     }),
                     Err(_) => Some(Stored::VaultSealed {
@@ -203,7 +229,7 @@ impl Target {
                 }
             }
             Encoding::Base64 => STANDARD.decode(stored).ok().map(|value| Stored::Rekey {
-                value,
+                value: Cow::Owned(value),
                 vault_form: false,
             }),
         }
@@ -211,13 +237,14 @@ impl Target {
 
     /// The value to store for the Rekey value `value` of version `version`, in Vault's text
     /// form when `vault_form` (the reverse of [`Target::decode`]).
-    pub(crate) fn encode(&self, value: &[u8], version: u32, vault_form: bool) -> Vec<u8> {
+    pub(crate) fn encode(&self, value: Vec<u8>, version: u32, vault_form: bool) -> Vec<u8> {
         match self.config.encoding {
-            Encoding::Binary => value.to_vec(),
+            // Written as is: no copy of a large value.
+            Encoding::Binary => value,
             Encoding::Base64 if vault_form => {
-                crate::crypto::format_vault_value(version, value).into_bytes()
+                crate::crypto::format_vault_value(version, &value).into_bytes()
             }
-            Encoding::Base64 => STANDARD.encode(value).into_bytes(),
+            Encoding::Base64 => STANDARD.encode(&value).into_bytes(),
         }
     }
 

@@ -44,6 +44,8 @@ pub(super) async fn build(
         audit: Arc::clone(auditor),
         metrics: Arc::clone(metrics),
         targets: targets.clone(),
+        default_parallelism: config.rotation.parallelism,
+        lanes: config.rotation.worker_lanes,
         lease_ms: settings.lease_ms,
         max_passes: settings.max_passes,
         wakeup: Arc::clone(&wakeup),
@@ -70,6 +72,11 @@ pub(super) async fn build(
 pub(super) async fn connect_targets(config: &Config) -> anyhow::Result<Vec<Arc<Target>>> {
     let mut targets = Vec::with_capacity(config.targets.len());
     for target in &config.targets {
+        // Resolved here so that the target's pool is sized for its lanes.
+        let mut target = target.clone();
+        target
+            .parallelism
+            .get_or_insert(config.rotation.parallelism);
         let connected = Target::connect(target.clone())
             .await
             .with_context(|| format!("migration target {:?}", target.name))?;

@@ -44,6 +44,7 @@ with_sql_bounds! {
         .bind(now)
         .execute(&mut **tx)
         .await?;
+        super::event_work::release_partitions(tx, &event_id).await?;
         Ok(())
     }
 }

@@ -9,23 +9,25 @@ use async_trait::async_trait;
 use sqlx::Transaction;
 
 use super::audit::append_in;
+use super::event_work::{live_holder, release_partitions, OPEN};
 use super::primary::install_primary;
-use super::rows::{append_failed_ids, event_record, number, EventRow, TargetRow, EVENT_COLUMNS};
+use super::rows::{
+    event_record, number, EventRow, PartitionRow, TargetRow, EVENT_COLUMNS, PARTITION_COLUMNS,
+};
 use super::{begin_write, Backend, SqlStore};
 use crate::audit::AuditEntry;
 use crate::clock::Millis;
 use crate::rotation::events::{
-    BatchRecord, EventStatus, EventStore, ResumeError, RollbackRefusal, RotationEvent,
+    BatchRecord, Claim, EventStatus, EventStore, Grant, PartitionPlan, PassEnd, ResumeError,
+    RollbackRefusal, RotationEvent,
 };
 use crate::sql_bounds::with_sql_bounds;
 use crate::storage_error::{StoreError, StoreResult};
 
-const OPEN: &str = "('pending', 'in_progress')";
-
 with_sql_bounds! {
     impl<DB: Backend> SqlStore<DB> {
         /// Event `id` as a transaction that found it has just committed it.
-        async fn committed_event(&self, id: &str) -> StoreResult<RotationEvent> {
+        pub(super) async fn committed_event(&self, id: &str) -> StoreResult<RotationEvent> {
             self.get_event(id)
                 .await?
                 .ok_or_else(|| StoreError::Corrupt(format!("event {id} vanished")))
@@ -52,7 +54,14 @@ with_sql_bounds! {
             .bind(id)
             .fetch_all(&mut *conn)
             .await?;
-            event_record(row, targets).map(Some)
+            let partitions: Vec<PartitionRow> = sqlx::query_as(&format!(
+                "SELECT {PARTITION_COLUMNS} FROM rotation_event_partitions WHERE event_id = $1 \
+                 ORDER BY target, idx"
+            ))
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+            event_record(row, targets, &partitions).map(Some)
         }
 
         async fn list_events(
@@ -79,32 +88,22 @@ with_sql_bounds! {
             Ok(events)
         }
 
-        async fn claim_event(
+        async fn claim_work(
             &self,
             owner: &str,
             now: Millis,
             lease_ms: i64,
-        ) -> StoreResult<Option<RotationEvent>> {
-            // The conditions are repeated outside the subquery: on PostgreSQL a replica that
-            // waited for another's claim on the same row re-checks them against the claimed row.
-            let claimable =
-                format!("status IN {OPEN} AND (lease_owner IS NULL OR lease_expires_at < $3)");
-            let claimed: Option<(String,)> = sqlx::query_as(&format!(
-                "UPDATE rotation_events SET status = 'in_progress', lease_owner = $1, \
-                 lease_expires_at = $2, started_at = COALESCE(started_at, $3) \
-                 WHERE id = (SELECT id FROM rotation_events WHERE {claimable} \
-                             ORDER BY created_at LIMIT 1) \
-                 AND {claimable} RETURNING id"
-            ))
-            .bind(owner)
-            .bind(now + lease_ms)
-            .bind(now)
-            .fetch_optional(self.pool())
-            .await?;
-            match claimed {
-                Some((id,)) => self.get_event(&id).await,
-                None => Ok(None),
-            }
+        ) -> StoreResult<Option<Claim>> {
+            self.claim(owner, now, lease_ms).await
+        }
+
+        async fn plan_partitions(
+            &self,
+            event_id: &str,
+            owner: &str,
+            partitions: &[PartitionPlan],
+        ) -> StoreResult<bool> {
+            self.write_plan(event_id, owner, partitions).await
         }
 
         async fn record_batch(
@@ -112,104 +111,33 @@ with_sql_bounds! {
             event_id: &str,
             owner: &str,
             target: &str,
+            index: u32,
             batch: &BatchRecord,
             now: Millis,
             lease_ms: i64,
-        ) -> StoreResult<Option<u32>> {
-            let mut tx = begin_write(self.pool()).await?;
-            let held: Option<(i64,)> = sqlx::query_as(
-                "UPDATE rotation_events SET lease_expires_at = $3, active_millis = active_millis + $4 \
-                 WHERE id = $1 AND lease_owner = $2 AND status = 'in_progress' RETURNING batch_size",
-            )
-            .bind(event_id)
-            .bind(owner)
-            .bind(now + lease_ms)
-            .bind(batch.elapsed_ms.max(0))
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some((batch_size,)) = held else {
-                return Ok(None);
-            };
-            let failed_ids = if batch.failed_ids.is_empty() {
-                None
-            } else {
-                let (stored,): (String,) = sqlx::query_as(
-                    "SELECT failed_ids FROM rotation_event_targets WHERE event_id = $1 AND target = $2",
-                )
-                .bind(event_id)
-                .bind(target)
-                .fetch_one(&mut *tx)
-                .await?;
-                Some(append_failed_ids(&stored, &batch.failed_ids))
-            };
-            let c = batch.counts;
-            sqlx::query(
-                "UPDATE rotation_event_targets SET total = total + $3, migrated = migrated + $4, \
-                 already_current = already_current + $5, skipped = skipped + $6, failed = failed + $7, \
-                 checkpoint = $8, done = $9, failed_ids = COALESCE($10, failed_ids) \
-                 WHERE event_id = $1 AND target = $2",
-            )
-            .bind(event_id)
-            .bind(target)
-            .bind(c.total as i64)
-            .bind(c.migrated as i64)
-            .bind(c.already_current as i64)
-            .bind(c.skipped as i64)
-            .bind(c.failed as i64)
-            .bind(batch.checkpoint.as_deref())
-            .bind(i64::from(batch.done))
-            .bind(failed_ids.as_deref())
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(Some(u32::try_from(batch_size).unwrap_or(u32::MAX)))
+        ) -> StoreResult<Option<Grant>> {
+            self.record(event_id, owner, (target, index), batch, now, lease_ms)
+                .await
         }
 
-        async fn start_pass(&self, event_id: &str, owner: &str) -> StoreResult<bool> {
-            let mut tx = begin_write(self.pool()).await?;
-            let held = sqlx::query(
-                "UPDATE rotation_events SET pass = pass + 1 \
-                 WHERE id = $1 AND lease_owner = $2 AND status = 'in_progress'",
-            )
-            .bind(event_id)
-            .bind(owner)
-            .execute(&mut *tx)
-            .await?;
-            if DB::rows_affected(&held) == 0 {
-                return Ok(false);
-            }
-            sqlx::query(
-                "UPDATE rotation_event_targets SET checkpoint = NULL, done = 0 WHERE event_id = $1",
-            )
-            .bind(event_id)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(true)
+        async fn close_pass(
+            &self,
+            event_id: &str,
+            max_passes: u32,
+            now: Millis,
+        ) -> StoreResult<PassEnd> {
+            self.end_pass(event_id, max_passes, now).await
         }
 
-        async fn finish_event(
+        async fn fail_event(
             &self,
             event_id: &str,
             owner: &str,
-            status: EventStatus,
-            error: Option<&str>,
+            partition: Option<(&str, u32)>,
+            error: &str,
             now: Millis,
         ) -> StoreResult<bool> {
-            let done = sqlx::query(
-                "UPDATE rotation_events SET status = $3, last_error = $4, finished_at = $5, \
-                 lease_owner = NULL, lease_expires_at = NULL, \
-                 rolling_back = CASE WHEN $3 = 'rolled_back' THEN 0 ELSE rolling_back END \
-                 WHERE id = $1 AND lease_owner = $2 AND status = 'in_progress'",
-            )
-            .bind(event_id)
-            .bind(owner)
-            .bind(status.as_str())
-            .bind(error)
-            .bind(now)
-            .execute(self.pool())
-            .await?;
-            Ok(DB::rows_affected(&done) == 1)
+            self.fail(event_id, owner, partition, error, now).await
         }
 
         async fn resume_event(
@@ -267,6 +195,7 @@ with_sql_bounds! {
                     .bind(batch_size)
                     .execute(&mut *tx)
                     .await?;
+                    release_partitions(&mut tx, event_id).await?;
                 }
                 EventStatus::Pending | EventStatus::InProgress if allow_open => {
                     sqlx::query(
@@ -281,20 +210,13 @@ with_sql_bounds! {
                 // stopped renewing (a replica gone) is handed back to the workers at once; a
                 // live one is left to its holder.
                 EventStatus::InProgress => {
-                    let (owner, expires): (Option<String>, Option<i64>) = sqlx::query_as(
-                        "SELECT lease_owner, lease_expires_at FROM rotation_events WHERE id = $1",
-                    )
-                    .bind(event_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    if let (Some(owner), Some(expires)) = (owner, expires) {
-                        if expires > now {
-                            return Ok(Err(ResumeError::HeldBy {
-                                owner,
-                                lease_expires_at: expires,
-                            }));
-                        }
+                    if let Some((owner, expires)) = live_holder(&mut tx, event_id, now).await? {
+                        return Ok(Err(ResumeError::HeldBy {
+                            owner,
+                            lease_expires_at: expires,
+                        }));
                     }
+                    release_partitions(&mut tx, event_id).await?;
                     sqlx::query(
                         "UPDATE rotation_events SET lease_owner = NULL, lease_expires_at = NULL, \
                          batch_size = COALESCE($2, batch_size) WHERE id = $1",
@@ -329,7 +251,7 @@ with_sql_bounds! {
             let Some(row) = row else {
                 return Ok(Err(RollbackRefusal::NotFound));
             };
-            let event = event_record(row, Vec::new())?;
+            let event = event_record(row, Vec::new(), &[])?;
             if event.status == EventStatus::RolledBack {
                 return Ok(Err(RollbackRefusal::AlreadyRolledBack));
             }
@@ -363,6 +285,15 @@ with_sql_bounds! {
                 None,
                 now,
             )
+            .await?;
+            sqlx::query(&format!(
+                "UPDATE rotation_event_partitions SET lease_owner = NULL, lease_expires_at = NULL \
+                 WHERE event_id IN (SELECT id FROM rotation_events \
+                                    WHERE key_name = $1 AND id <> $2 AND status IN {OPEN})"
+            ))
+            .bind(event.key_name.as_str())
+            .bind(event_id)
+            .execute(&mut *tx)
             .await?;
             sqlx::query(&format!(
                 "UPDATE rotation_events SET status = 'failed', finished_at = $3, lease_owner = NULL, \
@@ -406,6 +337,16 @@ with_sql_bounds! {
         sqlx::query(
             "UPDATE rotation_event_targets SET total = 0, migrated = 0, already_current = 0, \
              skipped = 0, failed = 0, checkpoint = NULL, done = 0, failed_ids = '' \
+             WHERE event_id = $1",
+        )
+        .bind(event_id)
+        .execute(&mut **tx)
+        .await?;
+        // The partitions are kept (the table is the same) and start again.
+        sqlx::query(
+            "UPDATE rotation_event_partitions SET total = 0, migrated = 0, already_current = 0, \
+             skipped = 0, failed = 0, pass_skipped = 0, checkpoint = NULL, done = 0, \
+             failed_ids = '', active_millis = 0, lease_owner = NULL, lease_expires_at = NULL \
              WHERE event_id = $1",
         )
         .bind(event_id)

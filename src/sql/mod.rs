@@ -11,6 +11,7 @@
 
 mod audit;
 mod event_inserts;
+mod event_work;
 mod events;
 mod import;
 mod keys;
@@ -40,6 +41,9 @@ pub trait Backend: Database {
     /// Selects `primary_version` of key `$1` and holds the key row against other writers
     /// until the transaction ends.
     const LOCK_KEY: &'static str;
+    /// Ends a `SELECT … FROM rotation_event_partitions p …` that picks a partition to claim
+    /// so that claimers racing for the first free one each get a different one.
+    const SKIP_CLAIMED: &'static str;
 
     fn rows_affected(result: &Self::QueryResult) -> u64;
 

@@ -21,6 +21,9 @@ impl Backend for Postgres {
     // Writers of one key queue on its row; READ COMMITTED then shows each the rows the
     // previous one committed.
     const LOCK_KEY: &'static str = "SELECT primary_version FROM keys WHERE name = $1 FOR UPDATE";
+    // Without it, replicas racing for the first free partition queue on its row, and every
+    // one but the first re-checks it, finds it claimed and claims nothing.
+    const SKIP_CLAIMED: &'static str = " FOR UPDATE OF p SKIP LOCKED";
 
     fn rows_affected(result: &PgQueryResult) -> u64 {
         result.rows_affected()

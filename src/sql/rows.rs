@@ -5,7 +5,9 @@
 use sqlx::FromRow;
 
 use crate::keystore::store::{KeyPolicy, KeyRecord, Purpose, VersionRecord, VersionState};
-use crate::rotation::events::{Counts, EventStatus, RotationEvent, TargetProgress};
+use crate::rotation::events::{
+    Counts, EventStatus, PartitionProgress, RotationEvent, TargetProgress,
+};
 use crate::storage_error::{StoreError, StoreResult};
 
 /// `keys` columns, in the order of [`KeyRow`].
@@ -144,6 +146,31 @@ pub(super) struct TargetRow {
     failed_ids: String,
 }
 
+/// A `rotation_event_partitions` row, as selected with [`PARTITION_COLUMNS`].
+#[derive(Debug, FromRow)]
+pub(super) struct PartitionRow {
+    target: String,
+    idx: i64,
+    lower_bound: Option<String>,
+    upper_bound: Option<String>,
+    checkpoint: Option<String>,
+    done: i64,
+    total: i64,
+    migrated: i64,
+    already_current: i64,
+    skipped: i64,
+    failed: i64,
+    failed_ids: String,
+    active_millis: i64,
+    lease_owner: Option<String>,
+    lease_expires_at: Option<i64>,
+}
+
+/// `rotation_event_partitions` columns, in the order of [`PartitionRow`].
+pub(super) const PARTITION_COLUMNS: &str =
+    "target, idx, lower_bound, upper_bound, checkpoint, done, total, migrated, \
+    already_current, skipped, failed, failed_ids, active_millis, lease_owner, lease_expires_at";
+
 /// `rotation_events` columns, in the order of [`EventRow`].
 pub(super) const EVENT_COLUMNS: &str =
     "id, key_name, from_version, to_version, trigger_kind, actor, status, \
@@ -156,34 +183,108 @@ pub(super) fn number<T: TryFrom<i64>>(id: &str, what: &str, value: i64) -> Store
         .map_err(|_| StoreError::Corrupt(format!("event {id}: {what} {value} is out of range")))
 }
 
-pub(super) fn event_record(row: EventRow, targets: Vec<TargetRow>) -> StoreResult<RotationEvent> {
+fn counts(
+    id: &str,
+    total: i64,
+    migrated: i64,
+    already_current: i64,
+    skipped: i64,
+    failed: i64,
+) -> StoreResult<Counts> {
+    Ok(Counts {
+        total: number(id, "total", total)?,
+        migrated: number(id, "migrated", migrated)?,
+        already_current: number(id, "already_current", already_current)?,
+        skipped: number(id, "skipped", skipped)?,
+        failed: number(id, "failed", failed)?,
+    })
+}
+
+fn failed_id_lines(stored: &str) -> impl Iterator<Item = String> + '_ {
+    stored.lines().filter(|l| !l.is_empty()).map(str::to_owned)
+}
+
+/// One target's progress: its own row (counts of events started before partitions existed)
+/// plus its partitions' counts.
+fn target_progress(
+    id: &str,
+    t: TargetRow,
+    partitions: &[PartitionRow],
+    active_millis: &mut i64,
+) -> StoreResult<TargetProgress> {
+    let mut sum = counts(
+        id,
+        t.total,
+        t.migrated,
+        t.already_current,
+        t.skipped,
+        t.failed,
+    )?;
+    let mut failed_ids: Vec<String> = failed_id_lines(&t.failed_ids).collect();
+    let mut parts = Vec::new();
+    for p in partitions.iter().filter(|p| p.target == t.target) {
+        sum += counts(
+            id,
+            p.total,
+            p.migrated,
+            p.already_current,
+            p.skipped,
+            p.failed,
+        )?;
+        failed_ids.extend(failed_id_lines(&p.failed_ids));
+        *active_millis += p.active_millis;
+        parts.push(PartitionProgress {
+            index: number(id, "partition index", p.idx)?,
+            lower: p.lower_bound.clone(),
+            upper: p.upper_bound.clone(),
+            checkpoint: p.checkpoint.clone(),
+            done: p.done != 0,
+            lease_owner: p.lease_owner.clone(),
+            lease_expires_at: p.lease_expires_at,
+        });
+    }
+    failed_ids.truncate(MAX_FAILED_IDS);
+    let (checkpoint, done) = match parts.as_slice() {
+        [] => (t.checkpoint, t.done != 0),
+        [only] => (only.checkpoint.clone(), only.done),
+        many => (None, many.iter().all(|p| p.done)),
+    };
+    Ok(TargetProgress {
+        counts: sum,
+        target: t.target,
+        checkpoint,
+        done,
+        failed_ids,
+        partitions: parts,
+    })
+}
+
+pub(super) fn event_record(
+    row: EventRow,
+    targets: Vec<TargetRow>,
+    partitions: &[PartitionRow],
+) -> StoreResult<RotationEvent> {
     let id = row.id;
     let status = EventStatus::parse(&row.status).ok_or_else(|| {
         StoreError::Corrupt(format!("event {id}: unknown status {:?}", row.status))
     })?;
+    let mut active_millis = row.active_millis;
     let targets = targets
         .into_iter()
-        .map(|t| {
-            Ok(TargetProgress {
-                counts: Counts {
-                    total: number(&id, "total", t.total)?,
-                    migrated: number(&id, "migrated", t.migrated)?,
-                    already_current: number(&id, "already_current", t.already_current)?,
-                    skipped: number(&id, "skipped", t.skipped)?,
-                    failed: number(&id, "failed", t.failed)?,
-                },
-                target: t.target,
-                checkpoint: t.checkpoint,
-                done: t.done != 0,
-                failed_ids: t
-                    .failed_ids
-                    .lines()
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-            })
-        })
+        .map(|t| target_progress(&id, t, partitions, &mut active_millis))
         .collect::<StoreResult<Vec<_>>>()?;
+    // Who works the event: the holder of its own lease while it is being cut into
+    // partitions, else the holders of its unfinished partitions.
+    let mut holders: Vec<String> = partitions
+        .iter()
+        .filter(|p| p.done == 0)
+        .filter_map(|p| p.lease_owner.clone())
+        .collect();
+    holders.sort();
+    holders.dedup();
+    let lease_owner = row
+        .lease_owner
+        .or_else(|| (!holders.is_empty()).then(|| holders.join(", ")));
     Ok(RotationEvent {
         from_version: number(&id, "from_version", row.from_version)?,
         to_version: number(&id, "to_version", row.to_version)?,
@@ -199,9 +300,9 @@ pub(super) fn event_record(row: EventRow, targets: Vec<TargetRow>) -> StoreResul
         created_at: row.created_at,
         started_at: row.started_at,
         finished_at: row.finished_at,
-        active_millis: row.active_millis,
+        active_millis,
         last_error: row.last_error,
-        lease_owner: row.lease_owner,
+        lease_owner,
         targets,
     })
 }

@@ -29,6 +29,8 @@ impl Backend for Sqlite {
     // serialize and no transaction has to upgrade a read snapshot to a write under WAL.
     const BEGIN_WRITE: Option<&'static str> = Some(BEGIN_IMMEDIATE);
     const LOCK_KEY: &'static str = "SELECT primary_version FROM keys WHERE name = $1";
+    // Writers are serialized by BEGIN IMMEDIATE: a claimer sees the claims before it.
+    const SKIP_CLAIMED: &'static str = "";
 
     fn rows_affected(result: &SqliteQueryResult) -> u64 {
         result.rows_affected()

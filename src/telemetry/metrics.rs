@@ -12,6 +12,7 @@
 //! migrations, the rpc methods of our own services, status codes), never caller input, so a
 //! client cannot grow the series count.
 
+use super::migration_rate::MigrationRate;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -114,13 +115,6 @@ impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Metrics").finish_non_exhaustive()
     }
-}
-
-#[derive(Debug, Clone)]
-struct MigrationRate {
-    key: String,
-    records_per_second: f64,
-    last_batch: Instant,
 }
 
 impl Metrics {
@@ -291,11 +285,12 @@ impl Metrics {
             .with_callback(move |observer| {
                 let Some(rates) = rates.upgrade() else { return };
                 let rates = rates.lock().unwrap_or_else(|p| p.into_inner());
-                for (event_id, rate) in rates.iter() {
+                // An event appears once this replica has measured a batch of it.
+                for (event_id, rate) in rates.iter().filter(|(_, r)| r.measured()) {
                     observer.observe(
-                        rate.records_per_second,
+                        rate.records_per_second(),
                         &[
-                            KeyValue::new("key", rate.key.clone()),
+                            KeyValue::new("key", rate.key().to_owned()),
                             KeyValue::new("event_id", event_id.clone()),
                         ],
                     );
@@ -384,9 +379,9 @@ impl Metrics {
             .add(1, &[KeyValue::new("reason", reason.as_str())]);
     }
 
-    /// One recorded migration batch of `event_id` (of `key`): adds its outcomes and updates
-    /// the event's current rate, `processed` records since `started` (the previous batch's
-    /// end, so throttling included).
+    /// One recorded migration batch of `event_id` (of `key`): adds its outcomes and its
+    /// `processed` records to the event's rate on this replica (records over wall time, so
+    /// throttling included; `started` begins the event's first window if no lane has).
     pub(crate) fn migration_batch(
         &self,
         key: &str,
@@ -411,32 +406,39 @@ impl Metrics {
                 );
             }
         }
-        let now = Instant::now();
+        self.migration_rates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(event_id.to_owned())
+            .or_insert_with(|| MigrationRate::new(key, started))
+            .add(processed, Instant::now());
+    }
+
+    /// A lane of this replica started working `event_id` (of `key`).
+    pub(crate) fn migration_started(&self, key: &str, event_id: &str) {
         let mut rates = self
             .migration_rates
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        let rate = rates
+        rates
             .entry(event_id.to_owned())
-            .or_insert_with(|| MigrationRate {
-                key: key.to_owned(),
-                records_per_second: 0.0,
-                last_batch: started,
-            });
-        let secs = now.duration_since(rate.last_batch).as_secs_f64();
-        if secs > 0.0 {
-            rate.records_per_second = processed as f64 / secs;
-        }
-        rate.last_batch = now;
+            .or_insert_with(|| MigrationRate::new(key, Instant::now()))
+            .lane_started();
     }
 
-    /// The worker stopped working `event_id` here (finished, failed or lost its lease): its
-    /// rate series goes away.
+    /// A lane of this replica stopped working `event_id` (finished, failed or lost its
+    /// lease): the event's rate series goes away with the last one.
     pub(crate) fn migration_stopped(&self, event_id: &str) {
-        self.migration_rates
+        let mut rates = self
+            .migration_rates
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(event_id);
+            .unwrap_or_else(|p| p.into_inner());
+        if rates
+            .get_mut(event_id)
+            .is_some_and(MigrationRate::lane_stopped)
+        {
+            rates.remove(event_id);
+        }
     }
 
     /// Starts the restart series of a background task at zero.

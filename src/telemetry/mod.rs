@@ -10,6 +10,7 @@
 
 pub(crate) mod http;
 pub(crate) mod metrics;
+mod migration_rate;
 pub(crate) mod rpc;
 pub(crate) mod trace_context;
 

@@ -53,6 +53,9 @@ async fn the_lease_holder_dies_mid_migration_and_another_of_three_replicas_finis
     let mut target = db.target("secrets.token");
     target.batch_size = Some(BatchSize::new(200).unwrap());
     target.rate_limit = Some(3_000);
+    // One partition, so that one replica holds the whole event (parallel partitions across
+    // replicas are tested in replicas.rs).
+    target.parallelism = Some(1);
     let fast_refresh = "keystore.refresh_interval_secs = 1";
     let targets = std::slice::from_ref(&target);
     let mut replicas = vec![

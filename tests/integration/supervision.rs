@@ -116,33 +116,69 @@ async fn a_panicking_worker_is_restarted_while_keys_keep_serving(backend: Backen
     env.finish().await;
 }
 
+/// One partition of an event as stored: its bounds and checkpoint (integer keys), its lease's
+/// end, and the rows it migrated and found current.
+#[derive(Debug)]
+struct StoredPartition {
+    lower: Option<i64>,
+    upper: Option<i64>,
+    checkpoint: Option<i64>,
+    lease_expires_at: Option<i64>,
+    migrated: i64,
+    already_current: i64,
+}
+
+impl StoredPartition {
+    fn holds(&self, id: i64) -> bool {
+        self.lower.is_none_or(|l| id > l) && self.upper.is_none_or(|u| id <= u)
+    }
+
+    /// Every row up to the checkpoint moved, none after it.
+    fn moved(&self, id: i64) -> bool {
+        self.checkpoint.is_some_and(|c| id <= c)
+    }
+}
+
+fn int_checkpoint(text: Option<String>) -> Option<i64> {
+    text.map(|t| {
+        t.strip_prefix("int:")
+            .expect("an integer checkpoint")
+            .parse()
+            .unwrap()
+    })
+}
+
 /// The event's progress as stored, read straight from the keystore database of a stopped
-/// server: (status, lease expiry, migrated, already current, checkpoint).
+/// server: its status and last error, and its partitions.
 async fn stored_progress(
     env: &crate::support::TestEnv,
     event_id: &str,
-) -> (String, Option<i64>, i64, i64, Option<String>) {
+) -> (String, Option<String>, Vec<StoredPartition>) {
     let pool = env.keystore_pool().await;
-    let event = sqlx::query("SELECT status, lease_expires_at FROM rotation_events WHERE id = $1")
+    let event = sqlx::query("SELECT status, last_error FROM rotation_events WHERE id = $1")
         .bind(event_id)
         .fetch_one(&pool)
         .await
         .unwrap();
-    let target = sqlx::query(
-        "SELECT migrated, already_current, checkpoint FROM rotation_event_targets \
-         WHERE event_id = $1",
+    let partitions = sqlx::query(
+        "SELECT lower_bound, upper_bound, checkpoint, lease_expires_at, migrated, already_current \
+         FROM rotation_event_partitions WHERE event_id = $1 ORDER BY idx",
     )
     .bind(event_id)
-    .fetch_one(&pool)
+    .fetch_all(&pool)
     .await
-    .unwrap();
-    let progress = (
-        event.get::<String, _>(0),
-        event.get::<Option<i64>, _>(1),
-        target.get::<i64, _>(0),
-        target.get::<i64, _>(1),
-        target.get::<Option<String>, _>(2),
-    );
+    .unwrap()
+    .into_iter()
+    .map(|p| StoredPartition {
+        lower: int_checkpoint(p.get(0)),
+        upper: int_checkpoint(p.get(1)),
+        checkpoint: int_checkpoint(p.get(2)),
+        lease_expires_at: p.get(3),
+        migrated: p.get(4),
+        already_current: p.get(5),
+    })
+    .collect();
+    let progress = (event.get::<String, _>(0), event.get(1), partitions);
     pool.close().await;
     progress
 }
@@ -182,21 +218,35 @@ async fn a_shutdown_mid_migration_leaves_an_exact_checkpoint_that_the_next_start
         stopping.elapsed()
     );
 
-    let (status, lease_expires_at, migrated, already_current, checkpoint) =
-        stored_progress(&env, &event.event_id).await;
-    assert_eq!(status, "in_progress");
-    assert!(
-        lease_expires_at.is_some_and(|at| at < SystemClock.now()),
-        "the lease is released: {lease_expires_at:?}"
+    let (status, last_error, partitions) = stored_progress(&env, &event.event_id).await;
+    assert_eq!(status, "in_progress", "{last_error:?}");
+    assert_eq!(
+        partitions.len(),
+        4,
+        "the default parallelism: {partitions:?}"
     );
-    assert_eq!(already_current, 0);
-    assert!(migrated >= 1_000 && migrated < rows, "{migrated}");
-    // Exact: every row up to the checkpoint moved, none after it.
-    assert_eq!(checkpoint, Some(format!("int:{migrated}")));
-    for (id, token) in db.all().await {
-        let expected = if id <= migrated { 2 } else { 1 };
-        assert_eq!(version_of(&token), expected, "row {id}");
+    let now = SystemClock.now();
+    for p in &partitions {
+        // Every lease released, so that the next start resumes at once.
+        assert!(p.lease_expires_at.is_some_and(|at| at < now), "{p:?}");
+        assert_eq!(p.already_current, 0, "{p:?}");
     }
+    let migrated: i64 = partitions.iter().map(|p| p.migrated).sum();
+    assert!(migrated >= 1_000 && migrated < rows, "{migrated}");
+    // Exact: in each partition, every row up to its checkpoint moved and none after it.
+    let mut moved = 0;
+    for (id, token) in db.all().await {
+        let mut holders = partitions.iter().filter(|p| p.holds(id));
+        let p = holders.next().expect("every row is in a partition");
+        assert!(
+            holders.next().is_none(),
+            "row {id} is in one partition only"
+        );
+        let expected = if p.moved(id) { 2 } else { 1 };
+        moved += i64::from(expected == 2);
+        assert_eq!(version_of(&token), expected, "row {id} in {p:?}");
+    }
+    assert_eq!(moved, migrated);
 
     let mut s = env.start().await;
     let mut done = None;

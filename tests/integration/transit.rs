@@ -332,6 +332,7 @@ impl VaultColumn {
             associated_data_column: Some("owner".into()),
             batch_size: None,
             rate_limit: None,
+            parallelism: None,
         }
     }
 }

@@ -9,6 +9,13 @@ use clap::{Parser, ValueEnum};
 /// Default PostgreSQL server for the migration scenario (the test suite's default too).
 pub const DEFAULT_DATABASE_URL: &str = "postgres://root@127.0.0.1:5432/test";
 
+/// Default MariaDB (or MySQL) server for the migration scenario's MariaDB comparison (the
+/// test suite's default too).
+pub const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/test";
+
+/// Partitions the migration scenario runs Rekey at against the single-stream baseline.
+const DEFAULT_MIGRATION_PARALLELISM: [u32; 3] = [1, 2, 4];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Scenario {
     /// gRPC overhead: Rekey against a bare tonic echo service of the same contract.
@@ -101,6 +108,11 @@ pub struct Options {
     /// dropped at the end.
     #[arg(long, default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
+    /// MariaDB (or MySQL) server for the migration scenario's MariaDB comparison; a fresh
+    /// database `rekey_bench_<hex>` is created on it and dropped at the end. Unreachable:
+    /// that comparison is reported as not measured.
+    #[arg(long, default_value = DEFAULT_MYSQL_URL)]
+    pub mysql_url: String,
     /// HTTP/2 connections of the RPC load generator.
     #[arg(long, default_value_t = 4)]
     pub connections: usize,
@@ -136,6 +148,11 @@ pub struct Options {
     /// Migration batch sizes to sweep, comma-separated [default: 100,1000,10000; quick: 1000].
     #[arg(long, value_delimiter = ',')]
     pub batch_sizes: Option<Vec<u32>>,
+    /// Partitions per target (`parallelism`, 1 to 64) the migration scenario runs Rekey at
+    /// against the single-stream raw-SQL baseline, PostgreSQL, 1 KiB, comma-separated
+    /// [default: 1,2,4].
+    #[arg(long, value_delimiter = ',')]
+    pub migration_parallelism: Option<Vec<u32>>,
 }
 
 /// What one invocation does, with every default applied.
@@ -159,6 +176,8 @@ pub struct Plan {
     pub migration_rows: u64,
     pub migration_value_sizes: Vec<usize>,
     pub batch_sizes: Vec<u32>,
+    /// Partitions per target of the migration scenario's parallelism comparison.
+    pub migration_parallelisms: Vec<u32>,
     pub aead_sizes: Vec<usize>,
     /// Whole seconds per `openssl speed` run (it takes nothing shorter).
     pub openssl_seconds: u64,
@@ -169,6 +188,7 @@ pub struct Plan {
     /// Process starts measured by the footprint scenario (each: first start, restart).
     pub footprint_starts: u32,
     pub database_url: String,
+    pub mysql_url: String,
 }
 
 impl Plan {
@@ -233,6 +253,7 @@ impl Options {
                         vec![100, 1_000, 10_000]
                     }
                 }),
+            migration_parallelisms: self.migration_parallelisms(),
             openssl_seconds: secs.round().max(1.0) as u64,
             openssl_sizes: if quick {
                 vec![1024]
@@ -243,6 +264,22 @@ impl Options {
             aead_sizes,
             footprint_starts: if quick { 1 } else { rounds.max(3) },
             database_url: self.database_url.clone(),
+            mysql_url: self.mysql_url.clone(),
         }
+    }
+
+    /// `--migration-parallelism` within what the server accepts (1 to 64), in order, each
+    /// once; the default when nothing is left.
+    fn migration_parallelisms(&self) -> Vec<u32> {
+        let mut chosen: Vec<u32> = Vec::new();
+        for &p in self.migration_parallelism.iter().flatten() {
+            if (1..=64).contains(&p) && !chosen.contains(&p) {
+                chosen.push(p);
+            }
+        }
+        if chosen.is_empty() {
+            chosen = DEFAULT_MIGRATION_PARALLELISM.to_vec();
+        }
+        chosen
     }
 }

@@ -290,6 +290,12 @@ fn quick_transit_loads_the_http_api_with_wrk_beside_grpc_encrypt() {
     check_machine_and_targets(&results, 1);
 }
 
+/// The MariaDB server of the migration scenario's MariaDB block, when the suite names one
+/// (as the migration targets' suite does); otherwise the scenario's `--mysql-url` default.
+const MYSQL_URL_VAR: &str = "REKEY_TEST_MYSQL_URL";
+
+/// Needs PostgreSQL (`REKEY_TEST_DATABASE_URL`) and MariaDB (`REKEY_TEST_MYSQL_URL`, or
+/// rekey-bench's default `mysql://root@127.0.0.1:3306/test`); scripts/test starts both.
 #[test]
 #[ignore = "PostgreSQL suite: REKEY_TEST_DATABASE_URL=postgres://... cargo test -- --ignored"]
 fn quick_migration_measures_the_worker_raw_sql_and_the_crypto_ceiling() {
@@ -297,7 +303,17 @@ fn quick_migration_measures_the_worker_raw_sql_and_the_crypto_ceiling() {
         "the PostgreSQL suite needs REKEY_TEST_DATABASE_URL, e.g. \
              postgres://root@127.0.0.1:5432/test",
     );
-    let results = run_quick("migration", &["--database-url", &url]);
+    let mut args = vec!["--database-url".to_owned(), url];
+    if let Some(mysql) = std::env::var(MYSQL_URL_VAR)
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+    {
+        args.extend(["--mysql-url".to_owned(), mysql]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let results = run_quick("migration", &args);
+
+    // 1. The batch-size sweep, 64 B and 1 KiB, and the crypto ceiling of each.
     let cells = array(&results, "/migration/cells");
     let sizes: Vec<u64> = cells
         .iter()
@@ -311,9 +327,86 @@ fn quick_migration_measures_the_worker_raw_sql_and_the_crypto_ceiling() {
         positive(cell, "/raw_sql/rows_per_s");
         positive(cell, "/ratio");
     }
-    for ceiling in array(&results, "/migration/crypto_ceiling") {
+    let ceilings = array(&results, "/migration/crypto_ceiling");
+    assert_eq!(ceilings.len(), 2, "{ceilings:#?}");
+    for ceiling in ceilings {
         positive(ceiling, "/rows_per_s");
     }
-    // One target per value size.
-    check_machine_and_targets(&results, 2);
+
+    // 2. Rekey at each parallelism against the single-stream raw SQL, 1 KiB.
+    let parallel = results
+        .pointer("/migration/parallelism")
+        .expect("a parallelism block");
+    positive(parallel, "/raw_sql/rows_per_s");
+    let sides = array(parallel, "/rekey");
+    assert!(!sides.is_empty(), "no parallelism measured: {parallel:#}");
+    let mut parallelisms = Vec::new();
+    for side in sides {
+        parallelisms.push(positive(side, "/parallelism") as u64);
+        positive(side, "/rows_per_s");
+        positive(side, "/event_records_per_s");
+        positive(side, "/ratio");
+    }
+    let mut distinct = parallelisms.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), parallelisms.len(), "{parallelisms:?}");
+    let best = positive(parallel, "/best/parallelism") as u64;
+    assert!(
+        parallelisms.contains(&best),
+        "best x{best} of {parallelisms:?}"
+    );
+    positive(parallel, "/best/rekey_rows_per_s");
+    positive(parallel, "/best/ratio");
+
+    // 3. MariaDB: measured, not skipped for an unreachable server.
+    let mariadb = results
+        .pointer("/migration/mariadb")
+        .expect("a MariaDB block");
+    assert!(
+        mariadb.get("status").is_none(),
+        "the MariaDB block was not measured: {mariadb:#}"
+    );
+    positive(mariadb, "/rekey/rows_per_s");
+    positive(mariadb, "/rekey/parallelism");
+    positive(mariadb, "/raw_sql/rows_per_s");
+    positive(mariadb, "/ratio");
+    assert_eq!(mariadb.pointer("/value_bytes"), Some(&1024.into()));
+
+    // 4. Envelope values: the in-process rewrap of 64 B and 1 MiB.
+    let envelope = results
+        .pointer("/migration/envelope_rewrap")
+        .expect("an envelope rewrap block");
+    let envelope_sizes = array(envelope, "/sizes");
+    let plaintexts: Vec<u64> = envelope_sizes
+        .iter()
+        .filter_map(|s| s["plaintext_bytes"].as_u64())
+        .collect();
+    assert_eq!(plaintexts, [64, 1 << 20]);
+    for size in envelope_sizes {
+        let plaintext = positive(size, "/plaintext_bytes");
+        let value = positive(size, "/value_bytes");
+        assert!(value > plaintext, "{size}");
+        positive(size, "/distinct_values");
+        positive(size, "/rewrap_rows_per_s");
+        positive(size, "/ratio_to_smallest");
+    }
+    positive(envelope, "/ratio");
+
+    // The two sweep targets (one per value size), parallel vs raw SQL, MariaDB vs raw SQL,
+    // envelope 1 MiB vs 64 B.
+    check_machine_and_targets(&results, 5);
+    let names: Vec<&str> = array(&results, "/targets")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    for name in [
+        "migration 64 B vs raw SQL",
+        "migration 1 KiB vs raw SQL",
+        "migration 1 KiB parallel vs raw SQL",
+        "migration 1 KiB MariaDB vs raw SQL",
+        "migration envelope 1 MiB vs 64 B",
+    ] {
+        assert!(names.contains(&name), "no target {name:?} in {names:?}");
+    }
 }

@@ -114,6 +114,7 @@ mod tests {
             associated_data_column: ad.map(Into::into),
             batch_size: None,
             rate_limit: None,
+            parallelism: None,
         }
     }
 

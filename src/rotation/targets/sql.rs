@@ -7,13 +7,14 @@ use std::future::Future;
 use sqlx::query::Query;
 use sqlx::{ColumnIndex, Connection, Database, Decode, Encode, Pool, Row as _, Type};
 
+use super::bounds;
 use super::counts::{stored_prefix_len, tally};
 use super::ident::{quote, Names};
+use super::pool_size;
 use super::schema::{self, Column, Conventions, TypeClass};
 use super::types::{
     Encoding, PkKind, PkValue, Row, TargetConfig, TargetError, Update, VersionCounts,
 };
-use super::MAX_CONNECTIONS;
 use crate::sql_bounds::with_sql_bounds;
 use crate::sql_connect::connect_pool;
 
@@ -114,6 +115,15 @@ where
 struct Statements {
     fetch_first: String,
     fetch_after: String,
+    /// The same, up to an inclusive upper bound (a partition's end).
+    fetch_first_upto: String,
+    fetch_after_upto: String,
+    /// For partition bounds: the rows a migration reads, the first and last key, the key at
+    /// a row position.
+    pub(super) count_rows: String,
+    pub(super) first_key: String,
+    pub(super) last_key: String,
+    pub(super) key_at: String,
     count_prefixes: String,
     compare_and_swap: String,
 }
@@ -138,10 +148,28 @@ impl Statements {
             DB::stored_bytes(&format!("CAST({ad} AS TEXT)"), Encoding::Base64),
         );
         let prefix = DB::stored_bytes(&format!("substr({column}, 1, $1)"), encoding);
+        let migratable = format!("FROM {table} WHERE {column} IS NOT NULL AND {pk} IS NOT NULL");
+        let key = pk_select(pk, kind);
         Statements {
             fetch_first: DB::dialect(&format!("{select} ORDER BY {pk_order} LIMIT $1")),
             fetch_after: DB::dialect(&format!(
                 "{select} AND {pk_order} > $1 ORDER BY {pk_order} LIMIT $2"
+            )),
+            fetch_first_upto: DB::dialect(&format!(
+                "{select} AND {pk_order} <= $1 ORDER BY {pk_order} LIMIT $2"
+            )),
+            fetch_after_upto: DB::dialect(&format!(
+                "{select} AND {pk_order} > $1 AND {pk_order} <= $2 ORDER BY {pk_order} LIMIT $3"
+            )),
+            count_rows: format!("SELECT COUNT(*) {migratable}"),
+            first_key: DB::dialect(&format!(
+                "SELECT {key} {migratable} ORDER BY {pk_order} LIMIT 1"
+            )),
+            last_key: DB::dialect(&format!(
+                "SELECT {key} {migratable} ORDER BY {pk_order} DESC LIMIT 1"
+            )),
+            key_at: DB::dialect(&format!(
+                "SELECT {key} {migratable} ORDER BY {pk_order} LIMIT 1 OFFSET $1"
             )),
             count_prefixes: DB::dialect(&format!(
                 "SELECT {prefix}, COUNT(*) FROM {table} WHERE {column} IS NOT NULL GROUP BY 1"
@@ -179,7 +207,7 @@ with_sql_bounds! {
                 reason: format!("database_url is not a valid {} URL", DB::BACKEND_NAME),
             })?;
             let address = DB::address(&options);
-            let pool = connect_pool::<DB>(DB::BACKEND_NAME, address, options, MAX_CONNECTIONS)
+            let pool = connect_pool::<DB>(DB::BACKEND_NAME, address, options, pool_size(config.parallelism))
                 .await
                 .map_err(|source| TargetError::Unreachable {
                     target: name.clone(),
@@ -228,11 +256,17 @@ with_sql_bounds! {
         pub(super) async fn fetch_batch(
             &self,
             after: Option<&PkValue>,
+            upto: Option<&PkValue>,
             limit: u32,
         ) -> Result<Vec<Row>, TargetError> {
-            let query = match after {
-                None => sqlx::query(&self.statements.fetch_first),
-                Some(after) => bind_pk(sqlx::query(&self.statements.fetch_after), after),
+            let s = &self.statements;
+            let query = match (after, upto) {
+                (None, None) => sqlx::query(&s.fetch_first),
+                (Some(after), None) => bind_pk(sqlx::query(&s.fetch_after), after),
+                (None, Some(upto)) => bind_pk(sqlx::query(&s.fetch_first_upto), upto),
+                (Some(after), Some(upto)) => {
+                    bind_pk(bind_pk(sqlx::query(&s.fetch_after_upto), after), upto)
+                }
             };
             let read = |row: &DB::Row| {
                 Ok(Row {
@@ -246,6 +280,58 @@ with_sql_bounds! {
                 .fetch_all(&self.pool)
                 .await
                 .and_then(|rows| rows.iter().map(read).collect())
+                .map_err(|error| self.database_error(error))
+        }
+
+        /// Up to `n - 1` ascending keys cutting the migratable rows into `n` partitions (see
+        /// `bounds`): none for an empty table or `n` of 1.
+        pub(super) async fn partition_bounds(&self, n: u32) -> Result<Vec<PkValue>, TargetError> {
+            if n <= 1 {
+                return Ok(Vec::new());
+            }
+            let s = &self.statements;
+            let bounds = match self.kind {
+                PkKind::Int => {
+                    let first = self.key_at(&s.first_key, None).await?;
+                    let last = self.key_at(&s.last_key, None).await?;
+                    match (first, last) {
+                        (Some(PkValue::Int(min)), Some(PkValue::Int(max))) => {
+                            bounds::int_boundaries(min, max, n).into_iter().map(PkValue::Int).collect()
+                        }
+                        _ => Vec::new(),
+                    }
+                }
+                PkKind::Text => {
+                    let rows: i64 = sqlx::query_scalar(&s.count_rows)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(|error| self.database_error(error))?;
+                    let mut keys: Vec<PkValue> = Vec::new();
+                    for position in bounds::row_positions(u64::try_from(rows).unwrap_or(0), n) {
+                        let offset = i64::try_from(position).unwrap_or(i64::MAX);
+                        if let Some(key) = self.key_at(&s.key_at, Some(offset)).await? {
+                            // Rows may come and go between two samples: keep them ascending.
+                            if keys.last().is_none_or(|last| key > *last) {
+                                keys.push(key);
+                            }
+                        }
+                    }
+                    keys
+                }
+            };
+            Ok(bounds)
+        }
+
+        /// The key `sql` selects (at row `offset` if given), if there is a row.
+        async fn key_at(&self, sql: &str, offset: Option<i64>) -> Result<Option<PkValue>, TargetError> {
+            let mut query = sqlx::query(sql);
+            if let Some(offset) = offset {
+                query = query.bind(offset);
+            }
+            query
+                .fetch_optional(&self.pool)
+                .await
+                .and_then(|row| row.map(|row| read_pk(&row, self.kind)).transpose())
                 .map_err(|error| self.database_error(error))
         }
 

@@ -168,6 +168,7 @@ impl TestDb {
             associated_data_column: None,
             batch_size: None,
             rate_limit: None,
+            parallelism: None,
         }
     }
 
@@ -259,7 +260,7 @@ async fn fetch_all(target: &Target, limit: u32) -> Vec<Row> {
     loop {
         let after = checkpoint.map(|c| target.parse_checkpoint(&c).expect("checkpoint"));
         let batch = target
-            .fetch_batch(after.as_ref(), limit)
+            .fetch_batch(after.as_ref(), None, limit)
             .await
             .expect("fetch");
         assert!(batch.len() <= limit as usize);
@@ -269,6 +270,39 @@ async fn fetch_all(target: &Target, limit: u32) -> Vec<Row> {
         checkpoint = Some(last.pk.to_checkpoint());
         rows.extend(batch);
     }
+}
+
+/// Reads the whole table partition by partition, cut into `partitions` by the target's own
+/// bounds (each read `limit` rows at a time from its lower bound up to its upper bound), and
+/// checks the bounds ascend.
+async fn fetch_partitioned(target: &Target, partitions: u32, limit: u32) -> Vec<Row> {
+    let bounds = target
+        .partition_bounds(partitions)
+        .await
+        .expect("partition bounds");
+    assert!(bounds.len() < partitions.max(1) as usize, "{bounds:?}");
+    assert!(bounds.windows(2).all(|w| w[0] < w[1]), "{bounds:?}");
+    let lowers = std::iter::once(None).chain(bounds.iter().cloned().map(Some));
+    let uppers = bounds
+        .iter()
+        .cloned()
+        .map(Some)
+        .chain(std::iter::once(None));
+    let mut rows = Vec::new();
+    for (lower, upper) in lowers.zip(uppers) {
+        let mut after = lower;
+        loop {
+            let batch = target
+                .fetch_batch(after.as_ref(), upper.as_ref(), limit)
+                .await
+                .expect("fetch a partition");
+            let Some(last) = batch.last() else { break };
+            assert!(upper.as_ref().is_none_or(|upper| last.pk <= *upper));
+            after = Some(last.pk.clone());
+            rows.extend(batch);
+        }
+    }
+    rows
 }
 
 fn reason_of(error: TargetError) -> String {

@@ -13,7 +13,8 @@ use crate::storage_error::SqlCause;
 pub struct TargetConfig {
     /// Unique label, e.g. `"users.oauth_token"`; names the target in logs and errors.
     pub name: String,
-    /// `postgres://…` (or `postgresql://…`) or `sqlite://path`; never shown in Debug or errors.
+    /// `postgres://…` (or `postgresql://…`), `mysql://…` (MySQL or MariaDB; `mariadb://` also) or
+    /// `sqlite://path`; never shown in Debug or errors.
     pub database_url: secrecy::SecretString,
     /// `"users"` or `"schema.users"` (SQLite: the attached database name, e.g. `main`).
     pub table: String,
@@ -35,6 +36,10 @@ pub struct TargetConfig {
     /// Records per second; `None` = unlimited.
     #[serde(default)]
     pub rate_limit: Option<u32>,
+    /// Partitions the table is cut into, migrated concurrently (1 to 64); `[rotation]
+    /// parallelism` when unset.
+    #[serde(default)]
+    pub parallelism: Option<u32>,
 }
 
 /// How a target column stores ciphertexts.
@@ -111,10 +116,13 @@ pub(crate) struct Row {
 
 /// What a stored value holds, as [`super::Target::decode`] reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Stored {
+pub(crate) enum Stored<'a> {
     /// A Rekey value; `vault_form` when it is stored in Vault Transit's text form, which a
-    /// migration keeps.
-    Rekey { value: Vec<u8>, vault_form: bool },
+    /// migration keeps. Borrowed from the row when stored as is (no copy of a large value).
+    Rekey {
+        value: std::borrow::Cow<'a, [u8]>,
+        vault_form: bool,
+    },
     /// What Vault itself sealed with version `version` of a key imported from it; a migration
     /// turns it into a Rekey value in Vault's text form.
     VaultSealed { version: u32, sealed: Vec<u8> },

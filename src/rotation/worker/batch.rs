@@ -77,7 +77,7 @@ pub(super) async fn prepare_batch(
             Ok((new, vault_form)) => updates.push(Update {
                 pk: row.pk,
                 old_stored: row.stored,
-                new_stored: target.encode(&new, to_version, vault_form),
+                new_stored: target.encode(new, to_version, vault_form),
             }),
             // The database or the keystore itself failing stops the event; anything
             // else is a problem of this row alone.

@@ -1,46 +1,46 @@
-//! The migration worker. Each replica runs one; it claims open events through a lease in the
-//! keystore database (a dead holder's lease expires and is taken over), and works a claimed
-//! event target by target, batch by batch:
+//! The migration worker. Each replica runs one; it claims work on open events through leases
+//! in the keystore database (a dead holder's lease expires and is taken over) and works up to
+//! its number of lanes at once:
 //!
-//! 1. read the next batch by keyset pagination after the checkpoint (steps 2 and 3 of a batch
-//!    overlap: the previous batch is written while the next is re-encrypted);
-//! 2. per row, read the header: rows already on the target version are left alone; rows that
-//!    are not a ciphertext of the key, or fail authentication, are counted failed and never
-//!    written; the rest are decrypted and encrypted again under the target version in process;
-//! 3. write them back with one compare-and-swap statement, so a row the application changed
-//!    in between keeps the application's value (counted skipped, picked up by another pass);
-//! 4. record counts and the checkpoint, renewing the lease.
+//! - The first worker to take an event up cuts each of its targets into partitions
+//!   (`parallelism` of them, from the target's own bounds: `plan.rs`) and writes them; the
+//!   event is then shared by every replica, one lease per partition.
+//! - A partition is worked batch by batch (`partition.rs`): read the next batch by keyset
+//!   pagination after the checkpoint (up to the partition's end), re-encrypt in process the rows
+//!   that need it, write them back with one compare-and-swap statement (a row the application
+//!   changed in between keeps the application's value: counted skipped, picked up by another
+//!   pass), and record counts and the checkpoint, renewing the lease.
+//! - The worker that finishes the last partition of a pass closes it: another pass if rows
+//!   changed underneath, else the event ends.
 //!
-//! A crash anywhere repeats at most one batch on resume: rows it already moved are then seen
-//! as current, and a value is never encrypted twice because only decrypted plaintext is
-//! encrypted. A graceful stop (shutdown) repeats nothing: it comes between two batches, after
-//! the last one read is written and checkpointed, and releases the lease so that another
-//! replica, or the next start, resumes right after it.
+//! A crash anywhere repeats at most one batch per partition on resume: rows it already moved
+//! are then seen as current, and a value is never encrypted twice because only decrypted
+//! plaintext is encrypted. A graceful stop (shutdown) repeats nothing: each lane stops between
+//! two batches, after the last one read is written and checkpointed, and releases its lease so
+//! that another replica, or the next start, resumes right after it.
 
 mod batch;
 mod pacing;
+mod partition;
+mod plan;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::Notify;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn, Instrument};
 
 use crate::audit::{AuditEntry, AuditOperation, Auditor, Outcome as AuditOutcome};
 use crate::keystore::{KeyError, KeyManager};
-use crate::rotation::events::{
-    BatchRecord, EventStatus, EventStore, RotationEvent, TargetProgress,
-};
-use crate::rotation::targets::{PkValue, Row, Target, Update};
+use crate::rotation::events::{Claim, EventStatus, EventStore, PassEnd, RotationEvent};
+use crate::rotation::targets::Target;
 use crate::telemetry::Metrics;
 
-use batch::Prepared;
-use pacing::RateSeries;
-
-/// The lease a stopping worker leaves behind: already expired, so that another replica (or
-/// this one, restarted) claims the event at once and resumes from the checkpoint just written.
-const RELEASED_LEASE_MS: i64 = -1;
+/// Partitions one replica works at once, at most.
+const MAX_LANES: usize = 64;
 
 /// What the migration worker works with.
 #[derive(Debug, Clone)]
@@ -52,33 +52,16 @@ pub(crate) struct WorkerDeps {
     pub(crate) metrics: Arc<Metrics>,
     /// The migration targets configured on this server.
     pub(crate) targets: Vec<Arc<Target>>,
-    /// How long a claimed event stays this worker's without a recorded batch.
+    /// Partitions per target for targets that do not set `parallelism`.
+    pub(crate) default_parallelism: u32,
+    /// Partitions this replica works at once (None: every target's parallelism).
+    pub(crate) lanes: Option<u32>,
+    /// How long a claimed partition stays this worker's without a recorded batch.
     pub(crate) lease_ms: i64,
     /// Passes over the targets per event at most.
     pub(crate) max_passes: u32,
     /// Notified when an event is created or resumed.
     pub(crate) wakeup: Arc<Notify>,
-}
-
-/// How one claimed event ended for this worker.
-enum Outcome {
-    Finished,
-    /// Another replica or an operator took the event over (lease expired, superseded,
-    /// rolled back): stop without touching it.
-    LostLease,
-    /// The worker was asked to stop: the last batch is written and checkpointed and the lease
-    /// released.
-    Stopped,
-}
-
-/// How one pass over one target ended.
-enum TargetEnd {
-    /// Every row was read; `skipped` rows changed underneath and need another pass.
-    Done {
-        skipped: u64,
-    },
-    LostLease,
-    Stopped,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,11 +89,15 @@ fn in_keystore(error: &impl std::fmt::Display) -> String {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Worker {
     deps: WorkerDeps,
     /// Identifies this replica in leases.
     owner: String,
+    /// Numbers this replica's claims: each lane holds its lease as `owner/n`, so that a lane
+    /// whose lease lapsed cannot keep writing beside another lane of the same replica that
+    /// took the partition over.
+    claims: Arc<AtomicU64>,
     poll_interval: Duration,
 }
 
@@ -119,12 +106,13 @@ impl Worker {
         Self {
             deps,
             owner,
+            claims: Arc::default(),
             poll_interval,
         }
     }
 
-    /// Works events until `stop` is cancelled; a migration under way then stops at a batch
-    /// boundary, its last batch written and checkpointed and its lease released.
+    /// Works events until `stop` is cancelled; migrations under way then stop at a batch
+    /// boundary, their last batch written and checkpointed and their leases released.
     pub(crate) async fn run(&self, stop: &CancellationToken) {
         while !stop.is_cancelled() {
             if let Err(e) = self.work_available(stop).await {
@@ -138,73 +126,166 @@ impl Worker {
         }
     }
 
-    /// Claims and works events until none is claimable or `stop` is cancelled.
+    /// Partitions this replica works at once: as configured, else every configured target's
+    /// parallelism.
+    fn lanes(&self) -> usize {
+        if let Some(lanes) = self.deps.lanes {
+            return (lanes as usize).clamp(1, MAX_LANES);
+        }
+        let sum: usize = self
+            .deps
+            .targets
+            .iter()
+            .map(|t| self.parallelism(t) as usize)
+            .sum();
+        sum.clamp(1, MAX_LANES)
+    }
+
+    fn parallelism(&self, target: &Target) -> u32 {
+        target
+            .config()
+            .parallelism
+            .unwrap_or(self.deps.default_parallelism)
+            .max(1)
+    }
+
+    fn target(&self, name: &str) -> Result<&Arc<Target>, MigrateError> {
+        self.deps
+            .targets
+            .iter()
+            .find(|t| t.config().name == name)
+            .ok_or_else(|| MigrateError::UnknownTarget(name.to_owned()))
+    }
+
+    /// Claims and works partitions, up to the lanes at once, until none is claimable and
+    /// every lane has ended (or `stop` is cancelled and every lane has stopped).
     async fn work_available(
         &self,
         stop: &CancellationToken,
     ) -> Result<(), crate::storage_error::StoreError> {
-        while !stop.is_cancelled() {
-            let now = self.deps.keys.now();
-            let Some(event) = self
-                .deps
-                .events
-                .claim_event(&self.owner, now, self.deps.lease_ms)
-                .await?
-            else {
+        let mut lanes = JoinSet::new();
+        let mut look = true;
+        loop {
+            while look && lanes.len() < self.lanes() && !stop.is_cancelled() {
+                let now = self.deps.keys.now();
+                let holder = format!(
+                    "{}/{}",
+                    self.owner,
+                    self.claims.fetch_add(1, Ordering::Relaxed) + 1
+                );
+                let claim = self
+                    .deps
+                    .events
+                    .claim_work(&holder, now, self.deps.lease_ms)
+                    .await;
+                match claim {
+                    Ok(Some(Claim::Close(event))) => look = self.close(&event).await,
+                    Ok(Some(claim)) => {
+                        let (this, stop) = (self.clone(), stop.clone());
+                        lanes.spawn(async move { this.work(claim, &holder, &stop).await });
+                    }
+                    Ok(None) => look = false,
+                    Err(e) if lanes.is_empty() => return Err(e),
+                    Err(e) => {
+                        warn!(error = %e, "migration worker could not claim more work; retrying");
+                        look = false;
+                    }
+                }
+            }
+            if lanes.is_empty() {
                 return Ok(());
-            };
-            let span =
-                tracing::info_span!("migration", event_id = %event.id, key = %event.key_name);
-            self.work(event, stop).instrument(span).await;
+            }
+            // A lane ending frees a lane (and may have opened a pass); a new event, or a
+            // lease lapsing elsewhere, is found by looking again.
+            tokio::select! {
+                ended = lanes.join_next() => {
+                    if let Some(Err(e)) = ended {
+                        if e.is_panic() {
+                            std::panic::resume_unwind(e.into_panic());
+                        }
+                    }
+                    look = true;
+                }
+                () = self.deps.wakeup.notified() => look = true,
+                () = tokio::time::sleep(self.poll_interval) => look = true,
+            }
         }
-        Ok(())
     }
 
-    async fn work(&self, event: RotationEvent, stop: &CancellationToken) {
-        info!(
-            to_version = event.target_version(),
-            rolling_back = event.rolling_back,
-            pass = event.pass,
-            "migration started"
-        );
-        let result = {
-            let _rate = RateSeries {
-                metrics: &self.deps.metrics,
-                event_id: &event.id,
-            };
-            self.migrate(&event, stop).await
-        };
-        let (status, error) = match &result {
-            Ok(Outcome::LostLease) => {
-                info!("migration taken over or stopped elsewhere; leaving it");
-                return;
+    /// Works one claim, holding its lease as `holder`.
+    async fn work(&self, claim: Claim, holder: &str, stop: &CancellationToken) {
+        match claim {
+            Claim::Plan(event) => {
+                let span =
+                    tracing::info_span!("migration", event_id = %event.id, key = %event.key_name);
+                self.plan(&event, holder).instrument(span).await;
             }
-            Ok(Outcome::Stopped) => {
-                info!("migration paused at its checkpoint for shutdown; lease released");
-                return;
+            Claim::Partition {
+                event,
+                target,
+                index,
+            } => {
+                let span = tracing::info_span!("migration", event_id = %event.id,
+                    key = %event.key_name, target = %target, partition = index);
+                self.work_partition(&event, holder, &target, index, stop)
+                    .instrument(span)
+                    .await;
             }
-            Ok(Outcome::Finished) if event.rolling_back => (EventStatus::RolledBack, None),
-            Ok(Outcome::Finished) => (EventStatus::Completed, None),
-            Err(e) => {
-                warn!(error = %e, "migration failed; RetryEvent resumes it from its checkpoint");
-                (EventStatus::Failed, Some(e.to_string()))
+            Claim::Close(event) => {
+                self.close(&event).await;
             }
-        };
+        }
+    }
+
+    /// Ends the event's pass if every partition is done (whoever gets here first does it):
+    /// true if that changed anything.
+    async fn close(&self, event: &RotationEvent) -> bool {
         let now = self.deps.keys.now();
-        let finish = self
+        let ended = self
             .deps
             .events
-            .finish_event(&event.id, &self.owner, status, error.as_deref(), now)
+            .close_pass(&event.id, self.deps.max_passes, now)
             .await;
-        if matches!(finish, Ok(true)) {
-            self.audit_end(&event, status, error).await;
-        }
-        match finish {
-            Ok(true) => info!("migration ended"),
-            Ok(false) => info!("migration was taken over before it could be closed"),
-            Err(e) => {
-                warn!(error = %e, "could not record the end of the migration; another replica will resume it")
+        match ended {
+            Ok(PassEnd::Open) => false,
+            Ok(PassEnd::NextPass) => {
+                info!(event_id = %event.id, "rows changed underneath; another pass over every partition");
+                self.deps.wakeup.notify_one();
+                true
             }
+            Ok(PassEnd::Finished(status)) => {
+                info!(event_id = %event.id, %status, "migration ended");
+                self.audit_end(event, status, None).await;
+                true
+            }
+            Err(e) => {
+                warn!(event_id = %event.id, error = %e, "could not close the migration; another worker will");
+                false
+            }
+        }
+    }
+
+    /// Fails the event on `error` if `holder` still holds `partition` (or the event's own
+    /// lease), and audits it; RetryEvent resumes it from its checkpoints.
+    async fn fail(
+        &self,
+        event: &RotationEvent,
+        holder: &str,
+        partition: Option<(&str, u32)>,
+        error: &MigrateError,
+    ) {
+        let text = error.to_string();
+        warn!(error = %text, "migration failed; RetryEvent resumes it from its checkpoints");
+        let now = self.deps.keys.now();
+        match self
+            .deps
+            .events
+            .fail_event(&event.id, holder, partition, &text, now)
+            .await
+        {
+            Ok(true) => self.audit_end(event, EventStatus::Failed, Some(text)).await,
+            Ok(false) => info!("the migration was taken over before it could be failed"),
+            Err(e) => warn!(error = %e, "could not record the failure; the lease will lapse"),
         }
     }
 
@@ -237,47 +318,6 @@ impl Worker {
         self.deps.audit.record(entry).await;
     }
 
-    /// The event loop: passes over the event's unfinished targets, another pass while rows
-    /// changed underneath (up to the maximum).
-    async fn migrate(
-        &self,
-        claimed: &RotationEvent,
-        stop: &CancellationToken,
-    ) -> Result<Outcome, MigrateError> {
-        let mut event = claimed.clone();
-        self.check_still_primary(&event).await?;
-        let mut batch_size = event.batch_size.max(1);
-        loop {
-            let mut skipped = 0;
-            for progress in event.targets.iter().filter(|t| !t.done) {
-                match self
-                    .migrate_target(&event, progress, &mut batch_size, stop)
-                    .await?
-                {
-                    TargetEnd::Done { skipped: s } => skipped += s,
-                    TargetEnd::LostLease => return Ok(Outcome::LostLease),
-                    TargetEnd::Stopped => return Ok(Outcome::Stopped),
-                }
-            }
-            if skipped == 0 || event.pass >= self.deps.max_passes {
-                return Ok(Outcome::Finished);
-            }
-            info!(
-                skipped,
-                pass = event.pass + 1,
-                "rows changed underneath; starting another pass"
-            );
-            let events = &self.deps.events;
-            if !events.start_pass(&event.id, &self.owner).await? {
-                return Ok(Outcome::LostLease);
-            }
-            event = match events.get_event(&event.id).await? {
-                Some(e) => e,
-                None => return Ok(Outcome::LostLease),
-            };
-        }
-    }
-
     /// An event whose target version is no longer the key's primary was superseded.
     async fn check_still_primary(&self, event: &RotationEvent) -> Result<(), MigrateError> {
         let primary = self
@@ -295,188 +335,6 @@ impl Worker {
             primary: primary.unwrap_or(0),
         })
     }
-
-    /// One pass over one target, from its checkpoint to its end. `cursor` is after the last
-    /// row read; a batch is written (and checkpointed) while the next one is re-encrypted, so
-    /// the database and the crypto overlap. A stop is only honoured between two batches.
-    async fn migrate_target(
-        &self,
-        event: &RotationEvent,
-        progress: &TargetProgress,
-        batch_size: &mut u32,
-        stop: &CancellationToken,
-    ) -> Result<TargetEnd, MigrateError> {
-        let name = progress.target.as_str();
-        let target = self
-            .deps
-            .targets
-            .iter()
-            .find(|t| t.config().name == name)
-            .ok_or_else(|| MigrateError::UnknownTarget(name.to_owned()))?;
-        let mut cursor = progress
-            .checkpoint
-            .as_deref()
-            .map(|c| target.parse_checkpoint(c))
-            .transpose()?;
-        let mut prepared: Option<Prepared> = None;
-        let mut skipped = 0;
-        // When the previous batch was done: a batch's time (its rate, its throttle) runs from
-        // there, since reading and writing overlap.
-        let mut since = Instant::now();
-        loop {
-            if stop.is_cancelled() {
-                return self
-                    .stop_at_checkpoint(event, name, target, prepared, cursor, since)
-                    .await;
-            }
-            let rows = target.fetch_batch(cursor.as_ref(), *batch_size).await?;
-            let last = rows.last().map(|r| r.pk.clone());
-            let write = self.write_prepared(event, name, target, prepared.take(), since);
-            let prepare = self.prepare_rows(event, target, rows);
-            let (written, next) = tokio::join!(write, prepare);
-            if let Some((record, size)) = written? {
-                let Some(size) = size else {
-                    return Ok(TargetEnd::LostLease);
-                };
-                *batch_size = size.max(1);
-                skipped += record.counts.skipped;
-                self.pace(event, &record, since, stop).await;
-                since = Instant::now();
-            }
-            let (Some((record, updates)), Some(last)) = (next?, last) else {
-                let done = BatchRecord {
-                    checkpoint: cursor.as_ref().map(PkValue::to_checkpoint),
-                    done: true,
-                    ..BatchRecord::default()
-                };
-                let held = self.record(event, name, &done, self.deps.lease_ms).await?;
-                return Ok(match held {
-                    Some(_) => TargetEnd::Done { skipped },
-                    None => TargetEnd::LostLease,
-                });
-            };
-            cursor = Some(last.clone());
-            prepared = Some(Prepared {
-                record,
-                updates,
-                last,
-            });
-        }
-    }
-
-    /// Stops between two batches: writes the batch already re-encrypted (if any), records the
-    /// checkpoint after it, and releases the lease, so that whoever resumes starts exactly
-    /// after the last row written.
-    async fn stop_at_checkpoint(
-        &self,
-        event: &RotationEvent,
-        name: &str,
-        target: &Target,
-        prepared: Option<Prepared>,
-        cursor: Option<PkValue>,
-        since: Instant,
-    ) -> Result<TargetEnd, MigrateError> {
-        let held = match prepared {
-            Some(batch) => {
-                let (record, held) = self
-                    .write_batch(event, name, target, batch, since, RELEASED_LEASE_MS)
-                    .await?;
-                self.count_batch(event, &record, since);
-                held
-            }
-            None => {
-                let release = BatchRecord {
-                    checkpoint: cursor.as_ref().map(PkValue::to_checkpoint),
-                    ..BatchRecord::default()
-                };
-                self.record(event, name, &release, RELEASED_LEASE_MS)
-                    .await?
-            }
-        };
-        Ok(match held {
-            Some(_) => TargetEnd::Stopped,
-            None => TargetEnd::LostLease,
-        })
-    }
-
-    async fn record(
-        &self,
-        event: &RotationEvent,
-        target: &str,
-        record: &BatchRecord,
-        lease_ms: i64,
-    ) -> Result<Option<u32>, MigrateError> {
-        let now = self.deps.keys.now();
-        Ok(self
-            .deps
-            .events
-            .record_batch(&event.id, &self.owner, target, record, now, lease_ms)
-            .await?)
-    }
-
-    /// Writes the batch prepared in the previous round, if there is one.
-    async fn write_prepared(
-        &self,
-        event: &RotationEvent,
-        target_name: &str,
-        target: &Target,
-        prepared: Option<Prepared>,
-        since: Instant,
-    ) -> Result<Option<(BatchRecord, Option<u32>)>, MigrateError> {
-        match prepared {
-            Some(batch) => self
-                .write_batch(event, target_name, target, batch, since, self.deps.lease_ms)
-                .await
-                .map(Some),
-            None => Ok(None),
-        }
-    }
-
-    /// Writes a prepared batch with one compare-and-swap statement and records it (counts,
-    /// checkpoint, a lease of `lease_ms`; its time runs from `since`): the record, and the
-    /// event's batch size (None: the lease is lost).
-    async fn write_batch(
-        &self,
-        event: &RotationEvent,
-        target_name: &str,
-        target: &Target,
-        batch: Prepared,
-        since: Instant,
-        lease_ms: i64,
-    ) -> Result<(BatchRecord, Option<u32>), MigrateError> {
-        let Prepared {
-            mut record,
-            updates,
-            last,
-        } = batch;
-        if !updates.is_empty() {
-            let written = target.compare_and_swap(&updates).await?;
-            record.counts.migrated += written.len() as u64;
-            record.counts.skipped += (updates.len() - written.len()) as u64;
-        }
-        record.checkpoint = Some(last.to_checkpoint());
-        record.elapsed_ms = elapsed_ms(since);
-        let size = self.record(event, target_name, &record, lease_ms).await?;
-        Ok((record, size))
-    }
-
-    /// Re-encrypts a batch just read, unless it is empty (the end of the target).
-    async fn prepare_rows(
-        &self,
-        event: &RotationEvent,
-        target: &Target,
-        rows: Vec<Row>,
-    ) -> Result<Option<(BatchRecord, Vec<Update>)>, MigrateError> {
-        if rows.is_empty() {
-            return Ok(None);
-        }
-        let prepared = batch::prepare_batch(&self.deps.keys, event, target, rows).await?;
-        Ok(Some(prepared))
-    }
-}
-
-fn elapsed_ms(since: Instant) -> i64 {
-    i64::try_from(since.elapsed().as_millis()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

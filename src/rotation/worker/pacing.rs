@@ -1,5 +1,6 @@
-//! The pace of a migration: each batch waits out the event's rate limit, then is counted in
-//! the metrics, whose records/s series lives exactly as long as this replica works the event.
+//! The pace of a migration: each batch waits out its partition's share of the event's rate
+//! limit, then is counted in the metrics, whose records/s series lives exactly as long as this
+//! replica works the event.
 
 use std::time::{Duration, Instant};
 
@@ -12,18 +13,20 @@ use crate::telemetry::Metrics;
 use super::Worker;
 
 impl Worker {
-    /// Keeps the event within its rate limit (a stop cuts the wait short: the batch is
-    /// already recorded), then counts the batch.
+    /// Keeps the event within its rate limit, shared by the `live` partitions being worked
+    /// (a stop cuts the wait short: the batch is already recorded), then counts the batch.
     pub(super) async fn pace(
         &self,
         event: &RotationEvent,
         record: &BatchRecord,
         since: Instant,
+        live: u32,
         stop: &CancellationToken,
     ) {
         let processed = record.counts.total.max(record.counts.migrated);
+        let share = f64::from(event.rate_limit) / f64::from(live.max(1));
         tokio::select! {
-            () = throttle(event.rate_limit, processed, since) => {}
+            () = throttle(share, processed, since) => {}
             () = stop.cancelled() => {}
         }
         // After the throttle, so that the rate shown is the one achieved.
@@ -45,11 +48,22 @@ impl Worker {
     }
 }
 
-/// While alive, the event's records/s series is exported; dropped when this replica stops
-/// working the event, however that happens (including a stop at shutdown, or the task being aborted).
+/// One lane's hold on the event's records/s series: the series is exported while any lane of
+/// this replica works the event, and goes when the last one stops, however that happens
+/// (including a stop at shutdown, or the task being aborted).
 pub(super) struct RateSeries<'a> {
-    pub(super) metrics: &'a Metrics,
-    pub(super) event_id: &'a str,
+    metrics: &'a Metrics,
+    event_id: &'a str,
+}
+
+impl<'a> RateSeries<'a> {
+    pub(super) fn start(metrics: &'a Metrics, event: &'a RotationEvent) -> Self {
+        metrics.migration_started(&event.key_name, &event.id);
+        Self {
+            metrics,
+            event_id: &event.id,
+        }
+    }
 }
 
 impl Drop for RateSeries<'_> {
@@ -58,12 +72,13 @@ impl Drop for RateSeries<'_> {
     }
 }
 
-/// Sleeps so that `processed` rows since `started` stay within `rate_limit` rows/second.
-async fn throttle(rate_limit: u32, processed: u64, started: Instant) {
-    if rate_limit == 0 || processed == 0 {
+/// Sleeps so that `processed` rows since `started` stay within `rate_limit` rows/second
+/// (0: unlimited).
+async fn throttle(rate_limit: f64, processed: u64, started: Instant) {
+    if rate_limit <= 0.0 || processed == 0 {
         return;
     }
-    let budget = Duration::from_secs_f64(processed as f64 / f64::from(rate_limit));
+    let budget = Duration::from_secs_f64(processed as f64 / rate_limit);
     if let Some(rest) = budget.checked_sub(started.elapsed()) {
         tokio::time::sleep(rest).await;
     }

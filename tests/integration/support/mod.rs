@@ -196,3 +196,39 @@ macro_rules! on_every_backend {
         }
     };
 }
+
+/// Runs each named `async fn(AppBackend)` case once per kind of migration target database:
+/// `sqlite::name` (SQLite keystore and table), `postgres::name` (PostgreSQL keystore and table;
+/// the PostgreSQL suite) and `mariadb::name` (a SQLite keystore migrating a MariaDB table; the
+/// MariaDB suite, `REKEY_TEST_MYSQL_URL=mysql://… cargo test -- --ignored`).
+#[macro_export]
+macro_rules! on_every_target_backend {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($crate::app_db::AppBackend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "PostgreSQL suite: REKEY_TEST_DATABASE_URL=postgres://... cargo test -- --ignored"]
+                async fn $case() {
+                    super::$case($crate::app_db::AppBackend::Postgres).await;
+                }
+            )*
+        }
+        mod mariadb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "MariaDB suite: REKEY_TEST_MYSQL_URL=mysql://... cargo test -- --ignored"]
+                async fn $case() {
+                    super::$case($crate::app_db::AppBackend::MariaDb).await;
+                }
+            )*
+        }
+    };
+}

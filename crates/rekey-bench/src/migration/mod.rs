@@ -1,49 +1,79 @@
-//! Scenario 2, migration: rows per second of Rekey's migration worker re-encrypting a
-//! PostgreSQL table after a forced rotation, against a raw-SQL baseline doing the same reads
-//! (the adapter's keyset-paged SELECT) and the same compare-and-swap
-//! `UPDATE … FROM UNNEST(…)` with precomputed new values, at the same batch size, one
-//! statement at a time. Also the in-process decrypt+re-encrypt rate (the crypto ceiling).
+//! Scenario 2, migration: rows per second of Rekey's migration worker re-encrypting a table
+//! after a forced rotation, against a raw-SQL baseline doing the same reads (the adapter's
+//! keyset-paged SELECT) and the same compare-and-swap writes with precomputed new values, at
+//! the same batch size, one statement at a time (a single stream). Four blocks, each with its
+//! own table, JSON and targets:
 //!
-//! Each run starts from an identical table (TRUNCATE, copy from a template, VACUUM ANALYZE,
-//! CHECKPOINT), so neither side inherits the other's dead tuples or dirty buffers.
+//! 1. `sweep`: PostgreSQL, 64 B and 1 KiB, every `--batch-sizes`, Rekey at the server's
+//!    default parallelism; also the in-process decrypt+re-encrypt rate (the crypto ceiling).
+//!    Target: each value size, best batch against best batch, >= 0.70x.
+//! 2. `parallel`: PostgreSQL, 1 KiB, batch 1000, Rekey at each `--migration-parallelism`
+//!    (1, 2, 4 partitions migrated concurrently) against the single-stream baseline of the
+//!    same round. Target: the best parallelism >= 1.30x, since partitions exist to go past
+//!    what one stream of statements can do.
+//! 3. `mariadb`: the same 1 KiB rows in MariaDB (`--mysql-url`), Rekey at the default
+//!    parallelism against the adapter's MySQL statements run single-stream. Target >= 0.70x.
+//! 4. `rewrap`: envelope values (a wrapped data key in the header) of 64 B and 1 MiB, the
+//!    worker's in-process re-encryption of each (a header-only rewrap). Target: 1 MiB rows/s
+//!    >= 0.80x of 64 B rows/s, since a rewrap should not depend on the payload.
 //!
-//! `dataset` makes and resets the tables, `worker` drives Rekey, `baseline` the raw SQL,
-//! `results` turns the rounds into the table, the JSON and the targets.
+//! Each run starts from an identical table (PostgreSQL: TRUNCATE, copy from a template,
+//! VACUUM ANALYZE, CHECKPOINT; MariaDB: TRUNCATE, reload, ANALYZE), so neither side inherits
+//! the other's dead tuples or dirty buffers.
+//!
+//! `dataset` makes and resets the PostgreSQL tables, `worker` drives Rekey, `baseline` and
+//! `mariadb_baseline` the raw SQL, `measure` times one run of either side, `results`
+//! summarises the sweep.
 
 mod baseline;
 mod dataset;
+mod mariadb;
+mod mariadb_baseline;
+mod measure;
+mod parallel;
 mod results;
+mod rewrap;
+mod sweep;
 mod worker;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use rekey::proto::RotationEvent;
-use rekey::rotation::BatchSize;
-use serde_json::json;
+use serde_json::{json, Value};
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
 use sqlx::Connection;
 use tokio::runtime::Handle;
 
 use self::dataset::Dataset;
-use self::results::{CellRuns, Round};
+use self::measure::{measured, SideRun, POSTGRES};
 use self::worker::Admin;
 use crate::cli::Plan;
-use crate::cpu::{CpuMeter, QuietAttempts};
-use crate::rekey_server::InProcess;
-use crate::report::{Section, Unavailable};
-use crate::units::{si, size_label};
+use crate::cpu::QuietAttempts;
+use crate::report::{Section, TargetCheck, Unavailable};
+use crate::table::Table;
+use crate::units::size_label;
 use rekey_testkit::pg::{self, TestDatabase};
-
-/// PostgreSQL is part of what this scenario measures, not noise.
-const MEASURED_PROCESSES: &[&str] = &["postgres"];
 
 /// The two keys rotated, one per value size, with the legacy (v1) material of each.
 const KEYS: [(&str, [u8; 32]); 2] = [
     ("TOKEN_ENCRYPTION", [0x42; 32]),
     ("DATABASE_ENCRYPTION", [0x24; 32]),
 ];
+
+/// Value size of the parallelism and MariaDB comparisons.
+const FOCUS_VALUE_BYTES: usize = 1024;
+
+/// Batch size of the parallelism and MariaDB comparisons: 1 KiB's best batch size, for both
+/// sides, in every recorded sweep (BENCHMARKS.md).
+const FOCUS_BATCH_SIZE: u32 = 1000;
+
+/// What one block of the scenario hands back: its printed table, its JSON and its targets.
+pub struct Block {
+    pub table: Table,
+    pub value: Value,
+    pub checks: Vec<TargetCheck>,
+}
 
 pub async fn run(plan: &Plan, server_rt: &Handle) -> anyhow::Result<Section> {
     let database = create_database(&plan.database_url).await?;
@@ -92,21 +122,25 @@ async fn run_on(
         datasets: &datasets,
         quiet: QuietAttempts::new(plan),
     };
-    // runs[batch index][dataset index]
-    let mut runs = Vec::new();
-    for &batch_size in &plan.batch_sizes {
-        runs.push(bench.measure_batch_size(batch_size).await?);
-    }
+    let sweep = bench.sweep().await?;
+    let parallel = bench.parallelism().await?;
+    let mariadb = mariadb::run(&mut bench).await?;
     let quiet = bench.quiet;
     pool.close().await;
+    let rewrap = rewrap::run(plan, server_rt).await?;
 
-    let summary = results::summarise(plan, &datasets, &runs);
-    summary.table.print();
+    sweep.table.print();
+    let mut checks = sweep.checks;
+    for block in [&parallel, &mariadb, &rewrap] {
+        block.table.print();
+        checks.extend(block.checks.iter().cloned());
+    }
     Ok(Section {
         value: json!({
             "rows": plan.migration_rows,
             "rounds": plan.rounds,
             "batch_sizes": plan.batch_sizes,
+            "rekey_parallelism": worker::default_parallelism(),
             "postgres": pg_version,
             "synchronous_commit": synchronous_commit,
             "keystore": "embedded default: SQLite in a scratch folder (events and checkpoints)",
@@ -114,11 +148,14 @@ async fn run_on(
             "baseline": "the adapter's keyset SELECT and compare-and-swap UPDATE ... FROM UNNEST, same batch size, precomputed values, one statement at a time",
             "waited_for_quiet_secs": quiet.waited_secs,
             "discarded_noisy_runs": quiet.discarded,
-            "cells": summary.cells,
-            "best": summary.best,
-            "crypto_ceiling": summary.crypto_ceiling,
+            "cells": sweep.cells,
+            "best": sweep.best,
+            "crypto_ceiling": sweep.crypto_ceiling,
+            "parallelism": parallel.value,
+            "mariadb": mariadb.value,
+            "envelope_rewrap": rewrap.value,
         }),
-        checks: summary.checks,
+        checks,
     })
 }
 
@@ -142,7 +179,7 @@ async fn prepare_datasets(plan: &Plan, pool: &PgPool) -> anyhow::Result<Vec<Data
 }
 
 /// What every measurement of the scenario shares.
-struct Bench<'a> {
+pub struct Bench<'a> {
     plan: &'a Plan,
     server_rt: &'a Handle,
     pool: &'a PgPool,
@@ -151,107 +188,51 @@ struct Bench<'a> {
     quiet: QuietAttempts,
 }
 
-/// One side's kept run: rows per second, the cores other processes kept busy, and the
-/// cores (this process, PostgreSQL) it used.
-struct SideRun {
-    rows_per_s: f64,
-    others: f64,
-    cores: (f64, f64),
-}
-
-impl Bench<'_> {
-    /// Every round of every dataset at `batch_size`, on a Rekey configured with it.
-    async fn measure_batch_size(&mut self, batch_size: u32) -> anyhow::Result<Vec<CellRuns>> {
-        let size = BatchSize::new(batch_size)?;
-        let rekey = worker::start(self.server_rt, self.datasets, self.database_url, size).await?;
-        let mut admin = Admin::connect(&rekey).await?;
-        let mut per_data: Vec<CellRuns> =
-            self.datasets.iter().map(|_| CellRuns::default()).collect();
-        for round in 1..=self.plan.rounds {
-            for (data, runs) in self.datasets.iter().zip(per_data.iter_mut()) {
-                let measured = self
-                    .measure_round(round, batch_size, data, &rekey, &mut admin)
-                    .await?;
-                runs.push(measured);
-            }
-        }
-        drop(admin);
-        rekey.stop().await?;
-        Ok(per_data)
+impl<'a> Bench<'a> {
+    /// The dataset of the parallelism and MariaDB comparisons (1 KiB values).
+    fn focus(&self) -> anyhow::Result<&'a Dataset> {
+        self.datasets
+            .iter()
+            .find(|d| d.value_size == FOCUS_VALUE_BYTES)
+            .context("no 1 KiB migration table")
     }
 
-    /// A (the worker), B (raw SQL) and the crypto ceiling on one dataset.
-    async fn measure_round(
-        &mut self,
-        round: u32,
-        batch_size: u32,
-        data: &Dataset,
-        rekey: &InProcess,
-        admin: &mut Admin,
-    ) -> anyhow::Result<Round> {
-        let (a, event) = self.measure_worker(data, admin).await?;
-        let b = self.measure_raw_sql(data, batch_size).await?;
-        let c = worker::crypto_ceiling(
-            self.server_rt,
-            Arc::clone(rekey.server.manager()),
-            Arc::clone(&data.records),
-            event.to_version,
-        )
-        .await?;
-        eprintln!(
-            "migration round {round}/{}: batch {batch_size:>6} {:>6}: Rekey {:>7} rows/s (event says {:>7}) | raw SQL {:>7} rows/s | crypto {:>7} rows/s | other processes {:.2}/{:.2} cores",
-            self.plan.rounds,
-            size_label(data.value_size),
-            si(a.rows_per_s),
-            si(event.records_per_second),
-            si(b.rows_per_s),
-            si(c),
-            a.others,
-            b.others,
-        );
-        Ok(Round {
-            rekey: a.rows_per_s,
-            event_rate: event.records_per_second,
-            raw: b.rows_per_s,
-            crypto: c,
-            rekey_cores: a.cores,
-            raw_cores: b.cores,
-        })
+    /// How often the completed event is polled for.
+    fn poll(&self) -> Duration {
+        Duration::from_millis(if self.plan.quick { 5 } else { 10 })
     }
 
-    /// A: the worker migrates the reset table after a forced rotation.
+    /// A: the worker migrates the reset PostgreSQL table after a forced rotation.
     async fn measure_worker(
         &mut self,
         data: &Dataset,
         admin: &mut Admin,
     ) -> anyhow::Result<(SideRun, RotationEvent)> {
-        let poll = Duration::from_millis(if self.plan.quick { 5 } else { 10 });
-        self.measure_side(data, "Rekey", async || {
-            let (elapsed, event) = admin.migrate(data, poll).await?;
-            let totals = event.totals.unwrap_or_default();
-            if totals.migrated != data.rows() || totals.failed != 0 {
-                bail!(
-                    "Rekey migrated {} rows ({} failed, {} skipped) of {}",
-                    totals.migrated,
-                    totals.failed,
-                    totals.skipped,
-                    data.records.len()
-                );
-            }
-            Ok((data.rows() as f64 / elapsed.as_secs_f64(), event))
-        })
+        let poll = self.poll();
+        let pool = self.pool;
+        measured(
+            &mut self.quiet,
+            "Rekey",
+            POSTGRES,
+            async || data.reset(pool).await,
+            async || admin.migrate_all(data.key, data.rows(), poll).await,
+        )
         .await
     }
 
-    /// B: raw SQL on the same reset table state, at the same batch size.
+    /// B: raw SQL on the same reset PostgreSQL table state, at the same batch size.
     async fn measure_raw_sql(
         &mut self,
         data: &Dataset,
         batch_size: u32,
     ) -> anyhow::Result<SideRun> {
         let pool = self.pool;
-        let (run, ()) = self
-            .measure_side(data, "raw-SQL", async || {
+        let (run, ()) = measured(
+            &mut self.quiet,
+            "raw-SQL",
+            POSTGRES,
+            async || data.reset(pool).await,
+            async || {
                 let started = Instant::now();
                 let written = baseline::migrate(pool, data, batch_size).await?;
                 let rows_per_s = data.rows() as f64 / started.elapsed().as_secs_f64();
@@ -262,39 +243,9 @@ impl Bench<'_> {
                     );
                 }
                 Ok((rows_per_s, ()))
-            })
-            .await?;
+            },
+        )
+        .await?;
         Ok(run)
-    }
-
-    /// Runs `migrate` (rows per second, and what else it returns) on the freshly reset
-    /// table, under a CPU meter; measured again if other processes (PostgreSQL, the measured
-    /// database, does not count) kept the machine busy meanwhile.
-    async fn measure_side<T>(
-        &mut self,
-        data: &Dataset,
-        side: &str,
-        mut migrate: impl AsyncFnMut() -> anyhow::Result<(f64, T)>,
-    ) -> anyhow::Result<(SideRun, T)> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            data.reset(self.pool).await?;
-            self.quiet.wait_for_quiet().await;
-            let meter = CpuMeter::start_with(MEASURED_PROCESSES);
-            let (rows_per_s, outcome) = migrate().await?;
-            let others = meter.others_cores();
-            let cores = meter.average_cores();
-            if self.quiet.discard_if_noisy(others, attempt) {
-                eprintln!("migration: {side} run at {} rows/s discarded (other processes {others:.2} cores), again", si(rows_per_s));
-                continue;
-            }
-            let run = SideRun {
-                rows_per_s,
-                others,
-                cores,
-            };
-            return Ok((run, outcome));
-        }
     }
 }

@@ -1,6 +1,6 @@
-//! The migration scenario's results: the rounds of each (batch size, dataset) cell, and
-//! what they add up to (the printed table, the JSON cells, the best batch size of each
-//! side, the crypto ceiling and the targets).
+//! The batch-size sweep's results (block 1 of the migration scenario): the rounds of each
+//! (batch size, dataset) cell, and what they add up to (the printed table, the JSON cells,
+//! the best batch size of each side, the crypto ceiling and the targets).
 
 use serde_json::{json, Value};
 
@@ -93,8 +93,10 @@ pub fn summarise(plan: &Plan, datasets: &[Dataset], runs: &[Vec<CellRuns>]) -> S
 fn table(plan: &Plan) -> Table {
     Table::new(
         &format!(
-            "Migration of {} rows, PostgreSQL: medians of {} round(s) (Rekey = ScheduleRotation to completed)",
-            plan.migration_rows, plan.rounds
+            "Migration of {} rows, PostgreSQL, Rekey at the default parallelism ({} partitions) against single-stream raw SQL: medians of {} round(s) (Rekey = ScheduleRotation to completed)",
+            plan.migration_rows,
+            super::worker::default_parallelism(),
+            plan.rounds
         ),
         &[
             "value",

@@ -1,6 +1,7 @@
 //! The Rekey side of the migration scenario: an in-process server whose migration targets
-//! are the benchmark tables, a forced rotation timed to its completed event, and the
-//! in-process decrypt+re-encrypt rate (the crypto ceiling under the worker).
+//! are the benchmark tables (PostgreSQL or MariaDB, at a given batch size and parallelism), a
+//! forced rotation timed to its completed event, and the in-process decrypt+re-encrypt rate
+//! (the crypto ceiling under the worker).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,13 +21,15 @@ use tonic::transport::Channel;
 use super::dataset::{Dataset, Record};
 use crate::rekey_server::{request, InProcess};
 
-/// Rekey with every dataset's table as a migration target at `batch_size`, their legacy
-/// keys configured, and no scheduled rotations (the benchmark forces them).
+/// Rekey with every dataset's table (in the database of `database_url`) as a migration
+/// target at `batch_size`, cut into `parallelism` partitions (`None`: the server's default),
+/// their legacy keys configured, and no scheduled rotations (the benchmark forces them).
 pub async fn start(
     server_rt: &Handle,
     datasets: &[Dataset],
     database_url: &str,
     batch_size: BatchSize,
+    parallelism: Option<u32>,
 ) -> anyhow::Result<InProcess> {
     InProcess::start(server_rt, false, |c| {
         for data in datasets {
@@ -34,7 +37,8 @@ pub async fn start(
                 data.key.into(),
                 SecretString::from(hex::encode(data.legacy)),
             );
-            c.targets.push(target(data, database_url, batch_size));
+            c.targets
+                .push(target(data, database_url, batch_size, parallelism));
         }
         c.rotation.batch_size = batch_size;
         c.rotation.worker_poll_interval_ms = 100;
@@ -43,7 +47,17 @@ pub async fn start(
     .await
 }
 
-fn target(data: &Dataset, url: &str, batch_size: BatchSize) -> TargetConfig {
+/// The partitions Rekey cuts a target into when it does not say (`[rotation] parallelism`).
+pub fn default_parallelism() -> u32 {
+    rekey::config::Config::default().rotation.parallelism
+}
+
+fn target(
+    data: &Dataset,
+    url: &str,
+    batch_size: BatchSize,
+    parallelism: Option<u32>,
+) -> TargetConfig {
     TargetConfig {
         name: data.table.clone(),
         database_url: SecretString::from(url.to_owned()),
@@ -55,6 +69,7 @@ fn target(data: &Dataset, url: &str, batch_size: BatchSize) -> TargetConfig {
         associated_data_column: Some("owner".into()),
         batch_size: Some(batch_size),
         rate_limit: None,
+        parallelism,
     }
 }
 
@@ -75,21 +90,45 @@ impl Admin {
         })
     }
 
-    /// Forces a rotation of the dataset's key and waits for its migration to complete,
-    /// polling its event every `poll`.
-    pub async fn migrate(
+    /// Forces a rotation of `key` and waits for its migration to complete, which must have
+    /// migrated `rows` rows and failed none; rows per second (wall time from the request to
+    /// the completed event, polled every `poll`) and the event.
+    pub async fn migrate_all(
         &mut self,
-        data: &Dataset,
+        key: &str,
+        rows: u64,
         poll: Duration,
-    ) -> anyhow::Result<(Duration, RotationEvent)> {
+    ) -> anyhow::Result<(f64, RotationEvent)> {
         let started = Instant::now();
-        let event_id = self.force_rotation(data.key).await?;
+        let event = self.rotate(key).await?;
+        let event = self.wait(&event.event_id, started, poll).await?;
+        let elapsed = started.elapsed();
+        let totals = event.totals.unwrap_or_default();
+        if totals.migrated != rows || totals.failed != 0 {
+            bail!(
+                "Rekey migrated {} rows ({} failed, {} skipped) of {rows}",
+                totals.migrated,
+                totals.failed,
+                totals.skipped,
+            );
+        }
+        Ok((rows as f64 / elapsed.as_secs_f64(), event))
+    }
+
+    /// Polls event `event_id` every `poll` until it completes (an error if it fails or
+    /// rolls back, or takes over an hour from `started`).
+    pub async fn wait(
+        &mut self,
+        event_id: &str,
+        started: Instant,
+        poll: Duration,
+    ) -> anyhow::Result<RotationEvent> {
         loop {
             let event = self
                 .client
                 .get_event(request(
                     GetEventRequest {
-                        event_id: event_id.clone(),
+                        event_id: event_id.to_owned(),
                     },
                     self.auth.as_ref(),
                 ))
@@ -99,7 +138,7 @@ impl Admin {
                 .event
                 .context("GetEvent answered without the event")?;
             match event.status() {
-                EventStatus::Completed => return Ok((started.elapsed(), event)),
+                EventStatus::Completed => return Ok(event),
                 status @ (EventStatus::Failed | EventStatus::RolledBack) => {
                     bail!(
                         "migration event {event_id} ended {}: {}",
@@ -116,8 +155,9 @@ impl Admin {
         }
     }
 
-    /// ScheduleRotation(force) of `key`; the id of the rotation event it started.
-    async fn force_rotation(&mut self, key: &str) -> anyhow::Result<String> {
+    /// ScheduleRotation(force) of `key`: the rotation event it started (its `to_version` is
+    /// the key's new primary version).
+    pub async fn rotate(&mut self, key: &str) -> anyhow::Result<RotationEvent> {
         let reply = self
             .client
             .schedule_rotation(request(
@@ -132,7 +172,6 @@ impl Admin {
             .into_inner();
         reply
             .event
-            .map(|e| e.event_id)
             .with_context(|| format!("ScheduleRotation did not rotate: {}", reply.reason))
     }
 }

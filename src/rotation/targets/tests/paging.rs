@@ -59,19 +59,35 @@ async fn pages_through_integer_keys(db: &TestDb) {
                 .collect();
             assert_eq!(got, expected, "{int_type}, batches of {limit}");
         }
+        // Cut into partitions, the table is still read whole, each row once.
+        for partitions in [1, 2, 3, 4, 7] {
+            let rows = fetch_partitioned(&target, partitions, 2).await;
+            let got: Vec<_> = rows
+                .iter()
+                .map(|r| match r.pk {
+                    PkValue::Int(id) => (id, r.stored.clone(), r.associated_data.clone()),
+                    PkValue::Text(_) => panic!("integer keys read as text"),
+                })
+                .collect();
+            assert_eq!(got, expected, "{int_type}, {partitions} partitions");
+        }
         for row in fetch_all(&target, 4).await {
             keys.decrypt(&row.stored, &row.associated_data);
         }
         let after = PkValue::Int(30000);
         assert!(target
-            .fetch_batch(Some(&after), 10)
+            .fetch_batch(Some(&after), None, 10)
             .await
             .expect("fetch")
             .is_empty());
-        assert!(target.fetch_batch(None, 0).await.expect("fetch").is_empty());
+        assert!(target
+            .fetch_batch(None, None, 0)
+            .await
+            .expect("fetch")
+            .is_empty());
         let wrong = PkValue::Text("1".into());
         let error = target
-            .fetch_batch(Some(&wrong), 10)
+            .fetch_batch(Some(&wrong), None, 10)
             .await
             .expect_err("wrong type");
         assert!(
@@ -146,6 +162,11 @@ async fn pages_through_text_keys_in_byte_order(db: &TestDb) {
             let rows = fetch_all(&target, limit).await;
             let got: Vec<_> = rows.into_iter().map(|r| (r.pk, r.stored)).collect();
             assert_eq!(got, expected, "{text_type}, batches of {limit}");
+        }
+        for partitions in [2, 3, 4, 20] {
+            let rows = fetch_partitioned(&target, partitions, 2).await;
+            let got: Vec<_> = rows.into_iter().map(|r| (r.pk, r.stored)).collect();
+            assert_eq!(got, expected, "{text_type}, {partitions} partitions");
         }
     }
 }

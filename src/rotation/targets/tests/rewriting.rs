@@ -24,7 +24,7 @@ async fn compare_and_swap_leaves_rows_changed_underneath(db: &TestDb) {
     let target = db
         .connect(db.config("cas", "secret", Encoding::Binary))
         .await;
-    let rows = target.fetch_batch(None, 10).await.expect("fetch");
+    let rows = target.fetch_batch(None, None, 10).await.expect("fetch");
     assert_eq!(rows.len(), 5);
     // The application rewrites row 3 after the worker read it.
     let app_value = keys.encrypt(1, b"changed by the app", b"");
@@ -53,7 +53,7 @@ async fn compare_and_swap_leaves_rows_changed_underneath(db: &TestDb) {
     let mut written = target.compare_and_swap(&updates).await.expect("swap");
     written.sort();
     assert_eq!(written, [1, 2, 4, 5].map(PkValue::Int));
-    let after = target.fetch_batch(None, 10).await.expect("fetch");
+    let after = target.fetch_batch(None, None, 10).await.expect("fetch");
     for (row, update) in after.iter().zip(&updates) {
         if row.pk == PkValue::Int(3) {
             assert_eq!(row.stored, app_value, "the application's value is kept");
@@ -114,11 +114,11 @@ async fn base64_target_end_to_end(db: &TestDb) {
         };
         let plaintext = keys.decrypt(&ciphertext, &row.associated_data);
         let new = keys.encrypt(2, &plaintext, &row.associated_data);
-        let new_stored = target.encode(&new, 2, false);
+        let new_stored = target.encode(new.clone(), 2, false);
         assert_eq!(
             target.decode(&new_stored),
             Some(Stored::Rekey {
-                value: new,
+                value: new.into(),
                 vault_form: false
             })
         );

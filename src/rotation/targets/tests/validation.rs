@@ -144,7 +144,7 @@ fn targets_and_their_futures_are_send() {
     assert_send_sync::<TargetError>();
     let _ = |target: &Target, updates: &[Update]| {
         assert_send(&Target::connect(target.config().clone()));
-        assert_send(&target.fetch_batch(None, 1));
+        assert_send(&target.fetch_batch(None, None, 1));
         assert_send(&target.compare_and_swap(updates));
         assert_send(&target.version_counts(KEY));
     };
@@ -164,6 +164,7 @@ async fn rejects_unusable_urls() {
         associated_data_column: None,
         batch_size: None,
         rate_limit: None,
+        parallelism: None,
     };
     let dir = tempfile::tempdir().expect("temporary directory");
     let missing_file = format!("sqlite://{}/missing/app.db", dir.path().display());
@@ -229,7 +230,10 @@ async fn postgres_default_schema() {
         config.table = table.clone();
         let connected = Target::connect(config).await;
         let fetched = match &connected {
-            Ok(target) => target.fetch_batch(None, 5).await.map(|rows| rows.len()),
+            Ok(target) => target
+                .fetch_batch(None, None, 5)
+                .await
+                .map(|rows| rows.len()),
             Err(_) => Ok(0),
         };
         db.exec(&format!("DROP TABLE public.{table}")).await;

@@ -1,0 +1,79 @@
+//! Cutting an event's targets into partitions: done once per event, by the first worker to
+//! take it up, under the event's own lease. A target is cut at the bounds it reports for its
+//! `parallelism` (even key ranges, or even row counts for text keys); an event a worker of an
+//! earlier release had started keeps one partition per target, resuming at its checkpoint.
+
+use std::iter::once;
+
+use tracing::{info, warn};
+
+use super::{MigrateError, Worker};
+use crate::rotation::events::{PartitionPlan, RotationEvent};
+
+impl Worker {
+    /// Cuts `event` into partitions, holding the event's lease as `holder`.
+    pub(super) async fn plan(&self, event: &RotationEvent, holder: &str) {
+        let plans = match self.partition_plans(event).await {
+            Ok(plans) => plans,
+            Err(e) => return self.fail(event, holder, None, &e).await,
+        };
+        let written = self
+            .deps
+            .events
+            .plan_partitions(&event.id, holder, &plans)
+            .await;
+        match written {
+            Ok(true) => {
+                info!(
+                    to_version = event.target_version(),
+                    rolling_back = event.rolling_back,
+                    partitions = plans.len(),
+                    "migration started"
+                );
+                if plans.is_empty() {
+                    self.close(event).await;
+                }
+            }
+            Ok(false) => info!("the event was taken over before its partitions were written"),
+            Err(e) => warn!(error = %e, "could not write the partitions; the lease will lapse"),
+        }
+    }
+
+    async fn partition_plans(
+        &self,
+        event: &RotationEvent,
+    ) -> Result<Vec<PartitionPlan>, MigrateError> {
+        self.check_still_primary(event).await?;
+        let mut plans = Vec::new();
+        for progress in &event.targets {
+            let target = self.target(&progress.target)?;
+            if progress.done || progress.checkpoint.is_some() {
+                plans.push(PartitionPlan {
+                    target: progress.target.clone(),
+                    index: 0,
+                    lower: None,
+                    upper: None,
+                    checkpoint: progress.checkpoint.clone(),
+                    done: progress.done,
+                });
+                continue;
+            }
+            let bounds = target.partition_bounds(self.parallelism(target)).await?;
+            let cuts: Vec<Option<String>> =
+                bounds.iter().map(|b| Some(b.to_checkpoint())).collect();
+            let lowers = once(None).chain(cuts.iter().cloned());
+            let uppers = cuts.iter().cloned().chain(once(None));
+            for (index, (lower, upper)) in (0u32..).zip(lowers.zip(uppers)) {
+                plans.push(PartitionPlan {
+                    target: progress.target.clone(),
+                    index,
+                    lower,
+                    upper,
+                    checkpoint: None,
+                    done: false,
+                });
+            }
+        }
+        Ok(plans)
+    }
+}
