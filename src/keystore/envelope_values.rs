@@ -12,8 +12,8 @@ use zeroize::Zeroizing;
 
 use super::{encryption_key, KeyManager};
 use crate::crypto::{
-    peek_key_version, replace_wrapped_key, DataKey, Envelope, EnvelopeCiphertext, Kind,
-    StreamHeader, DATA_KEY_AAD,
+    peek_key_version, replace_wrapped_key, rewrapped_head, DataKey, Envelope, EnvelopeCiphertext,
+    Kind, StreamHeader, DATA_KEY_AAD,
 };
 use crate::keystore::manager::Decrypted;
 use crate::keystore::{KeyError, KeyResult};
@@ -114,6 +114,30 @@ impl KeyManager {
         value: &[u8],
         to_version: Option<u32>,
     ) -> KeyResult<(Vec<u8>, u32)> {
+        let (new_wrapped, version) = self.rewrap_embedded_key(value, to_version).await?;
+        let rewrapped = replace_wrapped_key(value, &new_wrapped).map_err(KeyError::Malformed)?;
+        Ok((rewrapped, version))
+    }
+
+    /// What a migration writes over the head of a stored envelope or stream ciphertext to move
+    /// it to `version` of its key: its bytes up to the end of the embedded wrapped data key,
+    /// rewrapped (see [`rewrapped_head`]); exactly as long as `value`'s own head, and the rest
+    /// of the value stays as it is. Its cost does not depend on the payload's size.
+    ///
+    /// # Errors
+    /// As for [`KeyManager::reencrypt_to`]; `Malformed` for a value that embeds no data key.
+    pub async fn rewrap_head_to(&self, value: &[u8], version: u32) -> KeyResult<Vec<u8>> {
+        let (new_wrapped, _) = self.rewrap_embedded_key(value, Some(version)).await?;
+        rewrapped_head(value, &new_wrapped).map_err(KeyError::Malformed)
+    }
+
+    /// The data key `value` embeds, wrapped again under `to_version` of its key (the primary
+    /// when `None`), and that version.
+    async fn rewrap_embedded_key(
+        &self,
+        value: &[u8],
+        to_version: Option<u32>,
+    ) -> KeyResult<(Vec<u8>, u32)> {
         let parsed = parse_embedded(value)?;
         let plaintext_key = self.unwrap_data_key(&parsed).await?;
         let name = parsed.key_name;
@@ -127,7 +151,6 @@ impl KeyManager {
         };
         let cipher = encryption_key(&key, &target, "encrypt")?;
         let new_wrapped = cipher.encrypt(name, target.version, &plaintext_key, DATA_KEY_AAD)?;
-        let rewrapped = replace_wrapped_key(value, &new_wrapped).map_err(KeyError::Malformed)?;
-        Ok((rewrapped, target.version))
+        Ok((new_wrapped, target.version))
     }
 }

@@ -270,9 +270,20 @@ impl Target {
 
     fn can_match(&self, update: &Update) -> bool {
         let is_text = |value: &[u8]| std::str::from_utf8(value).is_ok();
-        self.is_pk(&update.pk)
-            && (self.config.encoding == Encoding::Binary
-                || (is_text(&update.old_stored) && is_text(&update.new_stored)))
+        let shape = if update.head_only {
+            self.writes_heads() && update.old_stored.len() == update.new_stored.len()
+        } else {
+            self.config.encoding == Encoding::Binary
+                || (is_text(&update.old_stored) && is_text(&update.new_stored))
+        };
+        self.is_pk(&update.pk) && shape
+    }
+
+    /// Whether this target takes head-only updates ([`Update::head_only`]): a binary column
+    /// on PostgreSQL or MySQL, where the head is compared and rewritten in the database. A
+    /// migration then moves an envelope value by its head alone, whatever its size.
+    pub(crate) fn writes_heads(&self) -> bool {
+        on_backend!(&self.db, t => t.writes_heads())
     }
 }
 

@@ -6,7 +6,7 @@
 use rekey::crypto::{wrapped_key_len, DataKey, EnvelopeCiphertext, DATA_KEY_AAD};
 use tonic::Code;
 
-use crate::app_db::{owner, plaintext, version_of, AppDb, KEY};
+use crate::app_db::{owner, plaintext, version_of, AppBackend, AppDb, KEY};
 use crate::migration::env_with_legacy_key;
 use crate::support::{Backend, Clients, TestEnv};
 
@@ -163,10 +163,10 @@ async fn tampered_values_are_refused(backend: Backend) {
     env.finish().await;
 }
 
-async fn the_migration_worker_rewraps_envelope_values(backend: Backend) {
+async fn the_migration_worker_rewraps_envelope_values(app: AppBackend) {
     let rows = 300;
-    let mut env = env_with_legacy_key(backend).await;
-    let db = AppDb::create(&env, backend, 0).await;
+    let mut env = env_with_legacy_key(app.keystore()).await;
+    let db = AppDb::create(&env, app, 0).await;
     env.config.targets.push(db.target("secrets.token"));
     let mut s = env.start().await;
     let key = data_key(&mut s, KEY).await;
@@ -210,5 +210,11 @@ crate::on_every_backend!(
     decrypt_opens_a_locally_sealed_value,
     rewrap_after_rotate_keeps_the_payload_bytes,
     tampered_values_are_refused,
-    the_migration_worker_rewraps_envelope_values,
 );
+
+/// On PostgreSQL and MariaDB the worker writes only each value's head (compared and rewritten
+/// in the database); on SQLite the whole value. The rows end the same either way.
+mod migrated {
+    use super::*;
+    crate::on_every_target_backend!(the_migration_worker_rewraps_envelope_values);
+}

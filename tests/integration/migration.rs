@@ -437,14 +437,18 @@ async fn a_stuck_event_is_retried_and_a_live_one_is_not(app: AppBackend) {
         "{refused:?}"
     );
 
-    // The holder is gone: every partition's lease belongs to a replica that stopped renewing
-    // it (this server's worker, no longer the holder, stops at its next batch).
+    // The holder is gone: every partition's lease belongs to a replica that stops renewing
+    // it, and lapses in 5 s. This server's worker, no longer the holder, stops at its next
+    // batch (within 3 s at this rate) and looks for work again only when woken, so it does
+    // not take the lapsed leases over by itself before the retry does.
     let keystore = env.keystore_pool().await;
+    let lapses_at = SystemClock.now() + 5_000;
     let handed = sqlx::query(
-        "UPDATE rotation_event_partitions SET lease_owner = 'rekey-gone', lease_expires_at = 1 \
+        "UPDATE rotation_event_partitions SET lease_owner = 'rekey-gone', lease_expires_at = $2 \
          WHERE event_id = $1",
     )
     .bind(&id)
+    .bind(lapses_at)
     .execute(&keystore)
     .await
     .unwrap();
@@ -453,6 +457,9 @@ async fn a_stuck_event_is_retried_and_a_live_one_is_not(app: AppBackend) {
         4,
         "the default parallelism cuts the table in 4"
     );
+    while SystemClock.now() <= lapses_at + 200 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let retried = s.retry_event(&id).await;
     assert_eq!(retried.event_id, id);
     let done = s.wait_for_event(&id, "completed").await;

@@ -4,8 +4,8 @@
 use super::*;
 use crate::test_support::{assert_no_key_bytes, sample_key_bytes, TestRng};
 use crate::{
-    peek_key_version, replace_wrapped_key, wrapped_key_len, EncryptionKey, Envelope, FormatError,
-    KeyMaterial, DATA_KEY_AAD,
+    peek_key_version, replace_wrapped_key, rewrapped_head, wrapped_key_len, EncryptionKey,
+    Envelope, FormatError, KeyMaterial, DATA_KEY_AAD,
 };
 
 const NAME: &str = "orders";
@@ -94,6 +94,31 @@ fn payload_is_aes_gcm_under_the_hkdf_message_key() {
     assert_eq!(payload_start, 106 + 2 * 6);
     assert_eq!(&value[payload_start..], expected.as_slice());
     assert_eq!(&value[..15], b"RK\x01\x03\x06orders\x00\x00\x00\x02");
+}
+
+#[test]
+fn the_rewrapped_head_is_the_rewrapped_value_up_to_its_wrapped_key() {
+    let dk = sample_key_bytes();
+    let value = data_key(dk, NAME, 1)
+        .seal(b"only the head changes", b"ad")
+        .expect("seals");
+    let new_wrapped = wrap(&dk, NAME, 2, 2);
+    let head = rewrapped_head(&value, &new_wrapped).expect("rewraps");
+    // As long as the head it replaces: a value's key name fixes its wrapped key's length.
+    assert_eq!(head.len(), 9 + NAME.len() + wrapped_key_len(NAME.len()));
+    let whole = replace_wrapped_key(&value, &new_wrapped).expect("rewraps");
+    assert_eq!(whole[..head.len()], head[..]);
+    assert_eq!(whole[head.len()..], value[head.len()..]);
+    // Written over the old head, it leaves a value that opens with the same data key.
+    let mut in_place = value.clone();
+    in_place[..head.len()].copy_from_slice(&head);
+    assert_eq!(in_place, whole);
+    let rewrapped_key = DataKey::new(NAME, 2, &dk, new_wrapped.clone()).expect("valid data key");
+    let opened = rewrapped_key.open(&in_place, b"ad").expect("opens");
+    assert_eq!(opened.as_slice(), b"only the head changes");
+    // Not a value that embeds a data key: refused.
+    let plain = wrap(&dk, NAME, 1, 1);
+    assert!(rewrapped_head(&plain, &new_wrapped).is_err());
 }
 
 #[test]

@@ -206,11 +206,27 @@ pub(crate) fn check_wrapped_key(
 /// covers the key version, so it stays valid.
 ///
 /// # Errors
+/// As [`rewrapped_head`].
+pub fn replace_wrapped_key(value: &[u8], new_wrapped_key: &[u8]) -> Result<Vec<u8>, FormatError> {
+    let mut out = Vec::with_capacity(value.len());
+    out.extend_from_slice(&rewrapped_head(value, new_wrapped_key)?);
+    out.extend_from_slice(&value[out.len()..]);
+    Ok(out)
+}
+
+/// The head of `value` (an envelope or a stream ciphertext) as [`replace_wrapped_key`]
+/// would make it: its bytes up to the end of the embedded wrapped data key, with that key
+/// replaced by `new_wrapped_key` and the header's version set to its version. The head is
+/// exactly as long as the one it replaces (`value[..head.len()]`): a value's key name fixes
+/// the length of its wrapped key. Writing it over the old head leaves a valid value, whatever
+/// follows, which is what lets a migration rewrite only the head of a stored value in place.
+///
+/// # Errors
 /// Any error of [`EnvelopeCiphertext::parse`] or `StreamHeader::parse` for `value`
 /// (`NotEnvelopeCiphertext` for a kind that embeds no data key);
 /// [`FormatError::WrappedKeyMismatch`] unless `new_wrapped_key` is a kind-0x01 ciphertext
 /// of 32 bytes under the value's key name.
-pub fn replace_wrapped_key(value: &[u8], new_wrapped_key: &[u8]) -> Result<Vec<u8>, FormatError> {
+pub fn rewrapped_head(value: &[u8], new_wrapped_key: &[u8]) -> Result<Vec<u8>, FormatError> {
     let key_name = match parse_prefix(value)?.kind {
         Kind::StreamCiphertext => super::stream::StreamHeader::parse(value)?.key_name(),
         _ => EnvelopeCiphertext::parse(value)?.key_name,
@@ -219,14 +235,13 @@ pub fn replace_wrapped_key(value: &[u8], new_wrapped_key: &[u8]) -> Result<Vec<u
     let name_len = key_name.len();
     let bound_end = FIXED_PREFIX_LEN + name_len;
     let header_end = bound_end + VERSION_LEN;
-    let rest_start = header_end + wrapped_key_len(name_len);
-    let (Some(bound_prefix), Some(rest)) = (value.get(..bound_end), value.get(rest_start..)) else {
+    let head_end = header_end + wrapped_key_len(name_len);
+    let (Some(bound_prefix), true) = (value.get(..bound_end), value.len() >= head_end) else {
         return Err(FormatError::InvalidWrappedKey);
     };
-    let mut out = Vec::with_capacity(value.len());
-    out.extend_from_slice(bound_prefix);
-    out.extend_from_slice(&new_version.to_be_bytes());
-    out.extend_from_slice(new_wrapped_key);
-    out.extend_from_slice(rest);
-    Ok(out)
+    let mut head = Vec::with_capacity(head_end);
+    head.extend_from_slice(bound_prefix);
+    head.extend_from_slice(&new_version.to_be_bytes());
+    head.extend_from_slice(new_wrapped_key);
+    Ok(head)
 }

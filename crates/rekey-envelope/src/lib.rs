@@ -33,7 +33,8 @@ mod vault;
 pub use aead::EncryptionKey;
 pub use data_key::DataKey;
 pub use envelope_value::{
-    envelope_len, replace_wrapped_key, wrapped_key_len, EnvelopeCiphertext, DATA_KEY_AAD, SALT_LEN,
+    envelope_len, replace_wrapped_key, rewrapped_head, wrapped_key_len, EnvelopeCiphertext,
+    DATA_KEY_AAD, SALT_LEN,
 };
 pub use error::CryptoError;
 pub use format::{

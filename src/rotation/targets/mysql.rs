@@ -88,17 +88,36 @@ impl Backend for MySql {
         ))
     }
 
+    fn swap_heads_sql(parts: &Parts, _kind: PkKind) -> Option<String> {
+        let Parts { table, pk, column } = parts;
+        // A binary column: INSERT and LEFT count bytes. The new head differs from the old
+        // one (its version does), so a matched row is always a changed one.
+        Some(Self::dialect(&format!(
+            "UPDATE {table} SET {column} = INSERT({column}, 1, $1, $2) \
+             WHERE {pk} = $3 AND LEFT({column}, $4) = $5"
+        )))
+    }
+
     async fn compare_and_swap(
         pool: &Pool<MySql>,
         sql: &str,
         _kind: PkKind,
         updates: &[&Update],
+        heads: bool,
     ) -> sqlx::Result<Vec<PkValue>> {
         let mut updated = Vec::new();
         let mut tx = pool.begin().await?;
         for update in updates {
-            let query = sqlx::query(sql).bind(update.new_stored.as_slice());
-            let changed = bind_pk(query, &update.pk)
+            let head_len = i64::try_from(update.old_stored.len()).unwrap_or(i64::MAX);
+            let mut query = sqlx::query(sql);
+            if heads {
+                query = query.bind(head_len);
+            }
+            query = bind_pk(query.bind(update.new_stored.as_slice()), &update.pk);
+            if heads {
+                query = query.bind(head_len);
+            }
+            let changed = query
                 .bind(update.old_stored.as_slice())
                 .execute(&mut *tx)
                 .await?;

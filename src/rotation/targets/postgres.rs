@@ -72,11 +72,28 @@ impl Backend for Postgres {
         )
     }
 
+    fn swap_heads_sql(parts: &Parts, kind: PkKind) -> Option<String> {
+        let Parts { table, pk, column } = parts;
+        let u_pk = match kind {
+            PkKind::Int => "CAST(u.pk AS BIGINT)",
+            PkKind::Text => "u.pk",
+        };
+        // Bound like the whole-value statement: (pk, old head, new head), one array each.
+        Some(format!(
+            "UPDATE {table} AS t SET {column} = overlay(t.{column} placing u.new from 1) \
+             FROM UNNEST($1::text[], $2::bytea[], $3::bytea[]) AS u(pk, old, new) \
+             WHERE t.{pk} = {u_pk} AND substring(t.{column} from 1 for length(u.old)) = u.old \
+             RETURNING {}",
+            pk_select(&format!("t.{pk}"), kind)
+        ))
+    }
+
     async fn compare_and_swap(
         pool: &Pool<Postgres>,
         sql: &str,
         kind: PkKind,
         updates: &[&Update],
+        _heads: bool,
     ) -> sqlx::Result<Vec<PkValue>> {
         let mut pks = Vec::with_capacity(updates.len());
         let mut old = Vec::with_capacity(updates.len());

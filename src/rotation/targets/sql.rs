@@ -55,14 +55,23 @@ pub(super) trait Backend: Database {
     /// The statement [`Backend::compare_and_swap`] runs, for the table in `parts`.
     fn compare_and_swap_sql(parts: &Parts, kind: PkKind, encoding: Encoding) -> String;
 
-    /// Runs `sql` from [`Backend::compare_and_swap_sql`] for `updates` in one transaction;
-    /// returns the primary keys of the rows it changed. Every update's primary key is of
-    /// type `kind`, and for base64 its values are UTF-8.
+    /// The statement that writes a new head over a binary value's old one (see
+    /// [`Update::head_only`]), if this database has one: comparing and rewriting only the
+    /// head, in the database, so a large value never travels whole for it.
+    fn swap_heads_sql(_parts: &Parts, _kind: PkKind) -> Option<String> {
+        None
+    }
+
+    /// Runs `sql` from [`Backend::compare_and_swap_sql`] (or, with `heads`, from
+    /// [`Backend::swap_heads_sql`]) for `updates` in one transaction; returns the primary
+    /// keys of the rows it changed. Every update's primary key is of type `kind`, and for
+    /// base64 its values are UTF-8.
     fn compare_and_swap(
         pool: &Pool<Self>,
         sql: &str,
         kind: PkKind,
         updates: &[&Update],
+        heads: bool,
     ) -> impl Future<Output = sqlx::Result<Vec<PkValue>>> + Send;
 }
 
@@ -126,6 +135,8 @@ struct Statements {
     pub(super) key_at: String,
     count_prefixes: String,
     compare_and_swap: String,
+    /// Binary columns on a database that can: writes a value's new head over its old one.
+    swap_heads: Option<String>,
 }
 
 impl Statements {
@@ -161,7 +172,7 @@ impl Statements {
             fetch_after_upto: DB::dialect(&format!(
                 "{select} AND {pk_order} > $1 AND {pk_order} <= $2 ORDER BY {pk_order} LIMIT $3"
             )),
-            count_rows: format!("SELECT COUNT(*) {migratable}"),
+            count_rows: DB::dialect(&format!("SELECT COUNT(*) {migratable}")),
             first_key: DB::dialect(&format!(
                 "SELECT {key} {migratable} ORDER BY {pk_order} LIMIT 1"
             )),
@@ -175,6 +186,11 @@ impl Statements {
                 "SELECT {prefix}, COUNT(*) FROM {table} WHERE {column} IS NOT NULL GROUP BY 1"
             )),
             compare_and_swap: DB::compare_and_swap_sql(&parts, kind, encoding),
+            swap_heads: match encoding {
+                Encoding::Binary => DB::swap_heads_sql(&parts, kind),
+                // A head's bytes do not map to whole characters of a value's base64 text.
+                Encoding::Base64 => None,
+            },
         }
     }
 }
@@ -335,11 +351,27 @@ with_sql_bounds! {
                 .map_err(|error| self.database_error(error))
         }
 
+        /// Writes `updates` (whole values and heads alike, see [`Update::head_only`]; heads
+        /// only where [`SqlTarget::writes_heads`]): the primary keys of the rows changed.
         pub(super) async fn compare_and_swap(&self, updates: &[&Update]) -> Result<Vec<PkValue>, TargetError> {
-            let sql = &self.statements.compare_and_swap;
-            DB::compare_and_swap(&self.pool, sql, self.kind, updates)
-                .await
-                .map_err(|error| self.database_error(error))
+            let (heads, wholes): (Vec<&Update>, Vec<&Update>) =
+                updates.iter().copied().partition(|u| u.head_only);
+            let mut written = Vec::with_capacity(updates.len());
+            if !wholes.is_empty() {
+                let sql = &self.statements.compare_and_swap;
+                let swapped = DB::compare_and_swap(&self.pool, sql, self.kind, &wholes, false).await;
+                written.extend(swapped.map_err(|error| self.database_error(error))?);
+            }
+            if let (Some(sql), false) = (&self.statements.swap_heads, heads.is_empty()) {
+                let swapped = DB::compare_and_swap(&self.pool, sql, self.kind, &heads, true).await;
+                written.extend(swapped.map_err(|error| self.database_error(error))?);
+            }
+            Ok(written)
+        }
+
+        /// Whether this target takes head-only updates (binary column, PostgreSQL or MySQL).
+        pub(super) fn writes_heads(&self) -> bool {
+            self.statements.swap_heads.is_some()
         }
 
         pub(super) async fn version_counts(&self, key_name: &str) -> Result<VersionCounts, TargetError> {

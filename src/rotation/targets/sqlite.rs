@@ -75,6 +75,7 @@ impl Backend for Sqlite {
         sql: &str,
         _kind: PkKind,
         updates: &[&Update],
+        _heads: bool,
     ) -> sqlx::Result<Vec<PkValue>> {
         let mut updated = Vec::new();
         // IMMEDIATE takes the write lock up front (waiting up to the busy timeout) instead of

@@ -312,6 +312,7 @@ fn reason_of(error: TargetError) -> String {
     }
 }
 
+mod heads;
 mod paging;
 mod rewriting;
 mod validation;

@@ -135,6 +135,10 @@ pub(crate) struct Update {
     pub(crate) pk: PkValue,
     pub(crate) old_stored: Vec<u8>,
     pub(crate) new_stored: Vec<u8>,
+    /// `old_stored` and `new_stored` are only the head of the value (as long as each other,
+    /// see [`super::Target::writes_heads`]): the new head is written over the stored value's
+    /// first bytes if they still equal the old head, and the rest of the value stays as it is.
+    pub(crate) head_only: bool,
 }
 
 /// How many stored values use each version of a key.

@@ -1,6 +1,8 @@
 //! One batch of a migration, re-encrypted in process: each row's header is read, rows
 //! already on the target version are left alone, rows that are not a ciphertext of the key (or
-//! fail authentication) are counted failed, and the rest are decrypted and encrypted again.
+//! fail authentication) are counted failed, and the rest are decrypted and encrypted again,
+//! except envelope and stream values, whose embedded data key alone is rewrapped: where the
+//! target can, only their head is written back, over the old one, in the database.
 
 use crate::crypto::{Envelope, Kind};
 use crate::keystore::{KeyError, KeyManager};
@@ -40,7 +42,7 @@ pub(super) async fn prepare_batch(
         };
         let reencrypted = match stored {
             Stored::Rekey { value, vault_form } => {
-                match classify(&value, &event.key_name, to_version) {
+                let embeds_key = match classify(&value, &event.key_name, to_version) {
                     RowState::Current => {
                         if first_pass {
                             counts.already_current += 1;
@@ -54,11 +56,29 @@ pub(super) async fn prepare_batch(
                         }
                         continue;
                     }
-                    RowState::NeedsMigration => {}
+                    RowState::NeedsMigration { embeds_key } => embeds_key,
+                };
+                // An envelope value stored as is moves by its head alone, written over the
+                // old head in the database: neither its payload nor its size play a part.
+                if embeds_key && target.writes_heads() {
+                    match keys.rewrap_head_to(&value, to_version).await {
+                        Ok(new_head) => {
+                            let old_head = value[..new_head.len()].to_vec();
+                            updates.push(Update {
+                                pk: row.pk,
+                                old_stored: old_head,
+                                new_stored: new_head,
+                                head_only: true,
+                            });
+                            continue;
+                        }
+                        Err(e) => Err(e),
+                    }
+                } else {
+                    keys.reencrypt_to(&value, &row.associated_data, to_version)
+                        .await
+                        .map(|new| (new, vault_form))
                 }
-                keys.reencrypt_to(&value, &row.associated_data, to_version)
-                    .await
-                    .map(|new| (new, vault_form))
             }
             // What Vault sealed under a key imported from it becomes a Rekey value, whatever
             // its version: it is always migrated, and stays in Vault's text form.
@@ -78,6 +98,7 @@ pub(super) async fn prepare_batch(
                 pk: row.pk,
                 old_stored: row.stored,
                 new_stored: target.encode(new, to_version, vault_form),
+                head_only: false,
             }),
             // The database or the keystore itself failing stops the event; anything
             // else is a problem of this row alone.
@@ -115,7 +136,10 @@ pub(super) struct Prepared {
 
 enum RowState {
     Current,
-    NeedsMigration,
+    /// `embeds_key`: an envelope or stream ciphertext, migrated by rewrapping its data key.
+    NeedsMigration {
+        embeds_key: bool,
+    },
     /// Not a ciphertext (or envelope ciphertext) of this key: corrupt, another key's, a
     /// signature, or plain text.
     Foreign,
@@ -135,7 +159,9 @@ fn classify(ciphertext: &[u8], key: &str, to_version: u32) -> RowState {
             if env.key_version == to_version {
                 RowState::Current
             } else {
-                RowState::NeedsMigration
+                RowState::NeedsMigration {
+                    embeds_key: env.kind != Kind::Ciphertext,
+                }
             }
         }
         _ => RowState::Foreign,

@@ -39,6 +39,7 @@ async fn compare_and_swap_leaves_rows_changed_underneath(db: &TestDb) {
             pk: row.pk.clone(),
             old_stored: row.stored.clone(),
             new_stored: keys.encrypt(2, b"new", b""),
+            head_only: false,
         })
         .collect();
     let stale = updates[0].clone();
@@ -126,6 +127,7 @@ async fn base64_target_end_to_end(db: &TestDb) {
             pk: row.pk.clone(),
             old_stored: row.stored.clone(),
             new_stored,
+            head_only: false,
         });
     }
     let written = target.compare_and_swap(&updates).await.expect("swap");
