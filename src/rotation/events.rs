@@ -285,12 +285,16 @@ pub(crate) trait EventStore: Send + Sync + fmt::Debug {
     ) -> StoreResult<Option<Claim>>;
 
     /// Writes the partitions of an event claimed with [`Claim::Plan`] and releases the
-    /// event's lease. False (writing nothing) if `owner` no longer holds it.
+    /// event's lease, handing `owner` the lease (until `now + lease_ms`) of the first
+    /// partition not done, so that the event is never without a holder in between. False
+    /// (writing nothing) if `owner` no longer holds the event.
     async fn plan_partitions(
         &self,
         event_id: &str,
         owner: &str,
         partitions: &[PartitionPlan],
+        now: Millis,
+        lease_ms: i64,
     ) -> StoreResult<bool>;
 
     /// Records a batch of partition `index` of `target` and renews its lease. None if `owner`

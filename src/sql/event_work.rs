@@ -133,6 +133,7 @@ with_sql_bounds! {
             event_id: &str,
             owner: &str,
             partitions: &[PartitionPlan],
+            lease_expires_at: Millis,
         ) -> StoreResult<bool> {
             let mut tx = begin_write(self.pool()).await?;
             let held = sqlx::query(
@@ -147,11 +148,18 @@ with_sql_bounds! {
             if DB::rows_affected(&held) == 0 {
                 return Ok(false);
             }
-            for p in partitions {
+            // The first partition not done stays the planner's: no moment without a holder.
+            let first = partitions.iter().position(|p| !p.done);
+            for (i, p) in partitions.iter().enumerate() {
+                let (holder, expires) = match first == Some(i) {
+                    true => (Some(owner), Some(lease_expires_at)),
+                    false => (None, None),
+                };
                 sqlx::query(
                     "INSERT INTO rotation_event_partitions \
-                     (event_id, target, idx, lower_bound, upper_bound, checkpoint, done) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                     (event_id, target, idx, lower_bound, upper_bound, checkpoint, done, \
+                      lease_owner, lease_expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(event_id)
                 .bind(p.target.as_str())
@@ -160,6 +168,8 @@ with_sql_bounds! {
                 .bind(p.upper.as_deref())
                 .bind(p.checkpoint.as_deref())
                 .bind(i64::from(p.done))
+                .bind(holder)
+                .bind(expires)
                 .execute(&mut *tx)
                 .await?;
             }

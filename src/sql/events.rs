@@ -102,8 +102,10 @@ with_sql_bounds! {
             event_id: &str,
             owner: &str,
             partitions: &[PartitionPlan],
+            now: Millis,
+            lease_ms: i64,
         ) -> StoreResult<bool> {
-            self.write_plan(event_id, owner, partitions).await
+            self.write_plan(event_id, owner, partitions, now + lease_ms).await
         }
 
         async fn record_batch(

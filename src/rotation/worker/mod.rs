@@ -218,7 +218,7 @@ impl Worker {
             Claim::Plan(event) => {
                 let span =
                     tracing::info_span!("migration", event_id = %event.id, key = %event.key_name);
-                self.plan(&event, holder).instrument(span).await;
+                self.plan(&event, holder, stop).instrument(span).await;
             }
             Claim::Partition {
                 event,

@@ -7,20 +7,24 @@ use std::iter::once;
 
 use tracing::{info, warn};
 
+use tokio_util::sync::CancellationToken;
+
 use super::{MigrateError, Worker};
 use crate::rotation::events::{PartitionPlan, RotationEvent};
 
 impl Worker {
-    /// Cuts `event` into partitions, holding the event's lease as `holder`.
-    pub(super) async fn plan(&self, event: &RotationEvent, holder: &str) {
+    /// Cuts `event` into partitions, holding the event's lease as `holder`, then works the
+    /// first partition, whose lease the plan hands it.
+    pub(super) async fn plan(&self, event: &RotationEvent, holder: &str, stop: &CancellationToken) {
         let plans = match self.partition_plans(event).await {
             Ok(plans) => plans,
             Err(e) => return self.fail(event, holder, None, &e).await,
         };
+        let now = self.deps.keys.now();
         let written = self
             .deps
             .events
-            .plan_partitions(&event.id, holder, &plans)
+            .plan_partitions(&event.id, holder, &plans, now, self.deps.lease_ms)
             .await;
         match written {
             Ok(true) => {
@@ -30,12 +34,35 @@ impl Worker {
                     partitions = plans.len(),
                     "migration started"
                 );
-                if plans.is_empty() {
-                    self.close(event).await;
+                // Others are free for any lane; a lane's end (or the wakeup) looks for them.
+                self.deps.wakeup.notify_one();
+                match plans.iter().find(|p| !p.done) {
+                    Some(first) => self.work_first(event, holder, first, stop).await,
+                    None => {
+                        self.close(event).await;
+                    }
                 }
             }
             Ok(false) => info!("the event was taken over before its partitions were written"),
             Err(e) => warn!(error = %e, "could not write the partitions; the lease will lapse"),
+        }
+    }
+
+    /// Works the partition the plan handed this lane, with the event as now stored.
+    async fn work_first(
+        &self,
+        event: &RotationEvent,
+        holder: &str,
+        first: &PartitionPlan,
+        stop: &CancellationToken,
+    ) {
+        match self.deps.events.get_event(&event.id).await {
+            Ok(Some(planned)) => {
+                self.work_partition(&planned, holder, &first.target, first.index, stop)
+                    .await;
+            }
+            Ok(None) => info!("the event vanished after its partitions were written"),
+            Err(e) => warn!(error = %e, "could not read the planned event; its lease will lapse"),
         }
     }
 
