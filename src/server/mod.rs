@@ -10,8 +10,12 @@
 //! - `supervisor` and `tasks`: the background tasks (worker, scheduler, refresh) in one
 //!   supervised set, restarted when they panic.
 //!
-//! One cancellation token stops it all: health goes NOT_SERVING, the listeners drain, the
-//! worker stops at a batch boundary and the other tasks at their next await.
+//! One cancellation token stops it all: the worker stops at a batch boundary (its last batch
+//! written and checkpointed) and the other tasks at their next await; then health goes
+//! NOT_SERVING and the listeners drain. The listeners stop last because the gRPC connection
+//! threads' runtimes end with them, and a keystore connection opened by a request on one of
+//! those threads belongs to its runtime: a worker still checkpointing on such a connection
+//! after that would fail.
 
 mod grpc;
 mod grpc_threads;
@@ -61,6 +65,8 @@ pub struct RunningServer {
     engine: Arc<RotationEngine>,
     scheduler: Arc<Scheduler>,
     stop: CancellationToken,
+    /// Stops the listeners, once the background tasks have ended.
+    listeners: CancellationToken,
     grpc: JoinHandle<anyhow::Result<()>>,
     http: Option<JoinHandle<()>>,
     tasks: Supervisor,
@@ -122,6 +128,15 @@ impl RunningServer {
             warn!("the gRPC server stopped by itself; stopping the rest of the server");
         }
         self.stop.cancel();
+        for (task, end) in self.tasks.join().await {
+            match end {
+                TaskEnd::Cancelled | TaskEnd::Finished => {
+                    info!(task, %end, "background task ended")
+                }
+                _ => warn!(task, %end, "background task ended"),
+            }
+        }
+        self.listeners.cancel();
         let grpc = match early {
             Some(ended) => ended,
             None => (&mut self.grpc).await,
@@ -129,14 +144,6 @@ impl RunningServer {
         if let Some(http) = self.http {
             if tokio::time::timeout(SHUTDOWN_GRACE, http).await.is_err() {
                 warn!("the HTTP server did not stop within the shutdown grace period");
-            }
-        }
-        for (task, end) in self.tasks.join().await {
-            match end {
-                TaskEnd::Cancelled | TaskEnd::Finished => {
-                    info!(task, %end, "background task ended")
-                }
-                _ => warn!(task, %end, "background task ended"),
             }
         }
         info!("server stopped");
@@ -187,6 +194,7 @@ pub async fn start(
         Arc::clone(&auth),
     ));
     let stop = CancellationToken::new();
+    let listeners = CancellationToken::new();
     let health = HealthReporter::new();
     grpc::set_health(&health, ServingStatus::Serving).await;
     let (http_addr, http) = match http_listener {
@@ -205,7 +213,7 @@ pub async fn start(
                 listener,
                 state,
                 config.tls.as_ref(),
-                stop.clone(),
+                listeners.clone(),
                 SHUTDOWN_GRACE,
             )
             .await?;
@@ -225,10 +233,10 @@ pub async fn start(
         listener,
         services,
         health.clone(),
-        stop.clone(),
+        listeners.clone(),
         SHUTDOWN_GRACE,
     )
-    .inspect_err(|_| stop.cancel())?;
+    .inspect_err(|_| listeners.cancel())?;
     let background = tasks::all(
         config,
         rotation.worker,
@@ -254,6 +262,7 @@ pub async fn start(
         engine: rotation.engine,
         scheduler: rotation.scheduler,
         stop,
+        listeners,
         grpc,
         http,
         tasks,

@@ -233,14 +233,12 @@ with_sql_bounds! {
             if DB::rows_affected(&held) == 0 {
                 return Ok(None);
             }
-            let batch_size: i64 =
-                sqlx::query_scalar("SELECT batch_size FROM rotation_events WHERE id = $1")
-                    .bind(event_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            let live: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM rotation_event_partitions \
-                 WHERE event_id = $1 AND done = 0 AND lease_expires_at > $2",
+            // What the worker goes on with: the event's batch size (ExecuteEvent may change
+            // it) and the partitions being worked, which share its rate limit.
+            let (batch_size, live): (i64, i64) = sqlx::query_as(
+                "SELECT batch_size, (SELECT COUNT(*) FROM rotation_event_partitions \
+                 WHERE event_id = $1 AND done = 0 AND lease_expires_at > $2) \
+                 FROM rotation_events WHERE id = $1",
             )
             .bind(event_id)
             .bind(now)

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::batch::{self, Prepared};
 use super::pacing::RateSeries;
@@ -65,6 +65,12 @@ impl Worker {
             }
             Ok(PartitionEnd::Stopped) => {
                 info!("partition paused at its checkpoint for shutdown; lease released");
+            }
+            // A failure while the server shuts down (its runtime refusing new connections,
+            // say) is not the event's: the partition is left at its last checkpoint, and the
+            // next start, or another replica once the lease lapses, resumes it.
+            Err(e) if stop.is_cancelled() => {
+                warn!(error = %e, "partition left at its checkpoint: the server is stopping");
             }
             Err(e) => self.fail(event, holder, Some((name, index)), &e).await,
         }

@@ -18,6 +18,10 @@ impl Worker {
     pub(super) async fn plan(&self, event: &RotationEvent, holder: &str, stop: &CancellationToken) {
         let plans = match self.partition_plans(event).await {
             Ok(plans) => plans,
+            // As for a partition: not the event's failure while the server stops.
+            Err(e) if stop.is_cancelled() => {
+                return warn!(error = %e, "event left to be cut later: the server is stopping");
+            }
             Err(e) => return self.fail(event, holder, None, &e).await,
         };
         let now = self.deps.keys.now();
