@@ -15,14 +15,19 @@
 use core::fmt;
 
 use aes_gcm::aead::array::Array;
+use aes_gcm::aead::consts::U12;
 use aes_gcm::aead::inout::InOutBuf;
 use aes_gcm::aead::{AeadInOut, KeyInit};
-use aes_gcm::Aes256Gcm;
+use aes_gcm::aes::Aes256Enc;
+use aes_gcm::AesGcm;
 use zeroize::Zeroizing;
 
 use super::envelope_value::{check_wrapped_key, envelope_len, EnvelopeCiphertext, SALT_LEN};
 use super::error::CryptoError;
-use super::format::{validate_key_name, validate_key_version, write_prefix, Kind, NONCE_LEN};
+use super::format::{
+    validate_key_name, validate_key_version, write_prefix, Kind, FIXED_PREFIX_LEN, NONCE_LEN,
+    VERSION_LEN,
+};
 use super::material::KEY_LEN;
 use super::rng;
 use super::short_hkdf::{ShortHkdf, MAX_INFO};
@@ -39,6 +44,11 @@ const STACK_AAD_LEN: usize = 256;
 /// Largest plaintext one envelope ciphertext may carry (AES-GCM's limit).
 const MAX_PAYLOAD: u64 = aes_gcm::P_MAX;
 
+/// AES-256-GCM under a message or stream key. GCM only ever runs AES forwards (CTR mode
+/// and the GHASH key), so the key setup each message pays skips the decryption round keys
+/// `aes_gcm::Aes256Gcm` would also expand; the output is the same AES-256-GCM.
+pub(crate) type MessageCipher = AesGcm<Aes256Enc, U12>;
+
 /// A plaintext data key with its wrapped form, ready to seal and open
 /// envelope ciphertexts locally. The key bytes are wiped on drop and never
 /// shown by `Debug`.
@@ -47,11 +57,15 @@ pub struct DataKey {
     key_version: u32,
     /// The data key itself, kept so the holder can be rebuilt or compared.
     key: Zeroizing<[u8; KEY_LEN]>,
+    /// The start of every value this key seals, built once: the common prefix (magic,
+    /// format, kind, name, version) and the wrapped data key.
+    head: Vec<u8>,
+    /// Where the wrapped data key starts in `head`.
+    prefix_len: usize,
     /// HKDF-Expand keyed with the data key (the PRK): HMAC's two key blocks
     /// are compressed once per data key, so a message key costs two SHA-256
     /// compressions.
     message_kdf: ShortHkdf,
-    wrapped_key: Vec<u8>,
 }
 
 impl DataKey {
@@ -79,12 +93,18 @@ impl DataKey {
                 })?;
         let key = Zeroizing::new(key);
         check_wrapped_key(&wrapped_key, key_name, Some(key_version))?;
+        let mut head =
+            Vec::with_capacity(FIXED_PREFIX_LEN + key_name.len() + VERSION_LEN + wrapped_key.len());
+        write_prefix(&mut head, Kind::EnvelopeCiphertext, key_name, key_version)?;
+        let prefix_len = head.len();
+        head.extend_from_slice(&wrapped_key);
         Ok(DataKey {
             key_name: key_name.to_owned(),
             key_version,
             message_kdf: ShortHkdf::new(&key),
             key,
-            wrapped_key,
+            head,
+            prefix_len,
         })
     }
 
@@ -103,7 +123,7 @@ impl DataKey {
     /// The wrapped data key embedded in every value this key seals.
     #[must_use]
     pub fn wrapped_key(&self) -> &[u8] {
-        &self.wrapped_key
+        self.head.get(self.prefix_len..).unwrap_or_default()
     }
 
     /// Whether `other` holds the same data key bytes (constant time); e.g.
@@ -161,13 +181,7 @@ impl DataKey {
             return Err(CryptoError::AuthenticationFailed);
         }
         let mut out = Vec::with_capacity(self.sealed_len(plaintext.len()));
-        write_prefix(
-            &mut out,
-            Kind::EnvelopeCiphertext,
-            &self.key_name,
-            self.key_version,
-        )?;
-        out.extend_from_slice(&self.wrapped_key);
+        out.extend_from_slice(&self.head);
         out.extend_from_slice(&salt);
         out.extend_from_slice(&nonce);
         let payload_start = out.len();
@@ -221,7 +235,7 @@ impl DataKey {
         parsed: &EnvelopeCiphertext<'_>,
         associated_data: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        if parsed.key_name() != self.key_name || parsed.wrapped_key() != self.wrapped_key {
+        if parsed.key_name() != self.key_name || parsed.wrapped_key() != self.wrapped_key() {
             // Not this data key's value (the name is also bound by the AAD
             // and the message key); see `open` for why a different
             // wrapping is refused too.
@@ -251,16 +265,16 @@ impl DataKey {
 
     /// The AES-256-GCM cipher of one message: its key is
     /// HKDF-Expand(DK, label || salt, 32).
-    fn message_cipher(&self, salt: &[u8; SALT_LEN]) -> Aes256Gcm {
+    fn message_cipher(&self, salt: &[u8; SALT_LEN]) -> MessageCipher {
         self.derived_cipher(MESSAGE_KEY_LABEL, salt)
     }
 
     /// An AES-256-GCM cipher under `HKDF-Expand(DK, label || salt, 32)`:
     /// a message key, or a stream key (`stream.rs`, another label).
-    pub(crate) fn derived_cipher(&self, label: &[u8], salt: &[u8; SALT_LEN]) -> Aes256Gcm {
+    pub(crate) fn derived_cipher(&self, label: &[u8], salt: &[u8; SALT_LEN]) -> MessageCipher {
         let derived = self.message_kdf.expand_32(&[label, salt]);
         let key: &Array<u8, _> = (&*derived).into();
-        Aes256Gcm::new(key)
+        MessageCipher::new(key)
     }
 }
 
@@ -296,7 +310,7 @@ impl fmt::Debug for DataKey {
             .field("key_name", &self.key_name)
             .field("key_version", &self.key_version)
             .field("key", &"<redacted>")
-            .field("wrapped_key_len", &self.wrapped_key.len())
+            .field("wrapped_key_len", &self.wrapped_key().len())
             .finish()
     }
 }

@@ -7,6 +7,7 @@ use crate::{
     peek_key_version, replace_wrapped_key, rewrapped_head, wrapped_key_len, EncryptionKey,
     Envelope, FormatError, KeyMaterial, DATA_KEY_AAD,
 };
+use aes_gcm::Aes256Gcm;
 
 const NAME: &str = "orders";
 

@@ -8,9 +8,44 @@
 //! and the inner hash plus padding fills another. This is what the `hmac` crate computes, minus
 //! its general-purpose buffering, which cost more than a compression here (SHA-NI makes one
 //! compression cheap). `kdf_tests` checks it against the `hkdf` crate.
+//!
+//! Its buffers are [`Wiped`] rather than `Zeroizing`: zeroize wipes an array element by
+//! element with a volatile write each, a slice with one bulk write, and per message the
+//! element-wise wipes of these few blocks cost about as much as a compression.
+
+use core::ops::{Deref, DerefMut};
 
 use sha2::block_api::compress256;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::{DefaultIsZeroes, Zeroize};
+
+/// An array wiped on drop with one bulk write (zeroize's slice path, not its per-element
+/// array path).
+pub(crate) struct Wiped<T: DefaultIsZeroes, const N: usize>([T; N]);
+
+impl<T: DefaultIsZeroes, const N: usize> Wiped<T, N> {
+    pub(crate) fn new(value: [T; N]) -> Self {
+        Wiped(value)
+    }
+}
+
+impl<T: DefaultIsZeroes, const N: usize> Deref for Wiped<T, N> {
+    type Target = [T; N];
+    fn deref(&self) -> &[T; N] {
+        &self.0
+    }
+}
+
+impl<T: DefaultIsZeroes, const N: usize> DerefMut for Wiped<T, N> {
+    fn deref_mut(&mut self) -> &mut [T; N] {
+        &mut self.0
+    }
+}
+
+impl<T: DefaultIsZeroes, const N: usize> Drop for Wiped<T, N> {
+    fn drop(&mut self) {
+        self.0.as_mut_slice().zeroize();
+    }
+}
 
 /// SHA-256's initial hash value (FIPS 180-4, section 5.3.3).
 const SHA256_IV: [u32; 8] = [
@@ -32,30 +67,30 @@ pub(crate) const MAX_INFO: usize = BLOCK - 1 - 1 - 8;
 
 /// HMAC-SHA256 keyed with a 32-byte PRK, its two key blocks already compressed. Wiped on drop.
 pub(crate) struct ShortHkdf {
-    inner: Zeroizing<[u32; 8]>,
-    outer: Zeroizing<[u32; 8]>,
+    inner: Wiped<u32, 8>,
+    outer: Wiped<u32, 8>,
 }
 
 impl ShortHkdf {
     pub(crate) fn new(prk: &[u8; 32]) -> Self {
-        let mut ipad = Zeroizing::new([0x36u8; BLOCK]);
-        let mut opad = Zeroizing::new([0x5cu8; BLOCK]);
+        let mut ipad = Wiped::new([0x36u8; BLOCK]);
+        let mut opad = Wiped::new([0x5cu8; BLOCK]);
         for (i, k) in prk.iter().enumerate() {
             ipad[i] ^= k;
             opad[i] ^= k;
         }
-        let mut inner = Zeroizing::new(SHA256_IV);
-        let mut outer = Zeroizing::new(SHA256_IV);
-        compress256(&mut inner, &[*ipad]);
-        compress256(&mut outer, &[*opad]);
+        let mut inner = Wiped::new(SHA256_IV);
+        let mut outer = Wiped::new(SHA256_IV);
+        compress256(&mut inner, core::slice::from_ref(&*ipad));
+        compress256(&mut outer, core::slice::from_ref(&*opad));
         ShortHkdf { inner, outer }
     }
 
     /// `HKDF-SHA256-Expand(PRK, info, 32)` where `info` is the concatenation of `parts`, at
     /// most [`MAX_INFO`] bytes in all (checked at compile time by the one caller's constants;
     /// a longer info is a bug and panics rather than derive a wrong key).
-    pub(crate) fn expand_32(&self, parts: &[&[u8]]) -> Zeroizing<[u8; 32]> {
-        let mut block = Zeroizing::new([0u8; BLOCK]);
+    pub(crate) fn expand_32(&self, parts: &[&[u8]]) -> Wiped<u8, 32> {
+        let mut block = Wiped::new([0u8; BLOCK]);
         let mut len = 0;
         for part in parts {
             block[len..len + part.len()].copy_from_slice(part);
@@ -70,10 +105,10 @@ impl ShortHkdf {
                                // The inner hash covers the ipad key block and `info || 0x01`.
         let bits = ((BLOCK + len + 1) as u64) * 8;
         block[BLOCK - 8..].copy_from_slice(&bits.to_be_bytes());
-        let mut state = Zeroizing::new(*self.inner);
-        compress256(&mut state, &[*block]);
+        let mut state = Wiped::new(*self.inner);
+        compress256(&mut state, core::slice::from_ref(&*block));
 
-        block.zeroize();
+        block.as_mut_slice().zeroize();
         for (i, word) in state.iter().enumerate() {
             block[4 * i..4 * i + 4].copy_from_slice(&word.to_be_bytes());
         }
@@ -81,9 +116,9 @@ impl ShortHkdf {
         let bits = ((BLOCK + 32) as u64) * 8;
         block[BLOCK - 8..].copy_from_slice(&bits.to_be_bytes());
         *state = *self.outer;
-        compress256(&mut state, &[*block]);
+        compress256(&mut state, core::slice::from_ref(&*block));
 
-        let mut okm = Zeroizing::new([0u8; 32]);
+        let mut okm = Wiped::new([0u8; 32]);
         for (i, word) in state.iter().enumerate() {
             okm[4 * i..4 * i + 4].copy_from_slice(&word.to_be_bytes());
         }

@@ -9,10 +9,9 @@ use core::fmt;
 use aes_gcm::aead::array::Array;
 use aes_gcm::aead::inout::InOutBuf;
 use aes_gcm::aead::AeadInOut;
-use aes_gcm::Aes256Gcm;
 use zeroize::Zeroizing;
 
-use super::data_key::DataKey;
+use super::data_key::{DataKey, MessageCipher};
 use super::envelope_value::SALT_LEN;
 use super::error::CryptoError;
 use super::format::{Kind, FIXED_PREFIX_LEN, NONCE_LEN, TAG_LEN};
@@ -24,7 +23,7 @@ use super::stream::{
 /// Seals the segments of one stream in order; made with the header by
 /// [`DataKey::stream_sealer`]. Holds the stream key (wiped on drop with the cipher).
 pub struct StreamSealer {
-    cipher: Aes256Gcm,
+    cipher: MessageCipher,
     aad: Vec<u8>,
     segment_size: u32,
     next_index: u64,
@@ -126,7 +125,7 @@ impl fmt::Debug for StreamSealer {
 /// Opens the segments of one stream, in any order (each knows its index); made by
 /// [`DataKey::stream_opener`].
 pub struct StreamOpener {
-    cipher: Aes256Gcm,
+    cipher: MessageCipher,
     aad: Vec<u8>,
     segment_size: u32,
     header_len: usize,

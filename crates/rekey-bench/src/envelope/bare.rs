@@ -11,6 +11,8 @@ use aes_gcm::aead::inout::InOutBuf;
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::Aes256Gcm;
 
+use super::Tally;
+
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 
@@ -46,8 +48,8 @@ impl BareGcm {
         Ok(out)
     }
 
-    /// Messages per second sealed over about `window` (blocking; one thread).
-    pub fn calls_per_s(&self, plaintext: &[u8], window: Duration) -> anyhow::Result<f64> {
+    /// Messages sealed over about `window` (blocking; one thread).
+    pub fn seal_for(&self, plaintext: &[u8], window: Duration) -> anyhow::Result<Tally> {
         let mut calls: u64 = 0;
         let start = Instant::now();
         loop {
@@ -58,7 +60,7 @@ impl BareGcm {
             calls += super::CHUNK;
             let elapsed = start.elapsed();
             if elapsed >= window {
-                return Ok(calls as f64 / elapsed.as_secs_f64());
+                return Ok(Tally { calls, elapsed });
             }
         }
     }

@@ -10,6 +10,7 @@ use anyhow::{bail, Context};
 use rekey_client::{CachePolicy, Client, EnvelopeCipher};
 use tonic::metadata::AsciiMetadataValue;
 
+use super::Tally;
 use crate::rpc::ENCRYPTION_KEY;
 
 /// Longer than any run of the scenario: the cached data key never expires while measured.
@@ -50,33 +51,33 @@ impl LocalEnvelope {
         self.cipher.stats().encrypt_misses
     }
 
-    /// Envelope encryptions per second over about `window`, by one task on the current
-    /// runtime (the load runtime); fails if the cache had to fetch a data key meanwhile,
-    /// since that would not be the warm path this measures.
-    pub async fn calls_per_s(
+    /// Envelope encryptions over about `window`, by one task on the current runtime (the
+    /// load runtime); fails if the cache had to fetch a data key meanwhile, since that would
+    /// not be the warm path this measures.
+    pub async fn encrypt_for(
         &self,
         plaintext: &Arc<Vec<u8>>,
         window: Duration,
-    ) -> anyhow::Result<f64> {
+    ) -> anyhow::Result<Tally> {
         let fetched = self.data_keys_fetched();
         let cipher = self.cipher.clone();
         let plaintext = Arc::clone(plaintext);
-        let rate = tokio::spawn(async move { encrypt_for(&cipher, &plaintext, window).await })
+        let tally = tokio::spawn(async move { encrypt_loop(&cipher, &plaintext, window).await })
             .await
             .context("envelope task panicked")??;
         let during = self.data_keys_fetched() - fetched;
         if during > 0 {
             bail!("the data-key cache fetched {during} data key(s) during the window: not warm");
         }
-        Ok(rate)
+        Ok(tally)
     }
 }
 
-async fn encrypt_for(
+async fn encrypt_loop(
     cipher: &EnvelopeCipher,
     plaintext: &[u8],
     window: Duration,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<Tally> {
     let mut calls: u64 = 0;
     let start = Instant::now();
     loop {
@@ -91,7 +92,7 @@ async fn encrypt_for(
         calls += super::CHUNK;
         let elapsed = start.elapsed();
         if elapsed >= window {
-            return Ok(calls as f64 / elapsed.as_secs_f64());
+            return Ok(Tally { calls, elapsed });
         }
     }
 }

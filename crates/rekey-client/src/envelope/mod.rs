@@ -207,12 +207,25 @@ impl EnvelopeCipher {
         }
     }
 
+    /// The cached data key, counted for one message of `len` bytes, or a new one.
+    ///
+    /// The hit path stays out of the miss path's future: that one holds a gRPC call (about
+    /// 3 KB of state), and an async fn's future is copied into its caller's on every call,
+    /// so inlining it would make every cached encryption pay that copy. Boxed, only a miss
+    /// allocates it.
     async fn encrypt_key(&self, len: u64) -> Result<Arc<DataKey>, Error> {
         let inner = &self.inner;
         if let Some(key) = inner.encrypt.take(&inner.policy, len) {
             self.count(CacheEvent::EncryptHit, &inner.counters.encrypt_hits, 1);
             return Ok(key);
         }
+        Box::pin(self.refill_encrypt_key(len)).await
+    }
+
+    /// [`Self::encrypt_key`] on a miss: one task fetches (single flight), the others wait
+    /// for its key or its error.
+    async fn refill_encrypt_key(&self, len: u64) -> Result<Arc<DataKey>, Error> {
+        let inner = &self.inner;
         let seen = inner.encrypt.fetches();
         let mut refill = inner.encrypt.refill.lock().await;
         // Whoever held the gate before us may have fetched a key we can use, or failed to:
@@ -277,11 +290,19 @@ impl EnvelopeCipher {
 
     /// The data key of a value (envelope or stream) that embeds `wrapped`, from the cache
     /// or one Decrypt call shared by everyone waiting for the same key.
+    /// The cached data key of `wrapped`, or the one Decrypt unwraps; the miss path is
+    /// boxed for the reason given at [`Self::encrypt_key`].
     async fn decrypt_key(&self, key_name: &str, wrapped: &[u8]) -> Result<Arc<DataKey>, Error> {
-        let inner = &self.inner;
         if let Some(key) = self.cached(wrapped) {
             return Ok(key);
         }
+        Box::pin(self.unwrap_once(key_name, wrapped)).await
+    }
+
+    /// [`Self::decrypt_key`] on a miss: one Decrypt per wrapped key at a time (single
+    /// flight); the others wait for its key or its error.
+    async fn unwrap_once(&self, key_name: &str, wrapped: &[u8]) -> Result<Arc<DataKey>, Error> {
+        let inner = &self.inner;
         let gate = inner.decrypt.gate(wrapped);
         let mut unwrapping = gate.lock().await;
         if let Some(key) = self.cached(wrapped) {
