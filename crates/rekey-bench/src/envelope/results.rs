@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::local::{MAX_AGE, MAX_MESSAGES};
-use super::{Runs, PAYLOAD_BYTES};
+use super::{Runs, PAYLOAD_BYTES, SLICES};
 use crate::cli::Plan;
 use crate::cpu::QuietAttempts;
 use crate::load::RunStats;
@@ -37,6 +37,7 @@ pub fn section(plan: &Plan, runs: &Runs, quiet: &QuietAttempts, data_keys_fetche
         "rounds": plan.rounds,
         "window_secs": plan.duration.as_secs_f64(),
         "warmup_secs": plan.warmup.as_secs_f64(),
+        "local_and_bare_slices_per_round": SLICES,
         "local": {
             "measured": "rekey_client::EnvelopeCipher::encrypt(1 KiB, no associated data) with a warm data-key cache, one task on the load runtime, one call after the other",
             "cache_policy": { "max_age_secs": MAX_AGE.as_secs(), "max_messages": MAX_MESSAGES },
