@@ -43,7 +43,8 @@ Rekey key-management service.
 gRPC, built on the rekey-client crate (deadlines, and retries of the calls that are safe to
 retry): --addr (or REKEY_ADDR) names the server, http:// or https:// (with --ca-file or
 REKEY_CA_FILE; REKEY_CLIENT_CERT_FILE and REKEY_CLIENT_KEY_FILE for mTLS); the bearer token is
-read from REKEY_TOKEN, or from the file given with --token-file. --json prints
+read from REKEY_TOKEN, or from the file given with --token-file (or REKEY_TOKEN_FILE), which
+wins, as in the client libraries. --json prints
 machine-readable JSON on stdout. Errors are printed to stderr as `rekey: error: <message>`.
 
 Exit codes:
@@ -85,8 +86,9 @@ pub(crate) struct ConnectionArgs {
         default_value = "http://127.0.0.1:50051"
     )]
     pub(crate) addr: String,
-    /// Read the bearer token from this file instead of the REKEY_TOKEN environment variable.
-    #[arg(long, global = true, value_name = "PATH")]
+    /// Read the bearer token from this file instead of the REKEY_TOKEN environment variable
+    /// (default: REKEY_TOKEN_FILE, as the client libraries read it).
+    #[arg(long, global = true, env = "REKEY_TOKEN_FILE", value_name = "PATH")]
     pub(crate) token_file: Option<PathBuf>,
     /// PEM file of the CA that signed the server's certificate, for https:// addresses
     /// (default: REKEY_CA_FILE). mTLS: REKEY_CLIENT_CERT_FILE and REKEY_CLIENT_KEY_FILE.
@@ -180,7 +182,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Err(err) => {
             let mut message = err.message.clone();
             if err.exit == Exit::Denied && !has_token {
-                message.push_str(" (set REKEY_TOKEN or pass --token-file)");
+                message.push_str(" (set REKEY_TOKEN or REKEY_TOKEN_FILE, or pass --token-file)");
             }
             eprintln!("rekey: error: {message}");
             err.exit

@@ -47,8 +47,22 @@ impl Run {
 /// Runs `rekey args…` with REKEY_ADDR set to `addr` and REKEY_TOKEN to `token` (unset when
 /// None), off the async runtime so the in-process server keeps serving.
 async fn rekey_at(addr: &str, token: Option<&str>, args: &[&str]) -> Run {
+    rekey_at_with(addr, token, &[], args).await
+}
+
+/// [`rekey_at`] with more environment variables (REKEY_TOKEN_FILE is unset unless given).
+async fn rekey_at_with(
+    addr: &str,
+    token: Option<&str>,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_rekey"));
-    command.args(args).env("REKEY_ADDR", addr);
+    command
+        .args(args)
+        .env("REKEY_ADDR", addr)
+        .env_remove("REKEY_TOKEN_FILE")
+        .envs(env.iter().copied());
     match token {
         Some(token) => command.env("REKEY_TOKEN", token),
         None => command.env_remove("REKEY_TOKEN"),
@@ -523,6 +537,21 @@ async fn failures_have_their_own_exit_codes(backend: Backend) {
     let path = file.to_str().unwrap();
     let run = rekey_at(&addr(&s), Some("wrong"), &["status", "--token-file", path]).await;
     assert_exit(&run, 0);
+    // So does REKEY_TOKEN_FILE, as in the client libraries; and --token-file beats that.
+    let with_file = [("REKEY_TOKEN_FILE", path)];
+    let run = rekey_at_with(&addr(&s), Some("wrong"), &with_file, &["status"]).await;
+    assert_exit(&run, 0);
+    let wrong = env.dir().join("wrong-token");
+    std::fs::write(&wrong, "rekey_000000000000_wrong\n").unwrap();
+    let wrong = wrong.to_str().unwrap();
+    let run = rekey_at_with(
+        &addr(&s),
+        None,
+        &with_file,
+        &["status", "--token-file", wrong],
+    )
+    .await;
+    assert_exit(&run, 5);
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
