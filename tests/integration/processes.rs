@@ -57,8 +57,15 @@ impl Replica {
         let port = free_port();
         let http_port = free_port();
         let dir = env.dir();
+        // Short leases, so that a killed replica's partitions are taken over in seconds; a
+        // test that must see no takeover under a loaded machine sets its own.
+        let lease = if extra.contains("rotation.lease_secs") {
+            ""
+        } else {
+            "rotation.lease_secs = 2\n"
+        };
         let mut toml = format!(
-            "listen = \"127.0.0.1:{port}\"\nhttp_listen = \"127.0.0.1:{http_port}\"\ndata_dir = {:?}\nrotation.worker_poll_interval_ms = 100\nrotation.lease_secs = 2\n{extra}\n",
+            "listen = \"127.0.0.1:{port}\"\nhttp_listen = \"127.0.0.1:{http_port}\"\ndata_dir = {:?}\nrotation.worker_poll_interval_ms = 100\n{lease}{extra}\n",
             env.config.data_dir.display().to_string()
         );
         if let Some(url) = env.database_url() {

@@ -64,7 +64,11 @@ async fn two_replicas_share_a_migration_and_never_work_one_partition(app: AppBac
     target.batch_size = Some(BatchSize::new(100).unwrap());
     target.parallelism = Some(4);
     let targets = std::slice::from_ref(&target);
-    let lanes = "rotation.worker_lanes = 2";
+    // Leases long enough never to lapse on a loaded CI machine: a lapse hands a partition to
+    // the other replica from its checkpoint while its holder may still be writing a batch
+    // (the compare-and-swap keeps every row, but that batch then counts as skipped), which is
+    // the takeover `processes::killed` checks, not the sharing this test checks.
+    let lanes = "rotation.worker_lanes = 2\nrotation.lease_secs = 30";
     let a = Replica::start(&env, "a", lanes, targets).await;
     let b = Replica::start(&env, "b", lanes, targets).await;
     let event = a.force_rotation(KEY).await;
