@@ -244,12 +244,7 @@ async fn create_mariadb_database() -> (String, String) {
         .await
         .unwrap();
     pool.close().await;
-    let (base, query) = match server.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (server.as_str(), String::new()),
-    };
-    let root = base.rsplit_once('/').map_or(base, |(root, _)| root);
-    let url = format!("{root}/{name}{query}");
+    let url = rekey_testkit::with_database(&server, &name);
     (server, url)
 }
 

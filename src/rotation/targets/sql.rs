@@ -152,15 +152,14 @@ impl Statements {
             PkKind::Text => DB::text_in_order(pk),
         };
         let ad = names.ad.as_deref().map_or_else(|| "NULL".to_owned(), quote);
+        let key = pk_select(pk, kind);
+        let migratable = format!("FROM {table} WHERE {column} IS NOT NULL AND {pk} IS NOT NULL");
         let select = format!(
-            "SELECT {}, {}, {} FROM {table} WHERE {column} IS NOT NULL AND {pk} IS NOT NULL",
-            pk_select(pk, kind),
+            "SELECT {key}, {}, {} {migratable}",
             DB::stored_bytes(column, encoding),
             DB::stored_bytes(&format!("CAST({ad} AS TEXT)"), Encoding::Base64),
         );
         let prefix = DB::stored_bytes(&format!("substr({column}, 1, $1)"), encoding);
-        let migratable = format!("FROM {table} WHERE {column} IS NOT NULL AND {pk} IS NOT NULL");
-        let key = pk_select(pk, kind);
         Statements {
             fetch_first: DB::dialect(&format!("{select} ORDER BY {pk_order} LIMIT $1")),
             fetch_after: DB::dialect(&format!(

@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use rekey::rotation::BatchSize;
+use rekey_testkit::with_database;
 use serde_json::{json, Value};
 use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlPoolOptions};
 use sqlx::{Connection, Executor, MySql, QueryBuilder, Row};
@@ -103,19 +104,6 @@ impl ScratchDatabase {
             eprintln!("could not drop MariaDB database {}: {e}", self.name);
         }
     }
-}
-
-/// `url` with its database name (the path after the host) replaced by `database`.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    format!("{}/{database}{query}", &base[..host_end])
 }
 
 async fn measure(
